@@ -1,0 +1,3 @@
+from myrmica.cli.main import main
+
+main()

@@ -1,0 +1,356 @@
+"""SHELL: every line of a task runs as ``/bin/sh -c LINE`` on the ant host, in its own process group.
+
+Phases run in order: ``before_script`` (a failure skips ``script``), ``script`` (the first failing line
+stops it and decides the result), then ``after_script`` (always, unless the task was timed out or
+cancelled; its failures are only logged). Output is read as it is produced, split into lines here
+(lines longer than 64 KiB are split), masked and handed to the log callback until ``max_log_bytes``
+is reached; after that the pipes are still drained so the process never blocks.
+
+Timeout and cancel: SIGTERM to the process group, SIGKILL after 2 s, and the executor waits until
+the group is gone before it returns. Such a result is FAILED with exit code ``"-1"``.
+Processes a line leaves running in the background are killed when the line's shell exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from myrmica.ant.executors.base import LogCallback, mask
+from myrmica.broker.messages import TaskRequest, TaskResult
+
+MAX_LINE_BYTES = 64 * 1024
+KILL_GRACE_SECS = 2.0  # SIGTERM → SIGKILL
+PIPE_GRACE_SECS = 2.0  # how long to wait for the pipes once the group is dead
+REAP_WAIT_SECS = 5.0  # how long to wait for killed group members to be reaped
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SET_OUTPUT_PREFIX = b"::set-output "
+_SET_OUTPUT = re.compile(r"::set-output name=([^:]+)::(.*)\Z", re.DOTALL)
+
+
+def stringify(value: Any) -> str:
+    """A variable's value as an env var / form field: bools as true/false, containers as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def build_env(request: TaskRequest, base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+    """``base`` overlaid with the request's variables, then its environment, then ``extra``."""
+    env = dict(base)
+    for source in (request.variables, request.environment, extra):
+        for name, value in source.items():
+            text = stringify(value)
+            if isinstance(name, str) and _ENV_NAME.match(name) and "\x00" not in text:
+                env[name] = text
+    return env
+
+
+def _path_part(name: str) -> str:
+    cleaned = name.replace("/", "_").replace("\\", "_").replace("\x00", "_")
+    return "_" if cleaned in ("", ".", "..") else cleaned
+
+
+def _utf8_cut(data: bytes, limit: int) -> int:
+    """A split point ≤ limit that does not cut a UTF-8 sequence in two (when avoidable)."""
+    cut = limit
+    while cut > limit - 3 and cut > 0 and (data[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return cut if cut > 0 else limit
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Signal a process group; False when the group no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _wait_group_gone(pgid: int) -> None:
+    """Kill and wait until no member of the group is left (orphans are reaped by init)."""
+    deadline = time.monotonic() + REAP_WAIT_SECS
+    delay = 0.002
+    while _signal_group(pgid, signal.SIGKILL) and time.monotonic() < deadline:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+@dataclass
+class _Run:
+    """The state of one task execution shared by its commands."""
+
+    request: TaskRequest
+    log: LogCallback
+    max_log_bytes: int
+    stop: asyncio.Future[str]
+    logged: int = 0
+    truncated: bool = False
+    interrupted: bool = False
+    current_line: str = ""
+    job_context: dict[str, Any] = field(default_factory=dict)
+    stdout: list[str] = field(default_factory=list)
+    capture_left: int = 0
+
+    def emit(self, stream: str, text: str, size: int) -> None:
+        if self.truncated:
+            return
+        if self.logged + size > self.max_log_bytes:
+            self.truncated = True
+            self._call("system", f"[log truncated after {self.logged} bytes]")
+            return
+        self.logged += size
+        self._call(stream, text)
+
+    def _call(self, stream: str, text: str) -> None:
+        try:  # noqa: SIM105 (a plain try is cheaper than suppress() on this per-line path)
+            self.log(stream, text)
+        except Exception:  # a broken log sink must not break the task
+            pass
+
+
+class _LineProtocol(asyncio.SubprocessProtocol):
+    """Splits the child's stdout/stderr into lines as the data arrives."""
+
+    def __init__(self, run: _Run, loop: asyncio.AbstractEventLoop, capture: list[str] | None) -> None:
+        self.run = run
+        self.capture = capture
+        self.captured_truncated = False
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self._pending: dict[int, bytes] = {1: b"", 2: b""}
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        pending = self._pending.get(fd, b"")
+        if pending:
+            data = pending + data
+        if self._quiet(fd) and _SET_OUTPUT_PREFIX not in data:
+            # Nothing wants these lines: keep only the unfinished tail.
+            tail = data[data.rfind(b"\n") + 1:]
+            self._pending[fd] = tail if len(tail) <= MAX_LINE_BYTES else b""
+            return
+        parts = data.split(b"\n")
+        rest = parts.pop()
+        for part in parts:
+            self._line(fd, part)
+        while len(rest) > MAX_LINE_BYTES:
+            cut = _utf8_cut(rest, MAX_LINE_BYTES)
+            self._line(fd, rest[:cut])
+            rest = rest[cut:]
+        self._pending[fd] = rest
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        rest = self._pending.pop(fd, b"")
+        if rest:
+            self._line(fd, rest)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _quiet(self, fd: int) -> bool:
+        return self.run.truncated and (fd != 1 or self.capture is None or self.captured_truncated)
+
+    def _line(self, fd: int, raw: bytes) -> None:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        run = self.run
+        is_stdout = fd == 1
+        set_output = is_stdout and raw.startswith(_SET_OUTPUT_PREFIX)
+        capture = self.capture if is_stdout and not self.captured_truncated else None
+        if run.truncated and not set_output and capture is None:
+            return
+        text = raw.decode("utf-8", "replace")
+        secrets = run.request.secrets
+        masked = mask(text, secrets) if secrets else text
+        run.emit("stdout" if is_stdout else "stderr", masked, len(raw) + 1)
+        if set_output:
+            match = _SET_OUTPUT.match(text)
+            if match:
+                run.job_context[match.group(1).strip()] = mask(match.group(2), secrets)
+        if capture is not None:
+            size = len(raw) + 1
+            if size > run.capture_left:
+                self.captured_truncated = True
+                capture.append(f"[stdout truncated after {run.max_log_bytes - run.capture_left} bytes]")
+            else:
+                run.capture_left -= size
+                capture.append(masked)
+
+
+@dataclass
+class _Failure:
+    line: str
+    code: int
+    message: str = ""
+
+
+class ShellExecutor:
+    methods: frozenset[str] = frozenset({"SHELL"})
+
+    def __init__(self, work_root: Path, *, ant_id: str = "", ant_host: str = "",
+                 max_log_bytes: int = 10 * 1024 * 1024, max_timeout_secs: float = 3600.0) -> None:
+        self.work_root = Path(work_root)
+        self.ant_id = ant_id
+        self.ant_host = ant_host
+        self.max_log_bytes = max_log_bytes
+        self.max_timeout_secs = max_timeout_secs
+
+    def job_dir(self, request: TaskRequest) -> Path:
+        return self.work_root / _path_part(request.request_id)
+
+    def working_dir(self, request: TaskRequest) -> Path:
+        if request.working_dir:
+            return self.job_dir(request) / request.working_dir  # an absolute path stays absolute
+        return self.job_dir(request) / _path_part(request.task_type)
+
+    def timeout_for(self, request: TaskRequest) -> float:
+        wanted = request.timeout_secs
+        return min(wanted, self.max_timeout_secs) if wanted > 0 else self.max_timeout_secs
+
+    async def execute(self, request: TaskRequest, log: LogCallback, cancel: asyncio.Event) -> TaskResult:
+        started = time.time()
+        loop = asyncio.get_running_loop()
+        run = _Run(request, log, self.max_log_bytes, loop.create_future(), capture_left=self.max_log_bytes)
+        timeout = self.timeout_for(request)
+        failure: _Failure | None
+        try:
+            cwd = self.working_dir(request)
+            cwd.mkdir(parents=True, exist_ok=True)
+            env = build_env(request, dict(os.environ), {"MYRMICA_JOB_DIR": str(self.job_dir(request))})
+        except (OSError, ValueError) as exc:
+            failure = _Failure("", -1, f"cannot prepare the working directory: {exc}")
+        else:
+            timer = loop.call_later(timeout, _trigger, run.stop, "timeout")
+            watcher: asyncio.Task[Any] | None = None
+            if cancel.is_set():
+                _trigger(run.stop, "cancel")
+            else:
+                watcher = loop.create_task(cancel.wait())
+                watcher.add_done_callback(lambda t: t.cancelled() or _trigger(run.stop, "cancel"))
+            try:
+                failure = await self._phases(run, loop, str(cwd), env)
+            finally:
+                timer.cancel()
+                if watcher is not None:
+                    watcher.cancel()
+        return self._result(request, run, failure, timeout, started)
+
+    async def _phases(self, run: _Run, loop: asyncio.AbstractEventLoop, cwd: str,
+                      env: dict[str, str]) -> _Failure | None:
+        request = run.request
+        failure = await self._phase(run, loop, request.before_script, cwd, env, report=False)
+        if failure is None:
+            failure = await self._phase(run, loop, request.script, cwd, env, report=request.report_stdout)
+        if request.after_script and not run.interrupted:
+            after = await self._phase(run, loop, request.after_script, cwd, env, report=False)
+            if after is not None and not run.interrupted:
+                line = mask(after.line, request.secrets)
+                text = f'after_script: command "{line}" {after.message or _exit_text(after.code)}'
+                run.emit("stderr", text, len(text.encode()) + 1)
+        return failure
+
+    async def _phase(self, run: _Run, loop: asyncio.AbstractEventLoop, lines: list[str], cwd: str,
+                     env: dict[str, str], *, report: bool) -> _Failure | None:
+        for line in lines:
+            if run.stop.done():
+                run.interrupted = True
+                return None
+            run.current_line = line
+            capture: list[str] | None = [] if report else None
+            failure = await self._command(run, loop, line, cwd, env, capture)
+            if capture is not None:
+                run.stdout.append("\n".join(capture))
+            if run.interrupted:
+                return None
+            if failure is not None:
+                return failure
+        return None
+
+    async def _command(self, run: _Run, loop: asyncio.AbstractEventLoop, line: str, cwd: str,
+                       env: dict[str, str], capture: list[str] | None) -> _Failure | None:
+        protocol = _LineProtocol(run, loop, capture)
+        try:
+            transport, _ = await loop.subprocess_exec(
+                lambda: protocol, "/bin/sh", "-c", line, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True)
+        except (OSError, ValueError) as exc:
+            return _Failure(line, -1, f"could not be started: {exc}")
+        pgid = transport.get_pid()
+        try:
+            if not protocol.exited.done():
+                await asyncio.wait((protocol.exited, run.stop), return_when=asyncio.FIRST_COMPLETED)
+            if not protocol.exited.done():  # timed out or cancelled
+                run.interrupted = True
+                _signal_group(pgid, signal.SIGTERM)
+                await asyncio.wait((protocol.exited,), timeout=KILL_GRACE_SECS)
+            if _signal_group(pgid, signal.SIGKILL):  # something was left running in the group
+                await _wait_group_gone(pgid)
+            if not protocol.closed.done():  # only a process outside the group can still hold the pipes
+                await asyncio.wait((protocol.closed, run.stop), timeout=PIPE_GRACE_SECS,
+                                   return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if transport.get_returncode() is None:  # we are being cancelled ourselves
+                _signal_group(pgid, signal.SIGKILL)
+            transport.close()
+        code = transport.get_returncode()
+        if run.interrupted or code == 0:
+            return None
+        return _Failure(line, -1 if code is None else code)
+
+    def _result(self, request: TaskRequest, run: _Run, failure: _Failure | None, timeout: float,
+                started: float) -> TaskResult:
+        result = TaskResult(request.request_id, request.task_execution_id, request.attempt, "COMPLETED",
+                            ant_id=self.ant_id, ant_host=self.ant_host, job_context=run.job_context,
+                            stdout=run.stdout, started_at=started)
+        if run.interrupted:
+            reason = run.stop.result()
+            result.state, result.exit_code = "FAILED", "-1"
+            result.failed_command = mask(run.current_line, request.secrets)
+            if reason == "cancel":
+                result.error_code, result.error_message = "ERR_JOB_CANCELLED", "task cancelled"
+            else:
+                result.error_code = "ERR_TASK_TIMED_OUT"
+                result.error_message = f"task timed out after {timeout:g}s"
+        elif failure is not None:
+            line = mask(failure.line, request.secrets)
+            result.state, result.exit_code = "FAILED", str(failure.code)
+            result.failed_command, result.error_code = line, "ERR_TASK_EXECUTE"
+            detail = failure.message or _exit_text(failure.code)
+            result.error_message = mask(f'command "{line}" {detail}' if line else detail, request.secrets)
+        result.exit_message = result.error_message
+        result.job_context[f"{request.task_type}-status"] = result.state
+        result.ended_at = time.time()
+        return result
+
+
+def _exit_text(code: int) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+
+
+def _trigger(stop: asyncio.Future[str], reason: str) -> bool:
+    if not stop.done():
+        stop.set_result(reason)
+    return True

@@ -1,0 +1,144 @@
+"""An ant: registers what it can run, takes task requests from its own inbox, runs them, reports back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from myrmica import __version__
+from myrmica.ant.executors.base import Executor
+from myrmica.broker.base import AntSide
+from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
+
+log = logging.getLogger("myrmica.ant")
+
+HEARTBEAT_SECONDS = 5.0
+
+
+class Ant:
+    def __init__(self, ant_id: str, broker: AntSide, executors: Sequence[Executor], *, capacity: int,
+                 tags: Sequence[str] = (), embedded: bool = False) -> None:
+        if capacity <= 0:
+            raise ValueError(f"ant {ant_id}: capacity must be positive, not {capacity}")
+        self.ant_id = ant_id
+        self.host = socket.gethostname()
+        self._broker = broker
+        self._executors: dict[str, Executor] = {}
+        for executor in executors:
+            for method in executor.methods:
+                self._executors[method] = executor
+        self.capacity = capacity
+        self.tags = sorted({t.strip().lower() for t in tags if t.strip()})
+        self.embedded = embedded
+        self.started_at = time.time()
+        self.total_executed = 0
+        self._running: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._accepting = True
+
+    @property
+    def methods(self) -> list[str]:
+        return sorted(self._executors)
+
+    @property
+    def load(self) -> int:
+        return len(self._running)
+
+    def registration(self) -> dict[str, Any]:
+        return {"ant_id": self.ant_id, "host": self.host, "version": __version__, "methods": self.methods,
+                "tags": self.tags, "max_capacity": self.capacity, "current_load": self.load,
+                "total_executed": self.total_executed, "embedded": self.embedded,
+                "started_at": self.started_at, "heartbeat_at": time.time(),
+                "running": sorted(self._running), "accepting": self._accepting}
+
+    async def start(self) -> None:
+        await self._broker.register(self.registration())
+        self._loop_task = asyncio.create_task(self._loop(), name=f"ant-{self.ant_id}")
+        self._heartbeat_task = asyncio.create_task(self._heartbeats(), name=f"ant-{self.ant_id}-heartbeat")
+
+    async def stop(self, *, drain_seconds: float = 10.0) -> None:
+        """Stop taking work; let running tasks finish for a while, then cancel what is left."""
+        self._accepting = False
+        await self._broker.register(self.registration())
+        if self._running:
+            tasks = [task for task, _ in self._running.values()]
+            _, pending = await asyncio.wait(tasks, timeout=drain_seconds)
+            for _, cancel in self._running.values():
+                cancel.set()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        for task in (self._heartbeat_task, self._loop_task):
+            if task is not None:
+                task.cancel()
+        self._accepting = False
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self._broker.register(self.registration())
+            except Exception:
+                log.exception("ant %s: heartbeat failed; will retry", self.ant_id)
+
+    async def _loop(self) -> None:
+        async for message in self._broker.messages(self.ant_id):
+            try:
+                self._handle(message)
+            except Exception:
+                log.exception("ant %s: could not handle a message; dropped: %r", self.ant_id,
+                              {k: message.get(k) for k in ("action", "task_execution_id")})
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        action = message.get("action")
+        if action == "EXECUTE":
+            raw = message.get("request")
+            request = raw if isinstance(raw, TaskRequest) else TaskRequest.from_dict(raw or {})
+            key = f"{request.task_execution_id}:{request.attempt}"
+            if key in self._running:
+                log.info("ant %s: duplicate request %s ignored", self.ant_id, key)
+                return
+            cancel = asyncio.Event()
+            task = asyncio.create_task(self._execute(request, cancel, key))
+            self._running[key] = (task, cancel)
+        elif action == "CANCEL":
+            target = str(message.get("task_execution_id", ""))
+            for key, (_, cancel) in self._running.items():
+                if key.split(":", 1)[0] == target:
+                    cancel.set()
+        else:
+            log.warning("ant %s: unknown message action %r ignored", self.ant_id, action)
+
+    async def _execute(self, request: TaskRequest, cancel: asyncio.Event, key: str) -> None:
+        started = time.time()
+        executor = self._executors.get(request.method)
+
+        def emit(stream: str, text: str) -> None:
+            self._broker.send_log(LogLine(request.request_id, request.task_execution_id, request.task_type,
+                                          stream, text, time.time()))
+
+        try:
+            if executor is None:
+                result = TaskResult(request.request_id, request.task_execution_id, request.attempt, "FAILED",
+                                    exit_code="-1", error_code="ERR_ANT_EXECUTION_FAILED",
+                                    error_message=f"ant {self.ant_id} cannot run method {request.method}")
+            else:
+                result = await executor.execute(request, emit, cancel)
+        except Exception as exc:  # an executor bug must still produce a result
+            log.exception("ant %s: executor failed on %s", self.ant_id, key)
+            result = TaskResult(request.request_id, request.task_execution_id, request.attempt, "FAILED",
+                                exit_code="-1", error_code="ERR_ANT_EXECUTION_FAILED",
+                                error_message=f"{type(exc).__name__}: {exc}")
+        result.ant_id, result.ant_host = self.ant_id, self.host
+        result.started_at = result.started_at or started
+        result.ended_at = result.ended_at or time.time()
+        self.total_executed += 1
+        self._running.pop(key, None)
+        try:
+            await self._broker.send_result(result)
+        except Exception:
+            log.exception("ant %s: could not send the result of %s", self.ant_id, key)

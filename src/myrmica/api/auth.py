@@ -1,0 +1,41 @@
+"""Bearer-token authentication for every route but health."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import Request
+
+from myrmica.api.context import context_of
+from myrmica.api.errors import ApiError
+from myrmica.domain.principal import Principal
+from myrmica.security.tokens import hash_token
+
+# A short cache keeps token checks off the hot path; revocation through this server clears it.
+_CACHE_SECONDS = 2.0
+_cache: dict[str, tuple[Principal, float]] = {}
+
+
+def forget_tokens() -> None:
+    _cache.clear()
+
+
+async def current_principal(request: Request) -> Principal:
+    ctx = context_of(request)
+    if not ctx.settings.auth_enabled:
+        return ctx.admin
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "missing bearer token: send Authorization: Bearer <token>")
+    digest = hash_token(token.strip())
+    cached = _cache.get(digest)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    principal = await ctx.store.accounts.principal_for_token(digest)
+    if principal is None:
+        _cache.pop(digest, None)
+        raise ApiError(401, "invalid, expired or revoked token")
+    _cache[digest] = (principal, now + _CACHE_SECONDS)
+    return principal

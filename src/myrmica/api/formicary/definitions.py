@@ -1,0 +1,180 @@
+"""``/api/jobs/definitions``: upload, read, version, disable, export and draw job definitions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from myrmica.api.auth import current_principal
+from myrmica.api.body import read_body, read_text
+from myrmica.api.context import context_of
+from myrmica.api.errors import ApiError
+from myrmica.api.formicary.serializers import definition_json
+from myrmica.api.pagination import bool_param, envelope, page_of
+from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.definitions import parse_definition
+from myrmica.domain.dot import definition_dot
+from myrmica.domain.principal import Principal
+from myrmica.store.definitions import DefinitionFilter
+
+router = APIRouter(prefix="/jobs/definitions", tags=["job definitions"])
+plugins_router = APIRouter(tags=["job definitions"])
+
+
+def _version(request: Request) -> int | None:
+    raw = request.query_params.get("version")
+    if raw in (None, ""):
+        return None
+    assert raw is not None
+    if not raw.isdigit():
+        raise ApiError(400, f"version must be a positive integer, not {raw!r}", field="version")
+    return int(raw)
+
+
+async def _list(request: Request, principal: Principal, *, plugins_only: bool = False) -> dict[str, Any]:
+    ctx = context_of(request)
+    page = page_of(request)
+    tags = [t.strip().lower() for t in request.query_params.get("tags", "").split(",") if t.strip()]
+    flt = DefinitionFilter(
+        job_type=request.query_params.get("job_type") or None,
+        platform=request.query_params.get("platform") or None,
+        disabled=bool_param(request, "disabled"),
+        public_plugin=True if plugins_only else bool_param(request, "public_plugin"),
+        tags=tags,
+    )
+    rows, total = await ctx.store.definitions.search(principal, flt, page=page.page, page_size=page.size)
+    return envelope([definition_json(row) for row in rows], total, page)
+
+
+@router.get("")
+async def list_definitions(request: Request, principal: Principal = Depends(current_principal)) -> Any:
+    return await _list(request, principal)
+
+
+@plugins_router.get("/jobs/plugins")
+async def list_plugins(request: Request, principal: Principal = Depends(current_principal)) -> Any:
+    return await _list(request, principal, plugins_only=True)
+
+
+@router.post("")
+async def upload_definition(request: Request, principal: Principal = Depends(current_principal)) -> Response:
+    ctx = context_of(request)
+    source = await read_text(request)
+    parsed = parse_definition(source, request.headers.get("content-type"))
+    saved = await ctx.store.definitions.save(principal, parsed)
+    if saved.created:
+        ctx.metrics.definitions_saved.inc()
+        await ctx.store.audit.record("JOB_DEFINITION_UPDATED", principal, target_id=saved.definition["id"],
+                                     job_type=parsed.spec.job_type,
+                                     message=f"version {saved.definition['version']}")
+        for hook in ctx.services.get("definition_saved_hooks", []):
+            await hook(saved.definition)
+    return JSONResponse(definition_json(saved.definition), status_code=201 if saved.created else 200)
+
+
+@router.get("/type/{job_type}/versions")
+async def definition_versions(job_type: str, request: Request,
+                              principal: Principal = Depends(current_principal)) -> Any:
+    rows = await context_of(request).store.definitions.versions(principal, job_type)
+    return [definition_json(row, with_tasks=False) for row in rows]
+
+
+@router.get("/{job_type}/yaml")
+async def definition_yaml(job_type: str, request: Request,
+                          principal: Principal = Depends(current_principal)) -> Response:
+    row = await context_of(request).store.definitions.get(principal, job_type, version=_version(request))
+    media = "application/yaml" if row["raw_format"] == "yaml" else "application/json"
+    return PlainTextResponse(row["raw_source"], media_type=media)
+
+
+async def _dot(request: Request, principal: Principal, definition_id: str) -> str:
+    row = await context_of(request).store.definitions.get(principal, definition_id, version=_version(request))
+    return definition_dot(JobDefinitionSpec.model_validate(row["spec"]))
+
+
+@router.get("/{definition_id}/dot")
+async def definition_dot_text(definition_id: str, request: Request,
+                              principal: Principal = Depends(current_principal)) -> Response:
+    return PlainTextResponse(await _dot(request, principal, definition_id), media_type="text/vnd.graphviz")
+
+
+async def render_png(dot_source: str) -> bytes:
+    try:
+        process = await asyncio.create_subprocess_exec(
+            "dot", "-Tpng", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+    except FileNotFoundError as exc:
+        raise ApiError(503, "Graphviz is not installed on the server (the `dot` program)") from exc
+    out, err = await asyncio.wait_for(process.communicate(dot_source.encode()), timeout=30)
+    if process.returncode != 0:
+        raise ApiError(422, f"Graphviz could not draw the graph: {err.decode(errors='replace')[:200]}")
+    return out
+
+
+@router.get("/{definition_id}/dot.png")
+async def definition_dot_png(definition_id: str, request: Request,
+                             principal: Principal = Depends(current_principal)) -> Response:
+    return Response(await render_png(await _dot(request, principal, definition_id)), media_type="image/png")
+
+
+@router.get("/{definition_id}")
+async def get_definition(definition_id: str, request: Request,
+                         principal: Principal = Depends(current_principal)) -> Any:
+    row = await context_of(request).store.definitions.get(principal, definition_id, version=_version(request))
+    return definition_json(row)
+
+
+@router.delete("/{definition_id}")
+async def delete_definition(definition_id: str, request: Request,
+                            principal: Principal = Depends(current_principal)) -> Any:
+    ctx = context_of(request)
+    row = await ctx.store.definitions.delete(principal, definition_id)
+    await ctx.store.audit.record("JOB_DEFINITION_UPDATED", principal, target_id=row["id"],
+                                 job_type=row["job_type"], message="deleted")
+    return {"id": row["id"], "job_type": row["job_type"], "deleted": True}
+
+
+@router.post("/{definition_id}/disable")
+async def disable_definition(definition_id: str, request: Request,
+                             principal: Principal = Depends(current_principal)) -> Any:
+    row = await context_of(request).store.definitions.set_disabled(principal, definition_id, True)
+    return definition_json(row)
+
+
+@router.post("/{definition_id}/enable")
+async def enable_definition(definition_id: str, request: Request,
+                            principal: Principal = Depends(current_principal)) -> Any:
+    row = await context_of(request).store.definitions.set_disabled(principal, definition_id, False)
+    return definition_json(row)
+
+
+@router.put("/{definition_id}/concurrency")
+async def set_concurrency(definition_id: str, request: Request,
+                          principal: Principal = Depends(current_principal)) -> Any:
+    """Formicary sends a form field ``concurrency``; JSON ``{"concurrency": n}`` works too."""
+    raw_body = (await read_body(request)).decode(errors="replace").strip()
+    value: Any = None
+    content_type = request.headers.get("content-type", "")
+    if "json" in content_type or raw_body.startswith("{"):
+        try:
+            value = json.loads(raw_body).get("concurrency")
+        except (ValueError, AttributeError) as exc:
+            raise ApiError(400, "malformed JSON: expected {\"concurrency\": n}", field="concurrency") from exc
+    else:
+        values = parse_qs(raw_body).get("concurrency")
+        value = values[0] if values else None
+    if value is None:
+        value = request.query_params.get("concurrency")
+    try:
+        concurrency = int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        concurrency = None
+    if concurrency is None or concurrency < 1:
+        raise ApiError(400, "concurrency must be a positive integer", field="concurrency")
+    row = await context_of(request).store.definitions.set_concurrency(principal, definition_id, concurrency)
+    return definition_json(row)

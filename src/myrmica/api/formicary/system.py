@@ -1,0 +1,48 @@
+"""Health (no token needed) and Prometheus metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from myrmica.api.auth import current_principal
+from myrmica.api.context import context_of
+from myrmica.api.formicary.serializers import iso
+from myrmica.clock import utcnow
+from myrmica.domain.principal import Principal
+
+public_router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"])
+
+HealthCheck = Callable[[], Awaitable[None]]
+
+
+def _status(name: str, error: str | None) -> dict[str, Any]:
+    return {"Monitored": {"name": name}, "HealthError": error or "", "LastCheck": iso(utcnow()),
+            "healthy": error is None}
+
+
+@public_router.get("/health")
+async def health(request: Request) -> Response:
+    ctx = context_of(request)
+    checks: dict[str, HealthCheck] = {"database": ctx.store.ping, **ctx.services.get("health_checks", {})}
+    statuses = []
+    for name, check in checks.items():
+        try:
+            await check()
+            statuses.append(_status(name, None))
+        except Exception as exc:  # any failure of a dependency is a health answer, not a crash
+            statuses.append(_status(name, f"{type(exc).__name__}: {exc}"[:300]))
+    healthy = all(s["healthy"] for s in statuses)
+    body = {"overall_status": _status("myrmica", None if healthy else "a dependency is unhealthy"),
+            "dependent_service_statuses": statuses}
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request, _: Principal = Depends(current_principal)) -> Response:
+    return Response(context_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)

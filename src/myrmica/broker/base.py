@@ -1,0 +1,45 @@
+"""The queen↔ant transport protocol. ``memory`` runs it in-process; ``redis`` across machines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
+
+ResultHandler = Callable[[TaskResult], Awaitable[None]]
+LogHandler = Callable[[LogLine], None]
+RegistrationHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class QueenSide(Protocol):
+    """What a queen uses: send work and control messages to ants; receive results, logs, registrations."""
+
+    async def dispatch(self, ant_id: str, request: TaskRequest) -> None: ...
+
+    async def control(self, ant_id: str, message: dict[str, Any]) -> None: ...
+
+    def subscribe(self, *, on_result: ResultHandler, on_log: LogHandler,
+                  on_registration: RegistrationHandler) -> None: ...
+
+
+class AntSide(Protocol):
+    """What an ant uses: announce itself, take its messages, send back logs and results."""
+
+    async def register(self, registration: dict[str, Any]) -> None: ...
+
+    def messages(self, ant_id: str) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def send_result(self, result: TaskResult) -> None: ...
+
+    def send_log(self, line: LogLine) -> None:
+        """Never blocks: a log line is queued and delivered in order."""
+        ...
+
+
+class Broker(QueenSide, AntSide, Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ping(self) -> None: ...

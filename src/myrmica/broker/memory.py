@@ -1,0 +1,68 @@
+"""The in-process broker of the embedded server: asyncio queues, no serialisation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from myrmica.broker.base import LogHandler, RegistrationHandler, ResultHandler
+from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
+
+log = logging.getLogger("myrmica.broker")
+
+
+class MemoryBroker:
+    def __init__(self) -> None:
+        self._inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._on_result: ResultHandler | None = None
+        self._on_log: LogHandler | None = None
+        self._on_registration: RegistrationHandler | None = None
+
+    def _inbox(self, ant_id: str) -> asyncio.Queue[dict[str, Any]]:
+        return self._inboxes.setdefault(ant_id, asyncio.Queue())
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        for inbox in self._inboxes.values():
+            inbox.put_nowait({"action": "STOP"})
+
+    async def ping(self) -> None:
+        return None
+
+    # queen side
+    async def dispatch(self, ant_id: str, request: TaskRequest) -> None:
+        self._inbox(ant_id).put_nowait({"action": "EXECUTE", "request": request})
+
+    async def control(self, ant_id: str, message: dict[str, Any]) -> None:
+        self._inbox(ant_id).put_nowait(message)
+
+    def subscribe(self, *, on_result: ResultHandler, on_log: LogHandler,
+                  on_registration: RegistrationHandler) -> None:
+        self._on_result, self._on_log, self._on_registration = on_result, on_log, on_registration
+
+    # ant side
+    async def register(self, registration: dict[str, Any]) -> None:
+        if self._on_registration is not None:
+            await self._on_registration(registration)
+
+    async def messages(self, ant_id: str) -> AsyncIterator[dict[str, Any]]:
+        inbox = self._inbox(ant_id)
+        while True:
+            message = await inbox.get()
+            if message.get("action") == "STOP":
+                return
+            yield message
+
+    async def send_result(self, result: TaskResult) -> None:
+        if self._on_result is None:
+            log.warning("a task result arrived with no queen listening: %s", result.task_execution_id)
+            return
+        await self._on_result(result)
+
+    def send_log(self, line: LogLine) -> None:
+        if self._on_log is not None:
+            self._on_log(line)

@@ -1,0 +1,91 @@
+"""What travels between a queen and an ant: task requests, log lines, results, control messages.
+
+Plain dataclasses with ``to_dict``/``from_dict`` so every transport (in-memory, Redis) carries the
+same JSON-friendly shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class TaskRequest:
+    request_id: str
+    task_execution_id: str
+    job_type: str
+    task_type: str
+    method: str
+    attempt: int = 0
+    script: list[str] = field(default_factory=list)
+    before_script: list[str] = field(default_factory=list)
+    after_script: list[str] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)  # exported as env; HTTP body
+    environment: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    url: str = ""
+    timeout_secs: float = 0.0  # 0 = the ant's maximum
+    working_dir: str = ""
+    report_stdout: bool = False
+    secrets: list[str] = field(default_factory=list)  # values masked as [****] in logs and results
+    reply_to: str = ""  # the queen that dispatched it
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskRequest:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class TaskResult:
+    request_id: str
+    task_execution_id: str
+    attempt: int
+    state: str  # COMPLETED | FAILED
+    exit_code: str = "0"
+    exit_message: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    failed_command: str = ""
+    ant_id: str = ""
+    ant_host: str = ""
+    task_context: dict[str, Any] = field(default_factory=dict)
+    job_context: dict[str, Any] = field(default_factory=dict)  # ::set-output values, {task}-status
+    stdout: list[str] = field(default_factory=list)
+    started_at: float = 0.0  # epoch seconds on the ant
+    ended_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskResult:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class LogLine:
+    request_id: str
+    task_execution_id: str
+    task_type: str
+    stream: str  # stdout | stderr | system
+    line: str
+    at: float  # epoch seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogLine:
+        return _from_dict(cls, data)

@@ -1,0 +1,132 @@
+"""Settings: command-line flags over ``MYRMICA_*`` environment variables over a YAML file over defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from platformdirs import user_data_dir
+
+ENV_PREFIX = "MYRMICA_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 7777
+    data_dir: Path = field(default_factory=lambda: Path(user_data_dir("myrmica")))
+    database_url: str = ""
+    broker_url: str = ""
+    auth_enabled: bool = True
+    admin_token: str = ""
+    secret_key: str = ""
+    embedded_ant: bool = True
+    ant_methods: tuple[str, ...] = (
+        "SHELL", "HTTP_GET", "HTTP_POST_FORM", "HTTP_POST_JSON", "HTTP_PUT_FORM", "HTTP_PUT_JSON",
+        "HTTP_DELETE",
+    )
+    ant_tags: tuple[str, ...] = ()
+    ant_capacity: int = 50
+    max_body_bytes: int = 256 * 1024
+    max_log_bytes_per_task: int = 10 * 1024 * 1024
+    max_task_timeout_secs: float = 3600.0
+    max_job_timeout_secs: float = 6 * 3600.0
+    max_schedule_attempts: int = 10_000
+    log_level: str = "info"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'myrmica.db'}"
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir / "admin-token"
+
+
+_ENV_NAMES = {
+    "database_url": ("DATABASE_URL", "DB"),
+    "broker_url": ("BROKER_URL",),
+}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    default = getattr(Settings(), name)
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"not a boolean: {raw!r}")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(str(raw)).expanduser()
+        if isinstance(default, tuple):
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return str(raw)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name}: {exc}") from exc
+
+
+def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        name = f"{prefix}{key}".replace("-", "_").replace(".", "_")
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Merge defaults, the YAML file, the environment and explicit overrides (highest first wins)."""
+    env = os.environ if environ is None else environ
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env[f"{ENV_PREFIX}CONFIG"]) if f"{ENV_PREFIX}CONFIG" in env else None)
+    if path is not None:
+        try:
+            doc = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise ConfigError(f"config file {path}: expected a mapping")
+        for name, value in _flatten(doc).items():
+            if name == "auth_enabled" or name in known:
+                values[name] = _coerce(name, value)
+            elif name == "db":
+                values["database_url"] = str(value)
+            else:
+                raise ConfigError(f"config file {path}: unknown setting {name!r}")
+    for name in known:
+        for env_name in _ENV_NAMES.get(name, (name.upper(),)):
+            if f"{ENV_PREFIX}{env_name}" in env:
+                values[name] = _coerce(name, env[f"{ENV_PREFIX}{env_name}"])
+                break
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    settings = replace(Settings(), **values)
+    if settings.ant_capacity <= 0:
+        raise ConfigError("ant_capacity must be positive")
+    return settings

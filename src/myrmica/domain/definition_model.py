@@ -1,0 +1,296 @@
+"""The job-definition model (spec/formicary.md §2.1–2.2): every job- and task-level key, typed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from myrmica.domain.durations import parse_duration
+from myrmica.domain.methods import TaskMethod
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+def _name_values(value: Any) -> dict[str, Any]:
+    """Variables come as a map or as a list of ``{name, value}``."""
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for item in value:
+            if not isinstance(item, dict) or "name" not in item:
+                raise ValueError("each variable in a list must be a mapping with name and value")
+            out[str(item["name"])] = item.get("value")
+        return out
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    raise ValueError("expected a mapping or a list of {name, value}")
+
+
+def _string_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        return ["" if item is None else str(item) for item in value]
+    raise ValueError("expected a list of strings")
+
+
+def _script(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(item) for item in value if item is not None]
+    raise ValueError("expected a list of commands")
+
+
+def _optional_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Variables = Annotated[dict[str, Any], BeforeValidator(_name_values)]
+StringList = Annotated[list[str], BeforeValidator(_string_list)]
+Script = Annotated[list[str], BeforeValidator(_script)]
+Text = Annotated[str, BeforeValidator(_optional_text)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, value: Any) -> Any:
+        """A key left empty (often by a removed template line) means its default."""
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if v is not None}
+        return value
+
+
+class BackoffPolicy(_Model):
+    min: Duration = 0.0
+    max: Duration = 0.0
+    factor: float = 2.0
+    jitter: bool = False
+
+
+class NameValue(_Model):
+    name: str
+    value: Any = None
+
+
+class SubWorkflow(_Model):
+    input_params: list[NameValue] = Field(default_factory=list)
+    output_variables: list[NameValue] = Field(default_factory=list)
+    wait_for_completion: bool = False
+
+
+class FanOut(_Model):
+    source: str = ""
+    item_var: str = "item"
+    max_parallel: int = 0
+    fail_fast: bool = False
+    fork_job_type: str = ""
+    fork_job_version: str = ""
+    execution_method: str = ""
+
+
+class ApprovalPolicy(_Model):
+    min_approvals: int = Field(default=1, ge=1)
+    allowed_roles: StringList = Field(default_factory=list)
+    allowed_users: StringList = Field(default_factory=list)
+    require_unanimous: bool = False
+    sla_deadline: Duration = 0.0
+    timeout_action: str = "ESCALATE"
+    escalation_recipients: StringList = Field(default_factory=list)
+    escalation_message: str = ""
+
+    @field_validator("timeout_action")
+    @classmethod
+    def _action(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("AUTO_APPROVE", "AUTO_REJECT", "ESCALATE"):
+            raise ValueError("must be AUTO_APPROVE, AUTO_REJECT or ESCALATE")
+        return value
+
+
+class ArtifactsSpec(_Model):
+    paths: StringList = Field(default_factory=list)
+    when: str = "always"
+    expires_after: Duration = 0.0
+
+
+class CacheSpec(_Model):
+    paths: StringList = Field(default_factory=list)
+    key: str = ""
+    key_paths: StringList = Field(default_factory=list)
+    expires_after: Duration = 0.0
+
+
+class WebhookSpec(_Model):
+    url: Text = ""
+    headers: dict[str, Any] = Field(default_factory=dict)
+    query: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotifyTarget(_Model):
+    recipients: StringList = Field(default_factory=list)
+    when: str = "always"
+
+
+class TaskDefinition(_Model):
+    task_type: str = Field(min_length=1, max_length=100)
+    method: TaskMethod = TaskMethod.KUBERNETES
+    description: Text = Field(default="", max_length=500)
+    script: Script = Field(default_factory=list)
+    before_script: Script = Field(default_factory=list)
+    after_script: Script = Field(default_factory=list)
+    on_completed: Text = ""
+    on_failed: Text = ""
+    on_exit_code: dict[str, Text] = Field(default_factory=dict)
+    allow_failure: bool = False
+    always_run: bool = False
+    allow_start_if_completed: bool = False
+    retry: int = Field(default=0, ge=0)
+    delay_between_retries: Duration = 0.0
+    retry_backoff_policy: BackoffPolicy | None = None
+    timeout: Duration = 0.0
+    variables: Variables = Field(default_factory=dict)
+    environment: Variables = Field(default_factory=dict)
+    helper_environment: Variables = Field(default_factory=dict)
+    dependencies: StringList = Field(default_factory=list)
+    artifact_ids: StringList = Field(default_factory=list)
+    artifacts: ArtifactsSpec | None = None
+    cache: CacheSpec | None = None
+    tags: StringList = Field(default_factory=list)
+    except_: Text = Field(default="", alias="except")
+    headers: dict[str, Any] = Field(default_factory=dict)
+    url: Text = ""
+    query: dict[str, Any] = Field(default_factory=dict)
+    report_stdout: bool = False
+    job_version: Text = ""
+    fork_job_type: Text = ""
+    fork_job_version: Text = ""
+    await_forked_tasks: StringList = Field(default_factory=list)
+    sub_workflow: SubWorkflow | None = None
+    fan_out: FanOut | None = None
+    messaging_request_queue: Text = ""
+    messaging_reply_queue: Text = ""
+    approval_policy: ApprovalPolicy | None = None
+    webhook: WebhookSpec | None = None
+    resources: Any = None
+    working_dir: Text = ""
+    artifacts_dir: Text = ""
+    cache_dir: Text = ""
+    artifact_key_prefix: Text = ""
+    container: dict[str, Any] | None = None
+    helper: dict[str, Any] | None = None
+    services: list[dict[str, Any]] = Field(default_factory=list)
+    privileged: bool = False
+    host_network: Text = ""
+    network_mode: Text = ""
+    node_selector: dict[str, Any] = Field(default_factory=dict)
+    node_tolerations: Any = None
+    affinity: Any = None
+    pod_labels: dict[str, Any] = Field(default_factory=dict)
+    pod_annotations: dict[str, Any] = Field(default_factory=dict)
+    cost_factor: float = 0.0
+    execute_command_without_shell: bool = False
+    debug: bool = False
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return TaskMethod.KUBERNETES
+        return str(value).upper()
+
+    @field_validator("on_exit_code", mode="before")
+    @classmethod
+    def _exit_codes(cls, value: Any) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("expected a mapping of exit code or state to task or action")
+        return {str(k).strip().upper(): _optional_text(v).strip() for k, v in value.items()}
+
+    @field_validator("tags", mode="after")
+    @classmethod
+    def _lower_tags(cls, value: list[str]) -> list[str]:
+        return [tag.strip().lower() for tag in value if tag.strip()]
+
+    @model_validator(mode="after")
+    def _fold_edges(self) -> TaskDefinition:
+        if self.on_completed and "COMPLETED" not in self.on_exit_code:
+            self.on_exit_code["COMPLETED"] = self.on_completed.strip()
+        if self.on_failed and "FAILED" not in self.on_exit_code:
+            self.on_exit_code["FAILED"] = self.on_failed.strip()
+        if self.allow_failure and "COMPLETED" in self.on_exit_code and "FAILED" not in self.on_exit_code:
+            self.on_exit_code["FAILED"] = self.on_exit_code["COMPLETED"]
+        if self.fan_out is not None and self.method != TaskMethod.FAN_OUT_JOB:
+            self.fan_out.execution_method = self.method.value
+        return self
+
+    @property
+    def execution_method(self) -> TaskMethod:
+        """The method that really runs the work (a fan-out runs its items with the original method)."""
+        if self.fan_out is not None and self.fan_out.execution_method:
+            return TaskMethod(self.fan_out.execution_method)
+        return self.method
+
+    def targets(self) -> list[str]:
+        return [t for t in self.on_exit_code.values()]
+
+
+class JobDefinitionSpec(_Model):
+    job_type: str = Field(min_length=1, max_length=100)
+    description: Text = ""
+    tasks: list[TaskDefinition] = Field(min_length=1, max_length=100)
+    job_variables: Variables = Field(default_factory=dict)
+    max_concurrency: int = 0
+    cron_trigger: Text = ""
+    timeout: Duration = 0.0
+    retry: int = Field(default=0, ge=0)
+    delay_between_retries: Duration = 0.0
+    retry_backoff_policy: BackoffPolicy | None = None
+    hard_reset_after_retries: int = Field(default=0, ge=0)
+    pause_time: Duration = 0.0
+    skip_if: Text = ""
+    required_params: StringList = Field(default_factory=list)
+    platform: Text = Field(default="", max_length=100)
+    tags: Text = ""
+    methods: Text = ""
+    public_plugin: bool = False
+    sem_version: Text = ""
+    dynamic_template_tasks: bool = False
+    notify: dict[str, Any] = Field(default_factory=dict)
+    webhook: WebhookSpec | None = None
+    resources: Any = None
+    triggers: list[dict[str, Any]] = Field(default_factory=list)
+    retention_days_for_completed: int = 0
+    retention_days_for_failed: int = 0
+    retention_days_for_cancelled: int = 0
+    url: Text = Field(default="", max_length=200)
+    disabled: bool = False
+
+    def task(self, task_type: str) -> TaskDefinition | None:
+        for task in self.tasks:
+            if task.task_type == task_type:
+                return task
+        return None
+
+    def aggregated_tags(self) -> list[str]:
+        return sorted({tag for task in self.tasks for tag in task.tags})
+
+    def aggregated_methods(self) -> list[str]:
+        return sorted({task.method.value for task in self.tasks})

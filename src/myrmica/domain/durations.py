@@ -1,0 +1,55 @@
+"""Go-style durations (``30s``, ``1h5m``, ``1.5h``, ``300ms``); JSON carries them as nanoseconds."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
+
+
+def parse_duration(value: object) -> float:
+    """Return seconds. Bare numbers are nanoseconds (Go's JSON form); strings use Go's units."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, bool):
+        raise ValueError("a duration cannot be a boolean")
+    if isinstance(value, int | float):
+        return float(value) / 1e9
+    if not isinstance(value, str):
+        raise ValueError(f"not a duration: {value!r}")
+    text = value.strip()
+    sign = -1.0 if text.startswith("-") else 1.0
+    text = text.lstrip("+-")
+    if text == "0":
+        return 0.0
+    if text.isdigit():
+        return sign * int(text) / 1e9
+    pos, total = 0, 0.0
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or pos == 0:
+        raise ValueError(f"invalid duration {value!r} (use forms like 30s, 5m, 1h30m)")
+    return sign * total
+
+
+def to_nanos(seconds: float) -> int:
+    return int(round(seconds * 1e9))
+
+
+def format_duration(seconds: float) -> str:
+    if seconds == 0:
+        return "0s"
+    parts: list[str] = []
+    rest = seconds
+    for unit, size in (("h", 3600.0), ("m", 60.0)):
+        if rest >= size:
+            count = int(rest // size)
+            parts.append(f"{count}{unit}")
+            rest -= count * size
+    if rest:
+        parts.append(f"{rest:g}s")
+    return "".join(parts)

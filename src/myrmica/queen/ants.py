@@ -1,0 +1,148 @@
+"""The queen's view of live ants: what each can run, its load, and reservations of its capacity."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from myrmica.domain.methods import TaskMethod
+from myrmica.store.ants import AntRepository
+
+log = logging.getLogger("myrmica.queen.ants")
+
+ALIVE_SECONDS = 15.0
+KNOWN_METHODS = frozenset(m.value for m in TaskMethod)
+
+
+@dataclass
+class AntInfo:
+    ant_id: str
+    methods: frozenset[str]
+    tags: frozenset[str]
+    capacity: int
+    host: str = ""
+    version: str = ""
+    embedded: bool = False
+    accepting: bool = True
+    reported_load: int = 0
+    total_executed: int = 0
+    started_at: float = 0.0
+    heartbeat_at: float = field(default_factory=time.time)
+    reserved: set[str] = field(default_factory=set)  # task-execution keys reserved on this ant
+
+    @property
+    def load(self) -> int:
+        return len(self.reserved)
+
+    def alive(self, now: float) -> bool:
+        return self.accepting and now - self.heartbeat_at <= ALIVE_SECONDS
+
+    def fits(self, method: str, tags: frozenset[str]) -> bool:
+        return method in self.methods and tags <= self.tags
+
+
+class AntRegistry:
+    def __init__(self, repository: AntRepository | None = None) -> None:
+        self._ants: dict[str, AntInfo] = {}
+        self._repository = repository
+        self.lost: list[tuple[str, set[str]]] = []
+
+    async def on_registration(self, reg: dict[str, Any]) -> None:
+        ant_id = str(reg.get("ant_id") or "")
+        methods = {str(m).upper() for m in reg.get("methods") or []}
+        unknown = methods - KNOWN_METHODS
+        try:
+            capacity = int(reg.get("max_capacity") or 0)
+        except (TypeError, ValueError):
+            capacity = 0
+        if not ant_id or unknown or capacity <= 0:
+            log.error("refused ant registration %r: %s", ant_id or "?",
+                      f"unknown methods {sorted(unknown)}" if unknown else
+                      "missing ant_id" if not ant_id else f"capacity must be positive, not {capacity}")
+            return
+        info = self._ants.get(ant_id)
+        now = time.time()
+        if info is None:
+            info = AntInfo(ant_id, frozenset(methods), frozenset(str(t).lower() for t in reg.get("tags") or []),
+                           capacity)
+            self._ants[ant_id] = info
+            log.info("ant %s registered: methods %s, tags %s, capacity %d", ant_id, sorted(methods),
+                     sorted(info.tags), capacity)
+        info.methods = frozenset(methods)
+        info.tags = frozenset(str(t).lower() for t in reg.get("tags") or [])
+        info.capacity = capacity
+        info.host = str(reg.get("host") or "")
+        info.version = str(reg.get("version") or "")
+        info.embedded = bool(reg.get("embedded"))
+        info.accepting = bool(reg.get("accepting", True))
+        info.reported_load = int(reg.get("current_load") or 0)
+        info.total_executed = int(reg.get("total_executed") or 0)
+        info.started_at = float(reg.get("started_at") or now)
+        info.heartbeat_at = now
+        if self._repository is not None:
+            await self._repository.upsert(self._row(info))
+
+    @staticmethod
+    def _row(info: AntInfo) -> dict[str, Any]:
+        return {"ant_id": info.ant_id, "host": info.host, "version": info.version,
+                "methods": sorted(info.methods), "tags": sorted(info.tags), "max_capacity": info.capacity,
+                "current_load": max(info.load, info.reported_load), "total_executed": info.total_executed,
+                "embedded": info.embedded, "started_at": datetime.fromtimestamp(info.started_at, UTC),
+                "heartbeat_at": datetime.fromtimestamp(info.heartbeat_at, UTC)}
+
+    def live(self) -> list[AntInfo]:
+        now = time.time()
+        return [a for a in self._ants.values() if a.alive(now)]
+
+    def get(self, ant_id: str) -> AntInfo | None:
+        return self._ants.get(ant_id)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        now = time.time()
+        rows = []
+        for info in sorted(self._ants.values(), key=lambda a: a.ant_id):
+            row = self._row(info)
+            row["alive"] = info.alive(now)
+            row["allocations"] = sorted(info.reserved)
+            rows.append(row)
+        return rows
+
+    def can_serve(self, method: str, tags: frozenset[str]) -> bool:
+        return any(a.fits(method, tags) for a in self.live())
+
+    def missing(self, needs: list[tuple[str, frozenset[str]]]) -> str | None:
+        """Why these (method, tags) needs cannot be met now, or None when some live ant fits each."""
+        for method, tags in needs:
+            if not self.can_serve(method, tags):
+                tag_text = f" with tags {sorted(tags)}" if tags else ""
+                return f"no live ant can run {method}{tag_text}"
+        return None
+
+    def reserve(self, method: str, tags: frozenset[str], key: str) -> str | None:
+        """Reserve capacity on the least-loaded fitting ant; its id, or None when every one is full."""
+        best: AntInfo | None = None
+        for ant in self.live():
+            if ant.fits(method, tags) and ant.load < ant.capacity and (best is None or ant.load < best.load):
+                best = ant
+        if best is None:
+            return None
+        best.reserved.add(key)
+        return best.ant_id
+
+    def release(self, ant_id: str, key: str) -> None:
+        info = self._ants.get(ant_id)
+        if info is not None:
+            info.reserved.discard(key)
+
+    def expire(self) -> list[tuple[str, set[str]]]:
+        """Forget ants whose heartbeat lapsed; return (ant, the reservations it held)."""
+        now = time.time()
+        gone = [a for a in self._ants.values() if now - a.heartbeat_at > ALIVE_SECONDS]
+        for ant in gone:
+            del self._ants[ant.ant_id]
+            log.warning("ant %s lost: no heartbeat for %.0fs; %d task(s) in flight", ant.ant_id,
+                        now - ant.heartbeat_at, len(ant.reserved))
+        return [(a.ant_id, set(a.reserved)) for a in gone]

@@ -1,0 +1,107 @@
+"""Log lines from ants: masked, bounded per task, written in batches, and pushed to followers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from myrmica.ant.executors.base import mask
+from myrmica.broker.messages import LogLine
+from myrmica.store.logs import LogRepository
+
+log = logging.getLogger("myrmica.queen.logs")
+
+FLUSH_SECONDS = 0.05
+FLUSH_LINES = 500
+
+
+class LogSink:
+    def __init__(self, repository: LogRepository, *, max_bytes_per_task: int) -> None:
+        self._repository = repository
+        self._max_bytes = max_bytes_per_task
+        self._buffer: list[dict[str, Any]] = []
+        self._secrets: dict[str, list[str]] = {}  # request id → values to mask
+        self._bytes: dict[str, int] = defaultdict(int)  # task execution id → bytes kept
+        self._truncated: set[str] = set()
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._flusher(), name="log-flusher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.flush()
+
+    def set_secrets(self, request_id: str, secrets: list[str]) -> None:
+        if secrets:
+            self._secrets[request_id] = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def forget(self, request_id: str, task_execution_ids: list[str]) -> None:
+        self._secrets.pop(request_id, None)
+        for te_id in task_execution_ids:
+            self._bytes.pop(te_id, None)
+            self._truncated.discard(te_id)
+
+    def add(self, line: LogLine) -> None:
+        text = mask(line.line, self._secrets.get(line.request_id, []))
+        key = line.task_execution_id
+        if key in self._truncated:
+            return
+        self._bytes[key] += len(text) + 1
+        if self._bytes[key] > self._max_bytes:
+            self._truncated.add(key)
+            text, stream = f"[log truncated after {self._max_bytes} bytes]", "system"
+        else:
+            stream = line.stream
+        self._buffer.append({"job_request_id": line.request_id, "task_execution_id": key,
+                             "task_type": line.task_type, "stream": stream, "line": text,
+                             "created_at": datetime.fromtimestamp(line.at, UTC)})
+        if len(self._buffer) >= FLUSH_LINES:
+            self._wake.set()
+
+    def system(self, request_id: str, task_execution_id: str, task_type: str, text: str) -> None:
+        self.add(LogLine(request_id, task_execution_id, task_type, "system", text,
+                         datetime.now(UTC).timestamp()))
+
+    async def flush(self) -> None:
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            await self._repository.append(batch)
+        except Exception:
+            log.exception("could not store %d log lines; will retry", len(batch))
+            self._buffer[:0] = batch
+            return
+        for request_id in {row["job_request_id"] for row in batch}:
+            self.notify(request_id)
+
+    def notify(self, request_id: str) -> None:
+        for event in self._waiters.get(request_id, ()):
+            event.set()
+
+    def follow(self, request_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters[request_id].add(event)
+        return event
+
+    def unfollow(self, request_id: str, event: asyncio.Event) -> None:
+        waiters = self._waiters.get(request_id)
+        if waiters is not None:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[request_id]
+
+    async def _flusher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=FLUSH_SECONDS)
+            self._wake.clear()
+            await self.flush()

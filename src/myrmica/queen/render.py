@@ -1,0 +1,76 @@
+"""Rendering one task just before it runs: the definition's text through the Go template engine.
+
+Definitions without template actions use their stored, parsed spec as is (the fast path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pydantic
+import yaml
+
+from myrmica.domain.definition_model import JobDefinitionSpec, TaskDefinition
+from myrmica.domain.definitions import UPLOAD_FUNCTIONS
+from myrmica.templating.gotemplate import Template, TemplateError, has_template
+
+
+class RenderError(Exception):
+    """A task's template failed at run time; the task fails with this message."""
+
+
+def render_text(text: str, data: Mapping[str, Any],
+                functions: Mapping[str, Callable[..., Any]] | None = None) -> str:
+    if not has_template(text):
+        return text
+    try:
+        return Template.parse(text, functions={**UPLOAD_FUNCTIONS, **(functions or {})}).execute(data)
+    except TemplateError as exc:
+        raise RenderError(str(exc)) from exc
+
+
+def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_type: str,
+                data: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None
+                ) -> TaskDefinition:
+    stored = spec.task(task_type)
+    if stored is None:
+        raise RenderError(f"task {task_type!r} is not in the definition")
+    if not has_template(raw_source):
+        return stored
+    text = render_text(raw_source, data, functions)
+    text = "\n".join(line for line in text.splitlines() if line.strip())  # blank lines left by actions
+    try:
+        document = yaml.safe_load(text) if raw_format == "yaml" else yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RenderError(f"the rendered definition is not valid YAML: {exc}") from exc
+    tasks = document.get("tasks") if isinstance(document, dict) else None
+    for raw_task in tasks or []:
+        if isinstance(raw_task, dict) and str(raw_task.get("task_type")) == task_type:
+            try:
+                return TaskDefinition.model_validate(raw_task)
+            except pydantic.ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                raise RenderError(f"task {task_type!r} after rendering: {field}: {first['msg']}") from exc
+    raise RenderError(f"task {task_type!r} disappeared when its definition was rendered")
+
+
+def render_filter(expression: str, data: Mapping[str, Any],
+                  functions: Mapping[str, Callable[..., Any]] | None = None) -> str:
+    """``except`` and ``skip_if`` values; only their rendered text matters."""
+    return render_text(expression, data, functions)
+
+
+def render_job_field(raw_source: str, field: str, data: Mapping[str, Any],
+                     functions: Mapping[str, Callable[..., Any]] | None = None) -> str:
+    """A job-level key (``skip_if``) as it reads once the whole definition is rendered."""
+    if not has_template(raw_source):
+        return ""
+    text = render_text(raw_source, data, functions)
+    try:
+        document = yaml.safe_load("\n".join(line for line in text.splitlines() if line.strip()))
+    except yaml.YAMLError as exc:
+        raise RenderError(f"the rendered definition is not valid YAML: {exc}") from exc
+    value = document.get(field) if isinstance(document, dict) else None
+    return "" if value is None else str(value)

@@ -1,0 +1,60 @@
+"""First start: an admin user and a token, saved where the CLI finds it."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_config_dir
+
+from myrmica.security.tokens import generate_token, hash_token
+from myrmica.store.accounts import AccountRepository
+
+ADMIN_USERNAME = "admin"
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    admin_user_id: str
+    new_token: str | None  # set only when a token was just created
+    saved_to: list[Path]
+
+
+def credentials_path() -> Path:
+    override = os.environ.get("MYRMICA_CREDENTIALS")
+    return Path(override) if override else Path(user_config_dir("myrmica")) / "credentials.json"
+
+
+def _write_private(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+
+
+def save_credentials(url: str, token: str, path: Path | None = None) -> Path:
+    target = path or credentials_path()
+    _write_private(target, json.dumps({"url": url, "token": token}, indent=2) + "\n")
+    return target
+
+
+async def ensure_admin(accounts: AccountRepository, *, configured_token: str, token_file: Path,
+                       server_url: str) -> Bootstrap:
+    admin = await accounts.user_by_name(ADMIN_USERNAME)
+    if admin is None:
+        admin = await accounts.create_user(ADMIN_USERNAME, admin=True, roles="Admin")
+    if configured_token:
+        if await accounts.principal_for_token(hash_token(configured_token)) is None:
+            await accounts.issue_token(admin["id"], "configured", configured_token, hash_token(configured_token))
+        return Bootstrap(admin["id"], None, [])
+    if token_file.exists():
+        saved = token_file.read_text().strip()
+        if saved and await accounts.principal_for_token(hash_token(saved)) is not None:
+            return Bootstrap(admin["id"], None, [token_file])
+    token = generate_token()
+    await accounts.issue_token(admin["id"], "bootstrap", token, hash_token(token))
+    _write_private(token_file, token + "\n")
+    saved_to = [token_file, save_credentials(server_url, token)]
+    return Bootstrap(admin["id"], token, saved_to)

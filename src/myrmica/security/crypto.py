@@ -1,0 +1,47 @@
+"""Secret values at rest: AES-256-GCM with a key from the settings or the data directory."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+PREFIX = "_ENCRYPTED_"
+MASK = "****"
+
+
+class SecretBox:
+    def __init__(self, key_material: str) -> None:
+        self._aead = AESGCM(hashlib.sha256(key_material.encode()).digest())
+
+    def encrypt(self, plaintext: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), None)
+        return PREFIX + base64.b64encode(nonce + sealed).decode()
+
+    def decrypt(self, stored: str) -> str:
+        if not stored.startswith(PREFIX):
+            return stored
+        blob = base64.b64decode(stored[len(PREFIX):])
+        try:
+            return self._aead.decrypt(blob[:12], blob[12:], None).decode()
+        except InvalidTag as exc:
+            raise ValueError("a secret could not be decrypted: the server's secret key changed") from exc
+
+
+def load_or_create_key(configured: str, data_dir: Path) -> str:
+    if configured:
+        return configured
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

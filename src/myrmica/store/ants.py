@@ -1,0 +1,40 @@
+"""Ant registrations: what each worker can run, its capacity, load and heartbeat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from myrmica.store.rows import as_dict, as_dicts
+from myrmica.store.tables import ants
+
+
+class AntRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def upsert(self, row: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(ants).where(ants.c.ant_id == row["ant_id"]).values(**row))
+            if not result.rowcount:
+                await conn.execute(ants.insert().values(**row))
+
+    async def heartbeat(self, ant_id: str, load: int, at: datetime, total_executed: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(ants).where(ants.c.ant_id == ant_id)
+                               .values(current_load=load, heartbeat_at=at, total_executed=total_executed))
+
+    async def all(self) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return as_dicts(await conn.execute(select(ants).order_by(ants.c.ant_id)))
+
+    async def get(self, ant_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return as_dict((await conn.execute(select(ants).where(ants.c.ant_id == ant_id))).first())
+
+    async def remove(self, ant_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(ants).where(ants.c.ant_id == ant_id))

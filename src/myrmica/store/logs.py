@@ -1,0 +1,31 @@
+"""Log lines, stored in order per request and task execution."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from myrmica.store.rows import as_dicts
+from myrmica.store.tables import log_lines
+
+
+class LogRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            async with self._engine.begin() as conn:
+                await conn.execute(log_lines.insert(), list(rows))
+
+    async def read(self, request_id: str, *, task_type: str | None = None, after_id: int = 0,
+                   limit: int = 10_000) -> list[dict[str, Any]]:
+        query = (select(log_lines).where(log_lines.c.job_request_id == request_id, log_lines.c.id > after_id)
+                 .order_by(log_lines.c.id).limit(limit))
+        if task_type:
+            query = query.where(log_lines.c.task_type == task_type)
+        async with self._engine.connect() as conn:
+            return as_dicts(await conn.execute(query))

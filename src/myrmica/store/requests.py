@@ -1,0 +1,331 @@
+"""Job requests and their executions: every state change is a compare-and-set on the old state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from myrmica.clock import utcnow
+from myrmica.domain.errors import NotFoundError
+from myrmica.domain.principal import Principal
+from myrmica.store.rows import as_dict, as_dicts
+from myrmica.store.tables import job_executions as je
+from myrmica.store.tables import job_requests as jr
+from myrmica.store.tables import task_executions as te
+
+ACTIVE_STATES = ("READY", "EXECUTING")
+TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    job_type: str | None = None
+    states: frozenset[str] = frozenset()
+    platform: str | None = None
+    job_group: str | None = None
+    parent_id: str | None = None
+    q: str | None = None
+    cron_triggered: bool | None = None
+
+
+@dataclass
+class CreateResult:
+    request: dict[str, Any]
+    created: bool
+
+
+@dataclass
+class Candidate:
+    request: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def request_visible_to(principal: Principal) -> ColumnElement[bool]:
+    if principal.admin:
+        return jr.c.id.is_not(None)
+    return jr.c.owner_key == principal.owner_key
+
+
+class RequestRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    # --- requests -------------------------------------------------------------------------------
+
+    async def create(self, row: dict[str, Any]) -> CreateResult:
+        """Insert a PENDING request; a live request with the same ``user_key`` is returned instead."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(jr.insert().values(**row))
+            return CreateResult(row, created=True)
+        except IntegrityError:
+            if not row.get("user_key"):
+                raise
+            async with self._engine.connect() as conn:
+                existing = as_dict((await conn.execute(
+                    select(jr).where(jr.c.user_key == row["user_key"]))).first())
+            if existing is None:
+                raise
+            return CreateResult(existing, created=False)
+
+    async def get(self, request_id: str, principal: Principal | None = None) -> dict[str, Any]:
+        query = select(jr).where(jr.c.id == request_id)
+        if principal is not None:
+            query = query.where(request_visible_to(principal))
+        async with self._engine.connect() as conn:
+            found = as_dict((await conn.execute(query)).first())
+        if found is None:
+            raise NotFoundError(f"job request {request_id} not found")
+        return found
+
+    async def find(self, request_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return as_dict((await conn.execute(select(jr).where(jr.c.id == request_id))).first())
+
+    async def search(self, principal: Principal, flt: RequestFilter, *, page: int, page_size: int
+                   ) -> tuple[list[dict[str, Any]], int]:
+        conditions: list[ColumnElement[bool]] = [request_visible_to(principal)]
+        if flt.job_type:
+            conditions.append(jr.c.job_type == flt.job_type)
+        if flt.states:
+            conditions.append(jr.c.job_state.in_(sorted(flt.states)))
+        if flt.platform:
+            conditions.append(jr.c.platform == flt.platform)
+        if flt.job_group:
+            conditions.append(jr.c.job_group == flt.job_group)
+        if flt.parent_id:
+            conditions.append(jr.c.parent_id == flt.parent_id)
+        if flt.cron_triggered is not None:
+            conditions.append(jr.c.cron_triggered.is_(flt.cron_triggered))
+        if flt.q:
+            like = f"%{flt.q}%"
+            conditions.append(or_(jr.c.id.like(like), jr.c.job_type.like(like), jr.c.description.like(like),
+                                  jr.c.user_id.like(like), jr.c.organization_id.like(like),
+                                  func.cast(jr.c.params, jr.c.description.type).like(like)))
+        where = and_(*conditions)
+        async with self._engine.connect() as conn:
+            total = (await conn.execute(select(func.count()).select_from(jr).where(where))).scalar() or 0
+            rows = as_dicts(await conn.execute(
+                select(jr).where(where).order_by(jr.c.created_at.desc(), jr.c.id.desc())
+                .offset(page * page_size).limit(page_size)))
+        return rows, int(total)
+
+    async def transition(self, request_id: str, from_states: Iterable[str], **values: Any) -> bool:
+        """Set ``values`` when the request is still in one of ``from_states``; False when it is not."""
+        values.setdefault("updated_at", utcnow())
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(jr).where(jr.c.id == request_id,
+                                                         jr.c.job_state.in_(list(from_states)))
+                                        .values(**values))
+        return bool(result.rowcount)
+
+    async def transition_in(self, conn: AsyncConnection, request_id: str, from_states: Iterable[str],
+                            **values: Any) -> bool:
+        values.setdefault("updated_at", utcnow())
+        result = await conn.execute(update(jr).where(jr.c.id == request_id, jr.c.job_state.in_(list(from_states)))
+                                    .values(**values))
+        return bool(result.rowcount)
+
+    async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """PENDING and PAUSED requests whose time has come, by priority then age."""
+        async with self._engine.connect() as conn:
+            return as_dicts(await conn.execute(
+                select(jr).where(jr.c.job_state.in_(["PENDING", "PAUSED"]), jr.c.scheduled_at <= now)
+                .order_by(jr.c.job_priority.desc(), jr.c.created_at, jr.c.id).limit(limit)))
+
+    async def next_due_at(self) -> datetime | None:
+        async with self._engine.connect() as conn:
+            value = (await conn.execute(select(func.min(jr.c.scheduled_at))
+                                        .where(jr.c.job_state.in_(["PENDING", "PAUSED"])))).scalar()
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=utcnow().tzinfo) if value.tzinfo is None else value
+
+    async def claim(self, ids: Sequence[tuple[str, str]], owner: str, lease_until: datetime) -> list[str]:
+        """Move each (id, expected state) to READY with our lease; return the ids we won."""
+        won: list[str] = []
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            for request_id, state in ids:
+                result = await conn.execute(
+                    update(jr).where(jr.c.id == request_id, jr.c.job_state == state)
+                    .values(job_state="READY", lease_owner=owner, lease_expires_at=lease_until, updated_at=now))
+                if result.rowcount:
+                    won.append(request_id)
+        return won
+
+    async def defer(self, request_id: str, state: str, *, scheduled_at: datetime, reason: str,
+                    attempts: int, priority: int) -> bool:
+        async with self._engine.begin() as conn:
+            return await self.transition_in(conn, request_id, [state], scheduled_at=scheduled_at,
+                                            error_message=reason, schedule_attempts=attempts,
+                                            job_priority=priority)
+
+    async def active_counts(self) -> dict[tuple[str, str], int]:
+        """(owner_key, job_type) → requests READY or EXECUTING."""
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(jr.c.owner_key, jr.c.job_type, func.count())
+                                       .where(jr.c.job_state.in_(ACTIVE_STATES))
+                                       .group_by(jr.c.owner_key, jr.c.job_type))).all()
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    async def active_counts_by(self, column: str) -> dict[str, int]:
+        col = jr.c[column]
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(col, func.count()).where(jr.c.job_state.in_(ACTIVE_STATES),
+                                                                        col.is_not(None)).group_by(col))).all()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def count_by_type_and_states(self, owner_key: str, job_type: str, states: Sequence[str]) -> int:
+        async with self._engine.connect() as conn:
+            value = (await conn.execute(select(func.count()).select_from(jr).where(
+                jr.c.owner_key == owner_key, jr.c.job_type == job_type, jr.c.job_state.in_(list(states))))).scalar()
+        return int(value or 0)
+
+    async def orphans(self, *, owner_alive: Sequence[str], now: datetime) -> list[dict[str, Any]]:
+        """READY/EXECUTING requests whose queen is gone: not a live owner, or their lease lapsed."""
+        async with self._engine.connect() as conn:
+            return as_dicts(await conn.execute(select(jr).where(
+                jr.c.job_state.in_(ACTIVE_STATES),
+                or_(jr.c.lease_owner.is_(None), jr.c.lease_owner.not_in(list(owner_alive)) if owner_alive
+                    else jr.c.id.is_not(None), jr.c.lease_expires_at < now))))
+
+    async def adopt(self, request_id: str, old_owner: str | None, owner: str, lease_until: datetime) -> bool:
+        condition = jr.c.lease_owner.is_(None) if old_owner is None else jr.c.lease_owner == old_owner
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(jr).where(jr.c.id == request_id, condition,
+                                                         jr.c.job_state.in_(ACTIVE_STATES))
+                                        .values(lease_owner=owner, lease_expires_at=lease_until))
+        return bool(result.rowcount)
+
+    async def renew_leases(self, owner: str, ids: Sequence[str], lease_until: datetime) -> None:
+        if not ids:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(update(jr).where(jr.c.id.in_(list(ids)), jr.c.lease_owner == owner)
+                               .values(lease_expires_at=lease_until))
+
+    async def children(self, parent_id: str) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return as_dicts(await conn.execute(select(jr).where(jr.c.parent_id == parent_id)))
+
+    async def dead_ids(self, principal: Principal, limit: int = 1000) -> list[str]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(jr.c.id).where(request_visible_to(principal),
+                                                             jr.c.job_state.in_(TERMINAL_STATES))
+                                       .order_by(jr.c.updated_at.desc()).limit(limit))).all()
+        return [r[0] for r in rows]
+
+    async def stats(self, principal: Principal, job_type: str | None = None) -> list[dict[str, Any]]:
+        conditions: list[ColumnElement[bool]] = [request_visible_to(principal)]
+        if job_type:
+            conditions.append(jr.c.job_type == job_type)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(
+                select(jr.c.job_type, jr.c.job_state, jr.c.error_code, func.count(), func.min(jr.c.created_at),
+                       func.max(jr.c.updated_at))
+                .where(*conditions).group_by(jr.c.job_type, jr.c.job_state, jr.c.error_code))).all()
+        return [{"job_type": r[0], "job_state": r[1], "error_code": r[2], "counts": int(r[3]),
+                 "start_time": r[4], "end_time": r[5]} for r in rows]
+
+    async def durations(self, principal: Principal, job_type: str | None = None, limit: int = 1000
+                        ) -> list[tuple[str, str, datetime, datetime]]:
+        conditions: list[ColumnElement[bool]] = [request_visible_to(principal), jr.c.started_at.is_not(None),
+                                                 jr.c.ended_at.is_not(None)]
+        if job_type:
+            conditions.append(jr.c.job_type == job_type)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(jr.c.job_type, jr.c.job_state, jr.c.started_at, jr.c.ended_at)
+                                       .where(*conditions).order_by(jr.c.ended_at.desc()).limit(limit))).all()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # --- executions -----------------------------------------------------------------------------
+
+    async def execution(self, execution_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return as_dict((await conn.execute(select(je).where(je.c.id == execution_id))).first())
+
+    async def task_executions(self, execution_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not execution_ids:
+            return []
+        async with self._engine.connect() as conn:
+            return as_dicts(await conn.execute(select(te).where(te.c.job_execution_id.in_(list(execution_ids)))
+                                               .order_by(te.c.task_order, te.c.started_at, te.c.id)))
+
+    async def task_execution(self, task_execution_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return as_dict((await conn.execute(select(te).where(te.c.id == task_execution_id))).first())
+
+    async def begin_execution(self, request_id: str, execution: dict[str, Any] | None,
+                              new_execution: dict[str, Any] | None, owner: str) -> bool:
+        """READY → EXECUTING, creating the execution row when this is a fresh run."""
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            values: dict[str, Any] = {"job_state": "EXECUTING", "updated_at": now}
+            if new_execution is not None:
+                values["job_execution_id"] = new_execution["id"]
+            ok = await conn.execute(update(jr).where(jr.c.id == request_id, jr.c.job_state == "READY",
+                                                     jr.c.lease_owner == owner)
+                                    .values(started_at=func.coalesce(jr.c.started_at, now), **values))
+            if not ok.rowcount:
+                return False
+            if new_execution is not None:
+                await conn.execute(je.insert().values(**new_execution))
+            elif execution is not None:
+                await conn.execute(update(je).where(je.c.id == execution["id"])
+                                   .values(job_state="EXECUTING", updated_at=now, ended_at=None))
+        return True
+
+    async def insert_task_execution(self, row: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(te.insert().values(**row))
+
+    async def update_task_execution(self, task_execution_id: str, expected_states: Iterable[str],
+                                    **values: Any) -> bool:
+        values.setdefault("updated_at", utcnow())
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(te).where(te.c.id == task_execution_id,
+                                                         te.c.task_state.in_(list(expected_states)))
+                                        .values(**values))
+        return bool(result.rowcount)
+
+    async def delete_task_executions(self, ids: Sequence[str]) -> None:
+        if ids:
+            async with self._engine.begin() as conn:
+                await conn.execute(delete(te).where(te.c.id.in_(list(ids))))
+
+    async def update_execution(self, execution_id: str, **values: Any) -> None:
+        values.setdefault("updated_at", utcnow())
+        async with self._engine.begin() as conn:
+            await conn.execute(update(je).where(je.c.id == execution_id).values(**values))
+
+    async def finish(self, request_id: str, execution_id: str | None, from_states: Iterable[str], state: str,
+                     *, request_values: dict[str, Any] | None = None,
+                     execution_values: dict[str, Any] | None = None) -> bool:
+        """End (or suspend) a request and its execution together, if it is still in ``from_states``."""
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            values = {"job_state": state, "updated_at": now, **(request_values or {})}
+            if state in TERMINAL_STATES:
+                values.setdefault("ended_at", now)
+                values["lease_owner"] = None
+            ok = await conn.execute(update(jr).where(jr.c.id == request_id,
+                                                     jr.c.job_state.in_(list(from_states))).values(**values))
+            if not ok.rowcount:
+                return False
+            if execution_id:
+                ev = {"job_state": state, "updated_at": now, **(execution_values or {})}
+                if state in TERMINAL_STATES:
+                    ev.setdefault("ended_at", now)
+                await conn.execute(update(je).where(je.c.id == execution_id).values(**ev))
+        return True

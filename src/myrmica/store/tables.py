@@ -1,0 +1,279 @@
+"""SQLAlchemy Core tables of the core model. Changes here need an Alembic revision."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> Column[str]:
+    return Column("id", String(26), primary_key=True)
+
+
+def _stamps() -> list[Column[object]]:
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+organizations = Table(
+    "organizations", metadata, _id(),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("bundle_id", String(200), nullable=False, default=""),
+    Column("max_concurrency", Integer, nullable=False, default=3),
+    *_stamps(),
+)
+
+users = Table(
+    "users", metadata, _id(),
+    Column("username", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("email", String(200), nullable=False, default=""),
+    Column("organization_id", String(26), ForeignKey("organizations.id"), nullable=True),
+    Column("roles", String(500), nullable=False, default=""),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("max_concurrency", Integer, nullable=False, default=0),
+    *_stamps(),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata, _id(),
+    Column("user_id", String(26), ForeignKey("users.id"), nullable=False),
+    Column("organization_id", String(26), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    *_stamps(),
+)
+
+job_definitions = Table(
+    "job_definitions", metadata, _id(),
+    Column("owner_key", String(64), nullable=False),
+    Column("organization_id", String(26), nullable=True),
+    Column("user_id", String(26), nullable=True),
+    Column("job_type", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sem_version", String(50), nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("max_concurrency", Integer, nullable=False, default=3),
+    Column("public_plugin", Boolean, nullable=False, default=False),
+    Column("platform", String(100), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", String(1000), nullable=False, default=""),
+    Column("methods", String(1000), nullable=False, default=""),
+    Column("cron_trigger", String(200), nullable=False, default=""),
+    Column("dialect", String(20), nullable=False, default="formicary"),
+    Column("raw_format", String(10), nullable=False, default="yaml"),
+    Column("raw_source", Text, nullable=False),
+    Column("raw_digest", String(64), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("dialect_settings", JSON, nullable=True),
+    *_stamps(),
+    UniqueConstraint("owner_key", "job_type", "version"),
+    Index("ix_job_definitions_lookup", "owner_key", "job_type", "active"),
+    # At most one active version per job type and owner, even under concurrent uploads.
+    Index("uq_job_definitions_active", "owner_key", "job_type", unique=True,
+          sqlite_where=text("active"), postgresql_where=text("active")),
+)
+
+job_configs = Table(
+    "job_configs", metadata, _id(),
+    Column("owner_key", String(64), nullable=False),
+    Column("job_type", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(50), nullable=False, default="string"),
+    Column("value", Text, nullable=False),
+    Column("secret", Boolean, nullable=False, default=False),
+    *_stamps(),
+    UniqueConstraint("owner_key", "job_type", "name"),
+)
+
+configs = Table(
+    "configs", metadata, _id(),
+    Column("scope", String(20), nullable=False),  # system | org | user
+    Column("scope_id", String(26), nullable=False, default=""),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(50), nullable=False, default="string"),
+    Column("value", Text, nullable=False),
+    Column("secret", Boolean, nullable=False, default=False),
+    *_stamps(),
+    UniqueConstraint("scope", "scope_id", "name"),
+)
+
+audit_records = Table(
+    "audit_records", metadata, _id(),
+    Column("kind", String(60), nullable=False),
+    Column("target_id", String(100), nullable=False, default=""),
+    Column("user_id", String(26), nullable=True),
+    Column("organization_id", String(26), nullable=True),
+    Column("job_type", String(100), nullable=False, default=""),
+    Column("message", Text, nullable=False, default=""),
+    Column("error", Text, nullable=False, default=""),
+    Column("remote_ip", String(64), nullable=False, default=""),
+    Column("url", String(500), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_audit_records_target", "target_id"),
+)
+
+job_requests = Table(
+    "job_requests", metadata, _id(),
+    Column("parent_id", String(26), nullable=True),
+    Column("user_key", String(300), nullable=True, unique=True),
+    Column("job_definition_id", String(26), nullable=False),
+    Column("job_execution_id", String(26), nullable=True),
+    Column("last_job_execution_id", String(26), nullable=True),
+    Column("owner_key", String(64), nullable=False),
+    Column("organization_id", String(26), nullable=True),
+    Column("user_id", String(26), nullable=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("platform", String(100), nullable=False, default=""),
+    Column("job_type", String(100), nullable=False),
+    Column("job_version", String(50), nullable=False, default=""),
+    Column("job_state", String(40), nullable=False),
+    Column("job_group", String(100), nullable=False, default=""),
+    Column("job_priority", Integer, nullable=False, default=0),
+    Column("schedule_attempts", Integer, nullable=False, default=0),
+    Column("retried", Integer, nullable=False, default=0),
+    Column("paused_count", Integer, nullable=False, default=0),
+    Column("cron_triggered", Boolean, nullable=False, default=False),
+    Column("error_code", String(100), nullable=False, default=""),
+    Column("error_message", Text, nullable=False, default=""),
+    Column("current_task", String(100), nullable=False, default=""),
+    Column("hard_restart", Boolean, nullable=False, default=False),
+    Column("cascade_cancel", Boolean, nullable=False, default=False),
+    Column("params", JSON, nullable=False),
+    Column("secret_params", JSON, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("scheduled_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    *_stamps(),
+    Index("ix_job_requests_due", "job_state", "scheduled_at"),
+    Index("ix_job_requests_type", "owner_key", "job_type", "job_state"),
+    Index("ix_job_requests_parent", "parent_id"),
+)
+
+job_executions = Table(
+    "job_executions", metadata, _id(),
+    Column("job_request_id", String(26), nullable=False, index=True),
+    Column("job_type", String(100), nullable=False),
+    Column("job_version", String(50), nullable=False, default=""),
+    Column("job_state", String(40), nullable=False),
+    Column("organization_id", String(26), nullable=True),
+    Column("user_id", String(26), nullable=True),
+    Column("current_task", String(100), nullable=False, default=""),
+    Column("exit_code", String(100), nullable=False, default=""),
+    Column("exit_message", Text, nullable=False, default=""),
+    Column("error_code", String(100), nullable=False, default=""),
+    Column("error_message", Text, nullable=False, default=""),
+    Column("contexts", JSON, nullable=False),
+    Column("cpu_secs", Float, nullable=False, default=0.0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+task_executions = Table(
+    "task_executions", metadata, _id(),
+    Column("job_execution_id", String(26), nullable=False, index=True),
+    Column("job_request_id", String(26), nullable=False),
+    Column("task_type", String(100), nullable=False),
+    Column("parent_task_id", String(26), nullable=True),
+    Column("item_index", Integer, nullable=True),
+    Column("method", String(40), nullable=False),
+    Column("task_state", String(40), nullable=False),
+    Column("allow_failure", Boolean, nullable=False, default=False),
+    Column("exit_code", String(100), nullable=False, default=""),
+    Column("exit_message", Text, nullable=False, default=""),
+    Column("error_code", String(100), nullable=False, default=""),
+    Column("error_message", Text, nullable=False, default=""),
+    Column("failed_command", Text, nullable=False, default=""),
+    Column("comments", Text, nullable=False, default=""),
+    Column("ant_id", String(100), nullable=False, default=""),
+    Column("ant_host", String(200), nullable=False, default=""),
+    Column("retried", Integer, nullable=False, default=0),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("contexts", JSON, nullable=False),
+    Column("stdout", JSON, nullable=False),
+    Column("task_order", Integer, nullable=False, default=0),
+    Column("cost_factor", Float, nullable=False, default=0.0),
+    Column("log_bytes", BigInteger, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+log_lines = Table(
+    "log_lines", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("job_request_id", String(26), nullable=False),
+    Column("task_execution_id", String(26), nullable=False),
+    Column("task_type", String(100), nullable=False),
+    Column("stream", String(10), nullable=False),
+    Column("line", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_log_lines_request", "job_request_id", "id"),
+)
+
+approval_votes = Table(
+    "approval_votes", metadata, _id(),
+    Column("job_request_id", String(26), nullable=False),
+    Column("task_execution_id", String(26), nullable=False),
+    Column("task_type", String(100), nullable=False),
+    Column("voter", String(200), nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("comments", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("task_execution_id", "voter"),
+)
+
+ants = Table(
+    "ants", metadata,
+    Column("ant_id", String(100), primary_key=True),
+    Column("host", String(200), nullable=False, default=""),
+    Column("version", String(50), nullable=False, default=""),
+    Column("methods", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("max_capacity", Integer, nullable=False),
+    Column("current_load", Integer, nullable=False, default=0),
+    Column("total_executed", BigInteger, nullable=False, default=0),
+    Column("embedded", Boolean, nullable=False, default=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
+
+leases = Table(
+    "leases", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,54 @@
+"""Fixtures shared by every layer: real databases (SQLite and PostgreSQL) and live servers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from myrmica.config import Settings
+from tests.support.live import LiveServer, live_server
+from tests.support.postgres import create_database, throwaway_postgres
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[str]:
+    given = os.environ.get("MYRMICA_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Each test that takes this runs on both backends, each time on an empty database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'myrmica.db'}"
+    cluster: str = request.getfixturevalue("postgres_cluster")
+    return create_database(cluster, f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def server_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url,
+                    admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True)
+
+
+@pytest.fixture
+def server(server_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A live server on SQLite and on PostgreSQL, with an admin token."""
+    monkeypatch.setenv("MYRMICA_CREDENTIALS", str(tmp_path_factory.mktemp("cli") / "credentials.json"))
+    with live_server(server_settings) as live:
+        yield live
+
+
+@pytest.fixture
+def api(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
