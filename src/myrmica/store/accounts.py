@@ -75,6 +75,12 @@ class AccountRepository:
             raise NotFoundError(f"user {user_id} not found")
         return found
 
+    async def org_concurrency(self, org_id: str) -> int:
+        async with self._engine.connect() as conn:
+            value = (await conn.execute(select(organizations.c.max_concurrency)
+                                        .where(organizations.c.id == org_id))).scalar()
+        return int(value or 0)
+
     async def issue_token(
         self, user_id: str, name: str, token: str, token_hash: str, *, expires_at: datetime | None = None
     ) -> IssuedToken:

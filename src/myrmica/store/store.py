@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from myrmica.security.crypto import SecretBox
 from myrmica.store.accounts import AccountRepository
 from myrmica.store.ants import AntRepository
+from myrmica.store.approvals import ApprovalRepository
 from myrmica.store.audit import AuditRepository
 from myrmica.store.database import create_engine, migrate
 from myrmica.store.definitions import DefinitionRepository
@@ -27,6 +28,7 @@ class Store:
         self.requests = RequestRepository(engine)
         self.logs = LogRepository(engine)
         self.ants = AntRepository(engine)
+        self.approvals = ApprovalRepository(engine)
 
     @property
     def backend(self) -> str:

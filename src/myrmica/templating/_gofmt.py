@@ -242,8 +242,9 @@ def _fmt_float(out: Budget, value: float, verb: str, spec: Spec) -> None:
     body = body.lstrip("+")
     sign = "-" if math.copysign(1.0, value) < 0 else "+"
     if math.isinf(value):
-        shown = sign if (spec.plus or sign == "-") else (" " if spec.space else "")
-        _pad(out, shown + "Inf", spec, zero_ok=False)
+        if sign == "+" and spec.space and not spec.plus:
+            sign = " "
+        _pad(out, sign + "Inf", spec, zero_ok=False)
         return
     if spec.space and sign == "+" and not spec.plus:
         sign = " "
@@ -262,9 +263,7 @@ def _fmt_str(out: Budget, value: str, verb: str, spec: Spec) -> None:
         if spec.sharp and "`" not in value and all(c == "\t" or c.isprintable() for c in value):
             text = "`" + value + "`"
         else:
-            text = go_quote(value)
-            if spec.plus:
-                text = text.encode("ascii", "backslashreplace").decode("ascii")
+            text = go_quote(value, ascii_only=spec.plus)
         _pad(out, text, spec, zero_ok=False)
         return
     if verb in "xX":

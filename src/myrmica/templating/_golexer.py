@@ -12,9 +12,7 @@ LEFT_DELIM = "{{"
 RIGHT_DELIM = "}}"
 SPACE_CHARS = " \t\r\n"
 
-KEYWORDS = frozenset(
-    {"block", "break", "continue", "define", "else", "end", "if", "range", "template", "with"}
-)
+KEYWORDS = frozenset({"block", "break", "continue", "define", "else", "end", "if", "range", "template", "with"})
 
 
 class Kind(enum.Enum):
@@ -60,11 +58,14 @@ class Token:
         return '"' + (text if len(text) <= 10 else text[:10] + "...") + '"'
 
 
-def go_quote(text: str) -> str:
-    """A double-quoted Go string literal (``strconv.Quote``)."""
+def go_quote(text: str, ascii_only: bool = False) -> str:
+    """A double-quoted Go string literal (``strconv.Quote``, or ``QuoteToASCII`` with ``ascii_only``)."""
     out = ['"']
     for ch in text:
-        out.append(_escape_char(ch, '"'))
+        if ascii_only and ord(ch) >= 0x80:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+        else:
+            out.append(_escape_char(ch, '"'))
     out.append('"')
     return "".join(out)
 

@@ -232,9 +232,7 @@ def go_printf(fmt: Any, *args: Any) -> str:
     return sprintf(_want_str("printf", fmt), args)
 
 
-_HTML_ESCAPES = str.maketrans(
-    {"<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&#39;", '"': "&#34;", "\0": "\ufffd"}
-)
+_HTML_ESCAPES = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&#39;", '"': "&#34;", "\0": "\ufffd"})
 
 
 def go_html(*args: Any) -> str:

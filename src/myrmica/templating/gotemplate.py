@@ -10,9 +10,14 @@ The engine is split into a lexer (``_golexer``), a parser producing a small node
 Sandboxing: template data is only ever read through mapping key lookup (``.X`` on a dict) and
 the ``index``/``slice``/``len`` functions; no Python attribute is read and no method of the data
 is called, and the only callables are the ones in the function table (there is no ``call``).
-Execution is bounded by :class:`Limits`: the output size, the number of evaluation steps
-(nodes evaluated, loop iterations, and one step per 64 characters/items a function produces),
-and the depth of ``{{template}}`` calls.
+Execution is bounded by :class:`Limits`: the output size (which also caps any single string a
+function builds), the number of evaluation steps (nodes and commands evaluated, loop iterations,
+values formatted by ``print``/``printf``/output, and one step per 64 characters or items a
+function returns), and the depth of ``{{template}}`` calls (:data:`MAX_TEMPLATE_DEPTH`).
+
+Deliberate departures from Go: ints and floats compare numerically in ``eq``/``lt``/...;
+``eq x nil`` is allowed; a nil value in a map behaves like a missing key (``.X.Y`` on it is
+``<no value>``, not an error); ``len``/``index``/``slice`` on strings count characters, not bytes.
 """
 
 from __future__ import annotations
@@ -404,9 +409,7 @@ class _State:
 class Template:
     """A parsed template; parse once, execute many times (executions do not share state)."""
 
-    def __init__(
-        self, parsed: ParsedTemplate, functions: Mapping[str, Callable[..., Any]], source: str
-    ) -> None:
+    def __init__(self, parsed: ParsedTemplate, functions: Mapping[str, Callable[..., Any]], source: str) -> None:
         self.parsed = parsed
         self.functions = functions
         self.source = source

@@ -68,7 +68,7 @@ def echo_server() -> Iterator[EchoServer]:
     server = EchoServer(f"http://127.0.0.1:{httpd.server_address[1]}")
     httpd.RequestHandlerClass = make_handler(server)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield server

@@ -177,8 +177,10 @@ class HttpExecutor:
     async def _send(self, verb: str, url: str, headers: dict[str, str], params: list[tuple[str, str]],
                     content: bytes | None) -> tuple[int, str, bool]:
         client = self._http()
-        request = client.build_request(verb, url, headers=headers, params=tuple(params) or None,
-                                       content=content)
+        target = httpx.URL(url)
+        if params:  # added to the URL's own query (httpx's params= would replace it)
+            target = target.copy_merge_params(tuple(params))
+        request = client.build_request(verb, target, headers=headers, content=content)
         response = await client.send(request, stream=True)
         try:
             chunks: list[bytes] = []

@@ -1,0 +1,34 @@
+"""What a running request's supervisor knows: its request, definition, execution and variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from myrmica.domain.definition_model import JobDefinitionSpec
+
+
+@dataclass
+class RunContext:
+    request: dict[str, Any]
+    definition: dict[str, Any]
+    spec: JobDefinitionSpec
+    execution_id: str
+    contexts: dict[str, Any]  # the job execution's context: outputs of earlier tasks
+    params: dict[str, Any]  # request params, secrets decrypted
+    secrets: list[str]  # values to mask
+    configs: dict[str, Any]  # job configs (and org/user configs), decrypted
+    started: datetime
+    job_retry: int = 0
+    task_order: int = 0
+    reused: dict[str, dict[str, Any]] = field(default_factory=dict)  # task type → row done before this run
+    lost: dict[str, dict[str, Any]] = field(default_factory=dict)  # task type → row cut off by a crash
+
+    @property
+    def request_id(self) -> str:
+        return str(self.request["id"])
+
+    @property
+    def job_type(self) -> str:
+        return str(self.request["job_type"])

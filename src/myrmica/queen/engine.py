@@ -1,0 +1,214 @@
+"""The engine of a queen: scheduling, supervising, dispatching to ants, and the operations the API calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from myrmica.api.context import AppContext
+from myrmica.ant.executors.http import HttpExecutor
+from myrmica.ant.executors.shell import ShellExecutor
+from myrmica.ant.worker import Ant
+from myrmica.broker.base import Broker
+from myrmica.broker.memory import MemoryBroker
+from myrmica.broker.messages import TaskRequest, TaskResult
+from myrmica.clock import utcnow
+from myrmica.config import Settings
+from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.ids import new_id
+from myrmica.metrics import Metrics
+from myrmica.queen.ants import AntRegistry
+from myrmica.queen.context import RunContext
+from myrmica.queen.logs import LogSink
+from myrmica.queen.scheduler import Scheduler
+from myrmica.queen.supervisor import JobSupervisor
+from myrmica.queen.tasklets import Tasklets
+from myrmica.store.store import Store
+
+log = logging.getLogger("myrmica.queen")
+
+LEASE_SECONDS = 30.0
+HOUSEKEEPING_SECONDS = 5.0
+
+
+class Engine:
+    def __init__(self, settings: Settings, broker: Broker | None = None) -> None:
+        self.settings = settings
+        self.queen_id = f"queen-{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
+        self.broker: Broker = broker or MemoryBroker()
+        self.rng = random.Random()
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self.supervisors: dict[str, JobSupervisor] = {}
+        self._results: dict[str, asyncio.Future[TaskResult]] = {}
+        self._capacity = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        self.embedded_ant: Ant | None = None
+        self.hooks_ended: list[Callable[[RunContext, str], None]] = []
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.store: Store = ctx.store
+        self.metrics: Metrics = ctx.metrics
+        self.ants = AntRegistry(self.store.ants)
+        self.logs = LogSink(self.store.logs, max_bytes_per_task=self.settings.max_log_bytes_per_task)
+        self.tasklets = Tasklets(self)
+        self.scheduler = Scheduler(self)
+        self.broker.subscribe(on_result=self._on_result, on_log=self.logs.add,
+                              on_registration=self.ants.on_registration)
+        await self.broker.start()
+        self.logs.start()
+        ctx.services["engine"] = self
+        ctx.services.setdefault("health_checks", {})["broker"] = self.broker.ping
+        if self.settings.embedded_ant:
+            work_root = self.settings.data_dir / "work"
+            executors = [ShellExecutor(Path(work_root), ant_id=f"{self.queen_id}-ant",
+                                       max_log_bytes=self.settings.max_log_bytes_per_task,
+                                       max_timeout_secs=self.settings.max_task_timeout_secs),
+                         HttpExecutor(ant_id=f"{self.queen_id}-ant",
+                                      max_timeout_secs=self.settings.max_task_timeout_secs)]
+            executors = [e for e in executors if e.methods & set(self.settings.ant_methods)]
+            self.embedded_ant = Ant("embedded-ant", self.broker, executors, capacity=self.settings.ant_capacity,
+                                    tags=self.settings.ant_tags, embedded=True)
+            await self.embedded_ant.start()
+        await self.recover()
+        self._background = [asyncio.create_task(self.scheduler.run(), name="scheduler"),
+                            asyncio.create_task(self._housekeeping(), name="housekeeping")]
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for supervisor in list(self.supervisors.values()):
+            supervisor.stop_reason = "shutdown"
+            if supervisor.task is not None:
+                supervisor.task.cancel()
+        if self.supervisors:
+            await asyncio.wait([s.task for s in self.supervisors.values() if s.task is not None], timeout=10)
+        if self.embedded_ant is not None:
+            await self.embedded_ant.stop(drain_seconds=0)
+        await self.logs.stop()
+        await self.broker.stop()
+
+    # --- supervisors ----------------------------------------------------------------------------
+
+    def launch(self, run: RunContext) -> None:
+        supervisor = JobSupervisor(self, run)
+        self.supervisors[run.request_id] = supervisor
+        supervisor.task = asyncio.create_task(supervisor.supervise(), name=f"job-{run.request_id}")
+
+    def supervisor_done(self, supervisor: JobSupervisor) -> None:
+        if self.supervisors.get(supervisor.run.request_id) is supervisor:
+            del self.supervisors[supervisor.run.request_id]
+
+    def request_ended(self, run: RunContext, state: str) -> None:
+        self.metrics.requests_finished.labels(state).inc()
+        self.logs.notify(run.request_id)
+        self.scheduler.wake()
+        for hook in self.hooks_ended:
+            hook(run, state)
+
+    def request_suspended(self, run: RunContext, state: str) -> None:
+        self.logs.notify(run.request_id)
+        self.scheduler.wake()
+
+    # --- dispatch -------------------------------------------------------------------------------
+
+    def capacity_freed(self) -> None:
+        self._capacity.set()
+
+    async def reserve_ant(self, method: str, tags: frozenset[str], key: str, wait_seconds: float) -> str | None:
+        """The least-loaded live ant that fits, waiting for capacity up to ``wait_seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while True:
+            ant_id = self.ants.reserve(method, tags, key)
+            if ant_id is not None:
+                return ant_id
+            if not self.ants.can_serve(method, tags) or loop.time() >= deadline:
+                return None
+            self._capacity.clear()
+            try:
+                await asyncio.wait_for(self._capacity.wait(), timeout=min(1.0, max(0.0, deadline - loop.time())))
+            except TimeoutError:
+                pass
+
+    async def dispatch(self, ant_id: str, request: TaskRequest, timeout: float) -> TaskResult | None:
+        key = f"{request.task_execution_id}:{request.attempt}"
+        future: asyncio.Future[TaskResult] = asyncio.get_running_loop().create_future()
+        self._results[key] = future
+        try:
+            await self.broker.dispatch(ant_id, request)
+            return await asyncio.wait_for(future, timeout=timeout)
+        except TimeoutError:
+            await self.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": request.task_execution_id})
+            return None
+        finally:
+            self._results.pop(key, None)
+
+    async def _on_result(self, result: TaskResult) -> None:
+        future = self._results.get(f"{result.task_execution_id}:{result.attempt}")
+        if future is not None and not future.done():
+            future.set_result(result)
+            return
+        # A result nobody waits for: its supervisor moved on (timeout, cancel, a newer attempt) and
+        # recorded the task's end itself, so this late copy must not overwrite anything.
+        log.info("ignored a late result for task execution %s attempt %d", result.task_execution_id,
+                 result.attempt)
+
+    # --- housekeeping ---------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            try:
+                for ant_id, keys in self.ants.expire():
+                    for key in keys:
+                        te_id, _, attempt = key.partition(":")
+                        future = self._results.get(key)
+                        if future is not None and not future.done():
+                            future.set_result(TaskResult("", te_id, int(attempt or 0), "FAILED", exit_code="-1",
+                                                         error_code="ERR_ANT_LOST",
+                                                         error_message=f"ant {ant_id} stopped answering"))
+                self.metrics.ants_live.set(len(self.ants.live()))
+                lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
+                await self.store.requests.renew_leases(self.queen_id, list(self.supervisors), lease_until)
+                await self.recover()
+            except Exception:
+                log.exception("housekeeping failed; will retry")
+
+    async def recover(self) -> None:
+        """Adopt requests left READY/EXECUTING by a queen that is gone (or by this one before a crash)."""
+        now = utcnow()
+        alive = [self.queen_id] if self.store.backend == "sqlite" else []
+        for row in await self.store.requests.orphans(owner_alive=alive, now=now):
+            if row["id"] in self.supervisors:
+                continue
+            if self.store.backend != "sqlite" and row.get("lease_owner") and row.get("lease_expires_at") and \
+                    row["lease_expires_at"] > now:
+                continue
+            lease_until = now + timedelta(seconds=LEASE_SECONDS)
+            if await self.store.requests.adopt(row["id"], row.get("lease_owner"), self.queen_id, lease_until):
+                log.warning("resuming request %s (%s) left %s by %s", row["id"], row["job_type"], row["job_state"],
+                            row.get("lease_owner") or "no queen")
+                await self.scheduler.resume_orphan(row)
+
+    # --- helpers for templates ------------------------------------------------------------------
+
+    def template_functions(self, run: RunContext) -> dict[str, Callable[..., Any]]:
+        counts: dict[str, int] = run.contexts.get("__counts__", {}) if isinstance(run.contexts, dict) else {}
+
+        def count_by_type_and_state(job_type: str, states: str = "", *more: str) -> int:
+            return int(counts.get(f"{job_type}|{states}", 0))
+
+        return {"CountByJobTypeAndState": count_by_type_and_state}
+
+    def spec_of(self, definition: dict[str, Any]) -> JobDefinitionSpec:
+        return JobDefinitionSpec.model_validate(definition["spec"])

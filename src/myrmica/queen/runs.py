@@ -1,0 +1,99 @@
+"""Preparing a claimed request to run: its variables, secrets and execution (new, resumed or restarted)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from myrmica.clock import utcnow
+from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.retry import full_restart
+from myrmica.domain.states import ErrorCode, ExitCode
+from myrmica.ids import new_id
+from myrmica.queen.context import RunContext
+
+if TYPE_CHECKING:
+    from myrmica.queen.engine import Engine
+
+DECIDED = {ExitCode.APPROVED, ExitCode.REJECTED}
+
+
+class RunFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def secret_params(self, request: dict[str, Any]) -> dict[str, Any]:
+        box = self.engine.store.box
+        return {name: box.decrypt(value) for name, value in (request.get("secret_params") or {}).items()}
+
+    async def prepare(self, request: dict[str, Any], definition: dict[str, Any],
+                      spec: JobDefinitionSpec) -> RunContext:
+        store = self.engine.store
+        configs, secrets = await store.job_configs.plaintext(request["owner_key"], request["job_type"])
+        hidden = self.secret_params(request)
+        params = {**(request.get("params") or {}), **hidden}
+        secret_values = sorted({str(v) for v in hidden.values() if str(v)} | secrets, key=len, reverse=True)
+        now = utcnow()
+        execution = None
+        if request.get("job_execution_id"):
+            execution = await store.requests.execution(request["job_execution_id"])
+        run = RunContext(request=request, definition=definition, spec=spec, execution_id="", contexts={},
+                         params=params, secrets=secret_values, configs=configs, started=now,
+                         job_retry=int(request.get("retried") or 0))
+        if execution is not None and execution["job_state"] not in ("COMPLETED", "FAILED", "CANCELLED"):
+            run.execution_id = execution["id"]
+            run.contexts = dict((execution.get("contexts") or {}).get("contexts", {}))
+            rows = await store.requests.task_executions([execution["id"]])
+            run.task_order = max((r["task_order"] for r in rows), default=0)
+            for row in rows:
+                if row["task_state"] == "COMPLETED" or row["exit_code"] in DECIDED:
+                    run.reused[row["task_type"]] = row
+                elif row["task_state"] in ("EXECUTING", "READY") and row["parent_task_id"] is None:
+                    run.lost[row["task_type"]] = row
+                elif row["task_state"] in ("PAUSED", "MANUAL_APPROVAL_REQUIRED", "FAILED", "CANCELLED"):
+                    await store.requests.delete_task_executions([row["id"]])
+        else:
+            run.execution_id = new_id()
+            run.new_execution = {  # type: ignore[attr-defined]
+                "id": run.execution_id, "job_request_id": request["id"], "job_type": request["job_type"],
+                "job_version": request.get("job_version") or str(definition["version"]), "job_state": "READY",
+                "organization_id": request.get("organization_id"), "user_id": request.get("user_id"),
+                "current_task": "", "exit_code": "", "exit_message": "", "error_code": "", "error_message": "",
+                "contexts": {"contexts": {}}, "cpu_secs": 0.0, "started_at": now, "ended_at": None,
+                "updated_at": now,
+            }
+        self.engine.logs.set_secrets(request["id"], secret_values)
+        return run
+
+    async def begin(self, run: RunContext) -> bool:
+        """READY → EXECUTING; a restart copies the previous execution's completed tasks (soft restart)."""
+        store = self.engine.store
+        request = run.request
+        new_execution: dict[str, Any] | None = getattr(run, "new_execution", None)
+        ok = await store.requests.begin_execution(request["id"], None if new_execution else {"id": run.execution_id},
+                                                  new_execution, self.engine.queen_id)
+        if not ok:
+            return False
+        last = request.get("last_job_execution_id")
+        if new_execution is not None and last:
+            hard = full_restart(bool(request.get("hard_restart")), run.spec.hard_reset_after_retries,
+                                int(request.get("retried") or 0))
+            if not hard:
+                await self._reuse_previous(run, last)
+        return True
+
+    async def _reuse_previous(self, run: RunContext, last_execution_id: str) -> None:
+        store = self.engine.store
+        now = utcnow()
+        previous = await store.requests.task_executions([last_execution_id])
+        for row in previous:
+            if row["task_state"] != "COMPLETED" or row["parent_task_id"] is not None:
+                continue
+            copy = {**row, "id": new_id(), "job_execution_id": run.execution_id, "updated_at": now,
+                    "contexts": {**(row.get("contexts") or {}),
+                                 "ReusedPreviousResultFromTaskExecution": row["id"]}}
+            await store.requests.insert_task_execution(copy)
+            run.reused[row["task_type"]] = copy
+        old = await store.requests.execution(last_execution_id)
+        if old is not None:
+            run.contexts.update((old.get("contexts") or {}).get("contexts", {}))
+        _ = ErrorCode

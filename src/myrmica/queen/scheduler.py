@@ -1,0 +1,210 @@
+"""The scheduler: wakes on submit, on a finished request and when a delayed request comes due.
+
+Each pass takes the due PENDING/PAUSED requests by priority then age, checks what decides whether
+one may start now (definition enabled, concurrency, an ant for every method and tag), claims the
+startable ones with a compare-and-set, and launches a supervisor for each claim it won.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from myrmica.clock import utcnow
+from myrmica.domain.methods import QUEEN_METHODS
+from myrmica.domain.states import ErrorCode
+from myrmica.domain.walk import is_filtered
+from myrmica.queen.context import RunContext
+from myrmica.queen.render import RenderError, render_job_field
+
+if TYPE_CHECKING:
+    from myrmica.domain.definition_model import JobDefinitionSpec
+    from myrmica.queen.engine import Engine
+
+log = logging.getLogger("myrmica.queen.scheduler")
+
+BATCH = 500
+SAFETY_POLL_SECONDS = 1.0
+NOT_READY_MAX_WAIT = 30.0
+LEASE_SECONDS = 30.0
+
+
+class Scheduler:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._wake = asyncio.Event()
+        self._definitions: dict[str, tuple[dict[str, Any], JobDefinitionSpec]] = {}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                more = await self.tick()
+            except Exception:
+                log.exception("scheduling pass failed; retrying")
+                more = False
+            if more:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
+            self._wake.clear()
+
+    async def _idle_wait(self) -> float:
+        next_at = await self.engine.store.requests.next_due_at()
+        if next_at is None:
+            return SAFETY_POLL_SECONDS
+        return max(0.0, min(SAFETY_POLL_SECONDS, (next_at - utcnow()).total_seconds()))
+
+    async def definition(self, definition_id: str) -> tuple[dict[str, Any], JobDefinitionSpec]:
+        cached = self._definitions.get(definition_id)
+        if cached is None:
+            row = await self.engine.store.definitions.get(self.engine.ctx.admin, definition_id)
+            cached = (row, self.engine.spec_of(row))
+            if len(self._definitions) > 1000:
+                self._definitions.clear()
+            self._definitions[definition_id] = cached
+        return cached
+
+    async def tick(self) -> bool:
+        """One pass; True when it filled a whole batch (so there may be more due right now)."""
+        store = self.engine.store
+        now = utcnow()
+        due = await store.requests.due(now, BATCH)
+        if not due:
+            return False
+        active = await store.requests.active_counts()
+        by_user: dict[str, int] | None = None
+        by_org: dict[str, int] | None = None
+        limits_cache: dict[str, int] = {}
+        startable: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]] = []
+        for request in due:
+            try:
+                definition, spec = await self.definition(request["job_definition_id"])
+            except Exception as exc:
+                await store.requests.finish(request["id"], None, [request["job_state"]], "FAILED",
+                                            request_values={"error_code": ErrorCode.ERR_VALIDATION,
+                                                            "error_message": f"definition unavailable: {exc}"})
+                continue
+            current = await self._active_definition(definition)
+            if current is not None and current["disabled"]:
+                await self._not_ready(request, f"job type {request['job_type']} is disabled")
+                continue
+            limit = (current or definition)["max_concurrency"]
+            key = (request["owner_key"], request["job_type"])
+            if request["job_state"] == "PENDING" and active.get(key, 0) >= limit:
+                await self._not_ready(request, f"{active.get(key, 0)} of {limit} allowed requests of "
+                                               f"{request['job_type']} are running")
+                continue
+            if request.get("user_id"):
+                user_limit = await self._limit(limits_cache, "user", request["user_id"])
+                if user_limit > 0:
+                    by_user = by_user if by_user is not None else await store.requests.active_counts_by("user_id")
+                    if by_user.get(request["user_id"], 0) >= user_limit:
+                        await self._not_ready(request, f"the user's {user_limit} concurrent requests are running")
+                        continue
+            if request.get("organization_id"):
+                org_limit = await self._limit(limits_cache, "org", request["organization_id"])
+                if org_limit > 0:
+                    by_org = by_org if by_org is not None else \
+                        await store.requests.active_counts_by("organization_id")
+                    if by_org.get(request["organization_id"], 0) >= org_limit:
+                        await self._not_ready(request, f"the organization's {org_limit} concurrent requests "
+                                                       f"are running")
+                        continue
+            needs = [(t.execution_method.value, frozenset(t.tags)) for t in spec.tasks
+                     if t.execution_method not in QUEEN_METHODS]
+            missing = self.engine.ants.missing(needs)
+            if missing:
+                await self._not_ready(request, missing)
+                continue
+            active[key] = active.get(key, 0) + 1
+            if by_user is not None and request.get("user_id"):
+                by_user[request["user_id"]] = by_user.get(request["user_id"], 0) + 1
+            if by_org is not None and request.get("organization_id"):
+                by_org[request["organization_id"]] = by_org.get(request["organization_id"], 0) + 1
+            startable.append((request, definition, spec))
+        if startable:
+            lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
+            won = set(await store.requests.claim([(r["id"], r["job_state"]) for r, _, _ in startable],
+                                                 self.engine.queen_id, lease_until))
+            for request, definition, spec in startable:
+                if request["id"] in won:
+                    await self._start(request, definition, spec)
+        return len(due) >= BATCH
+
+    async def _active_definition(self, definition: dict[str, Any]) -> dict[str, Any] | None:
+        if definition["active"]:
+            return definition
+        try:
+            return await self.engine.store.definitions.get(self.engine.ctx.admin, definition["job_type"])
+        except Exception:
+            return None
+
+    async def _limit(self, cache: dict[str, int], kind: str, ident: str) -> int:
+        key = f"{kind}:{ident}"
+        if key not in cache:
+            accounts = self.engine.store.accounts
+            cache[key] = int((await accounts.user(ident))["max_concurrency"]) if kind == "user" else \
+                await accounts.org_concurrency(ident)
+        return cache[key]
+
+    async def _not_ready(self, request: dict[str, Any], reason: str) -> None:
+        attempts = int(request["schedule_attempts"]) + 1
+        if attempts > self.engine.settings.max_schedule_attempts:
+            await self.engine.store.requests.finish(
+                request["id"], request.get("job_execution_id"), [request["job_state"]], "FAILED",
+                request_values={"error_code": ErrorCode.ERR_ANT_RESOURCES, "schedule_attempts": attempts,
+                                "error_message": f"not schedulable after {attempts - 1} attempts: {reason}"})
+            return
+        priority = int(request["job_priority"])
+        if attempts % 5 == 0 and priority > 5:
+            priority -= 1
+        delay = min(NOT_READY_MAX_WAIT, attempts * 0.5)
+        await self.engine.store.requests.defer(request["id"], request["job_state"], reason=reason,
+                                               scheduled_at=utcnow() + timedelta(seconds=delay), attempts=attempts,
+                                               priority=priority)
+
+    # --- starting -------------------------------------------------------------------------------
+
+    async def _start(self, request: dict[str, Any], definition: dict[str, Any], spec: JobDefinitionSpec) -> None:
+        engine = self.engine
+        try:
+            run = await engine.runs.prepare(request, definition, spec)
+        except Exception as exc:
+            log.exception("could not prepare request %s", request["id"])
+            await engine.store.requests.finish(request["id"], None, ["READY"], "FAILED",
+                                               request_values={"error_code": ErrorCode.ERR_JOB_EXECUTE,
+                                                               "error_message": f"could not start: {exc}"})
+            return
+        if spec.skip_if or "skip_if" in definition["raw_source"]:
+            try:
+                text = spec.skip_if or render_job_field(definition["raw_source"], "skip_if",
+                                                        {**spec.job_variables, **run.configs, **run.params})
+            except RenderError as exc:
+                text = ""
+                log.warning("skip_if of %s failed to render: %s", request["id"], exc)
+            if is_filtered(text):
+                await engine.store.requests.finish(request["id"], None, ["READY"], "FAILED",
+                                                   request_values={"error_code": ErrorCode.ERR_FILTERED_JOB,
+                                                                   "error_message": "filtered by skip_if"})
+                return
+        if not await engine.runs.begin(run):
+            return
+        engine.metrics.submit_to_start.observe(max(0.0, (utcnow() - request["created_at"]).total_seconds()))
+        engine.launch(run)
+
+    async def resume_orphan(self, request: dict[str, Any]) -> None:
+        definition, spec = await self.definition(request["job_definition_id"])
+        if request["job_state"] == "EXECUTING":
+            ok = await self.engine.store.requests.transition(request["id"], ["EXECUTING"], job_state="READY")
+            if not ok:
+                return
+            request = {**request, "job_state": "READY"}
+        await self._start(request, definition, spec)
+

@@ -1,0 +1,206 @@
+"""A job supervisor: walks one request's task graph from its first task, by exit codes, to its end.
+
+One asyncio task per running request. Every state change it makes is a compare-and-set, so a
+request cancelled (or adopted by another queen) meanwhile is never overwritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from myrmica.clock import utcnow
+from myrmica.domain.definition_model import TaskDefinition
+from myrmica.domain.graph import first_task
+from myrmica.domain.retry import full_restart, job_retry_delay
+from myrmica.domain.states import ErrorCode
+from myrmica.domain.walk import Outcome, always_run_tasks, final_job_state, next_step
+from myrmica.queen.context import RunContext
+from myrmica.queen.task_runner import TaskRunner
+
+if TYPE_CHECKING:
+    from myrmica.queen.engine import Engine
+
+log = logging.getLogger("myrmica.queen.supervisor")
+
+MAX_STEPS_PER_WALK = 10_000
+NOT_RETRIED = {ErrorCode.ERR_FATAL, ErrorCode.ERR_JOB_CANCELLED, ErrorCode.ERR_MANUAL_REJECTION,
+               ErrorCode.ERR_RESTART_JOB, ErrorCode.ERR_FILTERED_JOB}
+
+
+class Suspend(Exception):
+    """The walk stops without ending the request (pause, approval, restart of the job)."""
+
+    def __init__(self, state: str, error_code: str, message: str, current_task: str = "") -> None:
+        super().__init__(message)
+        self.state, self.error_code, self.message, self.current_task = state, error_code, message, current_task
+
+
+class JobSupervisor:
+    def __init__(self, engine: Engine, run: RunContext) -> None:
+        self.engine = engine
+        self.run = run
+        self.runner = TaskRunner(engine, run)
+        self.stop_reason: str | None = None  # "cancel" | "pause" | "shutdown"
+        self.task: asyncio.Task[None] | None = None
+
+    async def supervise(self) -> None:
+        run = self.run
+        timeout = run.spec.timeout or self.engine.settings.max_job_timeout_secs
+        try:
+            async with asyncio.timeout(timeout):
+                await self._walk_with_retries()
+        except Suspend as suspend:
+            await self._suspend(suspend)
+        except TimeoutError:
+            await self.runner.cancel_current()
+            await self._end("FAILED", ErrorCode.ERR_TASK_TIMED_OUT, f"the job timed out after {timeout:g}s")
+        except asyncio.CancelledError:
+            await self._stopped()
+        except Exception as exc:
+            log.exception("supervisor of %s failed", run.request_id)
+            await self._end("FAILED", ErrorCode.ERR_JOB_EXECUTE, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self.engine.supervisor_done(self)
+
+    # --- the walk -------------------------------------------------------------------------------
+
+    async def _walk_with_retries(self) -> None:
+        run = self.run
+        while True:
+            state, code, message, executed = await self._walk()
+            if state == "COMPLETED" or state == "CANCELLED":
+                await self._end(state, code, message)
+                return
+            if code not in NOT_RETRIED and run.job_retry < run.spec.retry:
+                delay = job_retry_delay(run.spec, run.job_retry, self.engine.rng)
+                log.info("request %s failed (%s); job retry %d of %d in %.1fs", run.request_id, code,
+                         run.job_retry + 1, run.spec.retry, delay)
+                await self.engine.sleep(delay)
+                run.job_retry += 1
+                await self.engine.store.requests.transition(run.request_id, ["EXECUTING"], retried=run.job_retry)
+                await self._forget_for_retry(full_restart(False, run.spec.hard_reset_after_retries, run.job_retry))
+                continue
+            await self._always_run(executed)
+            await self._end("FAILED", code, message)
+            return
+
+    async def _walk(self) -> tuple[str, str, str, list[tuple[TaskDefinition, Outcome]]]:
+        run = self.run
+        spec = run.spec
+        current: str | None = first_task(spec)
+        executed: list[tuple[TaskDefinition, Outcome]] = []
+        ran_now: set[str] = set()
+        steps = 0
+        while current is not None:
+            steps += 1
+            if steps > MAX_STEPS_PER_WALK:
+                return "FAILED", ErrorCode.ERR_INVALID_NEXT_TASK, "the walk looped more than 10000 steps", executed
+            stored = spec.task(current)
+            if stored is None:
+                return "FAILED", ErrorCode.ERR_INVALID_NEXT_TASK, f"no task {current!r} in the definition", executed
+            previous = run.reused.get(current)
+            if previous is not None and current not in ran_now:
+                task, outcome = stored, Outcome(previous["task_state"], previous["exit_code"],
+                                                previous["error_code"], previous["error_message"])
+            else:
+                task, outcome, _ = await self.runner.run_task(stored)
+                ran_now.add(current)
+            executed.append((task, outcome))
+            step = next_step(task, outcome, spec)
+            if step.job_outcome is None:
+                current = step.next_task
+                continue
+            if step.job_outcome in ("PAUSED", "MANUAL_APPROVAL_REQUIRED", "RESTART_JOB"):
+                raise Suspend(step.job_outcome, step.error_code, step.error_message, task.task_type)
+            if step.job_outcome == "COMPLETED":
+                state, code, message = final_job_state(executed)
+                return state, code, message, executed
+            return step.job_outcome, step.error_code, step.error_message, executed
+        state, code, message = final_job_state(executed)
+        return state, code, message, executed
+
+    async def _always_run(self, executed: list[tuple[TaskDefinition, Outcome]]) -> None:
+        done = {task.task_type for task, _ in executed} | set(self.run.reused)
+        for task in always_run_tasks(self.run.spec, done):
+            try:
+                await self.runner.run_task(task)
+            except Exception:
+                log.exception("always_run task %s of %s failed to run", task.task_type, self.run.request_id)
+
+    async def _forget_for_retry(self, everything: bool) -> None:
+        """Before a job retry: failed tasks run again; with a full reset, every task does."""
+        rows = await self.engine.store.requests.task_executions([self.run.execution_id])
+        drop = [r["id"] for r in rows if everything or r["task_state"] != "COMPLETED"]
+        await self.engine.store.requests.delete_task_executions(drop)
+        self.run.reused = {} if everything else {r["task_type"]: r for r in rows if r["task_state"] == "COMPLETED"}
+
+    # --- endings --------------------------------------------------------------------------------
+
+    async def _save_contexts(self) -> dict[str, Any]:
+        return {"contexts": dict(self.run.contexts)}
+
+    async def _end(self, state: str, error_code: str, message: str) -> None:
+        run = self.run
+        values = {"error_code": error_code, "error_message": message, "current_task": ""}
+        ended = await self.engine.store.requests.finish(
+            run.request_id, run.execution_id, ["EXECUTING", "READY"], state,
+            request_values={**values, "user_key": None} if run.request.get("user_key") else values,
+            execution_values={**values, **(await self._save_contexts())})
+        if ended:
+            self.engine.request_ended(run, state)
+
+    async def _suspend(self, suspend: Suspend) -> None:
+        run = self.run
+        now = utcnow()
+        request_values: dict[str, Any] = {"error_code": suspend.error_code, "error_message": suspend.message,
+                                          "lease_owner": None}
+        state = suspend.state
+        if state == "PAUSED":
+            request_values.update(scheduled_at=now + timedelta(seconds=self._pause_seconds()),
+                                  paused_count=run.request.get("paused_count", 0) + 1)
+        elif state == "MANUAL_APPROVAL_REQUIRED":
+            request_values.update(current_task=suspend.current_task)
+        elif state == "RESTART_JOB":
+            limit = max(run.spec.retry, 1)
+            if run.job_retry >= limit:
+                await self._always_run([])
+                await self._end("FAILED", suspend.error_code, f"{suspend.message} (job restarts exhausted)")
+                return
+            await self._forget_for_retry(full_restart(False, run.spec.hard_reset_after_retries, run.job_retry + 1))
+            state = "PENDING"
+            request_values.update(retried=run.job_retry + 1,
+                                  scheduled_at=now + timedelta(seconds=job_retry_delay(run.spec, run.job_retry,
+                                                                                       self.engine.rng)))
+        ok = await self.engine.store.requests.finish(run.request_id, run.execution_id, ["EXECUTING"], state,
+                                                     request_values=request_values,
+                                                     execution_values=await self._save_contexts())
+        if ok:
+            self.engine.request_suspended(run, state)
+
+    def _pause_seconds(self) -> float:
+        return self.run.spec.pause_time or self.engine.rng.uniform(30, 39)
+
+    async def _stopped(self) -> None:
+        reason = self.stop_reason or "shutdown"
+        await self.runner.cancel_current()
+        if reason == "cancel":
+            await self.engine.store.requests.update_execution(
+                self.run.execution_id, job_state="CANCELLED", ended_at=utcnow(),
+                error_code=ErrorCode.ERR_JOB_CANCELLED, **(await self._save_contexts()))
+            await self._mark_running_tasks("CANCELLED", ErrorCode.ERR_JOB_CANCELLED, "cancelled")
+            self.engine.request_ended(self.run, "CANCELLED")
+        elif reason == "pause":
+            await self._mark_running_tasks("PAUSED", ErrorCode.ERR_PAUSE_JOB, "paused")
+            await self._suspend(Suspend("PAUSED", ErrorCode.ERR_PAUSE_JOB, "paused by request"))
+        # shutdown: the request stays EXECUTING with our lease; recovery resumes it after restart
+
+    async def _mark_running_tasks(self, state: str, code: str, message: str) -> None:
+        rows = await self.engine.store.requests.task_executions([self.run.execution_id])
+        for row in rows:
+            if row["task_state"] in ("EXECUTING", "READY"):
+                await self.engine.store.requests.update_task_execution(
+                    row["id"], ["EXECUTING", "READY"], task_state=state, error_code=code, error_message=message,
+                    ended_at=utcnow())

@@ -1,0 +1,227 @@
+"""Running one task of a job: render it, skip it, gate it, or dispatch it to an ant; retry per policy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from myrmica.broker.messages import TaskRequest, TaskResult
+from myrmica.clock import utcnow
+from myrmica.domain.definition_model import TaskDefinition
+from myrmica.domain.methods import QUEEN_METHODS, TaskMethod
+from myrmica.domain.retry import task_retry_delay
+from myrmica.domain.states import ErrorCode, ExitCode
+from myrmica.domain.variables import builtin_variables, task_variables, template_data
+from myrmica.domain.walk import Outcome, apply_exit_code_override, is_skipped, should_retry_task
+from myrmica.ids import new_id
+from myrmica.queen.context import RunContext
+from myrmica.queen.render import RenderError, render_task
+
+if TYPE_CHECKING:
+    from myrmica.queen.engine import Engine
+
+log = logging.getLogger("myrmica.queen.tasks")
+
+RESULT_GRACE_SECONDS = 5.0
+MAX_SENSOR_POLLS = 100_000
+
+
+def _stringify(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class TaskRunner:
+    def __init__(self, engine: Engine, run: RunContext) -> None:
+        self.engine = engine
+        self.run = run
+        self.current: tuple[str, int, str] | None = None  # (task execution id, attempt, ant id) in flight
+
+    # --- variables ------------------------------------------------------------------------------
+
+    def data_for(self, task: TaskDefinition, task_retry: int, *, for_template: bool) -> dict[str, Any]:
+        run = self.run
+        builtins = builtin_variables(
+            request_id=run.request_id, job_type=run.job_type, user_id=run.request.get("user_id") or "",
+            org_id=run.request.get("organization_id") or "", job_retry=run.job_retry, task_retry=task_retry,
+            task_type=task.task_type, elapsed_secs=(utcnow() - run.started).total_seconds(), now=utcnow())
+        merge = template_data if for_template else task_variables
+        return merge(org_configs={}, user_configs={}, job_variables=run.spec.job_variables,
+                     job_configs=run.configs, builtins=builtins, task_variables=task.variables,
+                     params=run.params, contexts=run.contexts)
+
+    def render(self, stored: TaskDefinition, task_retry: int) -> TaskDefinition:
+        definition = self.run.definition
+        data = self.data_for(stored, task_retry, for_template=True)
+        return render_task(definition["raw_source"], definition["raw_format"], self.run.spec, stored.task_type,
+                           data, self.engine.template_functions(self.run))
+
+    # --- records --------------------------------------------------------------------------------
+
+    async def _new_row(self, task: TaskDefinition, state: str, **values: Any) -> dict[str, Any]:
+        now = utcnow()
+        self.run.task_order += 1
+        row: dict[str, Any] = {
+            "id": new_id(), "job_execution_id": self.run.execution_id, "job_request_id": self.run.request_id,
+            "task_type": task.task_type, "parent_task_id": None, "item_index": None,
+            "method": task.method.value, "task_state": state, "allow_failure": task.allow_failure,
+            "exit_code": "", "exit_message": "", "error_code": "", "error_message": "", "failed_command": "",
+            "comments": "", "ant_id": "", "ant_host": "", "retried": 0, "attempt": 0, "contexts": {},
+            "stdout": [], "task_order": self.run.task_order, "cost_factor": 0.0, "log_bytes": 0,
+            "started_at": now, "ended_at": None, "updated_at": now, **values,
+        }
+        await self.engine.store.requests.insert_task_execution(row)
+        return row
+
+    async def _finish_row(self, row: dict[str, Any], outcome: Outcome, **values: Any) -> None:
+        fields = {"task_state": outcome.state, "exit_code": outcome.exit_code, "error_code": outcome.error_code,
+                  "error_message": outcome.error_message, "ended_at": utcnow(), **values}
+        await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING", "READY"], **fields)
+        row.update(fields)
+        self.engine.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
+
+    # --- one task, all attempts -----------------------------------------------------------------
+
+    async def run_task(self, stored: TaskDefinition) -> tuple[TaskDefinition, Outcome, dict[str, Any]]:
+        try:
+            task = self.render(stored, 0)
+        except RenderError as exc:
+            row = await self._new_row(stored, "EXECUTING")
+            outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {exc}")
+            self.engine.logs.system(self.run.request_id, row["id"], stored.task_type, outcome.error_message)
+            await self._finish_row(row, outcome)
+            return stored, outcome, row
+        if task.except_ and is_skipped(task.except_):
+            row = await self._new_row(task, "EXECUTING")
+            outcome = Outcome("COMPLETED", ExitCode.SKIPPED)
+            await self._finish_row(row, outcome, exit_message="Skipped task due to except flag")
+            return task, outcome, row
+        if task.method == TaskMethod.MANUAL:
+            return task, *await self._manual(task)
+        lost = self.run.lost.pop(task.task_type, None)
+        if lost is not None:
+            # The attempt a crash cut off counts as one attempt; the same row carries on.
+            row, attempt = lost, int(lost["attempt"]) + 1
+            if attempt > task.retry:
+                outcome = Outcome("FAILED", "-1", ErrorCode.ERR_ANT_LOST,
+                                  f"task {task.task_type} was cut off by a restart and has no retries left")
+                await self.engine.store.requests.update_task_execution(
+                    row["id"], ["FAILED", "EXECUTING"], task_state="FAILED", error_code=outcome.error_code,
+                    error_message=outcome.error_message, ended_at=utcnow())
+                return task, outcome, row
+            await self.engine.store.requests.update_task_execution(row["id"], ["FAILED", "EXECUTING"],
+                                                                   task_state="EXECUTING", attempt=attempt,
+                                                                   retried=attempt)
+        else:
+            row = await self._new_row(task, "EXECUTING")
+            attempt = 0
+        polls = 0
+        deadline = time.monotonic() + self._timeout(task)
+        while True:
+            if attempt > 0:
+                try:
+                    task = self.render(stored, attempt)
+                except RenderError as exc:
+                    outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {exc}")
+                    await self._finish_row(row, outcome)
+                    return task, outcome, row
+            outcome, result = await self._attempt(task, row, attempt)
+            outcome = apply_exit_code_override(task, outcome)
+            if result is not None:
+                self._absorb(task, result)
+            if outcome.state == "EXECUTING":  # a sensor: poll again, bounded by the task timeout
+                polls += 1
+                if time.monotonic() >= deadline or polls >= MAX_SENSOR_POLLS:
+                    outcome = Outcome("FAILED", outcome.exit_code, ErrorCode.ERR_TASK_TIMED_OUT,
+                                      f"task {task.task_type} was still polling when its timeout passed")
+                else:
+                    await self.engine.sleep(task_retry_delay(task, 0, self.engine.rng))
+                    attempt += 1
+                    await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"],
+                                                                           attempt=attempt)
+                    continue
+            if should_retry_task(outcome, attempt, task):
+                delay = task_retry_delay(task, attempt, self.engine.rng)
+                self.engine.logs.system(self.run.request_id, row["id"], task.task_type,
+                                        f"attempt {attempt + 1} failed ({outcome.error_code} exit {outcome.exit_code});"
+                                        f" retrying in {delay:.2f}s")
+                await self.engine.sleep(delay)
+                attempt += 1
+                await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], attempt=attempt,
+                                                                       retried=attempt)
+                continue
+            extra: dict[str, Any] = {"retried": attempt, "attempt": attempt}
+            if result is not None:
+                extra.update(exit_message=result.exit_message, failed_command=result.failed_command,
+                             ant_id=result.ant_id, ant_host=result.ant_host, stdout=result.stdout,
+                             contexts=result.task_context)
+            await self._finish_row(row, outcome, **extra)
+            return task, outcome, row
+
+    def _timeout(self, task: TaskDefinition) -> float:
+        limit = self.engine.settings.max_task_timeout_secs
+        return min(task.timeout, limit) if task.timeout > 0 else limit
+
+    def _absorb(self, task: TaskDefinition, result: TaskResult) -> None:
+        """A task's job context (set-output values, its status) becomes visible to later tasks."""
+        if result.job_context:
+            self.run.contexts.update(result.job_context)
+        self.run.contexts[f"{task.task_type}-status"] = result.state
+
+    async def _attempt(self, task: TaskDefinition, row: dict[str, Any], attempt: int
+                       ) -> tuple[Outcome, TaskResult | None]:
+        if task.execution_method in QUEEN_METHODS or task.fan_out is not None:
+            return await self.engine.tasklets.run(self, task, row, attempt), None
+        method = task.execution_method.value
+        tags = frozenset(task.tags)
+        key = f"{row['id']}:{attempt}"
+        ant_id = await self.engine.reserve_ant(method, tags, key, self._timeout(task))
+        if ant_id is None:
+            message = self.engine.ants.missing([(method, tags)]) or "every fitting ant is at capacity"
+            return Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, message), None
+        try:
+            request = self.task_request(task, row, attempt)
+            self.current = (row["id"], attempt, ant_id)
+            await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
+            result = await self.engine.dispatch(ant_id, request, self._timeout(task) + RESULT_GRACE_SECONDS)
+        finally:
+            self.current = None
+            self.engine.ants.release(ant_id, key)
+            self.engine.capacity_freed()
+        if result is None:
+            return Outcome("FAILED", "-1", ErrorCode.ERR_TASK_TIMED_OUT,
+                           f"no result from ant {ant_id} within the task timeout"), None
+        return Outcome(result.state, result.exit_code, result.error_code, result.error_message), result
+
+    def task_request(self, task: TaskDefinition, row: dict[str, Any], attempt: int,
+                     extra_variables: dict[str, Any] | None = None) -> TaskRequest:
+        variables = self.data_for(task, attempt, for_template=False)
+        if extra_variables:
+            variables.update(extra_variables)
+        return TaskRequest(
+            request_id=self.run.request_id, task_execution_id=row["id"], job_type=self.run.job_type,
+            task_type=task.task_type, method=task.execution_method.value, attempt=attempt,
+            script=task.script, before_script=task.before_script, after_script=task.after_script,
+            variables=variables, environment={k: _stringify(v) for k, v in task.environment.items()},
+            headers=task.headers, query=task.query, url=task.url, timeout_secs=self._timeout(task),
+            working_dir=task.working_dir, report_stdout=task.report_stdout, secrets=self.run.secrets,
+            reply_to=self.engine.queen_id)
+
+    async def cancel_current(self) -> None:
+        if self.current is not None:
+            te_id, _, ant_id = self.current
+            await self.engine.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": te_id})
+
+    # --- approvals ------------------------------------------------------------------------------
+
+    async def _manual(self, task: TaskDefinition) -> tuple[Outcome, dict[str, Any]]:
+        contexts = {"ManualApprovalRequired": True, "ManualApprovalRequestedAt": utcnow().isoformat(),
+                    "AwaitingApprovalFor": task.task_type}
+        row = await self._new_row(task, "MANUAL_APPROVAL_REQUIRED", exit_code=ExitCode.AWAITING_APPROVAL,
+                                  contexts=contexts)
+        self.engine.logs.system(self.run.request_id, row["id"], task.task_type,
+                                f"waiting for approval of {task.task_type}")
+        return Outcome("MANUAL_APPROVAL_REQUIRED", ExitCode.AWAITING_APPROVAL), row
