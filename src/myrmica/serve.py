@@ -6,11 +6,12 @@ import uvicorn
 
 from myrmica.api.app import create_app
 from myrmica.config import Settings
+from myrmica.queen.engine import Engine
 from myrmica.runtime import Runtime
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    return Runtime(settings)
+    return Runtime(settings, services=[Engine(settings)])
 
 
 def serve(settings: Settings) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from myrmica import __version__
 from myrmica.api.errors import install_error_handlers
-from myrmica.api.formicary import configs, definitions, system
+from myrmica.api.formicary import ants, configs, definitions, logs, requests, system
 from myrmica.runtime import Runtime
 
 
@@ -19,7 +19,11 @@ def native_router() -> APIRouter:
     api.include_router(system.router)
     api.include_router(definitions.plugins_router)
     api.include_router(configs.router)
+    api.include_router(requests.stats_router)
     api.include_router(definitions.router)
+    api.include_router(logs.router)
+    api.include_router(requests.router)
+    api.include_router(ants.router)
     return api
 
 

@@ -12,10 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from myrmica.api.context import AppContext
+from myrmica.ant.executors.base import Executor
 from myrmica.ant.executors.http import HttpExecutor
 from myrmica.ant.executors.shell import ShellExecutor
 from myrmica.ant.worker import Ant
+from myrmica.api.context import AppContext
 from myrmica.broker.base import Broker
 from myrmica.broker.memory import MemoryBroker
 from myrmica.broker.messages import TaskRequest, TaskResult
@@ -27,6 +28,8 @@ from myrmica.metrics import Metrics
 from myrmica.queen.ants import AntRegistry
 from myrmica.queen.context import RunContext
 from myrmica.queen.logs import LogSink
+from myrmica.queen.operations import Operations
+from myrmica.queen.runs import RunFactory
 from myrmica.queen.scheduler import Scheduler
 from myrmica.queen.supervisor import JobSupervisor
 from myrmica.queen.tasklets import Tasklets
@@ -51,6 +54,8 @@ class Engine:
         self._background: list[asyncio.Task[None]] = []
         self.embedded_ant: Ant | None = None
         self.hooks_ended: list[Callable[[RunContext, str], None]] = []
+        self.fan_out_running: dict[str, set[tuple[str, str]]] = {}  # request → (task execution, ant)
+        self._end_watchers: dict[str, set[asyncio.Event]] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -62,6 +67,8 @@ class Engine:
         self.logs = LogSink(self.store.logs, max_bytes_per_task=self.settings.max_log_bytes_per_task)
         self.tasklets = Tasklets(self)
         self.scheduler = Scheduler(self)
+        self.runs = RunFactory(self)
+        self.operations = Operations(self)
         self.broker.subscribe(on_result=self._on_result, on_log=self.logs.add,
                               on_registration=self.ants.on_registration)
         await self.broker.start()
@@ -70,7 +77,7 @@ class Engine:
         ctx.services.setdefault("health_checks", {})["broker"] = self.broker.ping
         if self.settings.embedded_ant:
             work_root = self.settings.data_dir / "work"
-            executors = [ShellExecutor(Path(work_root), ant_id=f"{self.queen_id}-ant",
+            executors: list[Executor] = [ShellExecutor(Path(work_root), ant_id=f"{self.queen_id}-ant",
                                        max_log_bytes=self.settings.max_log_bytes_per_task,
                                        max_timeout_secs=self.settings.max_task_timeout_secs),
                          HttpExecutor(ant_id=f"{self.queen_id}-ant",
@@ -111,9 +118,47 @@ class Engine:
     def request_ended(self, run: RunContext, state: str) -> None:
         self.metrics.requests_finished.labels(state).inc()
         self.logs.notify(run.request_id)
+        self.ended(run.request_id)
         self.scheduler.wake()
         for hook in self.hooks_ended:
             hook(run, state)
+
+    def ended(self, request_id: str) -> None:
+        for event in self._end_watchers.get(request_id, ()):
+            event.set()
+
+    def watch_ends(self, request_ids: list[str]) -> asyncio.Event:
+        event = asyncio.Event()
+        for request_id in request_ids:
+            self._end_watchers.setdefault(request_id, set()).add(event)
+        return event
+
+    def unwatch_ends(self, request_ids: list[str], event: asyncio.Event) -> None:
+        for request_id in request_ids:
+            watchers = self._end_watchers.get(request_id)
+            if watchers is not None:
+                watchers.discard(event)
+                if not watchers:
+                    del self._end_watchers[request_id]
+
+    async def cancel_fan_out(self, request_id: str) -> None:
+        for te_id, ant_id in list(self.fan_out_running.get(request_id, ())):
+            await self.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": te_id})
+
+    async def request_cancelled_elsewhere(self, request: dict[str, Any]) -> None:
+        """A request cancelled while no supervisor of ours runs it (waiting, paused, or on approval)."""
+        if request.get("job_execution_id"):
+            for row in await self.store.requests.task_executions([request["job_execution_id"]]):
+                if row["task_state"] in ("EXECUTING", "READY", "MANUAL_APPROVAL_REQUIRED", "PAUSED"):
+                    await self.store.requests.update_task_execution(
+                        row["id"], [row["task_state"]], task_state="CANCELLED", error_code="ERR_JOB_CANCELLED",
+                        ended_at=utcnow())
+        self.ended(request["id"])
+
+    async def pause_elsewhere(self, request: dict[str, Any]) -> None:
+        from myrmica.domain.errors import ConflictError
+
+        raise ConflictError(f"request {request['id']} is not running on this server", field="job_state")
 
     def request_suspended(self, run: RunContext, state: str) -> None:
         self.logs.notify(run.request_id)

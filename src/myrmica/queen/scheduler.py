@@ -17,7 +17,6 @@ from myrmica.clock import utcnow
 from myrmica.domain.methods import QUEEN_METHODS
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import is_filtered
-from myrmica.queen.context import RunContext
 from myrmica.queen.render import RenderError, render_job_field
 
 if TYPE_CHECKING:

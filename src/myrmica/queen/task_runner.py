@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -211,6 +210,7 @@ class TaskRunner:
             reply_to=self.engine.queen_id)
 
     async def cancel_current(self) -> None:
+        await self.engine.cancel_fan_out(self.run.request_id)
         if self.current is not None:
             te_id, _, ant_id = self.current
             await self.engine.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": te_id})

@@ -1,0 +1,252 @@
+"""What users do to requests: submit, cancel, pause, restart, trigger, vote. Each is a guarded change."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from myrmica.clock import utcnow
+from myrmica.domain.approval import Vote, can_vote, decide
+from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from myrmica.domain.principal import Principal
+from myrmica.domain.states import ErrorCode, ExitCode
+from myrmica.ids import new_id
+
+if TYPE_CHECKING:
+    from myrmica.queen.engine import Engine
+
+log = logging.getLogger("myrmica.queen.operations")
+
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+NON_TERMINAL = ("PENDING", "READY", "STARTED", "EXECUTING", "PAUSED", "MANUAL_APPROVAL_REQUIRED", "BLOCKED")
+MAX_FORK_PARENTS = 10
+MAX_CASCADE_DEPTH = 20
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be an RFC 3339 time such as 2026-01-02T15:04:05Z", field=field)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationError(f"{field} {value!r} is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)",
+                              field=field) from exc
+    if parsed.tzinfo is None or "T" not in value.upper():
+        raise ValidationError(f"{field} {value!r} needs a date, a time and a zone (e.g. 2026-01-02T15:04:05Z)",
+                              field=field)
+    return parsed
+
+
+class Operations:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def _definition(self, principal: Principal, job_type: str, version: str) -> dict[str, Any]:
+        store = self.engine.store
+        if not version or version == "latest":
+            return await store.definitions.get(principal, job_type)
+        if version.isdigit():
+            return await store.definitions.get(principal, job_type, version=int(version))
+        for row in await store.definitions.versions(principal, job_type):
+            if row["sem_version"] == version or row["id"] == version:
+                return row
+        raise NotFoundError(f"job definition {job_type!r} has no version {version!r}", field="job_version")
+
+    async def submit(self, principal: Principal, body: dict[str, Any], *, parent: dict[str, Any] | None = None,
+                     cron_at: datetime | None = None, user_key: str | None = None) -> tuple[dict[str, Any], bool]:
+        job_type = body.get("job_type")
+        if not isinstance(job_type, str) or not job_type.strip():
+            raise ValidationError("job_type is required", field="job_type")
+        params = body.get("params") or {}
+        if not isinstance(params, dict):
+            raise ValidationError("params must be an object", field="params")
+        secret_params = body.get("secret_params") or {}
+        if not isinstance(secret_params, dict):
+            raise ValidationError("secret_params must be an object of name → value", field="secret_params")
+        definition = await self._definition(principal, job_type.strip(), str(body.get("job_version") or ""))
+        active = definition if definition["active"] else await self.engine.store.definitions.get(principal, job_type)
+        if active["disabled"]:
+            raise ConflictError(f"job type {job_type!r} is disabled; enable it to submit requests", field="job_type")
+        spec = JobDefinitionSpec.model_validate(definition["spec"])
+        configs, _ = await self.engine.store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
+        missing = [name for name in spec.required_params
+                   if name not in params and name not in secret_params and name not in configs]
+        if missing:
+            raise ValidationError(f"missing required params: {', '.join(missing)}", field="params")
+        forks = [k for k in params if k.startswith("ParentJobType_")]
+        if len(forks) > MAX_FORK_PARENTS or any(params[k] == job_type for k in forks if parent is None):
+            raise ValidationError("refused: this request would fork itself (fork bomb guard)", field="params")
+        priority = body.get("job_priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise ValidationError("job_priority must be an integer", field="job_priority")
+        now = utcnow()
+        scheduled = cron_at or parse_time(body.get("scheduled_at"), "scheduled_at") or now
+        scheduled = max(scheduled, now) if cron_at is None else scheduled
+        key = user_key or body.get("user_key") or None
+        if key is not None and not isinstance(key, str):
+            raise ValidationError("user_key must be a string", field="user_key")
+        row: dict[str, Any] = {
+            "id": new_id(), "parent_id": parent["id"] if parent else None, "user_key": key,
+            "job_definition_id": definition["id"], "job_execution_id": None, "last_job_execution_id": None,
+            "owner_key": definition["owner_key"], "organization_id": principal.organization_id,
+            "user_id": principal.user_id, "description": str(body.get("description") or ""),
+            "platform": str(body.get("platform") or definition["platform"] or ""), "job_type": definition["job_type"],
+            "job_version": str(definition["sem_version"] or definition["version"]), "job_state": "PENDING",
+            "job_group": str(body.get("job_group") or ""), "job_priority": priority, "schedule_attempts": 0,
+            "retried": 0, "paused_count": 0, "cron_triggered": cron_at is not None, "error_code": "",
+            "error_message": "", "current_task": "", "hard_restart": False, "cascade_cancel": parent is not None,
+            "params": params,
+            "secret_params": {k: self.engine.store.box.encrypt(str(v)) for k, v in secret_params.items()} or None,
+            "lease_owner": None, "lease_expires_at": None, "scheduled_at": scheduled, "started_at": None,
+            "ended_at": None, "created_at": now, "updated_at": now,
+        }
+        result = await self.engine.store.requests.create(row)
+        if result.created:
+            self.engine.metrics.requests_submitted.inc()
+            self.engine.scheduler.wake()
+        return result.request, result.created
+
+    async def cancel(self, principal: Principal | None, request_id: str) -> dict[str, Any]:
+        store = self.engine.store
+        request = await store.requests.get(request_id, principal)
+        if request["job_state"] in TERMINAL:
+            raise ConflictError(f"request {request_id} is already {request['job_state']}; it cannot be cancelled",
+                                field="job_state")
+        await self._cancel_one(request)
+        queue = deque([(request_id, 0)])
+        while queue:
+            parent_id, depth = queue.popleft()
+            if depth >= MAX_CASCADE_DEPTH:
+                continue
+            for child in await store.requests.children(parent_id):
+                if child["job_state"] not in TERMINAL and child["cascade_cancel"]:
+                    await self._cancel_one(child)
+                queue.append((child["id"], depth + 1))
+        return await store.requests.get(request_id)
+
+    async def _cancel_one(self, request: dict[str, Any]) -> None:
+        store = self.engine.store
+        ok = await store.requests.finish(
+            request["id"], request.get("job_execution_id"), NON_TERMINAL, "CANCELLED",
+            request_values={"error_code": ErrorCode.ERR_JOB_CANCELLED, "error_message": "cancelled by request",
+                            "user_key": None})
+        if not ok:
+            return
+        supervisor = self.engine.supervisors.get(request["id"])
+        if supervisor is not None and supervisor.task is not None:
+            supervisor.stop_reason = "cancel"
+            supervisor.task.cancel()
+        else:
+            await self.engine.request_cancelled_elsewhere(request)
+        self.engine.metrics.requests_finished.labels("CANCELLED").inc()
+        self.engine.logs.notify(request["id"])
+
+    async def pause(self, principal: Principal, request_id: str) -> dict[str, Any]:
+        request = await self.engine.store.requests.get(request_id, principal)
+        supervisor = self.engine.supervisors.get(request_id)
+        if request["job_state"] != "EXECUTING":
+            raise ConflictError(f"only an EXECUTING request can be paused; {request_id} is {request['job_state']}",
+                                field="job_state")
+        if supervisor is None or supervisor.task is None:
+            await self.engine.pause_elsewhere(request)
+        else:
+            supervisor.stop_reason = "pause"
+            supervisor.task.cancel()
+            await supervisor.task
+        return await self.engine.store.requests.get(request_id)
+
+    async def restart(self, principal: Principal, request_id: str, *, hard: bool, version: str) -> dict[str, Any]:
+        store = self.engine.store
+        request = await store.requests.get(request_id, principal)
+        if request["job_state"] not in ("FAILED", "CANCELLED", "PAUSED"):
+            raise ConflictError(f"only a FAILED, CANCELLED or PAUSED request can be restarted; {request_id} is "
+                                f"{request['job_state']}", field="job_state")
+        definition_id = request["job_definition_id"]
+        if version or hard:
+            definition_id = (await self._definition(principal, request["job_type"], version or "latest"))["id"]
+        if request["job_state"] == "PAUSED" and request.get("job_execution_id"):
+            await store.requests.update_execution(request["job_execution_id"], job_state="CANCELLED",
+                                                  ended_at=utcnow())
+        ok = await store.requests.transition(
+            request_id, [request["job_state"]], job_state="PENDING", job_definition_id=definition_id,
+            last_job_execution_id=request.get("job_execution_id") or request.get("last_job_execution_id"),
+            job_execution_id=None, error_code="", error_message="", schedule_attempts=0,
+            retried=int(request["retried"]) + 1, scheduled_at=utcnow(), hard_restart=hard, ended_at=None,
+            current_task="", lease_owner=None)
+        if not ok:
+            current = await store.requests.get(request_id)
+            raise ConflictError(f"request {request_id} changed to {current['job_state']} meanwhile", field="job_state")
+        await store.audit.record("JOB_REQUEST_RESTARTED", principal, target_id=request_id, job_type=request["job_type"])
+        self.engine.scheduler.wake()
+        return await store.requests.get(request_id)
+
+    async def trigger(self, principal: Principal, request_id: str) -> dict[str, Any]:
+        store = self.engine.store
+        request = await store.requests.get(request_id, principal)
+        if request["job_state"] != "PENDING":
+            raise ConflictError(f"only a PENDING request can be triggered; {request_id} is {request['job_state']}",
+                                field="job_state")
+        await store.requests.transition(request_id, ["PENDING"], scheduled_at=utcnow())
+        await store.audit.record("JOB_REQUEST_TRIGGERED", principal, target_id=request_id, job_type=request["job_type"])
+        self.engine.scheduler.wake()
+        return await store.requests.get(request_id)
+
+    async def vote(self, principal: Principal, request_id: str, task_type: str, decision: str,
+                   comments: str) -> dict[str, Any]:
+        store = self.engine.store
+        request = await store.requests.get(request_id, principal)
+        decision = decision.strip().upper()
+        if decision not in (ExitCode.APPROVED, ExitCode.REJECTED):
+            raise ValidationError("decision must be APPROVED or REJECTED", field="decision")
+        if request["job_state"] != "MANUAL_APPROVAL_REQUIRED":
+            raise ConflictError(f"request {request_id} is {request['job_state']}, not awaiting approval",
+                                field="job_state")
+        rows = await store.requests.task_executions([request["job_execution_id"]])
+        row = next((r for r in rows if r["task_type"] == task_type and r["task_state"] == "MANUAL_APPROVAL_REQUIRED"),
+                   None)
+        if row is None:
+            raise NotFoundError(f"task {task_type!r} of request {request_id} is not awaiting approval",
+                                field="task_type")
+        if decision == ExitCode.REJECTED and not comments.strip():
+            raise ValidationError("a rejection needs comments saying why", field="comments")
+        definition = await store.definitions.get(self.engine.ctx.admin, request["job_definition_id"])
+        task = JobDefinitionSpec.model_validate(definition["spec"]).task(task_type)
+        policy = task.approval_policy if task is not None else None
+        refusal = can_vote(policy, principal.user_id, principal.roles | ({"Admin"} if principal.admin else set()))
+        if refusal is not None and can_vote(policy, principal.username, principal.roles) is not None:
+            raise PermissionDeniedError(refusal, field="voter")
+        await store.approvals.cast(request_id, row["id"], task_type, principal.user_id, decision, comments)
+        votes = [Vote(v["voter"], v["decision"], v["comments"]) for v in await store.approvals.votes(row["id"])]
+        outcome = decide(policy, votes)
+        if outcome == "PENDING":
+            return self.approval_status(request, row, votes, policy_min=policy.min_approvals if policy else 1,
+                                        outcome=outcome)
+        approved = outcome == ExitCode.APPROVED
+        voters = ", ".join(sorted({v.voter for v in votes if v.decision == outcome}))
+        await store.requests.update_task_execution(
+            row["id"], ["MANUAL_APPROVAL_REQUIRED"], task_state="COMPLETED" if approved else "FAILED",
+            exit_code=outcome, error_code="" if approved else ErrorCode.ERR_MANUAL_REJECTION,
+            exit_message=f"{'Approved' if approved else 'Rejected'} by {voters}", comments=comments,
+            error_message="" if approved else f"rejected by {voters}: {comments}", ended_at=utcnow())
+        await store.requests.transition(request_id, ["MANUAL_APPROVAL_REQUIRED"], job_state="PENDING",
+                                        scheduled_at=utcnow(), error_code="", error_message="")
+        await store.audit.record("APPROVAL_QUORUM_REACHED" if approved else "APPROVAL_REJECTED", principal,
+                                 target_id=request_id, job_type=request["job_type"], message=task_type)
+        self.engine.scheduler.wake()
+        return self.approval_status(request, row, votes, policy_min=policy.min_approvals if policy else 1,
+                                    outcome=outcome)
+
+    @staticmethod
+    def approval_status(request: dict[str, Any], row: dict[str, Any], votes: list[Vote], *, policy_min: int,
+                        outcome: str) -> dict[str, Any]:
+        return {"task_execution_id": row["id"], "job_request_id": request["id"], "task_type": row["task_type"],
+                "approvals_received": sum(v.decision == ExitCode.APPROVED for v in votes),
+                "rejections_received": sum(v.decision == ExitCode.REJECTED for v in votes),
+                "min_approvals_required": policy_min, "quorum_reached": outcome == ExitCode.APPROVED,
+                "rejected": outcome == ExitCode.REJECTED, "decision": outcome,
+                "votes": [{"voter": v.voter, "decision": v.decision, "comments": v.comments} for v in votes]}
