@@ -118,7 +118,7 @@ async def test_job_configs_encrypt_secrets(store: Store, alice: Principal) -> No
     secret = await store.job_configs.create(alice.owner_key, "hello", "password", "hunter2", True)
     assert plain["value"] == "eu"
     assert secret["value"] == "****"
-    async with store.engine.connect() as conn:
+    async with store.db.connect() as conn:
         from sqlalchemy import select
 
         from myrmica.store.tables import job_configs

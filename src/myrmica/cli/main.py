@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from myrmica import __version__
-from myrmica.cli import definitions
+from myrmica.cli import definitions, requests
 from myrmica.cli.client import ClientError
 from myrmica.cli.output import err_console
 from myrmica.cli.state import CliState
@@ -26,6 +26,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(definitions.app, name="definitions")
+app.command("submit")(requests.submit)
+app.add_typer(requests.app, name="requests")
+app.command("logs")(requests.logs)
+app.command("ants")(requests.ants)
 
 
 def _version(value: bool) -> None:

@@ -46,7 +46,7 @@ def _script(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
-        return [str(item) for item in value if item is not None]
+        return [_optional_text(item) for item in value if item is not None]
     raise ValueError("expected a list of commands")
 
 

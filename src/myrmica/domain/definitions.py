@@ -13,11 +13,13 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pydantic
 import yaml
 
+from myrmica.domain.cron import next_fire
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.graph import validate_graph
@@ -136,5 +138,11 @@ def parse_definition(source: str, content_type: str | None = None) -> ParsedDefi
         document = static_doc
     spec = to_spec(document)
     validate_graph(spec)
+    if spec.cron_trigger:
+        try:
+            if next_fire(spec.cron_trigger, datetime.now(UTC)) is None:
+                raise ValidationError(f"cron_trigger {spec.cron_trigger!r} never fires again", field="cron_trigger")
+        except ValueError as exc:
+            raise ValidationError(f"cron_trigger: {exc}", field="cron_trigger") from exc
     digest = hashlib.sha256(source.encode()).hexdigest()
     return ParsedDefinition(spec=spec, raw=source, format=fmt, digest=digest)

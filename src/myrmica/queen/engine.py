@@ -7,7 +7,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from myrmica.ids import new_id
 from myrmica.metrics import Metrics
 from myrmica.queen.ants import AntRegistry
 from myrmica.queen.context import RunContext
+from myrmica.queen.cron import CronKeeper
 from myrmica.queen.logs import LogSink
 from myrmica.queen.operations import Operations
 from myrmica.queen.runs import RunFactory
@@ -39,6 +40,7 @@ log = logging.getLogger("myrmica.queen")
 
 LEASE_SECONDS = 30.0
 HOUSEKEEPING_SECONDS = 5.0
+CRON_SWEEP_SECONDS = 60.0
 
 
 class Engine:
@@ -56,6 +58,8 @@ class Engine:
         self.hooks_ended: list[Callable[[RunContext, str], None]] = []
         self.fan_out_running: dict[str, set[tuple[str, str]]] = {}  # request → (task execution, ant)
         self._end_watchers: dict[str, set[asyncio.Event]] = {}
+        self._spawned: set[asyncio.Task[None]] = set()
+        self._cron_swept = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -69,6 +73,9 @@ class Engine:
         self.scheduler = Scheduler(self)
         self.runs = RunFactory(self)
         self.operations = Operations(self)
+        self.cron = CronKeeper(self)
+        ctx.services.setdefault("definition_saved_hooks", []).append(self.cron.definition_changed)
+        ctx.services.setdefault("definition_changed_hooks", []).append(self.cron.definition_changed)
         self.broker.subscribe(on_result=self._on_result, on_log=self.logs.add,
                               on_registration=self.ants.on_registration)
         await self.broker.start()
@@ -87,6 +94,7 @@ class Engine:
                                     tags=self.settings.ant_tags, embedded=True)
             await self.embedded_ant.start()
         await self.recover()
+        await self.cron.sweep()
         self._background = [asyncio.create_task(self.scheduler.run(), name="scheduler"),
                             asyncio.create_task(self._housekeeping(), name="housekeeping")]
 
@@ -122,6 +130,22 @@ class Engine:
         self.scheduler.wake()
         for hook in self.hooks_ended:
             hook(run, state)
+        if run.request.get("cron_triggered"):
+            self._spawn(self._next_cron(run.request["job_type"], run.definition))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    async def _next_cron(self, job_type: str, definition: dict[str, Any]) -> None:
+        try:
+            current = await self.store.definitions.get(self.ctx.admin, definition["id"])
+            if not current["active"]:
+                current = await self.store.definitions.get(self.ctx.admin, job_type)
+            await self.cron.ensure_next(current)
+        except Exception:
+            log.exception("could not create the next cron request of %s", job_type)
 
     def ended(self, request_id: str) -> None:
         for event in self._end_watchers.get(request_id, ()):
@@ -226,6 +250,10 @@ class Engine:
                 lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
                 await self.store.requests.renew_leases(self.queen_id, list(self.supervisors), lease_until)
                 await self.recover()
+                loop_time = asyncio.get_running_loop().time()
+                if loop_time - self._cron_swept >= CRON_SWEEP_SECONDS:
+                    self._cron_swept = loop_time
+                    await self.cron.sweep()
             except Exception:
                 log.exception("housekeeping failed; will retry")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from myrmica.store.database_lock import Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.errors import ConflictError, NotFoundError
@@ -34,7 +34,7 @@ def principal_of(user: dict[str, Any]) -> Principal:
 
 
 class AccountRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def create_org(self, name: str, *, bundle_id: str = "", max_concurrency: int = 0) -> dict[str, Any]:

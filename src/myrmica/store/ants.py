@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from myrmica.store.database_lock import Database
 
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import ants
 
 
 class AntRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def upsert(self, row: dict[str, Any]) -> None:

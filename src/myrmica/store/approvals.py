@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from myrmica.store.database_lock import Database
 
 from myrmica.clock import utcnow
 from myrmica.ids import new_id
@@ -15,7 +15,7 @@ from myrmica.store.tables import approval_votes
 
 
 class ApprovalRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def cast(self, request_id: str, task_execution_id: str, task_type: str, voter: str, decision: str,

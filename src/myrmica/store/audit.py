@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from myrmica.store.database_lock import Conn, Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.principal import Principal
@@ -23,10 +23,10 @@ def audit_row(kind: str, principal: Principal | None, *, target_id: str = "", jo
 
 
 class AuditRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
-    async def record(self, kind: str, principal: Principal | None, *, conn: AsyncConnection | None = None,
+    async def record(self, kind: str, principal: Principal | None, *, conn: Conn | None = None,
                      **fields: str) -> None:
         row = audit_row(kind, principal, **fields)
         if conn is not None:

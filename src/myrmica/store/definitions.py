@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from myrmica.store.database_lock import Conn, Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.definitions import ParsedDefinition
@@ -46,7 +46,7 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 
 class DefinitionRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def save(self, principal: Principal, parsed: ParsedDefinition, *, dialect: str = "formicary",
@@ -60,7 +60,7 @@ class DefinitionRepository:
                 continue  # another writer took this version number; read again and retry
         raise ConflictError("the definition is being changed concurrently; try again", field="job_type")
 
-    async def _save(self, conn: AsyncConnection, principal: Principal, parsed: ParsedDefinition,
+    async def _save(self, conn: Conn, principal: Principal, parsed: ParsedDefinition,
                     dialect: str, dialect_settings: dict[str, Any] | None) -> SaveResult:
         spec = parsed.spec
         current = as_dict((await conn.execute(
@@ -141,6 +141,12 @@ class DefinitionRepository:
             rows = as_dicts(await conn.execute(
                 select(jd).where(where).order_by(jd.c.job_type).offset(page * page_size).limit(page_size)))
         return rows, int(total)
+
+    async def with_cron(self) -> list[dict[str, Any]]:
+        """Active, enabled definitions that have a cron trigger (every owner)."""
+        async with self._engine.connect() as conn:
+            return as_dicts(await conn.execute(select(jd).where(jd.c.active.is_(True), jd.c.disabled.is_(False),
+                                                                jd.c.cron_trigger != "")))
 
     async def versions(self, principal: Principal, job_type: str) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:

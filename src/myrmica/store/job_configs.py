@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from myrmica.store.database_lock import Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.errors import ConflictError, NotFoundError
@@ -47,7 +47,7 @@ def decode_value(kind: str, text: str) -> Any:
 
 
 class JobConfigRepository:
-    def __init__(self, engine: AsyncEngine, box: SecretBox) -> None:
+    def __init__(self, engine: Database, box: SecretBox) -> None:
         self._engine = engine
         self._box = box
 

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from myrmica.store.database_lock import Database
 
 from myrmica.store.rows import as_dicts
 from myrmica.store.tables import log_lines
 
 
 class LogRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def append(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from myrmica.store.database_lock import Conn, Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.errors import NotFoundError
@@ -53,11 +53,11 @@ def request_visible_to(principal: Principal) -> ColumnElement[bool]:
 
 
 class RequestRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     @property
-    def engine(self) -> AsyncEngine:
+    def engine(self) -> Database:
         return self._engine
 
     # --- requests -------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class RequestRepository:
                                         .values(**values))
         return bool(result.rowcount)
 
-    async def transition_in(self, conn: AsyncConnection, request_id: str, from_states: Iterable[str],
+    async def transition_in(self, conn: Conn, request_id: str, from_states: Iterable[str],
                             **values: Any) -> bool:
         values.setdefault("updated_at", utcnow())
         result = await conn.execute(update(jr).where(jr.c.id == request_id, jr.c.job_state.in_(list(from_states)))
@@ -174,7 +174,7 @@ class RequestRepository:
     async def active_counts(self) -> dict[tuple[str, str], int]:
         """(owner_key, job_type) → requests READY or EXECUTING."""
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(jr.c.owner_key, jr.c.job_type, func.count())
+            rows: Sequence[Any] = (await conn.execute(select(jr.c.owner_key, jr.c.job_type, func.count())
                                        .where(jr.c.job_state.in_(ACTIVE_STATES))
                                        .group_by(jr.c.owner_key, jr.c.job_type))).all()
         return {(r[0], r[1]): int(r[2]) for r in rows}
@@ -182,7 +182,7 @@ class RequestRepository:
     async def active_counts_by(self, column: str) -> dict[str, int]:
         col = jr.c[column]
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(col, func.count()).where(jr.c.job_state.in_(ACTIVE_STATES),
+            rows: Sequence[Any] = (await conn.execute(select(col, func.count()).where(jr.c.job_state.in_(ACTIVE_STATES),
                                                                         col.is_not(None)).group_by(col))).all()
         return {str(r[0]): int(r[1]) for r in rows}
 
@@ -215,6 +215,12 @@ class RequestRepository:
             await conn.execute(update(jr).where(jr.c.id.in_(list(ids)), jr.c.lease_owner == owner)
                                .values(lease_expires_at=lease_until))
 
+    async def pending_cron(self, owner_key: str, job_type: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return as_dict((await conn.execute(select(jr).where(
+                jr.c.owner_key == owner_key, jr.c.job_type == job_type, jr.c.cron_triggered.is_(True),
+                jr.c.job_state == "PENDING").order_by(jr.c.scheduled_at).limit(1))).first())
+
     async def children(self, parent_id: str) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:
             return as_dicts(await conn.execute(select(jr).where(jr.c.parent_id == parent_id)))
@@ -231,7 +237,7 @@ class RequestRepository:
         if job_type:
             conditions.append(jr.c.job_type == job_type)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(
+            rows: Sequence[Any] = (await conn.execute(
                 select(jr.c.job_type, jr.c.job_state, jr.c.error_code, func.count(), func.min(jr.c.created_at),
                        func.max(jr.c.updated_at))
                 .where(*conditions).group_by(jr.c.job_type, jr.c.job_state, jr.c.error_code))).all()
@@ -245,7 +251,7 @@ class RequestRepository:
         if job_type:
             conditions.append(jr.c.job_type == job_type)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(jr.c.job_type, jr.c.job_state, jr.c.started_at, jr.c.ended_at)
+            rows: Sequence[Any] = (await conn.execute(select(jr.c.job_type, jr.c.job_state, jr.c.started_at, jr.c.ended_at)
                                        .where(*conditions).order_by(jr.c.ended_at.desc()).limit(limit))).all()
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 

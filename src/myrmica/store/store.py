@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from myrmica.security.crypto import SecretBox
 from myrmica.store.accounts import AccountRepository
 from myrmica.store.ants import AntRepository
 from myrmica.store.approvals import ApprovalRepository
 from myrmica.store.audit import AuditRepository
-from myrmica.store.database import create_engine, migrate
+from myrmica.store.database import create_database, migrate
+from myrmica.store.database_lock import Database
 from myrmica.store.definitions import DefinitionRepository
 from myrmica.store.job_configs import JobConfigRepository
 from myrmica.store.logs import LogRepository
@@ -18,31 +18,31 @@ from myrmica.store.requests import RequestRepository
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, box: SecretBox) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self.db = db
         self.box = box
-        self.accounts = AccountRepository(engine)
-        self.definitions = DefinitionRepository(engine)
-        self.job_configs = JobConfigRepository(engine, box)
-        self.audit = AuditRepository(engine)
-        self.requests = RequestRepository(engine)
-        self.logs = LogRepository(engine)
-        self.ants = AntRepository(engine)
-        self.approvals = ApprovalRepository(engine)
+        self.accounts = AccountRepository(db)
+        self.definitions = DefinitionRepository(db)
+        self.job_configs = JobConfigRepository(db, box)
+        self.audit = AuditRepository(db)
+        self.requests = RequestRepository(db)
+        self.logs = LogRepository(db)
+        self.ants = AntRepository(db)
+        self.approvals = ApprovalRepository(db)
 
     @property
     def backend(self) -> str:
-        return self.engine.dialect.name
+        return self.db.name
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.db.dispose()
 
 
 async def open_store(url: str, box: SecretBox) -> Store:
-    engine = create_engine(url)
-    await migrate(engine)
-    return Store(engine, box)
+    db = create_database(url)
+    await migrate(db)
+    return Store(db, box)

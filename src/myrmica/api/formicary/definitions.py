@@ -51,6 +51,11 @@ async def _list(request: Request, principal: Principal, *, plugins_only: bool = 
     return envelope([definition_json(row) for row in rows], total, page)
 
 
+async def _changed(request: Request, row: dict[str, Any]) -> None:
+    for hook in context_of(request).services.get("definition_changed_hooks", []):
+        await hook(row)
+
+
 @router.get("")
 async def list_definitions(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     return await _list(request, principal)
@@ -134,6 +139,7 @@ async def delete_definition(definition_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Any:
     ctx = context_of(request)
     row = await ctx.store.definitions.delete(principal, definition_id)
+    await _changed(request, {**row, "active": False})
     await ctx.store.audit.record("JOB_DEFINITION_UPDATED", principal, target_id=row["id"],
                                  job_type=row["job_type"], message="deleted")
     return {"id": row["id"], "job_type": row["job_type"], "deleted": True}
@@ -143,6 +149,7 @@ async def delete_definition(definition_id: str, request: Request,
 async def disable_definition(definition_id: str, request: Request,
                              principal: Principal = Depends(current_principal)) -> Any:
     row = await context_of(request).store.definitions.set_disabled(principal, definition_id, True)
+    await _changed(request, row)
     return definition_json(row)
 
 
@@ -150,6 +157,7 @@ async def disable_definition(definition_id: str, request: Request,
 async def enable_definition(definition_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Any:
     row = await context_of(request).store.definitions.set_disabled(principal, definition_id, False)
+    await _changed(request, row)
     return definition_json(row)
 
 

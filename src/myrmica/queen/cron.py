@@ -1,0 +1,73 @@
+"""Cron: each enabled definition with a ``cron_trigger`` always has its next request waiting as PENDING.
+
+The next request's ``user_key`` names the owner, job type and fire time, so the unique key lets
+only one of several servers create it. It is (re)made when the definition is saved or enabled,
+when a cron request ends, and by a sweep that repairs anything missed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from myrmica.clock import utcnow
+from myrmica.domain.cron import next_fire
+from myrmica.domain.errors import DomainError
+from myrmica.store.accounts import principal_of
+
+if TYPE_CHECKING:
+    from myrmica.queen.engine import Engine
+
+log = logging.getLogger("myrmica.queen.cron")
+
+
+class CronKeeper:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def ensure_next(self, definition: dict[str, Any]) -> dict[str, Any] | None:
+        """The pending cron request of this definition's job type, created if missing."""
+        if not definition.get("cron_trigger") or not definition["active"] or definition["disabled"]:
+            return None
+        store = self.engine.store
+        existing = await store.requests.pending_cron(definition["owner_key"], definition["job_type"])
+        if existing is not None:
+            return existing
+        try:
+            fire_at = next_fire(definition["cron_trigger"], utcnow())
+        except ValueError as exc:
+            log.error("cron_trigger of %s is invalid: %s", definition["job_type"], exc)
+            return None
+        if fire_at is None:
+            return None
+        owner = principal_of(await store.accounts.user(definition["user_id"])) if definition.get("user_id") \
+            else self.engine.ctx.admin
+        key = f"{definition['owner_key']}-{definition['job_type']}-{fire_at.isoformat().replace('+00:00', 'Z')}"
+        try:
+            request, created = await self.engine.operations.submit(
+                owner, {"job_type": definition["job_type"]}, cron_at=fire_at, user_key=key)
+        except DomainError as exc:
+            log.warning("could not create the next cron request of %s: %s", definition["job_type"], exc.message)
+            return None
+        if created:
+            log.info("next cron request of %s at %s: %s", definition["job_type"], fire_at.isoformat(), request["id"])
+        return request
+
+    async def stop(self, definition: dict[str, Any]) -> None:
+        """A disabled or deleted definition: its waiting cron request is cancelled."""
+        existing = await self.engine.store.requests.pending_cron(definition["owner_key"], definition["job_type"])
+        if existing is not None:
+            await self.engine.store.requests.finish(
+                existing["id"], None, ["PENDING"], "CANCELLED",
+                request_values={"error_code": "ERR_JOB_CANCELLED", "user_key": None,
+                                "error_message": "the definition was disabled or deleted"})
+
+    async def sweep(self) -> None:
+        for definition in await self.engine.store.definitions.with_cron():
+            await self.ensure_next(definition)
+
+    async def definition_changed(self, definition: dict[str, Any]) -> None:
+        if definition.get("active") and not definition.get("disabled") and definition.get("cron_trigger"):
+            await self.ensure_next(definition)
+        else:
+            await self.stop(definition)

@@ -1,0 +1,102 @@
+"""Task output as the API serves it: bounded per task, and with every secret masked everywhere."""
+
+from __future__ import annotations
+
+import dataclasses
+import httpx
+import pytest
+
+from myrmica.config import Settings
+from tests.support.jobs import apply, get_request, log_lines, log_text, run, task, task_types
+from tests.support.live import LiveServer
+
+MAX_LOG_BYTES = 1024 * 1024
+
+
+@pytest.fixture
+def server_settings(server_settings: Settings) -> Settings:
+    return dataclasses.replace(server_settings, max_log_bytes_per_task=MAX_LOG_BYTES)
+
+
+LOUD = """job_type: e2e-loud
+tasks:
+- task_type: loud
+  method: SHELL
+  script:
+    - echo before-the-flood
+    - head -c 20000000 /dev/zero | tr '\\0' 'a' | fold -w 100
+    - echo after-the-flood
+  on_completed: quiet
+- task_type: quiet
+  method: SHELL
+  script:
+    - echo quiet-task-still-logs
+"""
+
+
+def test_megabytes_of_output_are_bounded_with_a_truncation_line(api: httpx.Client) -> None:
+    apply(api, LOUD)
+    done = run(api, "e2e-loud", timeout=30)
+    assert done["job_state"] == "COMPLETED", done
+    assert task(done, "loud")["task_state"] == "COMPLETED"
+    loud = log_lines(api, done["id"], "loud")
+    kept = sum(len(line["line"].encode()) + 1 for line in loud)
+    assert kept <= MAX_LOG_BYTES + 4096, f"{kept} bytes of log kept for one task"
+    assert kept >= MAX_LOG_BYTES // 2, f"only {kept} bytes of log kept"
+    assert loud[0]["line"] == "before-the-flood"
+    truncated = [line for line in loud if "truncated" in line["line"]]
+    assert len(truncated) == 1, truncated
+    assert all(line["line"] in ("a" * 100, "before-the-flood") for line in loud if line not in truncated)
+    # The bound is per task: the next task's output is kept.
+    assert "quiet-task-still-logs" in log_text(api, done["id"], "quiet")
+
+
+CONFIG_SECRET = "cfg-s3cr3t-Zq81"
+PARAM_SECRET = "param-hunter2-Kx07"
+
+SECRETIVE = """job_type: e2e-secretive
+tasks:
+- task_type: leak
+  method: SHELL
+  script:
+    - echo "env token=$ApiToken pass=$Password"
+    - echo "template pass={{ .Password }} token={{ .ApiToken }}"
+    - echo "::set-output name=Leaked::$Password"
+    - echo "to stderr $ApiToken" >&2
+  on_completed: fail
+- task_type: fail
+  method: SHELL
+  script:
+    - test "{{ .ApiToken }}" = "{{ .Password }}"
+"""
+
+
+def test_secrets_are_masked_in_logs_and_never_served(api: httpx.Client, server: LiveServer) -> None:
+    definition = apply(api, SECRETIVE)
+    created = api.post(f"/api/jobs/definitions/{definition['id']}/configs",
+                       json={"name": "ApiToken", "value": CONFIG_SECRET, "secret": True})
+    assert created.status_code == 201, created.text
+    done = run(api, "e2e-secretive", {"Visible": "plain"}, secret_params={"Password": PARAM_SECRET})
+    assert task_types(done) == ["leak", "fail"]
+    assert task(done, "leak")["task_state"] == "COMPLETED"
+    assert done["job_state"] == "FAILED"
+
+    lines = log_text(api, done["id"])
+    assert "env token=[****] pass=[****]" in lines
+    assert "template pass=[****] token=[****]" in lines
+    assert "to stderr [****]" in lines
+    assert done["params"]["Visible"] == "plain"
+
+    served = {
+        "request": api.get(f"/api/jobs/requests/{done['id']}").text,
+        "requests": api.get("/api/jobs/requests").text,
+        "logs": api.get(f"/api/jobs/requests/{done['id']}/logs").text,
+        "configs": api.get(f"/api/jobs/definitions/{definition['id']}/configs").text,
+        "definition": api.get(f"/api/jobs/definitions/{definition['id']}").text,
+    }
+    for name, text in served.items():
+        assert CONFIG_SECRET not in text, f"the secret config value is served by {name}"
+        assert PARAM_SECRET not in text, f"the secret param value is served by {name}"
+    failed = task(get_request(api, done["id"]), "fail")
+    assert failed["failed_command"] == 'test "[****]" = "[****]"'
+    assert "[****]" in failed["error_message"]
