@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+
 import httpx
 import pytest
 
 from myrmica.config import Settings
-from tests.support.jobs import apply, get_request, log_lines, log_text, run, task, task_types
+from tests.support.jobs import apply, followed_lines, get_request, log_lines, log_text, run, task, task_types
 from tests.support.live import LiveServer
 
 MAX_LOG_BYTES = 1024 * 1024
@@ -39,7 +40,8 @@ def test_megabytes_of_output_are_bounded_with_a_truncation_line(api: httpx.Clien
     done = run(api, "e2e-loud", timeout=30)
     assert done["job_state"] == "COMPLETED", done
     assert task(done, "loud")["task_state"] == "COMPLETED"
-    loud = log_lines(api, done["id"], "loud")
+    # Everything the engine kept, through the live stream (it pages through any number of lines).
+    loud = followed_lines(api, done["id"], "loud")
     kept = sum(len(line["line"].encode()) + 1 for line in loud)
     assert kept <= MAX_LOG_BYTES + 4096, f"{kept} bytes of log kept for one task"
     assert kept >= MAX_LOG_BYTES // 2, f"only {kept} bytes of log kept"
@@ -49,6 +51,11 @@ def test_megabytes_of_output_are_bounded_with_a_truncation_line(api: httpx.Clien
     assert all(line["line"] in ("a" * 100, "before-the-flood") for line in loud if line not in truncated)
     # The bound is per task: the next task's output is kept.
     assert "quiet-task-still-logs" in log_text(api, done["id"], "quiet")
+    # The plain (non-streaming) endpoint serves the same lines, up to the truncation notice and the next task.
+    plain = log_lines(api, done["id"])
+    assert [line["line"] for line in plain if "truncated" in line["line"]] == [truncated[0]["line"]], \
+        f"GET /logs served {len(plain)} lines and no truncation notice"
+    assert plain[-1]["line"] == "quiet-task-still-logs"
 
 
 CONFIG_SECRET = "cfg-s3cr3t-Zq81"

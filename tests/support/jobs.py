@@ -6,6 +6,7 @@ to "let things happen".
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -133,6 +134,23 @@ def log_lines(api: httpx.Client, request_id: str, task_type: str | None = None) 
     response = api.get(f"/api/jobs/requests/{request_id}/logs", params=params)
     assert response.status_code == 200, response.text
     lines: list[dict[str, Any]] = response.json()["lines"]
+    return lines
+
+
+def followed_lines(api: httpx.Client, request_id: str, task_type: str | None = None) -> list[dict[str, Any]]:
+    """Every log line through the live stream (``?follow=true``), which pages through all of them."""
+    params = {"follow": "true", **({"task_type": task_type} if task_type else {})}
+    lines: list[dict[str, Any]] = []
+    event = ""
+    with api.stream("GET", f"/api/jobs/requests/{request_id}/logs", params=params) as response:
+        assert response.status_code == 200
+        for raw in response.iter_lines():
+            if raw.startswith("event: "):
+                event = raw[len("event: "):]
+            elif raw.startswith("data: ") and event == "log":
+                lines.append(json.loads(raw[len("data: "):]))
+            elif raw.startswith("data: ") and event == "end":
+                break
     return lines
 
 

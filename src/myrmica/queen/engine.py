@@ -60,6 +60,7 @@ class Engine:
         self._end_watchers: dict[str, set[asyncio.Event]] = {}
         self._spawned: set[asyncio.Task[None]] = set()
         self._cron_swept = 0.0
+        self._specs: dict[str, JobDefinitionSpec] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -284,4 +285,10 @@ class Engine:
         return {"CountByJobTypeAndState": count_by_type_and_state}
 
     def spec_of(self, definition: dict[str, Any]) -> JobDefinitionSpec:
-        return JobDefinitionSpec.model_validate(definition["spec"])
+        """The parsed spec of a definition version; versions never change, so it is cached by id."""
+        spec = self._specs.get(definition["id"])
+        if spec is None:
+            if len(self._specs) > 2000:
+                self._specs.clear()
+            spec = self._specs[definition["id"]] = JobDefinitionSpec.model_validate(definition["spec"])
+        return spec

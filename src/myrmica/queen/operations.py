@@ -14,6 +14,7 @@ from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDenied
 from myrmica.domain.principal import Principal
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.ids import new_id
+from myrmica.store.audit import audit_row
 
 if TYPE_CHECKING:
     from myrmica.queen.engine import Engine
@@ -72,10 +73,11 @@ class Operations:
         active = definition if definition["active"] else await self.engine.store.definitions.get(principal, job_type)
         if active["disabled"]:
             raise ConflictError(f"job type {job_type!r} is disabled; enable it to submit requests", field="job_type")
-        spec = JobDefinitionSpec.model_validate(definition["spec"])
-        configs, _ = await self.engine.store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
-        missing = [name for name in spec.required_params
-                   if name not in params and name not in secret_params and name not in configs]
+        spec = self.engine.spec_of(definition)
+        missing = [name for name in spec.required_params if name not in params and name not in secret_params]
+        if missing:
+            configs, _ = await self.engine.store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
+            missing = [name for name in missing if name not in configs]
         if missing:
             raise ValidationError(f"missing required params: {', '.join(missing)}", field="params")
         forks = [k for k in params if k.startswith("ParentJobType_")]
@@ -105,7 +107,8 @@ class Operations:
             "lease_owner": None, "lease_expires_at": None, "scheduled_at": scheduled, "started_at": None,
             "ended_at": None, "created_at": now, "updated_at": now,
         }
-        result = await self.engine.store.requests.create(row)
+        audit = audit_row("JOB_REQUEST_CREATED", principal, target_id=row["id"], job_type=row["job_type"])
+        result = await self.engine.store.requests.create(row, audit)
         if result.created:
             self.engine.metrics.requests_submitted.inc()
             self.engine.scheduler.wake()

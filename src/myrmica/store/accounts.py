@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from myrmica.store.database_lock import Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.errors import ConflictError, NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.ids import new_id
+from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import api_tokens, organizations, users
 
@@ -43,7 +43,7 @@ class AccountRepository:
                "created_at": now, "updated_at": now}
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(organizations.insert().values(**row))
+                await conn.execute(organizations.insert(), row)
         except IntegrityError as exc:
             raise ConflictError(f"an organization named {name!r} exists", field="name") from exc
         return row
@@ -58,7 +58,7 @@ class AccountRepository:
                "max_concurrency": max_concurrency, "created_at": now, "updated_at": now}
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(users.insert().values(**row))
+                await conn.execute(users.insert(), row)
         except IntegrityError as exc:
             raise ConflictError(f"a user named {username!r} exists", field="username") from exc
         return row

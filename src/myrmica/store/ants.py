@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from myrmica.store.database_lock import Database
 
+from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import ants
 
@@ -20,7 +20,7 @@ class AntRepository:
         async with self._engine.begin() as conn:
             result = await conn.execute(update(ants).where(ants.c.ant_id == row["ant_id"]).values(**row))
             if not result.rowcount:
-                await conn.execute(ants.insert().values(**row))
+                await conn.execute(ants.insert(), row)
 
     async def heartbeat(self, ant_id: str, load: int, at: datetime, total_executed: int) -> None:
         async with self._engine.begin() as conn:

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from myrmica.store.database_lock import Database
 
 from myrmica.clock import utcnow
 from myrmica.ids import new_id
+from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dicts
 from myrmica.store.tables import approval_votes
 

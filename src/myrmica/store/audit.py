@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from myrmica.store.database_lock import Conn, Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.principal import Principal
 from myrmica.ids import new_id
+from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dicts
 from myrmica.store.tables import audit_records
 
@@ -30,10 +30,10 @@ class AuditRepository:
                      **fields: str) -> None:
         row = audit_row(kind, principal, **fields)
         if conn is not None:
-            await conn.execute(audit_records.insert().values(**row))
+            await conn.execute(audit_records.insert(), row)
             return
         async with self._engine.begin() as own:
-            await own.execute(audit_records.insert().values(**row))
+            await own.execute(audit_records.insert(), row)
 
     async def search(self, *, target_id: str | None = None, kind: str | None = None, limit: int = 200
                    ) -> list[dict[str, Any]]:

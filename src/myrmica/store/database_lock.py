@@ -48,6 +48,13 @@ class Database:
         self._sync = engine if isinstance(engine, Engine) else None
         self.dialect: Dialect = engine.dialect
         self._write_lock = asyncio.Lock() if self._sync is not None else None
+        self._shared: Connection | None = None  # SQLite: one connection, used only from the event loop
+
+    def _connection(self) -> Connection:
+        assert self._sync is not None
+        if self._shared is None or self._shared.closed:
+            self._shared = self._sync.connect()
+        return self._shared
 
     @property
     def name(self) -> str:
@@ -59,10 +66,13 @@ class Database:
             async with self._aio.begin() as conn:
                 yield Conn(aio=conn)
             return
-        assert self._sync is not None and self._write_lock is not None
+        assert self._write_lock is not None
         async with self._write_lock:
-            with self._sync.begin() as sync_conn:
-                yield Conn(sync=sync_conn)
+            shared = self._connection()
+            if shared.in_transaction():
+                shared.rollback()
+            with shared.begin():
+                yield Conn(sync=shared)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Conn]:
@@ -70,12 +80,20 @@ class Database:
             async with self._aio.connect() as conn:
                 yield Conn(aio=conn)
             return
-        assert self._sync is not None
-        with self._sync.connect() as sync_conn:
-            yield Conn(sync=sync_conn)
+        shared = self._connection()
+        if shared.in_transaction():  # a write transaction is open: read inside it
+            yield Conn(sync=shared)
+            return
+        try:
+            yield Conn(sync=shared)
+        finally:
+            if shared.in_transaction():
+                shared.rollback()
 
     async def dispose(self) -> None:
         if self._aio is not None:
             await self._aio.dispose()
         elif self._sync is not None:
+            if self._shared is not None:
+                self._shared.close()
             self._sync.dispose()

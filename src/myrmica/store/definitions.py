@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from myrmica.store.database_lock import Conn, Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.definitions import ParsedDefinition
 from myrmica.domain.errors import ConflictError, NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.ids import new_id
+from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import job_definitions as jd
 
@@ -37,6 +37,10 @@ class _Raced(Exception):
 class SaveResult:
     definition: dict[str, Any]
     created: bool
+
+
+def _looks_like_id(text: str) -> bool:
+    return len(text) == 26 and text.isalnum() and text.upper() == text
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -94,14 +98,16 @@ class DefinitionRepository:
             "spec": spec.model_dump(mode="json", by_alias=True), "dialect_settings": dialect_settings,
             "created_at": now, "updated_at": now,
         }
-        await conn.execute(jd.insert().values(**row))
+        await conn.execute(jd.insert(), row)
         return SaveResult(row, created=True)
 
     async def get(self, principal: Principal, id_or_type: str, *, version: int | None = None) -> dict[str, Any]:
         """By id (any version) or by job_type (the active version, or ``version``)."""
         async with self._engine.connect() as conn:
-            found = as_dict((await conn.execute(
-                select(jd).where(jd.c.id == id_or_type, visible_to(principal)))).first())
+            found = None
+            if _looks_like_id(id_or_type):
+                found = as_dict((await conn.execute(
+                    select(jd).where(jd.c.id == id_or_type, visible_to(principal)))).first())
             if found is None:
                 condition = [jd.c.job_type == id_or_type, visible_to(principal)]
                 condition.append(jd.c.version == version if version is not None else jd.c.active.is_(True))

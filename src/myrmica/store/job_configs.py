@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from myrmica.store.database_lock import Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.errors import ConflictError, NotFoundError
 from myrmica.ids import new_id
 from myrmica.security.crypto import MASK, SecretBox
+from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import job_configs as jc
 
@@ -92,7 +92,7 @@ class JobConfigRepository:
                "secret": secret, "created_at": now, "updated_at": now}
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(jc.insert().values(**row))
+                await conn.execute(jc.insert(), row)
         except IntegrityError as exc:
             raise ConflictError(f"a config named {name!r} exists for {job_type}", field="name") from exc
         return self._public(row)

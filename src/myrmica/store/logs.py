@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from myrmica.store.database_lock import Database
 
+from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dicts
 from myrmica.store.tables import log_lines
 

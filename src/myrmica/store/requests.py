@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from myrmica.store.database_lock import Conn, Database
 
 from myrmica.clock import utcnow
 from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
+from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dict, as_dicts
+from myrmica.store.tables import audit_records
 from myrmica.store.tables import job_executions as je
 from myrmica.store.tables import job_requests as jr
 from myrmica.store.tables import task_executions as te
@@ -62,11 +63,13 @@ class RequestRepository:
 
     # --- requests -------------------------------------------------------------------------------
 
-    async def create(self, row: dict[str, Any]) -> CreateResult:
+    async def create(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> CreateResult:
         """Insert a PENDING request; a live request with the same ``user_key`` is returned instead."""
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(jr.insert().values(**row))
+                await conn.execute(jr.insert(), row)
+                if audit is not None:
+                    await conn.execute(audit_records.insert(), audit)
             return CreateResult(row, created=True)
         except IntegrityError:
             if not row.get("user_key"):
@@ -286,7 +289,7 @@ class RequestRepository:
             if not ok.rowcount:
                 return False
             if new_execution is not None:
-                await conn.execute(je.insert().values(**new_execution))
+                await conn.execute(je.insert(), new_execution)
             elif execution is not None:
                 await conn.execute(update(je).where(je.c.id == execution["id"])
                                    .values(job_state="EXECUTING", updated_at=now, ended_at=None))
@@ -294,7 +297,7 @@ class RequestRepository:
 
     async def insert_task_execution(self, row: dict[str, Any]) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(te.insert().values(**row))
+            await conn.execute(te.insert(), row)
 
     async def update_task_execution(self, task_execution_id: str, expected_states: Iterable[str],
                                     **values: Any) -> bool:

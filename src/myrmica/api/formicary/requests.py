@@ -44,8 +44,6 @@ async def full_request(engine: Engine, row: dict[str, Any]) -> dict[str, Any]:
 async def submit(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     engine = engine_of(request)
     row, created = await engine.operations.submit(principal, await read_json_object(request))
-    if created:
-        await engine.store.audit.record("JOB_REQUEST_CREATED", principal, target_id=row["id"], job_type=row["job_type"])
     return JSONResponse(request_json(row), status_code=201 if created else 200)
 
 
