@@ -27,8 +27,9 @@ from tests.support.jobs import (
 from tests.support.live import LiveServer
 
 # A script line that fails ($1 = exit code) until it has been run $2 times, counting in $MYRMICA_JOB_DIR.
-COUNTER = ('n=$(cat "$MYRMICA_JOB_DIR/count-{name}" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$MYRMICA_JOB_DIR/count-{name}"; '
-           'echo "{name} attempt $n"; if [ $n -le {fail_times} ]; then exit {code}; fi')
+COUNTER = ('n=$(cat "$MYRMICA_JOB_DIR/count-{name}" 2>/dev/null || echo 0); n=$((n+1)); '
+           'echo $n > "$MYRMICA_JOB_DIR/count-{name}"; echo "{name} attempt $n"; '
+           'if [ $n -le {fail_times} ]; then exit {code}; fi')
 
 
 def counter(name: str, fail_times: int, code: int = 1) -> str:

@@ -167,7 +167,8 @@ tasks:
 - task_type: two
   method: SHELL
   script:
-    - 'if [ -f "$MYRMICA_JOB_DIR/paused-once" ]; then echo two-finished; else touch "$MYRMICA_JOB_DIR/paused-once"; echo $$ > "$MYRMICA_JOB_DIR/pid"; exec sleep 60; fi'
+    - 'if [ -f "$MYRMICA_JOB_DIR/paused-once" ]; then echo two-finished;
+       else touch "$MYRMICA_JOB_DIR/paused-once"; echo $$ > "$MYRMICA_JOB_DIR/pid"; exec sleep 60; fi'
   on_completed: three
 - task_type: three
   method: SHELL

@@ -9,7 +9,6 @@ import pytest
 
 from myrmica.config import Settings
 from tests.support.jobs import apply, followed_lines, get_request, log_lines, log_text, run, task, task_types
-from tests.support.live import LiveServer
 
 MAX_LOG_BYTES = 1024 * 1024
 
@@ -78,7 +77,7 @@ tasks:
 """
 
 
-def test_secrets_are_masked_in_logs_and_never_served(api: httpx.Client, server: LiveServer) -> None:
+def test_secrets_are_masked_in_logs_and_never_served(api: httpx.Client) -> None:
     definition = apply(api, SECRETIVE)
     created = api.post(f"/api/jobs/definitions/{definition['id']}/configs",
                        json={"name": "ApiToken", "value": CONFIG_SECRET, "secret": True})

@@ -35,7 +35,9 @@ tasks:
     max_parallel: 2
   script:
     - echo "deploying $region"
-    - touch "$MYRMICA_JOB_DIR/running.$region"; sleep 0.3; ls "$MYRMICA_JOB_DIR" | grep -c '^running' >> "$MYRMICA_JOB_DIR/observed"; rm "$MYRMICA_JOB_DIR/running.$region"
+    - touch "$MYRMICA_JOB_DIR/running.$region"; sleep 0.3;
+      ls "$MYRMICA_JOB_DIR" | grep -c '^running' >> "$MYRMICA_JOB_DIR/observed";
+      rm "$MYRMICA_JOB_DIR/running.$region"
     - echo "::set-output name=deployed::done-$region"
   on_completed: report
 - task_type: report

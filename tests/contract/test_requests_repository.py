@@ -1,0 +1,49 @@
+"""Request records behave the same on SQLite and PostgreSQL: idempotent keys and guarded transitions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from myrmica.domain.definitions import parse_definition
+from myrmica.domain.principal import Principal
+from myrmica.ids import new_id
+from myrmica.store.store import Store
+
+JOB = "job_type: j\ntasks:\n- task_type: a\n  method: SHELL\n  script: [true]\n"
+
+
+async def make_row(store: Store, principal: Principal, user_key: str | None = None) -> dict[str, Any]:
+    saved = await store.definitions.save(principal, parse_definition(JOB))
+    now = datetime.now(UTC)
+    return {"id": new_id(), "parent_id": None, "user_key": user_key, "job_definition_id": saved.definition["id"],
+            "job_execution_id": None, "last_job_execution_id": None, "owner_key": principal.owner_key,
+            "organization_id": principal.organization_id, "user_id": principal.user_id, "description": "",
+            "platform": "", "job_type": "j", "job_version": "1", "job_state": "PENDING", "job_group": "",
+            "job_priority": 0, "schedule_attempts": 0, "retried": 0, "paused_count": 0, "cron_triggered": False,
+            "error_code": "", "error_message": "", "current_task": "", "hard_restart": False,
+            "cascade_cancel": False, "params": {}, "secret_params": None, "lease_owner": None,
+            "lease_expires_at": None, "scheduled_at": now, "started_at": None, "ended_at": None,
+            "created_at": now, "updated_at": now}
+
+
+async def test_same_user_key_twice_gives_one_request(store: Store, alice: Principal) -> None:
+    first = await make_row(store, alice, "key-1")
+    second = {**first, "id": new_id()}
+    results = await asyncio.gather(store.requests.create(first), store.requests.create(second))
+    assert sorted(r.created for r in results) == [False, True]
+    assert {r.request["id"] for r in results} == {first["id"]} or {r.request["id"] for r in results} == \
+        {second["id"]}
+
+
+async def test_transitions_are_compare_and_set(store: Store, alice: Principal) -> None:
+    row = await make_row(store, alice)
+    await store.requests.create(row)
+    won = await store.requests.claim([(row["id"], "PENDING")], "queen-a", datetime.now(UTC))
+    lost = await store.requests.claim([(row["id"], "PENDING")], "queen-b", datetime.now(UTC))
+    assert won == [row["id"]] and lost == []
+    assert (await store.requests.get(row["id"]))["lease_owner"] == "queen-a"
+    assert await store.requests.finish(row["id"], None, ["READY"], "CANCELLED")
+    assert not await store.requests.finish(row["id"], None, ["READY"], "COMPLETED")
+    assert (await store.requests.get(row["id"]))["job_state"] == "CANCELLED"

@@ -1,0 +1,73 @@
+"""A real `myrmica server` process, for tests that kill it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, *, database_url: str = "", token: str = "myr_process_test",
+                 port: int | None = None, extra: list[str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.token = token
+        self.port = port or free_port()
+        self.extra = extra or []
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        args = [sys.executable, "-m", "myrmica", "server", "--port", str(self.port), "--data-dir",
+                str(self.data_dir), *self.extra]
+        if self.database_url:
+            args += ["--db", self.database_url]
+        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - the process owns it
+        self.process = subprocess.Popen(args, env={**os.environ, "MYRMICA_ADMIN_TOKEN": self.token},
+                                        stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {self.log_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def log_text(self) -> str:
+        path = self.data_dir / f"server-{self.port}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
