@@ -66,11 +66,20 @@ def test_two_shell_tasks_complete_and_pass_outputs(api: httpx.Client) -> None:
         assert row["exit_code"] == "0"
         assert row["ant_id"] == "embedded-ant"
         assert row["method"] == "SHELL"
-    assert job_context(done)["Greeting"] == "hello-from-one"
     lines = log_text(api, done["id"])
     assert "one says hello" in lines
     assert "two sees greeting=hello-from-one" in lines
     assert done["execution"]["job_state"] == "COMPLETED"
+
+
+def test_outputs_are_recorded_in_the_job_execution_context(api: httpx.Client) -> None:
+    apply(api, HAPPY)
+    done = run(api, "e2e-happy")
+    assert done["job_state"] == "COMPLETED", done
+    recorded = job_context(done)
+    assert recorded.get("Greeting") == "hello-from-one", done["execution"]["contexts"]
+    assert recorded.get("one-status") == "COMPLETED"
+    assert recorded.get("two-status") == "COMPLETED"
 
 
 def test_embedded_ant_is_listed(api: httpx.Client) -> None:

@@ -76,7 +76,6 @@ def test_fan_out_runs_one_item_per_list_element_with_bounded_parallelism(api: ht
         assert result[f"region_{index}_deployed"] == f"done-{region}"
     # The merged results are job context too: later tasks see them.
     assert "report count=4 first=COMPLETED" in lines
-    assert job_context(done)["region_3_deployed"] == "done-sa"
 
 
 CHILD = """job_type: e2e-child

@@ -40,6 +40,7 @@ class Ant:
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._accepting = True
+        self._handing_back: set[asyncio.Task[None]] = set()
 
     @property
     def methods(self) -> list[str]:
@@ -88,23 +89,40 @@ class Ant:
     async def _loop(self) -> None:
         async for message in self._broker.messages(self.ant_id):
             try:
-                self._handle(message)
+                executing = self._handle(message)
             except Exception:
                 log.exception("ant %s: could not handle a message; dropped: %r", self.ant_id,
                               {k: message.get(k) for k in ("action", "task_execution_id")})
+                executing = False
+            if not executing:
+                await self._broker.ack(self.ant_id, message)
 
-    def _handle(self, message: dict[str, Any]) -> None:
+    def _handle(self, message: dict[str, Any]) -> bool:
+        """Act on a message; True when it started a task (acknowledged once its result is sent)."""
         action = message.get("action")
         if action == "EXECUTE":
             raw = message.get("request")
             request = raw if isinstance(raw, TaskRequest) else TaskRequest.from_dict(raw or {})
+            if not request.task_execution_id or not request.method:
+                raise ValueError("an EXECUTE message without a task execution id or method")
             key = f"{request.task_execution_id}:{request.attempt}"
             if key in self._running:
                 log.info("ant %s: duplicate request %s ignored", self.ant_id, key)
-                return
+                return False
+            if not self._accepting:
+                log.warning("ant %s: stopping; task %s handed back", self.ant_id, key)
+                handed_back = TaskResult(request.request_id, request.task_execution_id, request.attempt, "FAILED",
+                                         exit_code="-1", error_code="ERR_ANT_DRAINING",
+                                         error_message=f"ant {self.ant_id} is shutting down",
+                                         ant_id=self.ant_id, reply_to=request.reply_to)
+                task = asyncio.create_task(self._hand_back(handed_back, message))
+                self._handing_back.add(task)
+                task.add_done_callback(self._handing_back.discard)
+                return True
             cancel = asyncio.Event()
-            task = asyncio.create_task(self._execute(request, cancel, key))
+            task = asyncio.create_task(self._execute(request, cancel, key, message))
             self._running[key] = (task, cancel)
+            return True
         elif action == "CANCEL":
             target = str(message.get("task_execution_id", ""))
             for key, (_, cancel) in self._running.items():
@@ -112,14 +130,20 @@ class Ant:
                     cancel.set()
         else:
             log.warning("ant %s: unknown message action %r ignored", self.ant_id, action)
+        return False
 
-    async def _execute(self, request: TaskRequest, cancel: asyncio.Event, key: str) -> None:
+    async def _hand_back(self, result: TaskResult, message: dict[str, Any]) -> None:
+        await self._broker.send_result(result)
+        await self._broker.ack(self.ant_id, message)
+
+    async def _execute(self, request: TaskRequest, cancel: asyncio.Event, key: str,
+                       message: dict[str, Any]) -> None:
         started = time.time()
         executor = self._executors.get(request.method)
 
         def emit(stream: str, text: str) -> None:
             self._broker.send_log(LogLine(request.request_id, request.task_execution_id, request.task_type,
-                                          stream, text, time.time()))
+                                          stream, text, time.time(), request.reply_to))
 
         try:
             if executor is None:
@@ -133,12 +157,13 @@ class Ant:
             result = TaskResult(request.request_id, request.task_execution_id, request.attempt, "FAILED",
                                 exit_code="-1", error_code="ERR_ANT_EXECUTION_FAILED",
                                 error_message=f"{type(exc).__name__}: {exc}")
-        result.ant_id, result.ant_host = self.ant_id, self.host
+        result.ant_id, result.ant_host, result.reply_to = self.ant_id, self.host, request.reply_to
         result.started_at = result.started_at or started
         result.ended_at = result.ended_at or time.time()
         self.total_executed += 1
         self._running.pop(key, None)
         try:
             await self._broker.send_result(result)
+            await self._broker.ack(self.ant_id, message)
         except Exception:
             log.exception("ant %s: could not send the result of %s", self.ant_id, key)

@@ -12,8 +12,16 @@ LogHandler = Callable[[LogLine], None]
 RegistrationHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+EventHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
 class QueenSide(Protocol):
-    """What a queen uses: send work and control messages to ants; receive results, logs, registrations."""
+    """What a queen uses: send work and control messages to ants; receive results, logs, registrations.
+
+    Events reach every queen (the sender too): cancel/pause of a request whose supervisor runs
+    elsewhere, new log lines, ended requests. Reservations of an ant's capacity are atomic across
+    queens.
+    """
 
     async def dispatch(self, ant_id: str, request: TaskRequest) -> None: ...
 
@@ -22,6 +30,18 @@ class QueenSide(Protocol):
     def subscribe(self, *, on_result: ResultHandler, on_log: LogHandler,
                   on_registration: RegistrationHandler) -> None: ...
 
+    def on_event(self, handler: EventHandler) -> None: ...
+
+    async def publish_event(self, event: dict[str, Any]) -> None: ...
+
+    async def reserve(self, ant_id: str, key: str, capacity: int) -> bool: ...
+
+    async def release(self, ant_id: str, key: str) -> None: ...
+
+    async def adopt_replies(self, queen_id: str) -> None: ...
+
+    async def forget_ant(self, ant_id: str) -> None: ...
+
 
 class AntSide(Protocol):
     """What an ant uses: announce itself, take its messages, send back logs and results."""
@@ -29,6 +49,10 @@ class AntSide(Protocol):
     async def register(self, registration: dict[str, Any]) -> None: ...
 
     def messages(self, ant_id: str) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def ack(self, ant_id: str, message: dict[str, Any]) -> None:
+        """The message is done with (for EXECUTE: its result was sent); it will not be delivered again."""
+        ...
 
     async def send_result(self, result: TaskResult) -> None: ...
 

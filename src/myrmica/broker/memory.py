@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from myrmica.broker.base import LogHandler, RegistrationHandler, ResultHandler
+from myrmica.broker.base import EventHandler, LogHandler, RegistrationHandler, ResultHandler
 from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
 
 log = logging.getLogger("myrmica.broker")
@@ -19,6 +19,8 @@ class MemoryBroker:
         self._on_result: ResultHandler | None = None
         self._on_log: LogHandler | None = None
         self._on_registration: RegistrationHandler | None = None
+        self._event_handlers: list[EventHandler] = []
+        self._reservations: dict[str, set[str]] = {}
 
     def _inbox(self, ant_id: str) -> asyncio.Queue[dict[str, Any]]:
         return self._inboxes.setdefault(ant_id, asyncio.Queue())
@@ -44,6 +46,32 @@ class MemoryBroker:
                   on_registration: RegistrationHandler) -> None:
         self._on_result, self._on_log, self._on_registration = on_result, on_log, on_registration
 
+    def on_event(self, handler: EventHandler) -> None:
+        self._event_handlers.append(handler)
+
+    async def publish_event(self, event: dict[str, Any]) -> None:
+        for handler in self._event_handlers:
+            await handler(event)
+
+    async def reserve(self, ant_id: str, key: str, capacity: int) -> bool:
+        held = self._reservations.setdefault(ant_id, set())
+        if key in held:
+            return True
+        if len(held) >= capacity:
+            return False
+        held.add(key)
+        return True
+
+    async def release(self, ant_id: str, key: str) -> None:
+        self._reservations.get(ant_id, set()).discard(key)
+
+    async def adopt_replies(self, queen_id: str) -> None:
+        return None  # one process: every reply already comes here
+
+    async def forget_ant(self, ant_id: str) -> None:
+        self._reservations.pop(ant_id, None)
+        self._inboxes.pop(ant_id, None)
+
     # ant side
     async def register(self, registration: dict[str, Any]) -> None:
         if self._on_registration is not None:
@@ -56,6 +84,9 @@ class MemoryBroker:
             if message.get("action") == "STOP":
                 return
             yield message
+
+    async def ack(self, ant_id: str, message: dict[str, Any]) -> None:
+        return None
 
     async def send_result(self, result: TaskResult) -> None:
         if self._on_result is None:

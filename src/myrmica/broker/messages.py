@@ -65,6 +65,7 @@ class TaskResult:
     stdout: list[str] = field(default_factory=list)
     started_at: float = 0.0  # epoch seconds on the ant
     ended_at: float = 0.0
+    reply_to: str = ""  # the queen that dispatched the task
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +83,7 @@ class LogLine:
     stream: str  # stdout | stderr | system
     line: str
     at: float  # epoch seconds
+    reply_to: str = ""  # the queen that dispatched the task
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,7 +31,8 @@ class AntInfo:
     total_executed: int = 0
     started_at: float = 0.0
     heartbeat_at: float = field(default_factory=time.time)
-    reserved: set[str] = field(default_factory=set)  # task-execution keys reserved on this ant
+    reserved: set[str] = field(default_factory=set)  # task-execution keys this queen reserved on this ant
+    reported_heartbeat: float = 0.0  # the ant's own clock: a change means a fresh heartbeat
 
     @property
     def load(self) -> int:
@@ -81,7 +82,10 @@ class AntRegistry:
         info.reported_load = int(reg.get("current_load") or 0)
         info.total_executed = int(reg.get("total_executed") or 0)
         info.started_at = float(reg.get("started_at") or now)
-        info.heartbeat_at = now
+        reported = float(reg.get("heartbeat_at") or now)
+        if reported != info.reported_heartbeat:  # a registration read again unchanged is not a heartbeat
+            info.reported_heartbeat = reported
+            info.heartbeat_at = now
         if self._repository is not None:
             await self._repository.upsert(self._row(info))
 
@@ -121,16 +125,15 @@ class AntRegistry:
                 return f"no live ant can run {method}{tag_text}"
         return None
 
-    def reserve(self, method: str, tags: frozenset[str], key: str) -> str | None:
-        """Reserve capacity on the least-loaded fitting ant; its id, or None when every one is full."""
-        best: AntInfo | None = None
-        for ant in self.live():
-            if ant.fits(method, tags) and ant.load < ant.capacity and (best is None or ant.load < best.load):
-                best = ant
-        if best is None:
-            return None
-        best.reserved.add(key)
-        return best.ant_id
+    def candidates(self, method: str, tags: frozenset[str]) -> list[AntInfo]:
+        """Live ants that fit, least loaded first (this queen's reservations and the ant's own report)."""
+        fitting = [a for a in self.live() if a.fits(method, tags)]
+        return sorted(fitting, key=lambda a: (max(a.load, a.reported_load) / a.capacity, a.load, a.ant_id))
+
+    def hold(self, ant_id: str, key: str) -> None:
+        info = self._ants.get(ant_id)
+        if info is not None:
+            info.reserved.add(key)
 
     def release(self, ant_id: str, key: str) -> None:
         info = self._ants.get(ant_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -38,16 +39,19 @@ from myrmica.store.store import Store
 
 log = logging.getLogger("myrmica.queen")
 
-LEASE_SECONDS = 30.0
-HOUSEKEEPING_SECONDS = 5.0
+LEASE_SECONDS = 15.0  # a queen that stops renewing for this long has its requests adopted
+HOUSEKEEPING_SECONDS = 2.0
 CRON_SWEEP_SECONDS = 60.0
+LEADER_LEASE = "leader"
+LEADER_LEASE_SECONDS = 10.0
 
 
 class Engine:
     def __init__(self, settings: Settings, broker: Broker | None = None) -> None:
         self.settings = settings
         self.queen_id = f"queen-{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
-        self.broker: Broker = broker or MemoryBroker()
+        self.broker: Broker = broker or self._broker_for(settings)
+        self.distributed = not isinstance(self.broker, MemoryBroker)
         self.rng = random.Random()
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.supervisors: dict[str, JobSupervisor] = {}
@@ -61,6 +65,16 @@ class Engine:
         self._spawned: set[asyncio.Task[None]] = set()
         self._cron_swept = 0.0
         self._specs: dict[str, JobDefinitionSpec] = {}
+        self._orphan_results: dict[str, TaskResult] = {}
+        self._adopted_queens: set[str] = set()
+        self.leader = False
+
+    def _broker_for(self, settings: Settings) -> Broker:
+        if not settings.broker_url:
+            return MemoryBroker()
+        from myrmica.broker.redis import RedisBroker
+
+        return RedisBroker(settings.broker_url, queen_id=self.queen_id)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -79,6 +93,9 @@ class Engine:
         ctx.services.setdefault("definition_changed_hooks", []).append(self.cron.definition_changed)
         self.broker.subscribe(on_result=self._on_result, on_log=self.logs.add,
                               on_registration=self.ants.on_registration)
+        self.broker.on_event(self._on_event)
+        if self.distributed:
+            self.logs.on_flushed = lambda ids: self._spawn(self.publish({"type": "logs", "request_ids": ids}))
         await self.broker.start()
         self.logs.start()
         ctx.services["engine"] = self
@@ -91,7 +108,8 @@ class Engine:
                          HttpExecutor(ant_id=f"{self.queen_id}-ant",
                                       max_timeout_secs=self.settings.max_task_timeout_secs)]
             executors = [e for e in executors if e.methods & set(self.settings.ant_methods)]
-            self.embedded_ant = Ant("embedded-ant", self.broker, executors, capacity=self.settings.ant_capacity,
+            ant_id = f"embedded-{socket.gethostname()}-{self.settings.port}" if self.distributed else "embedded-ant"
+            self.embedded_ant = Ant(ant_id, self.broker, executors, capacity=self.settings.ant_capacity,
                                     tags=self.settings.ant_tags, embedded=True)
             await self.embedded_ant.start()
         await self.recover()
@@ -128,6 +146,8 @@ class Engine:
         self.metrics.requests_finished.labels(state).inc()
         self.logs.notify(run.request_id)
         self.ended(run.request_id)
+        if self.distributed:
+            self._spawn(self.publish({"type": "ended", "request_id": run.request_id}))
         self.scheduler.wake()
         for hook in self.hooks_ended:
             hook(run, state)
@@ -179,11 +199,12 @@ class Engine:
                         row["id"], [row["task_state"]], task_state="CANCELLED", error_code="ERR_JOB_CANCELLED",
                         ended_at=utcnow())
         self.ended(request["id"])
+        await self.publish({"type": "cancel", "request_id": request["id"]})
+        await self.publish({"type": "ended", "request_id": request["id"]})
 
     async def pause_elsewhere(self, request: dict[str, Any]) -> None:
-        from myrmica.domain.errors import ConflictError
-
-        raise ConflictError(f"request {request['id']} is not running on this server", field="job_state")
+        """The supervisor runs on another queen: ask it (every queen hears the event)."""
+        await self.publish({"type": "pause", "request_id": request["id"]})
 
     def request_suspended(self, run: RunContext, state: str) -> None:
         self.logs.notify(run.request_id)
@@ -199,26 +220,48 @@ class Engine:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
         while True:
-            ant_id = self.ants.reserve(method, tags, key)
-            if ant_id is not None:
-                return ant_id
+            for ant in self.ants.candidates(method, tags):
+                # The broker's reservation is atomic across queens: an ant is never over-committed.
+                if await self.broker.reserve(ant.ant_id, key, ant.capacity):
+                    self.ants.hold(ant.ant_id, key)
+                    return ant.ant_id
             if not self.ants.can_serve(method, tags) or loop.time() >= deadline:
                 return None
             self._capacity.clear()
-            try:
-                await asyncio.wait_for(self._capacity.wait(), timeout=min(1.0, max(0.0, deadline - loop.time())))
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._capacity.wait(), timeout=min(0.5, max(0.0, deadline - loop.time())))
 
-    async def dispatch(self, ant_id: str, request: TaskRequest, timeout: float) -> TaskResult | None:
+    async def release_ant(self, ant_id: str, key: str) -> None:
+        self.ants.release(ant_id, key)
+        try:
+            await self.broker.release(ant_id, key)
+        finally:
+            self.capacity_freed()
+
+    async def dispatch(self, ant_id: str, request: TaskRequest, wait: float) -> TaskResult | None:
         key = f"{request.task_execution_id}:{request.attempt}"
         future: asyncio.Future[TaskResult] = asyncio.get_running_loop().create_future()
         self._results[key] = future
         try:
             await self.broker.dispatch(ant_id, request)
-            return await asyncio.wait_for(future, timeout=timeout)
+            return await asyncio.wait_for(future, timeout=wait)
         except TimeoutError:
             await self.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": request.task_execution_id})
+            return None
+        finally:
+            self._results.pop(key, None)
+
+    async def attach(self, ant_id: str, key: str, wait: float) -> TaskResult | None:
+        """Wait for the result of a task dispatched by a queen that died (this one adopted its request)."""
+        future: asyncio.Future[TaskResult] = asyncio.get_running_loop().create_future()
+        early = self._orphan_results.pop(key, None)
+        if early is not None:
+            return early
+        self._results[key] = future
+        self.ants.hold(ant_id, key)
+        try:
+            return await asyncio.wait_for(future, timeout=wait)
+        except TimeoutError:
             return None
         finally:
             self._results.pop(key, None)
@@ -229,9 +272,14 @@ class Engine:
             future.set_result(result)
             return
         # A result nobody waits for: its supervisor moved on (timeout, cancel, a newer attempt) and
-        # recorded the task's end itself, so this late copy must not overwrite anything.
-        log.info("ignored a late result for task execution %s attempt %d", result.task_execution_id,
-                 result.attempt)
+        # recorded the task's end itself, so this late copy must not overwrite anything — or its
+        # queen died and the request is about to be adopted, so it is kept for a while for attach().
+        key = f"{result.task_execution_id}:{result.attempt}"
+        self._orphan_results[key] = result
+        while len(self._orphan_results) > 10_000:
+            self._orphan_results.pop(next(iter(self._orphan_results)))
+        log.info("a result for task execution %s attempt %d has no waiting supervisor (late or adopted)",
+                 result.task_execution_id, result.attempt)
 
     # --- housekeeping ---------------------------------------------------------------------------
 
@@ -239,40 +287,79 @@ class Engine:
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
             try:
-                for ant_id, keys in self.ants.expire():
-                    for key in keys:
-                        te_id, _, attempt = key.partition(":")
-                        future = self._results.get(key)
-                        if future is not None and not future.done():
-                            future.set_result(TaskResult("", te_id, int(attempt or 0), "FAILED", exit_code="-1",
-                                                         error_code="ERR_ANT_LOST",
-                                                         error_message=f"ant {ant_id} stopped answering"))
-                self.metrics.ants_live.set(len(self.ants.live()))
-                lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
-                await self.store.requests.renew_leases(self.queen_id, list(self.supervisors), lease_until)
-                await self.recover()
-                loop_time = asyncio.get_running_loop().time()
-                if loop_time - self._cron_swept >= CRON_SWEEP_SECONDS:
-                    self._cron_swept = loop_time
-                    await self.cron.sweep()
+                await self.housekeeping_pass()
             except Exception:
                 log.exception("housekeeping failed; will retry")
 
+    async def housekeeping_pass(self) -> None:
+        await self._expire_ants()
+        self.metrics.ants_live.set(len(self.ants.live()))
+        lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
+        await self.store.requests.renew_leases(self.queen_id, list(self.supervisors), lease_until)
+        was_leader = self.leader
+        self.leader = await self.store.leases.acquire(LEADER_LEASE, self.queen_id, LEADER_LEASE_SECONDS)
+        if self.leader and not was_leader:
+            log.info("%s leads cron and housekeeping", self.queen_id)
+        await self.recover()
+        loop_time = asyncio.get_running_loop().time()
+        if self.leader and loop_time - self._cron_swept >= CRON_SWEEP_SECONDS:
+            self._cron_swept = loop_time
+            await self.cron.sweep()
+
+    async def _expire_ants(self) -> None:
+        for ant_id, keys in self.ants.expire():
+            for key in keys:
+                te_id, _, attempt = key.partition(":")
+                future = self._results.get(key)
+                if future is not None and not future.done():
+                    future.set_result(TaskResult("", te_id, int(attempt or 0), "FAILED", exit_code="-1",
+                                                 error_code="ERR_ANT_LOST",
+                                                 error_message=f"ant {ant_id} stopped answering"))
+            await self.broker.forget_ant(ant_id)
+
     async def recover(self) -> None:
-        """Adopt requests left READY/EXECUTING by a queen that is gone (or by this one before a crash)."""
+        """Adopt requests left READY/EXECUTING by a queen that is gone (or by this one before a crash).
+
+        One SQLite file has one server, so at start every such request is this server's to resume;
+        on PostgreSQL a request is adopted once its queen stopped renewing its lease.
+        """
         now = utcnow()
-        alive = [self.queen_id] if self.store.backend == "sqlite" else []
+        alive = [self.queen_id] if self.store.backend == "sqlite" else None
         for row in await self.store.requests.orphans(owner_alive=alive, now=now):
             if row["id"] in self.supervisors:
                 continue
-            if self.store.backend != "sqlite" and row.get("lease_owner") and row.get("lease_expires_at") and \
-                    row["lease_expires_at"] > now:
-                continue
             lease_until = now + timedelta(seconds=LEASE_SECONDS)
-            if await self.store.requests.adopt(row["id"], row.get("lease_owner"), self.queen_id, lease_until):
+            old_owner = row.get("lease_owner")
+            if await self.store.requests.adopt(row["id"], old_owner, self.queen_id, lease_until):
                 log.warning("resuming request %s (%s) left %s by %s", row["id"], row["job_type"], row["job_state"],
-                            row.get("lease_owner") or "no queen")
-                await self.scheduler.resume_orphan(row)
+                            old_owner or "no queen")
+                if old_owner and old_owner != self.queen_id and old_owner not in self._adopted_queens:
+                    self._adopted_queens.add(old_owner)
+                    await self.broker.adopt_replies(old_owner)
+                await self.scheduler.resume_orphan({**row, "lease_owner": self.queen_id})
+
+    # --- events between queens ------------------------------------------------------------------
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        try:
+            await self.broker.publish_event(event)
+        except Exception:
+            log.exception("could not publish %s", event.get("type"))
+
+    async def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        request_id = str(event.get("request_id") or "")
+        if kind == "logs":
+            for rid in event.get("request_ids") or []:
+                self.logs.notify(str(rid))
+        elif kind == "ended":
+            self.ended(request_id)
+            self.logs.notify(request_id)
+        elif kind in ("cancel", "pause"):
+            supervisor = self.supervisors.get(request_id)
+            if supervisor is not None and supervisor.task is not None and supervisor.stop_reason is None:
+                supervisor.stop_reason = kind
+                supervisor.task.cancel()
 
     # --- helpers for templates ------------------------------------------------------------------
 

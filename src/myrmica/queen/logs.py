@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ class LogSink:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.on_flushed: Callable[[list[str]], None] | None = None  # other queens' followers hear of new lines
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._flusher(), name="log-flusher")
@@ -80,8 +82,11 @@ class LogSink:
             log.exception("could not store %d log lines; will retry", len(batch))
             self._buffer[:0] = batch
             return
-        for request_id in {row["job_request_id"] for row in batch}:
+        request_ids = sorted({row["job_request_id"] for row in batch})
+        for request_id in request_ids:
             self.notify(request_id)
+        if self.on_flushed is not None:
+            self.on_flushed(request_ids)
 
     def notify(self, request_id: str) -> None:
         for event in self._waiters.get(request_id, ()):

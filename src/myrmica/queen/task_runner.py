@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("myrmica.queen.tasks")
 
 RESULT_GRACE_SECONDS = 5.0
+HANDED_BACK = "ERR_ANT_DRAINING"
+MAX_HANDBACKS = 20
 MAX_SENSOR_POLLS = 100_000
 
 
@@ -101,19 +103,25 @@ class TaskRunner:
         if task.method == TaskMethod.MANUAL:
             return task, *await self._manual(task)
         lost = self.run.lost.pop(task.task_type, None)
+        pending: tuple[Outcome, TaskResult | None] | None = None
         if lost is not None:
-            # The attempt a crash cut off counts as one attempt; the same row carries on.
-            row, attempt = lost, int(lost["attempt"]) + 1
-            if attempt > task.retry:
-                outcome = Outcome("FAILED", "-1", ErrorCode.ERR_ANT_LOST,
-                                  f"task {task.task_type} was cut off by a restart and has no retries left")
-                await self.engine.store.requests.update_task_execution(
-                    row["id"], ["FAILED", "EXECUTING"], task_state="FAILED", error_code=outcome.error_code,
-                    error_message=outcome.error_message, ended_at=utcnow())
-                return task, outcome, row
-            await self.engine.store.requests.update_task_execution(row["id"], ["FAILED", "EXECUTING"],
-                                                                   task_state="EXECUTING", attempt=attempt,
-                                                                   retried=attempt)
+            row, attempt = lost, int(lost["attempt"])
+            result = await self._reattach(task, row, attempt)
+            if result is not None:  # the ant finished the attempt the dead queen dispatched
+                pending = (Outcome(result.state, result.exit_code, result.error_code, result.error_message), result)
+            else:
+                # The attempt a crash cut off counts as one attempt; the same row carries on.
+                attempt += 1
+                if attempt > task.retry:
+                    outcome = Outcome("FAILED", "-1", ErrorCode.ERR_ANT_LOST,
+                                      f"task {task.task_type} was cut off by a restart and has no retries left")
+                    await self.engine.store.requests.update_task_execution(
+                        row["id"], ["FAILED", "EXECUTING"], task_state="FAILED", error_code=outcome.error_code,
+                        error_message=outcome.error_message, ended_at=utcnow())
+                    return task, outcome, row
+                await self.engine.store.requests.update_task_execution(row["id"], ["FAILED", "EXECUTING"],
+                                                                       task_state="EXECUTING", attempt=attempt,
+                                                                       retried=attempt)
         else:
             row = await self._new_row(task, "EXECUTING")
             attempt = 0
@@ -127,7 +135,10 @@ class TaskRunner:
                     outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {exc}")
                     await self._finish_row(row, outcome)
                     return task, outcome, row
-            outcome, result = await self._attempt(task, row, attempt)
+            if pending is not None:
+                (outcome, result), pending = pending, None
+            else:
+                outcome, result = await self._attempt(task, row, attempt)
             outcome = apply_exit_code_override(task, outcome)
             if result is not None:
                 self._absorb(task, result)
@@ -160,6 +171,18 @@ class TaskRunner:
             await self._finish_row(row, outcome, **extra)
             return task, outcome, row
 
+    async def _reattach(self, task: TaskDefinition, row: dict[str, Any], attempt: int) -> TaskResult | None:
+        """After adopting a request from a dead queen: wait for the attempt still running on a live ant."""
+        ant_id = str(row.get("ant_id") or "")
+        ant = self.engine.ants.get(ant_id) if ant_id else None
+        if not self.engine.distributed or ant is None or not ant.alive(time.time()):
+            return None
+        key = f"{row['id']}:{attempt}"
+        try:
+            return await self.engine.attach(ant_id, key, self._timeout(task) + RESULT_GRACE_SECONDS)
+        finally:
+            await self.engine.release_ant(ant_id, key)
+
     def _timeout(self, task: TaskDefinition) -> float:
         limit = self.engine.settings.max_task_timeout_secs
         return min(task.timeout, limit) if task.timeout > 0 else limit
@@ -177,19 +200,24 @@ class TaskRunner:
         method = task.execution_method.value
         tags = frozenset(task.tags)
         key = f"{row['id']}:{attempt}"
-        ant_id = await self.engine.reserve_ant(method, tags, key, self._timeout(task))
-        if ant_id is None:
-            message = self.engine.ants.missing([(method, tags)]) or "every fitting ant is at capacity"
-            return Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, message), None
-        try:
-            request = self.task_request(task, row, attempt)
-            self.current = (row["id"], attempt, ant_id)
-            await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
-            result = await self.engine.dispatch(ant_id, request, self._timeout(task) + RESULT_GRACE_SECONDS)
-        finally:
-            self.current = None
-            self.engine.ants.release(ant_id, key)
-            self.engine.capacity_freed()
+        for _ in range(MAX_HANDBACKS):
+            ant_id = await self.engine.reserve_ant(method, tags, key, self._timeout(task))
+            if ant_id is None:
+                message = self.engine.ants.missing([(method, tags)]) or "every fitting ant is at capacity"
+                return Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, message), None
+            try:
+                request = self.task_request(task, row, attempt)
+                self.current = (row["id"], attempt, ant_id)
+                await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
+                result = await self.engine.dispatch(ant_id, request, self._timeout(task) + RESULT_GRACE_SECONDS)
+            finally:
+                self.current = None
+                await self.engine.release_ant(ant_id, key)
+            if result is None or result.error_code != HANDED_BACK:
+                break
+            # The ant was shutting down and handed the task back untouched: not an attempt.
+        else:
+            return Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, "every ant handed the task back"), None
         if result is None:
             return Outcome("FAILED", "-1", ErrorCode.ERR_TASK_TIMED_OUT,
                            f"no result from ant {ant_id} within the task timeout"), None

@@ -269,8 +269,7 @@ class Tasklets:
                 result = await engine.dispatch(ant_id, request, timeout + 5)
             finally:
                 engine.fan_out_running.get(runner.run.request_id, set()).discard((child["id"], ant_id))
-                engine.ants.release(ant_id, key)
-                engine.capacity_freed()
+                await engine.release_ant(ant_id, key)
             if result is None:
                 outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TASK_TIMED_OUT, "no result within the task timeout")
             else:

@@ -195,13 +195,13 @@ class RequestRepository:
                 jr.c.owner_key == owner_key, jr.c.job_type == job_type, jr.c.job_state.in_(list(states))))).scalar()
         return int(value or 0)
 
-    async def orphans(self, *, owner_alive: Sequence[str], now: datetime) -> list[dict[str, Any]]:
-        """READY/EXECUTING requests whose queen is gone: not a live owner, or their lease lapsed."""
+    async def orphans(self, *, owner_alive: Sequence[str] | None, now: datetime) -> list[dict[str, Any]]:
+        """READY/EXECUTING requests whose queen is gone: no owner, not a live owner, or a lapsed lease."""
+        gone = [jr.c.lease_owner.is_(None), jr.c.lease_expires_at < now]
+        if owner_alive is not None:
+            gone.append(jr.c.lease_owner.not_in(list(owner_alive)))
         async with self._engine.connect() as conn:
-            return as_dicts(await conn.execute(select(jr).where(
-                jr.c.job_state.in_(ACTIVE_STATES),
-                or_(jr.c.lease_owner.is_(None), jr.c.lease_owner.not_in(list(owner_alive)) if owner_alive
-                    else jr.c.id.is_not(None), jr.c.lease_expires_at < now))))
+            return as_dicts(await conn.execute(select(jr).where(jr.c.job_state.in_(ACTIVE_STATES), or_(*gone))))
 
     async def adopt(self, request_id: str, old_owner: str | None, owner: str, lease_until: datetime) -> bool:
         condition = jr.c.lease_owner.is_(None) if old_owner is None else jr.c.lease_owner == old_owner

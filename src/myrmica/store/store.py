@@ -13,6 +13,7 @@ from myrmica.store.database import create_database, migrate
 from myrmica.store.database_lock import Database
 from myrmica.store.definitions import DefinitionRepository
 from myrmica.store.job_configs import JobConfigRepository
+from myrmica.store.leases import LeaseRepository
 from myrmica.store.logs import LogRepository
 from myrmica.store.requests import RequestRepository
 
@@ -29,6 +30,7 @@ class Store:
         self.logs = LogRepository(db)
         self.ants = AntRepository(db)
         self.approvals = ApprovalRepository(db)
+        self.leases = LeaseRepository(db)
 
     @property
     def backend(self) -> str:
