@@ -37,6 +37,9 @@ class TaskRequest:
     working_dir: str = ""
     report_stdout: bool = False
     secrets: list[str] = field(default_factory=list)  # values masked as [****] in logs and results
+    artifact_paths: list[str] = field(default_factory=list)  # files kept for later tasks (artifacts.paths)
+    artifacts_when: str = "always"  # always | onSuccess | onFailure
+    dependencies: list[str] = field(default_factory=list)  # earlier tasks whose artifacts this one needs
     reply_to: str = ""  # the queen that dispatched it
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from myrmica.domain.durations import parse_duration
 from myrmica.domain.methods import TaskMethod
@@ -58,7 +58,13 @@ def _optional_text(value: Any) -> str:
     return str(value)
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
+def _duration_text(seconds: float) -> str:
+    """Stored specs keep durations as Go-style text, so reading them back gives the same seconds."""
+    return (f"{seconds:.9f}".rstrip("0").rstrip(".") or "0") + "s"
+
+
+Duration = Annotated[float, BeforeValidator(_duration), PlainSerializer(_duration_text, return_type=str,
+                                                                        when_used="json")]
 Variables = Annotated[dict[str, Any], BeforeValidator(_name_values)]
 StringList = Annotated[list[str], BeforeValidator(_string_list)]
 Script = Annotated[list[str], BeforeValidator(_script)]

@@ -242,12 +242,17 @@ class Engine:
         key = f"{request.task_execution_id}:{request.attempt}"
         future: asyncio.Future[TaskResult] = asyncio.get_running_loop().create_future()
         self._results[key] = future
+        cancel = {"action": "CANCEL", "task_execution_id": request.task_execution_id}
         try:
             await self.broker.dispatch(ant_id, request)
             return await asyncio.wait_for(future, timeout=wait)
         except TimeoutError:
-            await self.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": request.task_execution_id})
+            await self.broker.control(ant_id, cancel)
             return None
+        except asyncio.CancelledError:
+            # The job was cancelled, paused or timed out: the ant must stop the task too.
+            await asyncio.shield(self.broker.control(ant_id, cancel))
+            raise
         finally:
             self._results.pop(key, None)
 

@@ -13,6 +13,7 @@ import yaml
 
 from myrmica.domain.definition_model import JobDefinitionSpec, TaskDefinition
 from myrmica.domain.definitions import UPLOAD_FUNCTIONS
+from myrmica.domain.fragments import job_field_line, task_fragments
 from myrmica.templating.gotemplate import Template, TemplateError, has_template
 
 
@@ -38,10 +39,14 @@ def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_
         raise RenderError(f"task {task_type!r} is not in the definition")
     if not has_template(raw_source):
         return stored
-    text = render_text(raw_source, data, functions)
+    fragments = None if spec.dynamic_template_tasks or raw_format != "yaml" else task_fragments(raw_source)
+    if fragments is not None and task_type in fragments:
+        text = "tasks:\n" + render_text(fragments[task_type], data, functions)
+    else:
+        text = render_text(raw_source, data, functions)
     text = "\n".join(line for line in text.splitlines() if line.strip())  # blank lines left by actions
     try:
-        document = yaml.safe_load(text) if raw_format == "yaml" else yaml.safe_load(text)
+        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RenderError(f"the rendered definition is not valid YAML: {exc}") from exc
     tasks = document.get("tasks") if isinstance(document, dict) else None
@@ -67,7 +72,8 @@ def render_job_field(raw_source: str, field: str, data: Mapping[str, Any],
     """A job-level key (``skip_if``) as it reads once the whole definition is rendered."""
     if not has_template(raw_source):
         return ""
-    text = render_text(raw_source, data, functions)
+    line = job_field_line(raw_source, field)
+    text = render_text(line if line is not None else raw_source, data, functions)
     try:
         document = yaml.safe_load("\n".join(line for line in text.splitlines() if line.strip()))
     except yaml.YAMLError as exc:

@@ -56,7 +56,9 @@ class JobSupervisor:
             await self._suspend(suspend)
         except TimeoutError:
             await self.runner.cancel_current()
-            await self._end("FAILED", ErrorCode.ERR_TASK_TIMED_OUT, f"the job timed out after {timeout:g}s")
+            message = f"the job timed out after {timeout:g}s"
+            await self._mark_running_tasks("FAILED", ErrorCode.ERR_TASK_TIMED_OUT, message)
+            await self._end("FAILED", ErrorCode.ERR_TASK_TIMED_OUT, message)
         except asyncio.CancelledError:
             await self._stopped()
         except Exception as exc:
@@ -140,7 +142,8 @@ class JobSupervisor:
     # --- endings --------------------------------------------------------------------------------
 
     async def _save_contexts(self) -> dict[str, Any]:
-        return {"contexts": dict(self.run.contexts)}
+        """Column values for the execution row: its ``contexts`` column holds ``{"contexts": {…}}``."""
+        return {"contexts": {"contexts": dict(self.run.contexts)}}
 
     async def _end(self, state: str, error_code: str, message: str) -> None:
         run = self.run

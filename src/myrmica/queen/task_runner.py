@@ -235,7 +235,8 @@ class TaskRunner:
             variables=variables, environment={k: _stringify(v) for k, v in task.environment.items()},
             headers=task.headers, query=task.query, url=task.url, timeout_secs=self._timeout(task),
             working_dir=task.working_dir, report_stdout=task.report_stdout, secrets=self.run.secrets,
-            reply_to=self.engine.queen_id)
+            reply_to=self.engine.queen_id, artifact_paths=task.artifacts.paths if task.artifacts else [],
+            artifacts_when=task.artifacts.when if task.artifacts else "always", dependencies=task.dependencies)
 
     async def cancel_current(self) -> None:
         await self.engine.cancel_fan_out(self.run.request_id)

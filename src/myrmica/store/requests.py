@@ -254,8 +254,8 @@ class RequestRepository:
         if job_type:
             conditions.append(jr.c.job_type == job_type)
         async with self._engine.connect() as conn:
-            rows: Sequence[Any] = (await conn.execute(select(jr.c.job_type, jr.c.job_state, jr.c.started_at, jr.c.ended_at)
-                                       .where(*conditions).order_by(jr.c.ended_at.desc()).limit(limit))).all()
+            query = select(jr.c.job_type, jr.c.job_state, jr.c.started_at, jr.c.ended_at).where(*conditions)
+            rows: Sequence[Any] = (await conn.execute(query.order_by(jr.c.ended_at.desc()).limit(limit))).all()
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     # --- executions -----------------------------------------------------------------------------

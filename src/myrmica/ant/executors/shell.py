@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from myrmica.ant.executors.base import LogCallback, mask
+from myrmica.ant.executors.workspace import collect_artifacts, fetch_dependencies
 from myrmica.broker.messages import TaskRequest, TaskResult
 
 MAX_LINE_BYTES = 64 * 1024
@@ -251,12 +252,33 @@ class ShellExecutor:
                 watcher = loop.create_task(cancel.wait())
                 watcher.add_done_callback(lambda t: t.cancelled() or _trigger(run.stop, "cancel"))
             try:
+                self._fetch(request, run, cwd)
                 failure = await self._phases(run, loop, str(cwd), env)
             finally:
                 timer.cancel()
                 if watcher is not None:
                     watcher.cancel()
+            self._collect(request, run, cwd, succeeded=failure is None and not run.interrupted)
         return self._result(request, run, failure, timeout, started)
+
+    def _fetch(self, request: TaskRequest, run: _Run, cwd: Path) -> None:
+        if request.dependencies:
+            for task_type in fetch_dependencies(cwd, self.job_dir(request), request.dependencies):
+                text = f"dependency {task_type} left no artifacts"
+                run.emit("system", text, len(text) + 1)
+
+    def _collect(self, request: TaskRequest, run: _Run, cwd: Path, *, succeeded: bool) -> None:
+        when = request.artifacts_when.lower()
+        if not request.artifact_paths or (when == "onsuccess" and not succeeded) or \
+                (when == "onfailure" and succeeded):
+            return
+        try:
+            kept = collect_artifacts(cwd, self.job_dir(request), request.task_type, request.artifact_paths)
+        except OSError as exc:
+            text = f"could not keep artifacts: {exc}"
+        else:
+            text = f"artifacts kept: {', '.join(kept) if kept else 'none matched'}"
+        run.emit("system", text, len(text) + 1)
 
     async def _phases(self, run: _Run, loop: asyncio.AbstractEventLoop, cwd: str,
                       env: dict[str, str]) -> _Failure | None:

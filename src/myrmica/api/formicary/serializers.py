@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from myrmica.domain.durations import to_nanos
+from myrmica.domain.durations import parse_duration, to_nanos
 
 _TASK_DURATIONS = ("delay_between_retries", "timeout")
 _NESTED_DURATIONS = {
@@ -24,8 +24,9 @@ def iso(value: datetime | None) -> str | None:
 def _durations_to_nanos(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     out = dict(doc)
     for key in keys:
-        if isinstance(out.get(key), int | float):
-            out[key] = to_nanos(float(out[key]))
+        value = out.get(key)
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            out[key] = to_nanos(parse_duration(value) if isinstance(value, str) else float(value))
     for key, inner in _NESTED_DURATIONS.items():
         if isinstance(out.get(key), dict):
             out[key] = _durations_to_nanos(out[key], inner)
