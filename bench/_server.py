@@ -36,7 +36,7 @@ def embedded_server(extra_args: list[str] | None = None, env: dict[str, str] | N
             [sys.executable, "-m", "myrmica", "server", "--port", str(port), "--data-dir", data_dir,
              "--log-level", "warning", *(extra_args or [])],
             env={**os.environ, "MYRMICA_ADMIN_TOKEN": token, **(env or {})},
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "server.log"), "w"))
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "server.log"), "w"))  # noqa: SIM115
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:

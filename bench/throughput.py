@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http import LeanConnection  # noqa: E402
 from _server import Target, embedded_server  # noqa: E402
 
 JOB = """job_type: bench-true
@@ -46,18 +47,23 @@ async def prepare(client: httpx.AsyncClient) -> None:
     (await client.put("/api/jobs/definitions/bench-true/concurrency", data={"concurrency": "10000"})).raise_for_status()
 
 
-async def submit_many(client: httpx.AsyncClient, count: int, parallel: int) -> list[str]:
+async def submit_many(target: Target, count: int, parallel: int) -> list[str]:
     ids: list[str] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(count):
         queue.put_nowait(i)
 
     async def worker() -> None:
-        while not queue.empty():
-            queue.get_nowait()
-            response = await client.post("/api/jobs/requests", json={"job_type": "bench-true"})
-            response.raise_for_status()
-            ids.append(response.json()["id"])
+        connection = LeanConnection(target.url, target.token)
+        try:
+            while not queue.empty():
+                queue.get_nowait()
+                status, body = await connection.request("POST", "/api/jobs/requests", {"job_type": "bench-true"})
+                if status != 201:
+                    raise RuntimeError(f"submit answered {status}: {body}")
+                ids.append(body["id"])
+        finally:
+            await connection.close()
 
     await asyncio.gather(*(worker() for _ in range(parallel)))
     return ids
@@ -70,7 +76,7 @@ async def wait_all(client: httpx.AsyncClient, total: int, timeout: float) -> Non
                                                                  "page_size": 1})).json()
         if body["TotalRecords"] >= total:
             return
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
     raise TimeoutError("requests did not finish in time")
 
 
@@ -96,10 +102,10 @@ async def run(target: Target, count: int, parallel: int, idle: int) -> None:
     limits = httpx.Limits(max_connections=parallel + 8)
     async with httpx.AsyncClient(base_url=target.url, headers=headers, timeout=60, limits=limits) as client:
         await prepare(client)
-        await submit_many(client, 20, 4)  # warm up
+        await submit_many(target, 20, 4)  # warm up
         await wait_all(client, 20, 60)
         started = time.monotonic()
-        ids = await submit_many(client, count, parallel)
+        ids = await submit_many(target, count, parallel)
         submitted = time.monotonic()
         await wait_all(client, count + 20, 600)
         rows = await fetch(client, ids)

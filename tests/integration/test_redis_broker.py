@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -111,9 +111,9 @@ class Queen:
         await asyncio.wait_for(future, timeout)
 
 
-def request(n: int, reply_to: str = "", **kwargs: Any) -> TaskRequest:
+def request(n: int, reply_to: str = "", script: list[str] | None = None) -> TaskRequest:
     return TaskRequest(request_id=f"req-{n}", task_execution_id=f"te-{n}", job_type="job", task_type=f"t{n}",
-                       method="SHELL", script=[f"echo {n}"], reply_to=reply_to, **kwargs)
+                       method="SHELL", script=script or [f"echo {n}"], reply_to=reply_to)
 
 
 def result(n: int, reply_to: str) -> TaskResult:
@@ -202,7 +202,7 @@ async def test_adopt_replies_delivers_the_results_of_a_dead_queen(brokers: Broke
     await ant.send_result(result(1, "dead-q"))
     # The dead queen had read this one but died before acknowledging it.
     await raw.xgroup_create(stream, "queen", id="0", mkstream=True)
-    taken = await raw.xreadgroup("queen", "dead-q", {stream: ">"}, count=10)
+    taken = cast(list[Any], await raw.xreadgroup("queen", "dead-q", {stream: ">"}, count=10))
     assert len(taken[0][1]) == 1
     await ant.send_result(result(2, "dead-q"))
 
@@ -295,6 +295,21 @@ async def test_malformed_entries_are_acknowledged_and_skipped(brokers: BrokerFac
     await messages.aclose()
 
 
+class OutageWatcher(logging.Handler):
+    """Sets ``all`` once this many brokers logged that Redis is unreachable."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__(logging.WARNING)
+        self.expected, self.seen = expected, 0
+        self.all = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "unreachable; retrying" in record.getMessage():
+            self.seen += 1
+            if self.seen >= self.expected:
+                self.all.set()
+
+
 async def test_the_broker_recovers_when_redis_restarts(own_redis: RedisServer, prefix: str,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="myrmica.broker.redis")
@@ -312,6 +327,8 @@ async def test_the_broker_recovers_when_redis_restarts(own_redis: RedisServer, p
         await ant.ack("a1", first)
         await queen.until(lambda: len(queen.results) == 1)
 
+        noticed = OutageWatcher(expected=2)  # both brokers
+        logging.getLogger("myrmica.broker.redis").addHandler(noticed)
         own_redis.stop()
         # While Redis is away nothing blocks the caller of send_log, and nothing is lost.
         reading = asyncio.create_task(next_message(messages))
@@ -321,7 +338,9 @@ async def test_the_broker_recovers_when_redis_restarts(own_redis: RedisServer, p
         dispatching = asyncio.create_task(queen_broker.dispatch("a1", request(3)))
         with pytest.raises(Exception):  # noqa: B017 - whichever error redis-py raises
             await queen_broker.ping()
-        assert not sending.done() and not dispatching.done()
+        await asyncio.wait_for(noticed.all.wait(), DEADLINE)
+        logging.getLogger("myrmica.broker.redis").removeHandler(noticed)
+        assert not sending.done() and not dispatching.done() and not reading.done()
         own_redis.start()
 
         await asyncio.wait_for(asyncio.gather(sending, dispatching), DEADLINE)
@@ -340,8 +359,8 @@ async def test_the_broker_recovers_when_redis_restarts(own_redis: RedisServer, p
     texts = [r.getMessage() for r in caplog.records]
     down = [t for t in texts if "unreachable; retrying" in t]
     up = [t for t in texts if "reachable again" in t]
-    assert 1 <= len(down) <= 2, down  # once per broker and outage
-    assert len(up) == len(down), up
+    assert len(down) == 2, down  # once per broker and outage
+    assert len(up) == 2, up
 
 
 async def test_start_against_a_closed_port_does_not_hang(caplog: pytest.LogCaptureFixture) -> None:

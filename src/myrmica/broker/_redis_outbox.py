@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from myrmica.broker._redis_support import TRANSIENT, Backoff, BrokerStopped, Link
+from myrmica.broker._redis_support import TRANSIENT, Backoff, BrokerStopped, Fields, Link
 
 log = logging.getLogger("myrmica.broker.redis")
 
@@ -27,7 +27,7 @@ BATCH = 1000
 @dataclass
 class _Item:
     stream: str
-    fields: dict[str, str]
+    fields: Fields
     done: asyncio.Future[None] | None = None  # set for results: their sender awaits it
 
 
@@ -58,7 +58,10 @@ class Outbox:
             return  # started by the broker's start()
         self._task = asyncio.create_task(self._run(), name="redis-broker-outbox")
 
-    def put_log(self, stream: str, fields: dict[str, str]) -> None:
+    def put_log(self, stream: str, fields: Fields) -> None:
+        if self._closing.is_set():
+            log.debug("a log line for %s after the broker stopped; dropped", stream)
+            return
         if self._lines >= self._max_lines:
             self._drop_oldest_line()
         self._queue.append(_Item(stream, fields))
@@ -66,7 +69,7 @@ class Outbox:
         self._wake.set()
         self.ensure_running()
 
-    async def put_result(self, stream: str, fields: dict[str, str]) -> None:
+    async def put_result(self, stream: str, fields: Fields) -> None:
         if self._closing.is_set():
             raise BrokerStopped("the broker is stopped; the result was not sent")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -135,6 +138,11 @@ class Outbox:
                         continue
                     return
                 continue
+            except Exception:  # a bug or an odd reply: keep the task alive, try again later
+                log.exception("writing %d replies to redis failed; retrying", len(self._inflight))
+                if not await self._link.pause(backoff.next()):
+                    return
+                continue
             self._link.ok()
             backoff.reset()
             self._settle(replies)
@@ -142,7 +150,7 @@ class Outbox:
     async def _write(self, items: list[_Item]) -> list[Any]:
         async with self._client.pipeline(transaction=False) as pipe:
             for item in items:
-                pipe.xadd(item.stream, item.fields)  # type: ignore[arg-type]
+                pipe.xadd(item.stream, item.fields)
             return list(await pipe.execute(raise_on_error=False))
 
     def _settle(self, replies: list[Any]) -> None:

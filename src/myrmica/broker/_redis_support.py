@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT
 
 log = logging.getLogger("myrmica.broker.redis")
 
@@ -68,7 +69,10 @@ class Keys:
         return f"{self.prefix}:events"
 
 
-def encode(kind: str, body: dict[str, Any]) -> dict[str, str]:
+Fields = dict[FieldT, EncodableT]
+
+
+def encode(kind: str, body: dict[str, Any]) -> Fields:
     return {FIELD: json.dumps({"kind": kind, "body": body}, separators=(",", ":"), default=str)}
 
 

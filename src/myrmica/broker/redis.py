@@ -21,7 +21,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -34,6 +34,7 @@ from redis.exceptions import ResponseError
 from myrmica.broker._redis_outbox import Outbox
 from myrmica.broker._redis_support import (
     ANT_GROUP,
+    BACKOFF_MAX,
     QUEEN_GROUP,
     RESERVE_LUA,
     TRANSIENT,
@@ -179,14 +180,14 @@ class RedisBroker:
             request = replace(request, reply_to=self.queen_id)
         fields = encode("execute", request.to_dict())
         stream = self.keys.ant(ant_id)
-        await self._retry(f"dispatch to {ant_id}", lambda: self._client.xadd(stream, fields))  # type: ignore[arg-type]
+        await self._retry(f"dispatch to {ant_id}", lambda: self._client.xadd(stream, fields))
 
     async def control(self, ant_id: str, message: dict[str, Any]) -> None:
         if not isinstance(message.get("action"), str):
             raise ValueError(f"a control message needs an action: {message!r}")
         fields = encode("control", {k: v for k, v in message.items() if k != "_id"})
         stream = self.keys.ant(ant_id)
-        await self._retry(f"control to {ant_id}", lambda: self._client.xadd(stream, fields))  # type: ignore[arg-type]
+        await self._retry(f"control to {ant_id}", lambda: self._client.xadd(stream, fields))
 
     def subscribe(self, *, on_result: ResultHandler, on_log: LogHandler,
                   on_registration: RegistrationHandler) -> None:
@@ -247,7 +248,7 @@ class RedisBroker:
         await self._retry(f"register {ant_id}", lambda: self._client.hset(self.keys.ants, ant_id, data),
                           give_up_after=SHORT_RETRY_SECONDS)
 
-    async def messages(self, ant_id: str) -> AsyncIterator[dict[str, Any]]:
+    async def messages(self, ant_id: str) -> AsyncGenerator[dict[str, Any], None]:
         """This ant's messages: first its own unacknowledged ones (a restart resumes them), then new ones."""
         stream = self.keys.ant(ant_id)
         async for entries in self._read_group(stream, ANT_GROUP, ant_id, claim=False, count=10):
@@ -325,7 +326,7 @@ class RedisBroker:
                           count: int) -> AsyncIterator[list[Entry]]:
         """Batches of entries for ``consumer``: its pending ones first, then new ones; retries forever."""
         backoff = Backoff()
-        cursor, setup = "0", True
+        cursor, setup, refused = "0", True, ""
         while not self._closing.is_set():
             try:
                 if setup:
@@ -333,13 +334,17 @@ class RedisBroker:
                     if claim:
                         await self._claim_all(stream, group, consumer)
                     setup, cursor = False, "0"
-                reply = await self._client.xreadgroup(group, consumer, {stream: cursor}, count=count,
-                                                      block=BLOCK_MS if cursor == ">" else None)
+                reply = await self._unless_closing(self._client.xreadgroup(
+                    group, consumer, {stream: cursor}, count=count, block=BLOCK_MS if cursor == ">" else None))
+                if self._closing.is_set():
+                    return
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # the stream was deleted, or Redis restarted empty
                     setup = True
                     continue
-                log.error("%s: reading failed: %s; retrying", stream, exc)
+                if str(exc) != refused:
+                    refused = str(exc)
+                    log.error("%s: redis refused to read it: %s; retrying", stream, exc)
                 await self._link.pause(backoff.next())
                 continue
             except TRANSIENT as exc:
@@ -348,7 +353,8 @@ class RedisBroker:
                 continue
             self._link.ok()
             backoff.reset()
-            entries = cast(list[Entry], reply[0][1]) if reply else []  # type: ignore[index]
+            refused = ""
+            entries = cast(list[Entry], cast(list[Any], reply)[0][1]) if reply else []
             if cursor != ">":
                 if not entries:
                     cursor = ">"
@@ -356,6 +362,19 @@ class RedisBroker:
                 cursor = entries[-1][0]
             if entries:
                 yield entries
+
+    async def _unless_closing(self, operation: Awaitable[T]) -> T | None:
+        """Await ``operation``, but cancel it (None) as soon as stop() is called: a blocked read ends at once."""
+        task = asyncio.ensure_future(operation)
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+        return None if task.cancelled() else task.result()
 
     async def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
         """Acknowledge and delete handled entries (nothing else reads them)."""
@@ -433,6 +452,10 @@ class RedisBroker:
             except TRANSIENT as exc:
                 self._link.failed(exc)
                 await self._link.pause(backoff.next())
+                continue
+            except ResponseError as exc:
+                log.error("%s: redis refused to read the registrations: %s", self.keys.ants, exc)
+                await self._link.pause(BACKOFF_MAX)
                 continue
             self._link.ok()
             backoff.reset()

@@ -11,6 +11,7 @@ import typer
 
 from myrmica import __version__
 from myrmica.cli import definitions, requests
+from myrmica.cli.ant import ant as ant_command
 from myrmica.cli.client import ClientError
 from myrmica.cli.output import err_console
 from myrmica.cli.state import CliState
@@ -86,6 +87,9 @@ def server(
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve(settings)
+
+
+app.command("ant")(ant_command)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ class AntInfo:
     heartbeat_at: float = field(default_factory=time.time)
     reserved: set[str] = field(default_factory=set)  # task-execution keys this queen reserved on this ant
     reported_heartbeat: float = 0.0  # the ant's own clock: a change means a fresh heartbeat
+    running: list[str] = field(default_factory=list)  # "task execution id:attempt" the ant reported running
 
     @property
     def load(self) -> int:
@@ -81,6 +82,7 @@ class AntRegistry:
         info.accepting = bool(reg.get("accepting", True))
         info.reported_load = int(reg.get("current_load") or 0)
         info.total_executed = int(reg.get("total_executed") or 0)
+        info.running = [str(key) for key in reg.get("running") or []]
         info.started_at = float(reg.get("started_at") or now)
         reported = float(reg.get("heartbeat_at") or now)
         if reported != info.reported_heartbeat:  # a registration read again unchanged is not a heartbeat
@@ -111,6 +113,7 @@ class AntRegistry:
             row = self._row(info)
             row["alive"] = info.alive(now)
             row["allocations"] = sorted(info.reserved)
+            row["running"] = list(info.running)
             rows.append(row)
         return rows
 

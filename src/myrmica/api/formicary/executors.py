@@ -1,0 +1,60 @@
+"""``/api/executors``: the task processes running on each ant, and terminating one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from myrmica.api.auth import current_principal
+from myrmica.api.errors import ApiError
+from myrmica.api.formicary.requests import engine_of
+from myrmica.domain.principal import Principal
+
+router = APIRouter(prefix="/executors", tags=["ants"])
+
+
+def _admin(principal: Principal) -> None:
+    if not principal.admin:
+        raise ApiError(403, "only an admin may look at or stop executors")
+
+
+@router.get("")
+async def list_executors(request: Request, principal: Principal = Depends(current_principal)) -> Any:
+    _admin(principal)
+    engine = engine_of(request)
+    records: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    for ant in engine.ants.snapshot():
+        for key in ant.get("running", []) or ant.get("allocations", []):
+            keys.add(key)
+            task_execution_id, _, attempt = key.partition(":")
+            records.append({"id": task_execution_id, "attempt": int(attempt or 0), "ant_id": ant["ant_id"],
+                            "host": ant["host"], "alive": ant["alive"]})
+    for record in records:
+        row = await engine.store.requests.task_execution(record["id"])
+        if row is not None:
+            record.update(job_request_id=row["job_request_id"], task_type=row["task_type"], method=row["method"],
+                          task_state=row["task_state"])
+    return {"Page": 0, "PageSize": len(records), "Records": records, "TotalPages": 1 if records else 0,
+            "TotalRecords": len(records)}
+
+
+@router.delete("/{task_execution_id}")
+async def terminate_executor(task_execution_id: str, request: Request,
+                             principal: Principal = Depends(current_principal)) -> Any:
+    """Stop one running task on its ant; the task fails as cancelled and the job follows its failure edge."""
+    _admin(principal)
+    engine = engine_of(request)
+    ant_id = request.query_params.get("antID") or request.query_params.get("ant_id")
+    row = await engine.store.requests.task_execution(task_execution_id)
+    if row is None:
+        raise ApiError(404, f"task execution {task_execution_id} not found")
+    ant_id = ant_id or row["ant_id"]
+    if not ant_id or engine.ants.get(ant_id) is None:
+        raise ApiError(404, f"ant {ant_id or '?'} is not known to this server", field="antID")
+    if row["task_state"] != "EXECUTING":
+        raise ApiError(409, f"task execution {task_execution_id} is {row['task_state']}, not running",
+                       field="task_state")
+    await engine.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": task_execution_id})
+    return {"id": task_execution_id, "ant_id": ant_id, "terminating": True}

@@ -1,0 +1,90 @@
+"""``myrmica ant``: a standalone worker that takes tasks from queens through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from myrmica.cli.output import err_console
+
+log = logging.getLogger("myrmica.ant")
+
+RUNNABLE = ("SHELL", "HTTP_GET", "HTTP_POST_FORM", "HTTP_POST_JSON", "HTTP_PUT_FORM", "HTTP_PUT_JSON", "HTTP_DELETE")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[str], capacity: int,
+                  work_dir: Path, drain_seconds: float) -> None:
+    from myrmica.ant.executors.base import Executor
+    from myrmica.ant.executors.http import HttpExecutor
+    from myrmica.ant.executors.shell import ShellExecutor
+    from myrmica.ant.worker import Ant
+    from myrmica.broker.redis import RedisBroker
+
+    broker = RedisBroker(broker_url)
+    executors: list[Executor] = []
+    if "SHELL" in methods:
+        executors.append(ShellExecutor(work_dir, ant_id=ant_id))
+    if any(m.startswith("HTTP_") for m in methods):
+        executors.append(HttpExecutor(ant_id=ant_id))
+    await broker.start()
+    ant = Ant(ant_id, broker, executors, capacity=capacity, tags=tags)
+    await ant.start()
+    log.info("ant %s ready: methods %s, tags %s, capacity %d, broker %s", ant_id, ant.methods, ant.tags, capacity,
+             broker_url.split("@")[-1])
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("ant %s stopping: no new work; waiting up to %.0fs for %d running task(s)", ant_id, drain_seconds,
+             ant.load)
+    await ant.stop(drain_seconds=drain_seconds)
+    await broker.stop()
+    log.info("ant %s stopped", ant_id)
+
+
+def ant(
+    broker: Annotated[str | None, typer.Option(help="Redis URL the queens use (env MYRMICA_BROKER_URL).",
+                                               envvar="MYRMICA_BROKER_URL")] = None,
+    ant_id: Annotated[str | None, typer.Option("--id", help="This ant's name. [default: host-pid]")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods to run.")] = ",".join(RUNNABLE),
+    tags: Annotated[str, typer.Option(help="Comma-separated tags; a task runs here only if it has all of its tags.")]
+    = "",
+    capacity: Annotated[int, typer.Option(help="Tasks run at once.")] = 10,
+    work_dir: Annotated[Path | None, typer.Option(help="Where tasks get their working directories.")] = None,
+    drain_seconds: Annotated[float, typer.Option(help="On SIGTERM, how long running tasks may finish.")] = 60.0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run a standalone worker: register with the queens through Redis and run the tasks they send."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not broker:
+        err_console.print("[red]error:[/red] --broker redis://host:6379/0 (or MYRMICA_BROKER_URL) is required")
+        raise typer.Exit(2)
+    wanted = [m.upper() for m in _split(methods)]
+    unknown = [m for m in wanted if m not in RUNNABLE]
+    if unknown or not wanted:
+        log.error("refusing to start: this ant cannot run %s (it runs %s)", ", ".join(unknown) or "nothing",
+                  ", ".join(RUNNABLE))
+        raise typer.Exit(2)
+    if capacity <= 0:
+        log.error("refusing to start: --capacity must be positive, not %d", capacity)
+        raise typer.Exit(2)
+    name = ant_id or f"{socket.gethostname()}-{os.getpid()}"
+    root = work_dir or Path.home() / ".cache" / "myrmica" / "ant" / name
+    try:
+        import uvloop
+
+        uvloop.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds))
+    except ImportError:
+        asyncio.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds))
