@@ -12,6 +12,7 @@ import pytest
 from myrmica.config import Settings
 from tests.support.live import LiveServer, live_server
 from tests.support.postgres import create_database, throwaway_postgres
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -33,10 +34,37 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return create_database(cluster, f"t_{uuid.uuid4().hex[:12]}")
 
 
-@pytest.fixture
-def server_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url,
-                    admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True)
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_redis(server: RedisServer) -> str:
+    import redis
+
+    client = redis.Redis.from_url(server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql+redis"])
+def server_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Every server test runs embedded (SQLite), on PostgreSQL, and distributed (PostgreSQL + Redis)."""
+    mode = request.param
+    if mode == "sqlite":
+        database_url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'myrmica.db'}"
+    else:
+        database_url = create_database(request.getfixturevalue("postgres_cluster"), f"t_{uuid.uuid4().hex[:12]}")
+    broker_url = fresh_redis(request.getfixturevalue("redis_server")) if mode == "postgresql+redis" else ""
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url, broker_url=broker_url,
+                    admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="embedded-ant")
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ class Settings:
         "HTTP_DELETE",
     )
     ant_tags: tuple[str, ...] = ()
+    ant_id: str = ""  # the embedded ant's name; default "embedded-ant", or host and port with a broker
     ant_capacity: int = 50
     max_body_bytes: int = 256 * 1024
     max_log_bytes_per_task: int = 10 * 1024 * 1024

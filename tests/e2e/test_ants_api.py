@@ -54,6 +54,6 @@ def test_terminate_a_running_executor(api: httpx.Client) -> None:
     assert response.status_code == 200
     done = wait_for(api, f"/api/jobs/requests/{request_id}", lambda r: r["job_state"] in ("FAILED", "COMPLETED"))
     tasks = {t["task_type"]: t for t in done["execution"]["tasks"]}  # type: ignore[index]
-    assert tasks["wait"]["task_state"] == "FAILED" and tasks["wait"]["error_code"] == "ERR_JOB_CANCELLED"
+    assert tasks["wait"]["task_state"] == "FAILED" and tasks["wait"]["error_code"] == "ERR_CONTAINER_STOPPED_FAILED"
     assert tasks["after"]["task_state"] == "COMPLETED"  # the failure edge was followed
     assert api.delete(f"/api/executors/{executor['id']}").status_code == 409

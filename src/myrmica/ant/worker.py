@@ -41,6 +41,7 @@ class Ant:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._accepting = True
         self._handing_back: set[asyncio.Task[None]] = set()
+        self._terminated: set[str] = set()
 
     @property
     def methods(self) -> list[str]:
@@ -123,10 +124,12 @@ class Ant:
             task = asyncio.create_task(self._execute(request, cancel, key, message))
             self._running[key] = (task, cancel)
             return True
-        elif action == "CANCEL":
+        elif action in ("CANCEL", "TERMINATE"):
             target = str(message.get("task_execution_id", ""))
             for key, (_, cancel) in self._running.items():
                 if key.split(":", 1)[0] == target:
+                    if action == "TERMINATE":
+                        self._terminated.add(key)
                     cancel.set()
         else:
             log.warning("ant %s: unknown message action %r ignored", self.ant_id, action)
@@ -158,6 +161,10 @@ class Ant:
                                 exit_code="-1", error_code="ERR_ANT_EXECUTION_FAILED",
                                 error_message=f"{type(exc).__name__}: {exc}")
         result.ant_id, result.ant_host, result.reply_to = self.ant_id, self.host, request.reply_to
+        if key in self._terminated:  # stopped by an administrator: a task failure, not a cancelled job
+            self._terminated.discard(key)
+            result.state, result.error_code = "FAILED", "ERR_CONTAINER_STOPPED_FAILED"
+            result.error_message = f"terminated on ant {self.ant_id} by an administrator"
         result.started_at = result.started_at or started
         result.ended_at = result.ended_at or time.time()
         self.total_executed += 1

@@ -108,10 +108,12 @@ class Engine:
                          HttpExecutor(ant_id=f"{self.queen_id}-ant",
                                       max_timeout_secs=self.settings.max_task_timeout_secs)]
             executors = [e for e in executors if e.methods & set(self.settings.ant_methods)]
-            ant_id = f"embedded-{socket.gethostname()}-{self.settings.port}" if self.distributed else "embedded-ant"
+            ant_id = self.settings.ant_id or (f"embedded-{socket.gethostname()}-{self.settings.port}"
+                                              if self.distributed else "embedded-ant")
             self.embedded_ant = Ant(ant_id, self.broker, executors, capacity=self.settings.ant_capacity,
                                     tags=self.settings.ant_tags, embedded=True)
             await self.embedded_ant.start()
+            await self.ants.on_registration(self.embedded_ant.registration())  # known at once, not at next poll
         await self.recover()
         await self.cron.sweep()
         self._background = [asyncio.create_task(self.scheduler.run(), name="scheduler"),

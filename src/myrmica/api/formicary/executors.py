@@ -56,5 +56,5 @@ async def terminate_executor(task_execution_id: str, request: Request,
     if row["task_state"] != "EXECUTING":
         raise ApiError(409, f"task execution {task_execution_id} is {row['task_state']}, not running",
                        field="task_state")
-    await engine.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": task_execution_id})
+    await engine.broker.control(ant_id, {"action": "TERMINATE", "task_execution_id": task_execution_id})
     return {"id": task_execution_id, "ant_id": ant_id, "terminating": True}
