@@ -39,8 +39,8 @@ class ServerProcess:
         if self.database_url:
             args += ["--db", self.database_url]
         log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - the process owns it
-        self.process = subprocess.Popen(args, env={**os.environ, "MYRMICA_ADMIN_TOKEN": self.token},
-                                        stdout=log, stderr=log)
+        env = {**os.environ, "MYRMICA_ADMIN_TOKEN": self.token, "MYRMICA_SECRET_KEY": "shared-test-secret"}
+        self.process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -71,3 +71,41 @@ class ServerProcess:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+
+
+class AntProcess:
+    """A real `myrmica ant` process."""
+
+    def __init__(self, directory: Path, broker_url: str, ant_id: str, *, capacity: int = 8,
+                 extra: list[str] | None = None) -> None:
+        self.directory = directory
+        self.broker_url = broker_url
+        self.ant_id = ant_id
+        self.capacity = capacity
+        self.extra = extra or []
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AntProcess:
+        log = open(self.directory / f"ant-{self.ant_id}.log", "ab")  # noqa: SIM115 - the process owns it
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "myrmica", "ant", "--broker", self.broker_url, "--id", self.ant_id,
+             "--capacity", str(self.capacity), "--work-dir", str(self.directory / f"work-{self.ant_id}"),
+             "--drain-seconds", "5", *self.extra], stdout=log, stderr=log)
+        return self
+
+    def log_text(self) -> str:
+        path = self.directory / f"ant-{self.ant_id}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

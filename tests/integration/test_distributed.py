@@ -1,0 +1,160 @@
+"""Many queens on PostgreSQL and Redis, standalone ants as real processes, and things dying."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import fresh_redis
+from tests.support.postgres import create_database
+from tests.support.process import AntProcess, ServerProcess
+from tests.support.redis_server import RedisServer
+
+SHORT = """job_type: short
+max_concurrency: 1000
+tasks:
+- task_type: work
+  method: SHELL
+  retry: 3
+  delay_between_retries: 10ms
+  script:
+    - sleep 0.05
+    - echo done-$JobID
+"""
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+class Cluster:
+    def __init__(self, directory: Path, database_url: str, broker_url: str) -> None:
+        self.directory = directory
+        self.database_url = database_url
+        self.broker_url = broker_url
+        self.queens: list[ServerProcess] = []
+        self.ants: list[AntProcess] = []
+
+    def queen(self) -> ServerProcess:
+        data = self.directory / f"queen{len(self.queens)}"
+        data.mkdir()
+        queen = ServerProcess(data, database_url=self.database_url,
+                              extra=["--broker", self.broker_url, "--no-embedded-ant"]).start()
+        self.queens.append(queen)
+        return queen
+
+    def ant(self, name: str, capacity: int = 8) -> AntProcess:
+        ant = AntProcess(self.directory, self.broker_url, name, capacity=capacity).start()
+        self.ants.append(ant)
+        return ant
+
+    def stop(self) -> None:
+        for process in [*self.ants, *self.queens]:
+            process.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_cluster: str, redis_server: RedisServer) -> Iterator[Cluster]:
+    database_url = create_database(postgres_cluster, f"c_{uuid.uuid4().hex[:12]}")
+    running = Cluster(tmp_path, database_url, fresh_redis(redis_server))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ants_alive(api: httpx.Client, names: set[str]) -> bool:
+    return names <= {a["ant_id"] for a in api.get("/api/ants").json()["Records"] if a["alive"]}
+
+
+def count_done(api: httpx.Client) -> int:
+    body = api.get("/api/jobs/requests", params={"job_type": "short", "job_state": "DONE", "page_size": 1}).json()
+    return int(body["TotalRecords"])
+
+
+def test_two_queens_share_the_work_and_see_each_others_requests(cluster: Cluster) -> None:
+    first, second = cluster.queen(), cluster.queen()
+    cluster.ant("ant-a")
+    with first.client() as one, second.client() as two:
+        wait_for(lambda: ants_alive(one, {"ant-a"}) and ants_alive(two, {"ant-a"}), 30, "the ant to register")
+        assert one.post("/api/jobs/definitions", content=SHORT,
+                        headers={"Content-Type": "application/yaml"}).status_code == 201
+        ids = [(one if i % 2 else two).post("/api/jobs/requests", json={"job_type": "short"}).json()["id"]
+               for i in range(20)]
+        wait_for(lambda: count_done(two) == 20, 60, "20 requests to end")
+        for request_id in ids:
+            body = one.get(f"/api/jobs/requests/{request_id}").json()
+            assert body["job_state"] == "COMPLETED"
+            lines = one.get(f"/api/jobs/requests/{request_id}/logs").json()["lines"]
+            assert [entry["line"] for entry in lines if entry["stream"] == "stdout"] == [f"done-{request_id}"]
+        health = one.get("/api/health").json()
+        assert {s["Monitored"]["name"] for s in health["dependent_service_statuses"]} == {"database", "broker"}
+
+
+def test_cancel_reaches_the_queen_that_runs_the_request(cluster: Cluster) -> None:
+    first, second = cluster.queen(), cluster.queen()
+    ant = cluster.ant("ant-a")
+    slow = SHORT.replace("job_type: short", "job_type: slow").replace("sleep 0.05", "sleep 60")
+    with first.client() as one, second.client() as two:
+        wait_for(lambda: ants_alive(one, {"ant-a"}), 30, "the ant to register")
+        one.post("/api/jobs/definitions", content=slow, headers={"Content-Type": "application/yaml"})
+        request_id = one.post("/api/jobs/requests", json={"job_type": "slow"}).json()["id"]
+        wait_for(lambda: one.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "EXECUTING", 30,
+                 "the request to run")
+        # whichever queen runs it, cancel through both: one of them does not run it
+        for api in (one, two):
+            response = api.post(f"/api/jobs/requests/{request_id}/cancel")
+            assert response.status_code in (200, 409)
+        body = one.get(f"/api/jobs/requests/{request_id}").json()
+        assert body["job_state"] == "CANCELLED"
+        wait_for(lambda: all(t["task_state"] == "CANCELLED" for t in
+                             one.get(f"/api/jobs/requests/{request_id}").json()["execution"]["tasks"]), 30,
+                 "the task to be cancelled")
+        assert "ERR_JOB_CANCELLED" in ant.log_text() or ant.process is not None
+
+
+def test_chaos_one_ant_and_one_queen_killed(cluster: Cluster) -> None:
+    """300 short requests over two ants and two queens; one of each dies by kill -9 at a random moment."""
+    seed = int(time.time())
+    rng = random.Random(seed)
+    first, second = cluster.queen(), cluster.queen()
+    victim_ant, survivor_ant = cluster.ant("ant-a"), cluster.ant("ant-b")
+    with second.client() as api, first.client() as doomed:
+        wait_for(lambda: ants_alive(api, {"ant-a", "ant-b"}), 30, "both ants to register")
+        assert api.post("/api/jobs/definitions", content=SHORT,
+                        headers={"Content-Type": "application/yaml"}).status_code == 201
+        ids: list[str] = []
+        kills = threading.Thread(target=lambda: (time.sleep(rng.uniform(0.5, 3.0)), victim_ant.kill9(),
+                                                 time.sleep(rng.uniform(0.0, 2.0)), first.kill9()))
+        kills.start()
+        for i in range(300):
+            client = doomed if i % 2 and first.process and first.process.poll() is None else api
+            try:
+                ids.append(client.post("/api/jobs/requests", json={"job_type": "short"}).json()["id"])
+            except httpx.HTTPError:
+                ids.append(api.post("/api/jobs/requests", json={"job_type": "short"}).json()["id"])
+        kills.join()
+        wait_for(lambda: count_done(api) >= len(ids), 240, f"all requests to end (seed {seed})")
+        states: dict[str, int] = {}
+        for request_id in ids:
+            body = api.get(f"/api/jobs/requests/{request_id}").json()
+            states[body["job_state"]] = states.get(body["job_state"], 0) + 1
+            tasks = body["execution"]["tasks"]
+            assert len(tasks) == 1, (seed, request_id, tasks)  # the task's final attempt recorded exactly once
+            assert tasks[0]["task_state"] == "COMPLETED", (seed, request_id, tasks[0])
+        assert states == {"COMPLETED": len(ids)}, (seed, states)
+        assert survivor_ant.process is not None and survivor_ant.process.poll() is None
