@@ -47,13 +47,13 @@ async def prepare(client: httpx.AsyncClient) -> None:
     (await client.put("/api/jobs/definitions/bench-true/concurrency", data={"concurrency": "10000"})).raise_for_status()
 
 
-async def submit_many(target: Target, count: int, parallel: int) -> list[str]:
+async def submit_many(targets: list[Target], count: int, parallel: int) -> list[str]:
     ids: list[str] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(count):
         queue.put_nowait(i)
 
-    async def worker() -> None:
+    async def worker(target: Target) -> None:
         connection = LeanConnection(target.url, target.token)
         try:
             while not queue.empty():
@@ -65,7 +65,7 @@ async def submit_many(target: Target, count: int, parallel: int) -> list[str]:
         finally:
             await connection.close()
 
-    await asyncio.gather(*(worker() for _ in range(parallel)))
+    await asyncio.gather(*(worker(targets[i % len(targets)]) for i in range(parallel)))
     return ids
 
 
@@ -97,15 +97,17 @@ def latencies(rows: list[dict[str, object]]) -> list[float]:
     return values
 
 
-async def run(target: Target, count: int, parallel: int, idle: int) -> None:
+async def run(targets: list[Target], count: int, parallel: int, idle: int) -> None:
+    """Submit over every target (queens) in turn; read results from the first."""
+    target = targets[0]
     headers = {"Authorization": f"Bearer {target.token}"}
     limits = httpx.Limits(max_connections=parallel + 8)
     async with httpx.AsyncClient(base_url=target.url, headers=headers, timeout=60, limits=limits) as client:
         await prepare(client)
-        await submit_many(target, 20, 4)  # warm up
+        await submit_many(targets, 20, 4)  # warm up
         await wait_all(client, 20, 60)
         started = time.monotonic()
-        ids = await submit_many(target, count, parallel)
+        ids = await submit_many(targets, count, parallel)
         submitted = time.monotonic()
         await wait_all(client, count + 20, 600)
         rows = await fetch(client, ids)
@@ -141,10 +143,10 @@ def main() -> None:
     parser.add_argument("--token", default="")
     args = parser.parse_args()
     if args.url:
-        asyncio.run(run(Target(args.url, args.token), args.requests, args.parallel, args.idle))
+        asyncio.run(run([Target(args.url, args.token)], args.requests, args.parallel, args.idle))
         return
     with embedded_server() as target:
-        asyncio.run(run(target, args.requests, args.parallel, args.idle))
+        asyncio.run(run([target], args.requests, args.parallel, args.idle))
 
 
 if __name__ == "__main__":

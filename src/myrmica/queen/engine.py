@@ -44,6 +44,7 @@ HOUSEKEEPING_SECONDS = 2.0
 CRON_SWEEP_SECONDS = 60.0
 LEADER_LEASE = "leader"
 LEADER_LEASE_SECONDS = 10.0
+RECORD_WAIT_SECONDS = 30.0
 
 
 class Engine:
@@ -66,6 +67,7 @@ class Engine:
         self._cron_swept = 0.0
         self._specs: dict[str, JobDefinitionSpec] = {}
         self._orphan_results: dict[str, TaskResult] = {}
+        self._recorded: dict[str, asyncio.Event] = {}
         self._adopted_queens: set[str] = set()
         self.leader = False
 
@@ -258,6 +260,15 @@ class Engine:
         finally:
             self._results.pop(key, None)
 
+    def recorded(self, task_execution_id: str, attempt: int) -> None:
+        """The supervisor stored the outcome of this attempt: its reply may be acknowledged."""
+        event = self._recorded.get(f"{task_execution_id}:{attempt}")
+        if event is not None:
+            event.set()
+
+    def orphan_result(self, key: str) -> TaskResult | None:
+        return self._orphan_results.pop(key, None)
+
     async def attach(self, ant_id: str, key: str, wait: float) -> TaskResult | None:
         """Wait for the result of a task dispatched by a queen that died (this one adopted its request)."""
         future: asyncio.Future[TaskResult] = asyncio.get_running_loop().create_future()
@@ -274,9 +285,23 @@ class Engine:
             self._results.pop(key, None)
 
     async def _on_result(self, result: TaskResult) -> None:
-        future = self._results.get(f"{result.task_execution_id}:{result.attempt}")
+        key = f"{result.task_execution_id}:{result.attempt}"
+        future = self._results.get(key)
         if future is not None and not future.done():
+            if not self.distributed:
+                future.set_result(result)
+                return
+            # The broker acknowledges the reply when this returns: wait until the supervisor has
+            # recorded it, so a queen that dies now leaves the reply to be delivered again.
+            recorded = self._recorded[key] = asyncio.Event()
             future.set_result(result)
+            try:
+                await asyncio.wait_for(recorded.wait(), timeout=RECORD_WAIT_SECONDS)
+            except TimeoutError:
+                log.warning("result of %s not recorded within %.0fs; acknowledging anyway", key,
+                            RECORD_WAIT_SECONDS)
+            finally:
+                self._recorded.pop(key, None)
             return
         # A result nobody waits for: its supervisor moved on (timeout, cancel, a newer attempt) and
         # recorded the task's end itself, so this late copy must not overwrite anything — or its

@@ -25,6 +25,7 @@ log = logging.getLogger("myrmica.queen.tasks")
 
 RESULT_GRACE_SECONDS = 5.0
 HANDED_BACK = "ERR_ANT_DRAINING"
+REPLY_CATCH_UP_SECONDS = 8.0
 MAX_HANDBACKS = 20
 MAX_SENSOR_POLLS = 100_000
 
@@ -148,20 +149,22 @@ class TaskRunner:
                     outcome = Outcome("FAILED", outcome.exit_code, ErrorCode.ERR_TASK_TIMED_OUT,
                                       f"task {task.task_type} was still polling when its timeout passed")
                 else:
-                    await self.engine.sleep(task_retry_delay(task, 0, self.engine.rng))
-                    attempt += 1
                     await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"],
-                                                                           attempt=attempt)
+                                                                           attempt=attempt + 1, ant_id="")
+                    self.engine.recorded(row["id"], attempt)
+                    attempt += 1
+                    await self.engine.sleep(task_retry_delay(task, 0, self.engine.rng))
                     continue
             if should_retry_task(outcome, attempt, task):
                 delay = task_retry_delay(task, attempt, self.engine.rng)
                 self.engine.logs.system(self.run.request_id, row["id"], task.task_type,
                                         f"attempt {attempt + 1} failed ({outcome.error_code} exit {outcome.exit_code});"
                                         f" retrying in {delay:.2f}s")
-                await self.engine.sleep(delay)
+                await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], attempt=attempt + 1,
+                                                                       retried=attempt + 1, ant_id="")
+                self.engine.recorded(row["id"], attempt)
                 attempt += 1
-                await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], attempt=attempt,
-                                                                       retried=attempt)
+                await self.engine.sleep(delay)
                 continue
             extra: dict[str, Any] = {"retried": attempt, "attempt": attempt}
             if result is not None:
@@ -169,6 +172,7 @@ class TaskRunner:
                              ant_id=result.ant_id, ant_host=result.ant_host, stdout=result.stdout,
                              contexts=result.task_context)
             await self._finish_row(row, outcome, **extra)
+            self.engine.recorded(row["id"], attempt)
             return task, outcome, row
 
     async def _reattach(self, task: TaskDefinition, row: dict[str, Any], attempt: int) -> TaskResult | None:
@@ -178,8 +182,15 @@ class TaskRunner:
         if not self.engine.distributed or ant is None or not ant.alive(time.time()):
             return None
         key = f"{row['id']}:{attempt}"
+        early = self.engine.orphan_result(key)
+        if early is not None:
+            return early
+        # Still running on the ant (its last heartbeat says so): wait for it. Otherwise its reply may
+        # still be on its way through the dead queen's reply stream: wait a little, then call it lost.
+        still_running = key in ant.running
+        wait = self._timeout(task) + RESULT_GRACE_SECONDS if still_running else REPLY_CATCH_UP_SECONDS
         try:
-            return await self.engine.attach(ant_id, key, self._timeout(task) + RESULT_GRACE_SECONDS)
+            return await self.engine.attach(ant_id, key, wait)
         finally:
             await self.engine.release_ant(ant_id, key)
 

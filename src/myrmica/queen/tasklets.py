@@ -279,6 +279,7 @@ class Tasklets:
                     error_code=result.error_code, error_message=result.error_message, ant_id=result.ant_id,
                     ant_host=result.ant_host, stdout=result.stdout, ended_at=utcnow(),
                     contexts={item_var: item, **result.task_context})
+                engine.recorded(child["id"], 0)
                 return outcome, result.job_context
         await engine.store.requests.update_task_execution(child["id"], ["EXECUTING"], task_state=outcome.state,
                                                           exit_code=outcome.exit_code, error_code=outcome.error_code,
