@@ -18,13 +18,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from myrmica.ant.executors.base import LogCallback, mask
+from myrmica.ant.executors.spawn import spawn_shell
 from myrmica.ant.executors.workspace import collect_artifacts, fetch_dependencies
 from myrmica.broker.messages import TaskRequest, TaskResult
 
@@ -151,12 +151,16 @@ class _LineProtocol(asyncio.SubprocessProtocol):
         parts = data.split(b"\n")
         rest = parts.pop()
         for part in parts:
-            self._line(fd, part)
-        while len(rest) > MAX_LINE_BYTES:
-            cut = _utf8_cut(rest, MAX_LINE_BYTES)
-            self._line(fd, rest[:cut])
-            rest = rest[cut:]
-        self._pending[fd] = rest
+            self._line(fd, self._emit_long(fd, part))
+        self._pending[fd] = self._emit_long(fd, rest)
+
+    def _emit_long(self, fd: int, text: bytes) -> bytes:
+        """Emit full-size pieces of an over-long line; return what is left of it."""
+        while len(text) > MAX_LINE_BYTES:
+            cut = _utf8_cut(text, MAX_LINE_BYTES)
+            self._line(fd, text[:cut])
+            text = text[cut:]
+        return text
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         rest = self._pending.pop(fd, b"")
@@ -315,9 +319,7 @@ class ShellExecutor:
                        env: dict[str, str], capture: list[str] | None) -> _Failure | None:
         protocol = _LineProtocol(run, loop, capture)
         try:
-            transport, _ = await loop.subprocess_exec(
-                lambda: protocol, "/bin/sh", "-c", line, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True)
+            transport = await spawn_shell(protocol, line, cwd=cwd, env=env)
         except (OSError, ValueError) as exc:
             return _Failure(line, -1, f"could not be started: {exc}")
         pgid = transport.get_pid()
