@@ -133,6 +133,14 @@ class AntRegistry:
         fitting = [a for a in self.live() if a.fits(method, tags)]
         return sorted(fitting, key=lambda a: (max(a.load, a.reported_load) / a.capacity, a.load, a.ant_id))
 
+    def free_for(self, method: str, tags: frozenset[str]) -> int:
+        """Task slots this queen has not reserved on live ants that fit. (Other queens' reservations show
+        only in the broker, whose atomic reservation keeps an ant from being over-committed.)"""
+        return sum(max(0, a.capacity - a.load) for a in self.candidates(method, tags))
+
+    def spare_capacity(self) -> int:
+        return sum(max(0, a.capacity - a.load) for a in self.live())
+
     def hold(self, ant_id: str, key: str) -> None:
         info = self._ants.get(ant_id)
         if info is not None:

@@ -91,8 +91,8 @@ class Engine:
         self.runs = RunFactory(self)
         self.operations = Operations(self)
         self.cron = CronKeeper(self)
-        ctx.services.setdefault("definition_saved_hooks", []).append(self.cron.definition_changed)
-        ctx.services.setdefault("definition_changed_hooks", []).append(self.cron.definition_changed)
+        for hooks in ("definition_saved_hooks", "definition_changed_hooks"):
+            ctx.services.setdefault(hooks, []).append(self._definition_changed)
         self.broker.subscribe(on_result=self._on_result, on_log=self.logs.add,
                               on_registration=self.ants.on_registration)
         self.broker.on_event(self._on_event)
@@ -190,6 +190,10 @@ class Engine:
                 if not watchers:
                     del self._end_watchers[request_id]
 
+    async def _definition_changed(self, definition: dict[str, Any]) -> None:
+        self.operations.forget_definitions()
+        await self.cron.definition_changed(definition)
+
     async def cancel_fan_out(self, request_id: str) -> None:
         for te_id, ant_id in list(self.fan_out_running.get(request_id, ())):
             await self.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": te_id})
@@ -218,6 +222,7 @@ class Engine:
 
     def capacity_freed(self) -> None:
         self._capacity.set()
+        self.scheduler.wake()
 
     async def reserve_ant(self, method: str, tags: frozenset[str], key: str, wait_seconds: float) -> str | None:
         """The least-loaded live ant that fits, waiting for capacity up to ``wait_seconds``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 NON_TERMINAL = ("PENDING", "READY", "STARTED", "EXECUTING", "PAUSED", "MANUAL_APPROVAL_REQUIRED", "BLOCKED")
 MAX_FORK_PARENTS = 10
 MAX_CASCADE_DEPTH = 20
+DEFINITION_CACHE_SECONDS = 1.0
 
 
 def parse_time(value: Any, field: str) -> datetime | None:
@@ -46,11 +48,26 @@ def parse_time(value: Any, field: str) -> datetime | None:
 class Operations:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._definitions: dict[tuple[str, str | None, bool, str], tuple[dict[str, Any], float]] = {}
+
+    def forget_definitions(self, *_: Any) -> None:
+        self._definitions.clear()
 
     async def _definition(self, principal: Principal, job_type: str, version: str) -> dict[str, Any]:
         store = self.engine.store
         if not version or version == "latest":
-            return await store.definitions.get(principal, job_type)
+            # A short cache: submits of one job type in a burst need not read its definition each time.
+            # Changes through this server clear it at once; through another queen they show within a second.
+            key = (principal.user_id, principal.organization_id, principal.admin, job_type)
+            cached = self._definitions.get(key)
+            now = time.monotonic()
+            if cached is not None and cached[1] > now:
+                return cached[0]
+            row = await store.definitions.get(principal, job_type)
+            if len(self._definitions) > 1000:
+                self._definitions.clear()
+            self._definitions[key] = (row, now + DEFINITION_CACHE_SECONDS)
+            return row
         if version.isdigit():
             return await store.definitions.get(principal, job_type, version=int(version))
         for row in await store.definitions.versions(principal, job_type):

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from myrmica.clock import utcnow
+from myrmica.domain.graph import first_task
 from myrmica.domain.methods import QUEEN_METHODS
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import is_filtered
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("myrmica.queen.scheduler")
 
 BATCH = 500
+MIN_BATCH = 20
 SAFETY_POLL_SECONDS = 1.0
 NOT_READY_MAX_WAIT = 30.0
 LEASE_SECONDS = 30.0
@@ -74,9 +76,11 @@ class Scheduler:
         """One pass; True when it filled a whole batch (so there may be more due right now)."""
         store = self.engine.store
         now = utcnow()
-        due = await store.requests.due(now, BATCH)
+        spare = self.engine.ants.spare_capacity()
+        due = await store.requests.due(now, max(MIN_BATCH, min(BATCH, spare)))
         if not due:
             return False
+        free: dict[tuple[str, frozenset[str]], int] = {}
         active = await store.requests.active_counts()
         by_user: dict[str, int] | None = None
         by_org: dict[str, int] | None = None
@@ -122,6 +126,14 @@ class Scheduler:
             if missing:
                 await self._not_ready(request, missing)
                 continue
+            first = self._first_ant_task(spec)
+            if first is not None:
+                # Start only what the ants can take now; the rest waits, untouched, until capacity frees.
+                if first not in free:
+                    free[first] = self.engine.ants.free_for(*first)
+                if free[first] <= 0:
+                    continue
+                free[first] -= 1
             active[key] = active.get(key, 0) + 1
             if by_user is not None and request.get("user_id"):
                 by_user[request["user_id"]] = by_user.get(request["user_id"], 0) + 1
@@ -136,6 +148,13 @@ class Scheduler:
                 if request["id"] in won:
                     await self._start(request, definition, spec)
         return len(due) >= BATCH
+
+    @staticmethod
+    def _first_ant_task(spec: JobDefinitionSpec) -> tuple[str, frozenset[str]] | None:
+        task = spec.task(first_task(spec))
+        if task is None or task.execution_method in QUEEN_METHODS or task.fan_out is not None:
+            return None
+        return task.execution_method.value, frozenset(task.tags)
 
     async def _active_definition(self, definition: dict[str, Any]) -> dict[str, Any] | None:
         if definition["active"]:

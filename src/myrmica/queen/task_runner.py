@@ -219,7 +219,8 @@ class TaskRunner:
             try:
                 request = self.task_request(task, row, attempt)
                 self.current = (row["id"], attempt, ant_id)
-                await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
+                if self.engine.distributed:  # another queen adopting this request must find the ant
+                    await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
                 result = await self.engine.dispatch(ant_id, request, self._timeout(task) + RESULT_GRACE_SECONDS)
             finally:
                 self.current = None
