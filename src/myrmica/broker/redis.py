@@ -400,7 +400,10 @@ class RedisBroker:
             return
 
     async def _handle_replies(self, stream: str, entries: list[Entry]) -> None:
+        """Log lines go to their handler in order; the batch's results are handled concurrently (each
+        waits until its queen recorded it) and the batch is acknowledged once all of them were."""
         done: list[str] = []
+        results: list[tuple[str, TaskResult]] = []
         for entry_id, fields in entries:
             try:
                 kind, body = decode(fields, REPLY_KINDS)
@@ -418,10 +421,9 @@ class RedisBroker:
                     log.exception("%s: the log handler failed on entry %s", stream, entry_id)
                 done.append(entry_id)
                 continue
-            if await self._deliver_result(stream, entry_id, item):
-                done.append(entry_id)
-                await self._ack(stream, QUEEN_GROUP, done)
-                done = []
+            results.append((entry_id, item))
+        handled = await asyncio.gather(*(self._deliver_result(stream, entry_id, item) for entry_id, item in results))
+        done.extend(entry_id for (entry_id, _), ok in zip(results, handled, strict=True) if ok)
         await self._ack(stream, QUEEN_GROUP, done)
 
     async def _deliver_result(self, stream: str, entry_id: str, result: TaskResult) -> bool:
