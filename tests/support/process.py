@@ -33,7 +33,8 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServerProcess:
+    def start(self, *, healthy: bool = True) -> ServerProcess:
+        """Start and wait until it answers (with 200 on /api/health unless ``healthy`` is False)."""
         args = [sys.executable, "-m", "myrmica", "server", "--port", str(self.port), "--data-dir",
                 str(self.data_dir), *self.extra]
         if self.database_url:
@@ -44,7 +45,7 @@ class ServerProcess:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code in ((200,) if healthy else (200, 503)):
                     return self
             except httpx.HTTPError:
                 pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -37,19 +38,28 @@ async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[s
         executors.append(ShellExecutor(work_dir, ant_id=ant_id))
     if any(m.startswith("HTTP_") for m in methods):
         executors.append(HttpExecutor(ant_id=ant_id))
-    await broker.start()
-    ant = Ant(ant_id, broker, executors, capacity=capacity, tags=tags)
-    await ant.start()
-    log.info("ant %s ready: methods %s, tags %s, capacity %d, broker %s", ant_id, ant.methods, ant.tags, capacity,
-             broker_url.split("@")[-1])
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
-    log.info("ant %s stopping: no new work; waiting up to %.0fs for %d running task(s)", ant_id, drain_seconds,
-             ant.load)
-    await ant.stop(drain_seconds=drain_seconds)
+    await broker.start()
+    ant = Ant(ant_id, broker, executors, capacity=capacity, tags=tags)
+    started = False
+    while not stopping.is_set() and not started:
+        try:
+            await ant.start()
+            started = True
+        except Exception as exc:  # the broker does not answer yet: say so, and keep trying
+            log.warning("ant %s could not register yet (%s); retrying", ant_id, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=2)
+    if started:
+        log.info("ant %s ready: methods %s, tags %s, capacity %d, broker %s", ant_id, ant.methods, ant.tags,
+                 capacity, broker_url.split("@")[-1])
+        await stopping.wait()
+        log.info("ant %s stopping: no new work; waiting up to %.0fs for %d running task(s)", ant_id, drain_seconds,
+                 ant.load)
+        await ant.stop(drain_seconds=drain_seconds)
     await broker.stop()
     log.info("ant %s stopped", ant_id)
 

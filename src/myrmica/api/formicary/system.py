@@ -38,8 +38,11 @@ async def health(request: Request) -> Response:
         except Exception as exc:  # any failure of a dependency is a health answer, not a crash
             statuses.append(_status(name, f"{type(exc).__name__}: {exc}"[:300]))
     healthy = all(s["healthy"] for s in statuses)
-    body = {"overall_status": _status("myrmica", None if healthy else "a dependency is unhealthy"),
-            "dependent_service_statuses": statuses}
+    overall = _status("myrmica", None if healthy else "a dependency is unhealthy")
+    engine = ctx.services.get("engine")
+    if engine is not None:
+        overall["Monitored"].update(queen_id=engine.queen_id, leader=engine.leader)
+    body = {"overall_status": overall, "dependent_service_statuses": statuses}
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
