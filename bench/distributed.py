@@ -25,11 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from _server import Target  # noqa: E402
-from throughput import run  # noqa: E402
-
 from tests.support.postgres import create_database, throwaway_postgres  # noqa: E402
 from tests.support.process import free_port  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
+from throughput import run  # noqa: E402
 
 
 def start_queen(directory: Path, database_url: str, broker_url: str, token: str) -> tuple[subprocess.Popen[bytes],
