@@ -19,7 +19,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
+class _Process:
+    """A child process with a log file, stopped politely or killed hard."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        raise NotImplementedError
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class ServerProcess(_Process):
     def __init__(self, data_dir: Path, *, database_url: str = "", token: str = "myr_process_test",
                  port: int | None = None, extra: list[str] | None = None) -> None:
         self.data_dir = data_dir
@@ -53,28 +79,16 @@ class ServerProcess:
                 raise RuntimeError(f"server did not start: {self.log_text()[-2000:]}")
             time.sleep(0.05)
 
-    def log_text(self) -> str:
-        path = self.data_dir / f"server-{self.port}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / f"server-{self.port}.log"
 
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
 
 
-class AntProcess:
+class AntProcess(_Process):
     """A real `myrmica ant` process."""
 
     def __init__(self, directory: Path, broker_url: str, ant_id: str, *, capacity: int = 8,
@@ -94,19 +108,7 @@ class AntProcess:
              "--drain-seconds", "5", *self.extra], stdout=log, stderr=log)
         return self
 
-    def log_text(self) -> str:
-        path = self.directory / f"ant-{self.ant_id}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+    @property
+    def log_path(self) -> Path:
+        return self.directory / f"ant-{self.ant_id}.log"
 
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()

@@ -30,6 +30,7 @@ class LogSink:
         self._truncated: set[str] = set()
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.on_flushed: Callable[[list[str]], None] | None = None  # other queens' followers hear of new lines
 
@@ -73,15 +74,18 @@ class LogSink:
                          datetime.now(UTC).timestamp()))
 
     async def flush(self) -> None:
-        batch, self._buffer = self._buffer, []
-        if not batch:
-            return
-        try:
-            await self._repository.append(batch)
-        except Exception:
-            log.exception("could not store %d log lines; will retry", len(batch))
-            self._buffer[:0] = batch
-            return
+        """Store what is buffered; when it returns, every line added before the call is stored (a flush
+        already under way is waited for, so a reader that flushes first never misses a line)."""
+        async with self._flushing:
+            batch, self._buffer = self._buffer, []
+            if not batch:
+                return
+            try:
+                await self._repository.append(batch)
+            except Exception:
+                log.exception("could not store %d log lines; will retry", len(batch))
+                self._buffer[:0] = batch
+                return
         request_ids = sorted({row["job_request_id"] for row in batch})
         for request_id in request_ids:
             self.notify(request_id)
