@@ -28,6 +28,7 @@ log = logging.getLogger("myrmica.queen.scheduler")
 
 BATCH = 500
 MIN_BATCH = 20
+BUSY_PAUSE_SECONDS = 0.002
 SAFETY_POLL_SECONDS = 1.0
 NOT_READY_MAX_WAIT = 30.0
 LEASE_SECONDS = 30.0
@@ -44,17 +45,18 @@ class Scheduler:
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()
             try:
                 more = await self.tick()
             except Exception:
                 log.exception("scheduling pass failed; retrying")
                 more = False
-            if more:
-                await asyncio.sleep(0)
+            if more or self._wake.is_set():
+                # Busy: let a few more submits and finished tasks gather, so one pass serves them all.
+                await asyncio.sleep(BUSY_PAUSE_SECONDS)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
-            self._wake.clear()
 
     async def _idle_wait(self) -> float:
         next_at = await self.engine.store.requests.next_due_at()
