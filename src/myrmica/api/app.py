@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from myrmica import __version__
 from myrmica.api.errors import install_error_handlers
-from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system
+from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
 from myrmica.runtime import Runtime
 
 
@@ -25,6 +25,7 @@ def native_router() -> APIRouter:
     api.include_router(requests.router)
     api.include_router(ants.router)
     api.include_router(executors.router)
+    api.include_router(tokens.router)
     return api
 
 

@@ -1,0 +1,91 @@
+"""``/api/users/{userId}/tokens``: API tokens, shown once at creation, stored as SHA-256, revocable."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from myrmica.api.auth import current_principal, forget_tokens
+from myrmica.api.body import read_body
+from myrmica.api.context import context_of
+from myrmica.api.errors import ApiError
+from myrmica.api.formicary.serializers import iso
+from myrmica.clock import utcnow
+from myrmica.domain.principal import Principal
+from myrmica.security.tokens import generate_token, hash_token
+
+router = APIRouter(prefix="/users/{user_id}/tokens", tags=["users"])
+
+DEFAULT_TOKEN_DAYS = 90
+
+
+def _user(principal: Principal, user_id: str) -> str:
+    if user_id in ("me", "self"):
+        return principal.user_id
+    if user_id != principal.user_id and not principal.admin:
+        raise ApiError(403, "you may manage only your own tokens")
+    return user_id
+
+
+def _token_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "token_name": row["name"], "user_id": row["user_id"],
+            "expires_at": iso(row["expires_at"]), "revoked": row["revoked_at"] is not None,
+            "created_at": iso(row["created_at"])}
+
+
+@router.get("")
+async def list_tokens(user_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
+    rows = await context_of(request).store.accounts.list_tokens(_user(principal, user_id))
+    return [_token_json(row) for row in rows]
+
+
+@router.post("")
+async def create_token(user_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
+    """Formicary posts a form field ``token=<name>``; JSON ``{"token": name, "days": n}`` works too."""
+    owner = _user(principal, user_id)
+    raw = (await read_body(request)).decode(errors="replace").strip()
+    fields: dict[str, Any] = {}
+    if raw.startswith("{"):
+        try:
+            fields = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(400, "malformed JSON", field="body") from exc
+    elif raw:
+        fields = {k: v[0] for k, v in parse_qs(raw).items()}
+    name = fields.get("token") or fields.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(422, "token (the token's name) is required", field="token")
+    days = fields.get("days", DEFAULT_TOKEN_DAYS)
+    try:
+        days = int(days)
+    except (TypeError, ValueError) as exc:
+        raise ApiError(422, "days must be a whole number", field="days") from exc
+    if not 1 <= days <= 3650:
+        raise ApiError(422, "days must be between 1 and 3650", field="days")
+    token = generate_token()
+    ctx = context_of(request)
+    issued = await ctx.store.accounts.issue_token(owner, name.strip(), token, hash_token(token),
+                                                  expires_at=utcnow() + timedelta(days=days))
+    await ctx.store.audit.record("TOKEN_CREATED", principal, target_id=issued.id, message=name.strip())
+    return JSONResponse({"id": issued.id, "token_name": issued.name, "api_token": token,
+                         "expires_at": iso(utcnow() + timedelta(days=days))}, status_code=201)
+
+
+@router.delete("/{token_id}")
+async def revoke_token(user_id: str, token_id: str, request: Request,
+                       principal: Principal = Depends(current_principal)) -> Any:
+    await context_of(request).store.accounts.revoke_token(_user(principal, user_id), token_id)
+    forget_tokens()
+    return {"id": token_id, "revoked": True}
+
+
+@router.post("/{token_id}/delete")
+async def revoke_token_formicary(user_id: str, token_id: str, request: Request,
+                                 principal: Principal = Depends(current_principal)) -> Any:
+    """Formicary's code revokes with POST …/{id}/delete (its swagger says DELETE; both work)."""
+    return await revoke_token(user_id, token_id, request, principal)

@@ -1,0 +1,50 @@
+"""The read-only views of requests: stats, dead ids, wait time, the graph coloured by state."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+JOB = """job_type: viewed
+tasks:
+- task_type: one
+  method: SHELL
+  script: ["echo one"]
+  on_completed: two
+- task_type: two
+  method: SHELL
+  script: ["exit 2"]
+"""
+
+
+def finished(api: httpx.Client, request_id: str) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        body: dict[str, object] = api.get(f"/api/jobs/requests/{request_id}").json()
+        if body["job_state"] in ("COMPLETED", "FAILED", "CANCELLED"):
+            return body
+        time.sleep(0.05)
+    raise AssertionError("the request did not end")
+
+
+def test_views_of_a_finished_request(api: httpx.Client) -> None:
+    api.post("/api/jobs/definitions", content=JOB, headers={"Content-Type": "application/yaml"})
+    request_id = api.post("/api/jobs/requests", json={"job_type": "viewed"}).json()["id"]
+    assert finished(api, request_id)["job_state"] == "FAILED"
+    assert request_id in api.get("/api/jobs/requests/dead_ids").json()
+    stats = api.get("/api/jobs/requests/stats").json()
+    assert {"job_type": "viewed", "job_state": "FAILED"}.items() <= stats[0].items()
+    assert api.get("/api/jobs/definitions/viewed/stats").json()["failed"] == 1
+    assert api.get("/api/jobs/definitions/stats").json()[0]["job_type"] == "viewed"
+    wait = api.get(f"/api/jobs/requests/{request_id}/wait_time").json()
+    assert wait["job_state"] == "FAILED" and wait["queue_number"] == 0
+    dot = api.get(f"/api/jobs/requests/{request_id}/dot").text
+    assert "palegreen" in dot and "salmon" in dot  # one COMPLETED, two FAILED
+    png = api.get(f"/api/jobs/requests/{request_id}/dot.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert api.get("/api/jobs/requests", params={"job_state": "DONE"}).json()["TotalRecords"] == 1
+    assert api.get("/api/jobs/requests", params={"job_state": "RUNNING"}).json()["TotalRecords"] == 0
+    assert api.get("/api/jobs/requests", params={"job_state": "SLEEPING"}).status_code == 400
+    assert api.get("/api/jobs/requests", params={"q": "viewed"}).json()["TotalRecords"] == 1
+    assert api.get("/api/jobs/requests/nope/wait_time").status_code == 404
