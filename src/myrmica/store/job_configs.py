@@ -7,6 +7,7 @@ engine's side (task variables).
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -19,6 +20,8 @@ from myrmica.security.crypto import MASK, SecretBox
 from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import job_configs as jc
+
+CACHE_SECONDS = 1.0
 
 
 def kind_of(value: Any) -> str:
@@ -50,6 +53,7 @@ class JobConfigRepository:
     def __init__(self, engine: Database, box: SecretBox) -> None:
         self._engine = engine
         self._box = box
+        self._cache: dict[tuple[str, str], tuple[dict[str, Any], set[str], float]] = {}
 
     def _public(self, row: dict[str, Any]) -> dict[str, Any]:
         out = dict(row)
@@ -63,7 +67,22 @@ class JobConfigRepository:
         return [self._public(row) for row in rows]
 
     async def plaintext(self, owner_key: str, job_type: str) -> tuple[dict[str, Any], set[str]]:
-        """Name → value for rendering tasks, and the set of values that are secret (to mask in logs)."""
+        """Name → value for rendering tasks, and the set of values that are secret (to mask in logs).
+
+        Read for every request that starts, so kept for a second: changes through this server show at
+        once, through another server within that second.
+        """
+        cached = self._cache.get((owner_key, job_type))
+        now = time.monotonic()
+        if cached is not None and cached[2] > now:
+            return dict(cached[0]), set(cached[1])
+        values, secrets = await self._read_plaintext(owner_key, job_type)
+        if len(self._cache) > 1000:
+            self._cache.clear()
+        self._cache[(owner_key, job_type)] = (values, secrets, now + CACHE_SECONDS)
+        return dict(values), set(secrets)
+
+    async def _read_plaintext(self, owner_key: str, job_type: str) -> tuple[dict[str, Any], set[str]]:
         async with self._engine.connect() as conn:
             rows = as_dicts(await conn.execute(
                 select(jc).where(jc.c.owner_key == owner_key, jc.c.job_type == job_type)))
@@ -85,6 +104,7 @@ class JobConfigRepository:
         return self._public(row)
 
     async def create(self, owner_key: str, job_type: str, name: str, value: Any, secret: bool) -> dict[str, Any]:
+        self._cache.pop((owner_key, job_type), None)
         now = utcnow()
         text = encode_value(value)
         row = {"id": new_id(), "owner_key": owner_key, "job_type": job_type, "name": name,
@@ -99,6 +119,7 @@ class JobConfigRepository:
 
     async def update(self, owner_key: str, job_type: str, config_id: str, name: str, value: Any,
                      secret: bool) -> dict[str, Any]:
+        self._cache.pop((owner_key, job_type), None)
         async with self._engine.begin() as conn:
             current = as_dict((await conn.execute(select(jc).where(
                 jc.c.id == config_id, jc.c.owner_key == owner_key, jc.c.job_type == job_type))).first())
@@ -121,6 +142,7 @@ class JobConfigRepository:
         return self._public(current)
 
     async def delete(self, owner_key: str, job_type: str, config_id: str) -> None:
+        self._cache.pop((owner_key, job_type), None)
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(jc).where(
                 jc.c.id == config_id, jc.c.owner_key == owner_key, jc.c.job_type == job_type))
