@@ -24,6 +24,7 @@ class RunContext:
     task_order: int = 0
     reused: dict[str, dict[str, Any]] = field(default_factory=dict)  # task type → row done before this run
     lost: dict[str, dict[str, Any]] = field(default_factory=dict)  # task type → row cut off by a crash
+    counts: dict[str, int] = field(default_factory=dict)  # CountByJobTypeAndState answers, at start
 
     @property
     def request_id(self) -> str:

@@ -60,7 +60,6 @@ class Engine:
         self._capacity = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self.embedded_ant: Ant | None = None
-        self.hooks_ended: list[Callable[[RunContext, str], None]] = []
         self.fan_out_running: dict[str, set[tuple[str, str]]] = {}  # request → (task execution, ant)
         self._end_watchers: dict[str, set[asyncio.Event]] = {}
         self._spawned: set[asyncio.Task[None]] = set()
@@ -153,8 +152,6 @@ class Engine:
         if self.distributed:
             self._spawn(self.publish({"type": "ended", "request_id": run.request_id}))
         self.scheduler.wake()
-        for hook in self.hooks_ended:
-            hook(run, state)
         if run.request.get("cron_triggered"):
             self._spawn(self._next_cron(run.request["job_type"], run.definition))
 
@@ -401,10 +398,8 @@ class Engine:
     # --- helpers for templates ------------------------------------------------------------------
 
     def template_functions(self, run: RunContext) -> dict[str, Callable[..., Any]]:
-        counts: dict[str, int] = run.contexts.get("__counts__", {}) if isinstance(run.contexts, dict) else {}
-
         def count_by_type_and_state(job_type: str, states: str = "", *more: str) -> int:
-            return int(counts.get(f"{job_type}|{states}", 0))
+            return int(run.counts.get(f"{job_type}|{states}", 0))
 
         return {"CountByJobTypeAndState": count_by_type_and_state}
 

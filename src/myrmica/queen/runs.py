@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.retry import full_restart
-from myrmica.domain.states import ErrorCode, ExitCode
+from myrmica.domain.states import ExitCode
 from myrmica.ids import new_id
 from myrmica.queen.context import RunContext
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from myrmica.queen.engine import Engine
 
 DECIDED = {ExitCode.APPROVED, ExitCode.REJECTED}
+COUNT_CALL = re.compile(r'CountByJobTypeAndState\s+"([^"]+)"\s+"([^"]*)"')
 
 
 class RunFactory:
@@ -62,7 +64,17 @@ class RunFactory:
                 "updated_at": now,
             }
         self.engine.logs.set_secrets(request["id"], secret_values)
+        run.counts = await self._counts(request["owner_key"], definition["raw_source"])
         return run
+
+    async def _counts(self, owner_key: str, source: str) -> dict[str, int]:
+        """``CountByJobTypeAndState "type" "STATE,…"`` calls in the definition, counted when the request starts."""
+        counts: dict[str, int] = {}
+        for job_type, states in COUNT_CALL.findall(source):
+            names = [s.strip().upper() for s in states.split(",") if s.strip()]
+            counts[f"{job_type}|{states}"] = await self.engine.store.requests.count_by_type_and_states(
+                owner_key, job_type, names)
+        return counts
 
     async def begin(self, run: RunContext) -> bool:
         """READY → EXECUTING; a restart copies the previous execution's completed tasks (soft restart)."""
@@ -96,4 +108,3 @@ class RunFactory:
         old = await store.requests.execution(last_execution_id)
         if old is not None:
             run.contexts.update((old.get("contexts") or {}).get("contexts", {}))
-        _ = ErrorCode

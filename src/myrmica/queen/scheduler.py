@@ -205,7 +205,8 @@ class Scheduler:
         if spec.skip_if or "skip_if" in definition["raw_source"]:
             try:
                 text = spec.skip_if or render_job_field(definition["raw_source"], "skip_if",
-                                                        {**spec.job_variables, **run.configs, **run.params})
+                                                        {**spec.job_variables, **run.configs, **run.params},
+                                                        engine.template_functions(run))
             except RenderError as exc:
                 text = ""
                 log.warning("skip_if of %s failed to render: %s", request["id"], exc)

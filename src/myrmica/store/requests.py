@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,12 +39,6 @@ class RequestFilter:
 class CreateResult:
     request: dict[str, Any]
     created: bool
-
-
-@dataclass
-class Candidate:
-    request: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def request_visible_to(principal: Principal) -> ColumnElement[bool]:
