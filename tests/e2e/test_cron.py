@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from tests.support.jobs import wait_state
+
 CRON_JOB = """job_type: every-minute
 cron_trigger: "*/1 * * * *"
 tasks:
@@ -21,15 +23,6 @@ def pending_cron(api: httpx.Client) -> list[dict[str, object]]:
     body = api.get("/api/jobs/requests", params={"job_type": "every-minute", "job_state": "PENDING"}).json()
     return [r for r in body["Records"] if r["cron_triggered"]]
 
-
-def wait_state(api: httpx.Client, request_id: str, states: set[str], timeout: float = 30) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body: dict[str, object] = api.get(f"/api/jobs/requests/{request_id}").json()
-        if body["job_state"] in states:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"request {request_id} did not reach {states}")
 
 
 def test_cron_keeps_exactly_one_next_request(api: httpx.Client) -> None:
@@ -46,7 +39,7 @@ def test_cron_keeps_exactly_one_next_request(api: httpx.Client) -> None:
     assert [r["id"] for r in pending_cron(api)] == [first["id"]]
     # run it now; when it ends the next one is created, once
     assert api.post(f"/api/jobs/requests/{first['id']}/trigger").status_code == 200
-    assert wait_state(api, str(first["id"]), {"COMPLETED", "FAILED"})["job_state"] == "COMPLETED"
+    assert wait_state(api, str(first["id"]), ["COMPLETED", "FAILED"])["job_state"] == "COMPLETED"
     deadline = time.monotonic() + 10
     while not pending_cron(api) and time.monotonic() < deadline:
         time.sleep(0.05)

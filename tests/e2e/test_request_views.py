@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
+
+from tests.support.jobs import wait_state
 
 JOB = """job_type: viewed
 tasks:
@@ -18,20 +18,11 @@ tasks:
 """
 
 
-def finished(api: httpx.Client, request_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        body: dict[str, object] = api.get(f"/api/jobs/requests/{request_id}").json()
-        if body["job_state"] in ("COMPLETED", "FAILED", "CANCELLED"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError("the request did not end")
-
 
 def test_views_of_a_finished_request(api: httpx.Client) -> None:
     api.post("/api/jobs/definitions", content=JOB, headers={"Content-Type": "application/yaml"})
     request_id = api.post("/api/jobs/requests", json={"job_type": "viewed"}).json()["id"]
-    assert finished(api, request_id)["job_state"] == "FAILED"
+    assert wait_state(api, request_id, ["COMPLETED", "FAILED", "CANCELLED"])["job_state"] == "FAILED"
     assert request_id in api.get("/api/jobs/requests/dead_ids").json()
     stats = api.get("/api/jobs/requests/stats").json()
     assert {"job_type": "viewed", "job_state": "FAILED"}.items() <= stats[0].items()
