@@ -25,6 +25,7 @@ class RunContext:
     reused: dict[str, dict[str, Any]] = field(default_factory=dict)  # task type → row done before this run
     lost: dict[str, dict[str, Any]] = field(default_factory=dict)  # task type → row cut off by a crash
     counts: dict[str, int] = field(default_factory=dict)  # CountByJobTypeAndState answers, at start
+    new_execution: dict[str, Any] | None = None  # the execution row to create when this run begins
 
     @property
     def request_id(self) -> str:

@@ -55,7 +55,7 @@ class RunFactory:
                     await store.requests.delete_task_executions([row["id"]])
         else:
             run.execution_id = new_id()
-            run.new_execution = {  # type: ignore[attr-defined]
+            run.new_execution = {
                 "id": run.execution_id, "job_request_id": request["id"], "job_type": request["job_type"],
                 "job_version": request.get("job_version") or str(definition["version"]), "job_state": "READY",
                 "organization_id": request.get("organization_id"), "user_id": request.get("user_id"),
@@ -80,7 +80,7 @@ class RunFactory:
         """READY → EXECUTING; a restart copies the previous execution's completed tasks (soft restart)."""
         store = self.engine.store
         request = run.request
-        new_execution: dict[str, Any] | None = getattr(run, "new_execution", None)
+        new_execution = run.new_execution
         ok = await store.requests.begin_execution(request["id"], None if new_execution else {"id": run.execution_id},
                                                   new_execution, self.engine.queen_id)
         if not ok:

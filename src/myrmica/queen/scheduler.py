@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from myrmica.clock import utcnow
@@ -144,12 +144,45 @@ class Scheduler:
             startable.append((request, definition, spec))
         if startable:
             lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
-            won = set(await store.requests.claim([(r["id"], r["job_state"]) for r, _, _ in startable],
-                                                 self.engine.queen_id, lease_until))
-            for request, definition, spec in startable:
+            fresh = [item for item in startable if self._fresh(*item)]
+            others = [item for item in startable if not self._fresh(*item)]
+            if fresh:
+                await self._start_fresh(fresh, lease_until)
+            won = set(await store.requests.claim([(r["id"], r["job_state"]) for r, _, _ in others],
+                                                 self.engine.queen_id, lease_until)) if others else set()
+            for request, definition, spec in others:
                 if request["id"] in won:
                     await self._start(request, definition, spec)
         return len(due) >= BATCH
+
+    @staticmethod
+    def _fresh(request: dict[str, Any], definition: dict[str, Any], spec: JobDefinitionSpec) -> bool:
+        """A first run with nothing to resume, reuse or filter: it can start in the pass's one transaction."""
+        return (request["job_state"] == "PENDING" and not request.get("job_execution_id")
+                and not request.get("last_job_execution_id") and not spec.skip_if
+                and "skip_if" not in definition["raw_source"])
+
+    async def _start_fresh(self, items: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]],
+                           lease_until: datetime) -> None:
+        """PENDING → EXECUTING with a new execution, for every fresh request of this pass at once."""
+        engine = self.engine
+        runs = []
+        for request, definition, spec in items:
+            try:
+                runs.append(await engine.runs.prepare(request, definition, spec))
+            except Exception as exc:
+                log.exception("could not prepare request %s", request["id"])
+                await engine.store.requests.finish(request["id"], None, ["PENDING"], "FAILED",
+                                                   request_values={"error_code": ErrorCode.ERR_JOB_EXECUTE,
+                                                                   "error_message": f"could not start: {exc}"})
+        won = set(await engine.store.requests.start_fresh(
+            [(run.request_id, run.new_execution) for run in runs if run.new_execution is not None],
+            engine.queen_id, lease_until))
+        now = utcnow()
+        for run in runs:
+            if run.request_id in won:
+                engine.metrics.submit_to_start.observe(max(0.0, (now - run.request["created_at"]).total_seconds()))
+                engine.launch(run)
 
     @staticmethod
     def _first_ant_task(spec: JobDefinitionSpec) -> tuple[str, frozenset[str]] | None:

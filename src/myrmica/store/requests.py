@@ -269,6 +269,25 @@ class RequestRepository:
         async with self._engine.connect() as conn:
             return as_dict((await conn.execute(select(te).where(te.c.id == task_execution_id))).first())
 
+    async def start_fresh(self, items: Sequence[tuple[str, dict[str, Any]]], owner: str,
+                          lease_until: datetime) -> list[str]:
+        """PENDING → EXECUTING with a new execution row, for many requests in one transaction; the ids won."""
+        won: list[str] = []
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            for request_id, execution in items:
+                result = await conn.execute(
+                    update(jr).where(jr.c.id == request_id, jr.c.job_state == "PENDING")
+                    .values(job_state="EXECUTING", lease_owner=owner, lease_expires_at=lease_until,
+                            job_execution_id=execution["id"], started_at=now, updated_at=now))
+                if result.rowcount:
+                    won.append(request_id)
+            executions = [execution | {"job_state": "EXECUTING"} for request_id, execution in items
+                          if request_id in set(won)]
+            if executions:
+                await conn.execute(je.insert(), executions)
+        return won
+
     async def begin_execution(self, request_id: str, execution: dict[str, Any] | None,
                               new_execution: dict[str, Any] | None, owner: str) -> bool:
         """READY → EXECUTING, creating the execution row when this is a fresh run."""
