@@ -1,18 +1,8 @@
-"""Time as a dependency, so tests can move it instead of sleeping."""
+"""The current time, always timezone-aware UTC."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def utcnow() -> datetime:

@@ -8,8 +8,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.http_requests = Counter("myrmica_http_requests", "HTTP requests served",
-                                     ["method", "route", "status"], registry=self.registry)
         self.definitions_saved = Counter("myrmica_job_definitions_saved", "Job definition versions saved",
                                          registry=self.registry)
         self.requests_submitted = Counter("myrmica_job_requests_submitted", "Job requests submitted",

@@ -39,17 +39,3 @@ def parse_duration(value: object) -> float:
 def to_nanos(seconds: float) -> int:
     return int(round(seconds * 1e9))
 
-
-def format_duration(seconds: float) -> str:
-    if seconds == 0:
-        return "0s"
-    parts: list[str] = []
-    rest = seconds
-    for unit, size in (("h", 3600.0), ("m", 60.0)):
-        if rest >= size:
-            count = int(rest // size)
-            parts.append(f"{count}{unit}")
-            rest -= count * size
-    if rest:
-        parts.append(f"{rest:g}s")
-    return "".join(parts)

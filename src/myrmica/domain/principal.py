@@ -17,6 +17,3 @@ class Principal:
     def owner_key(self) -> str:
         """Records belong to the organisation when there is one, else to the user (spec §4)."""
         return self.organization_id or self.user_id
-
-    def has_role(self, role: str) -> bool:
-        return self.admin or role in self.roles

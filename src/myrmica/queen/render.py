@@ -61,12 +61,6 @@ def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_
     raise RenderError(f"task {task_type!r} disappeared when its definition was rendered")
 
 
-def render_filter(expression: str, data: Mapping[str, Any],
-                  functions: Mapping[str, Callable[..., Any]] | None = None) -> str:
-    """``except`` and ``skip_if`` values; only their rendered text matters."""
-    return render_text(expression, data, functions)
-
-
 def render_job_field(raw_source: str, field: str, data: Mapping[str, Any],
                      functions: Mapping[str, Callable[..., Any]] | None = None) -> str:
     """A job-level key (``skip_if``) as it reads once the whole definition is rendered."""

@@ -18,6 +18,7 @@ from myrmica.domain.graph import first_task
 from myrmica.domain.methods import QUEEN_METHODS
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import is_filtered
+from myrmica.queen.context import RunContext
 from myrmica.queen.render import RenderError, render_job_field
 
 if TYPE_CHECKING:
@@ -178,11 +179,9 @@ class Scheduler:
         won = set(await engine.store.requests.start_fresh(
             [(run.request_id, run.new_execution) for run in runs if run.new_execution is not None],
             engine.queen_id, lease_until))
-        now = utcnow()
         for run in runs:
             if run.request_id in won:
-                engine.metrics.submit_to_start.observe(max(0.0, (now - run.request["created_at"]).total_seconds()))
-                engine.launch(run)
+                self._launch(run)
 
     @staticmethod
     def _first_ant_task(spec: JobDefinitionSpec) -> tuple[str, frozenset[str]] | None:
@@ -250,8 +249,12 @@ class Scheduler:
                 return
         if not await engine.runs.begin(run):
             return
-        engine.metrics.submit_to_start.observe(max(0.0, (utcnow() - request["created_at"]).total_seconds()))
-        engine.launch(run)
+        self._launch(run)
+
+    def _launch(self, run: RunContext) -> None:
+        waited = (utcnow() - run.request["created_at"]).total_seconds()
+        self.engine.metrics.submit_to_start.observe(max(0.0, waited))
+        self.engine.launch(run)
 
     async def resume_orphan(self, request: dict[str, Any]) -> None:
         definition, spec = await self.definition(request["job_definition_id"])

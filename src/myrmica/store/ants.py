@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
@@ -22,11 +21,6 @@ class AntRepository:
             if not result.rowcount:
                 await conn.execute(ants.insert(), row)
 
-    async def heartbeat(self, ant_id: str, load: int, at: datetime, total_executed: int) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(update(ants).where(ants.c.ant_id == ant_id)
-                               .values(current_load=load, heartbeat_at=at, total_executed=total_executed))
-
     async def all(self) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:
             return as_dicts(await conn.execute(select(ants).order_by(ants.c.ant_id)))
@@ -35,6 +29,3 @@ class AntRepository:
         async with self._engine.connect() as conn:
             return as_dict((await conn.execute(select(ants).where(ants.c.ant_id == ant_id))).first())
 
-    async def remove(self, ant_id: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(delete(ants).where(ants.c.ant_id == ant_id))

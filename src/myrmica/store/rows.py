@@ -21,6 +21,3 @@ def as_dict(row: Row[Any] | None) -> dict[str, Any] | None:
 def as_dicts(rows: Any) -> list[dict[str, Any]]:
     return [d for d in (as_dict(row) for row in rows) if d is not None]
 
-
-def page_count(total: int, page_size: int) -> int:
-    return (total + page_size - 1) // page_size if page_size else 0
