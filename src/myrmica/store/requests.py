@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from myrmica.clock import utcnow
@@ -15,6 +15,7 @@ from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dict, as_dicts
+from myrmica.store.statements import delete_in, insert, select_where, update_where, where_params
 from myrmica.store.tables import audit_records
 from myrmica.store.tables import job_executions as je
 from myrmica.store.tables import job_requests as jr
@@ -22,6 +23,14 @@ from myrmica.store.tables import task_executions as te
 
 ACTIVE_STATES = ("READY", "EXECUTING")
 TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+WAITING_STATES = ("PENDING", "PAUSED")
+
+_DUE = (select(jr).where(jr.c.job_state.in_(WAITING_STATES),
+                         jr.c.scheduled_at <= bindparam("now", type_=jr.c.scheduled_at.type))
+        .order_by(jr.c.job_priority.desc(), jr.c.created_at, jr.c.id).limit(bindparam("limit")))
+_NEXT_DUE = select(func.min(jr.c.scheduled_at)).where(jr.c.job_state.in_(WAITING_STATES))
+_ACTIVE_COUNTS = (select(jr.c.owner_key, jr.c.job_type, func.count()).where(jr.c.job_state.in_(ACTIVE_STATES))
+                  .group_by(jr.c.owner_key, jr.c.job_type))
 
 
 @dataclass(frozen=True)
@@ -61,9 +70,9 @@ class RequestRepository:
         """Insert a PENDING request; a live request with the same ``user_key`` is returned instead."""
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(jr.insert(), row)
+                await conn.execute(insert(jr), row)
                 if audit is not None:
-                    await conn.execute(audit_records.insert(), audit)
+                    await conn.execute(insert(audit_records), audit)
             return CreateResult(row, created=True)
         except IntegrityError:
             if not row.get("user_key"):
@@ -76,18 +85,19 @@ class RequestRepository:
             return CreateResult(existing, created=False)
 
     async def get(self, request_id: str, principal: Principal | None = None) -> dict[str, Any]:
-        query = select(jr).where(jr.c.id == request_id)
-        if principal is not None:
-            query = query.where(request_visible_to(principal))
+        where = {"id": request_id}
+        if principal is not None and not principal.admin:
+            where["owner_key"] = principal.owner_key
         async with self._engine.connect() as conn:
-            found = as_dict((await conn.execute(query)).first())
+            found = as_dict((await conn.execute(select_where(jr, where=tuple(where)), where_params(where))).first())
         if found is None:
             raise NotFoundError(f"job request {request_id} not found")
         return found
 
     async def find(self, request_id: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
-            return as_dict((await conn.execute(select(jr).where(jr.c.id == request_id))).first())
+            return as_dict((await conn.execute(select_where(jr, where=("id",)),
+                                               where_params({"id": request_id}))).first())
 
     async def search(self, principal: Principal, flt: RequestFilter, *, page: int, page_size: int
                    ) -> tuple[list[dict[str, Any]], int]:
@@ -119,31 +129,23 @@ class RequestRepository:
 
     async def transition(self, request_id: str, from_states: Iterable[str], **values: Any) -> bool:
         """Set ``values`` when the request is still in one of ``from_states``; False when it is not."""
-        values.setdefault("updated_at", utcnow())
         async with self._engine.begin() as conn:
-            result = await conn.execute(update(jr).where(jr.c.id == request_id,
-                                                         jr.c.job_state.in_(list(from_states)))
-                                        .values(**values))
-        return bool(result.rowcount)
+            return await self.transition_in(conn, request_id, from_states, **values)
 
     async def transition_in(self, conn: Conn, request_id: str, from_states: Iterable[str],
                             **values: Any) -> bool:
         values.setdefault("updated_at", utcnow())
-        result = await conn.execute(update(jr).where(jr.c.id == request_id, jr.c.job_state.in_(list(from_states)))
-                                    .values(**values))
-        return bool(result.rowcount)
+        return bool(await update_where(conn, jr, values, where={"id": request_id}, in_column="job_state",
+                                       in_values=list(from_states)))
 
     async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """PENDING and PAUSED requests whose time has come, by priority then age."""
         async with self._engine.connect() as conn:
-            return as_dicts(await conn.execute(
-                select(jr).where(jr.c.job_state.in_(["PENDING", "PAUSED"]), jr.c.scheduled_at <= now)
-                .order_by(jr.c.job_priority.desc(), jr.c.created_at, jr.c.id).limit(limit)))
+            return as_dicts(await conn.execute(_DUE, {"now": now, "limit": limit}))
 
     async def next_due_at(self) -> datetime | None:
         async with self._engine.connect() as conn:
-            value = (await conn.execute(select(func.min(jr.c.scheduled_at))
-                                        .where(jr.c.job_state.in_(["PENDING", "PAUSED"])))).scalar()
+            value = (await conn.execute(_NEXT_DUE)).scalar()
         if not isinstance(value, datetime):
             return None
         return value.replace(tzinfo=utcnow().tzinfo) if value.tzinfo is None else value
@@ -154,10 +156,9 @@ class RequestRepository:
         now = utcnow()
         async with self._engine.begin() as conn:
             for request_id, state in ids:
-                result = await conn.execute(
-                    update(jr).where(jr.c.id == request_id, jr.c.job_state == state)
-                    .values(job_state="READY", lease_owner=owner, lease_expires_at=lease_until, updated_at=now))
-                if result.rowcount:
+                if await update_where(conn, jr, {"job_state": "READY", "lease_owner": owner,
+                                                 "lease_expires_at": lease_until, "updated_at": now},
+                                      where={"id": request_id, "job_state": state}):
                     won.append(request_id)
         return won
 
@@ -171,9 +172,7 @@ class RequestRepository:
     async def active_counts(self) -> dict[tuple[str, str], int]:
         """(owner_key, job_type) → requests READY or EXECUTING."""
         async with self._engine.connect() as conn:
-            rows: Sequence[Any] = (await conn.execute(select(jr.c.owner_key, jr.c.job_type, func.count())
-                                       .where(jr.c.job_state.in_(ACTIVE_STATES))
-                                       .group_by(jr.c.owner_key, jr.c.job_type))).all()
+            rows: Sequence[Any] = (await conn.execute(_ACTIVE_COUNTS)).all()
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
     async def active_counts_by(self, column: str) -> dict[str, int]:
@@ -256,18 +255,21 @@ class RequestRepository:
 
     async def execution(self, execution_id: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
-            return as_dict((await conn.execute(select(je).where(je.c.id == execution_id))).first())
+            return as_dict((await conn.execute(select_where(je, where=("id",)),
+                                               where_params({"id": execution_id}))).first())
 
     async def task_executions(self, execution_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not execution_ids:
             return []
+        statement = select_where(te, in_column="job_execution_id", in_count=len(execution_ids),
+                                 order_by=("task_order", "started_at", "id"))
         async with self._engine.connect() as conn:
-            return as_dicts(await conn.execute(select(te).where(te.c.job_execution_id.in_(list(execution_ids)))
-                                               .order_by(te.c.task_order, te.c.started_at, te.c.id)))
+            return as_dicts(await conn.execute(statement, where_params(in_values=list(execution_ids))))
 
     async def task_execution(self, task_execution_id: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
-            return as_dict((await conn.execute(select(te).where(te.c.id == task_execution_id))).first())
+            return as_dict((await conn.execute(select_where(te, where=("id",)),
+                                               where_params({"id": task_execution_id}))).first())
 
     async def start_fresh(self, items: Sequence[tuple[str, dict[str, Any]]], owner: str,
                           lease_until: datetime) -> list[str]:
@@ -276,16 +278,16 @@ class RequestRepository:
         now = utcnow()
         async with self._engine.begin() as conn:
             for request_id, execution in items:
-                result = await conn.execute(
-                    update(jr).where(jr.c.id == request_id, jr.c.job_state == "PENDING")
-                    .values(job_state="EXECUTING", lease_owner=owner, lease_expires_at=lease_until,
-                            job_execution_id=execution["id"], started_at=now, updated_at=now))
-                if result.rowcount:
+                if await update_where(conn, jr, {"job_state": "EXECUTING", "lease_owner": owner,
+                                                 "lease_expires_at": lease_until, "job_execution_id": execution["id"],
+                                                 "started_at": now, "updated_at": now},
+                                      where={"id": request_id, "job_state": "PENDING"}):
                     won.append(request_id)
+            chosen = set(won)
             executions = [execution | {"job_state": "EXECUTING"} for request_id, execution in items
-                          if request_id in set(won)]
+                          if request_id in chosen]
             if executions:
-                await conn.execute(je.insert(), executions)
+                await conn.execute(insert(je), executions)
         return won
 
     async def begin_execution(self, request_id: str, execution: dict[str, Any] | None,
@@ -310,26 +312,24 @@ class RequestRepository:
 
     async def insert_task_execution(self, row: dict[str, Any]) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(te.insert(), row)
+            await conn.execute(insert(te), row)
 
     async def update_task_execution(self, task_execution_id: str, expected_states: Iterable[str],
                                     **values: Any) -> bool:
         values.setdefault("updated_at", utcnow())
         async with self._engine.begin() as conn:
-            result = await conn.execute(update(te).where(te.c.id == task_execution_id,
-                                                         te.c.task_state.in_(list(expected_states)))
-                                        .values(**values))
-        return bool(result.rowcount)
+            return bool(await update_where(conn, te, values, where={"id": task_execution_id},
+                                           in_column="task_state", in_values=list(expected_states)))
 
     async def delete_task_executions(self, ids: Sequence[str]) -> None:
         if ids:
             async with self._engine.begin() as conn:
-                await conn.execute(delete(te).where(te.c.id.in_(list(ids))))
+                await conn.execute(delete_in(te, len(ids)), where_params(in_values=list(ids)))
 
     async def update_execution(self, execution_id: str, **values: Any) -> None:
         values.setdefault("updated_at", utcnow())
         async with self._engine.begin() as conn:
-            await conn.execute(update(je).where(je.c.id == execution_id).values(**values))
+            await update_where(conn, je, values, where={"id": execution_id})
 
     async def finish(self, request_id: str, execution_id: str | None, from_states: Iterable[str], state: str,
                      *, request_values: dict[str, Any] | None = None,
@@ -341,13 +341,12 @@ class RequestRepository:
             if state in TERMINAL_STATES:
                 values.setdefault("ended_at", now)
                 values["lease_owner"] = None
-            ok = await conn.execute(update(jr).where(jr.c.id == request_id,
-                                                     jr.c.job_state.in_(list(from_states))).values(**values))
-            if not ok.rowcount:
+            if not await update_where(conn, jr, values, where={"id": request_id}, in_column="job_state",
+                                      in_values=list(from_states)):
                 return False
             if execution_id:
                 ev = {"job_state": state, "updated_at": now, **(execution_values or {})}
                 if state in TERMINAL_STATES:
                     ev.setdefault("ended_at", now)
-                await conn.execute(update(je).where(je.c.id == execution_id).values(**ev))
+                await update_where(conn, je, ev, where={"id": execution_id})
         return True
