@@ -28,6 +28,7 @@ class Settings:
     admin_token: str = ""
     secret_key: str = ""
     embedded_ant: bool = True
+    embedded_ant_process: bool = True  # without a broker, run the embedded ant in a child process
     ant_methods: tuple[str, ...] = (
         "SHELL", "HTTP_GET", "HTTP_POST_FORM", "HTTP_POST_JSON", "HTTP_PUT_FORM", "HTTP_PUT_JSON",
         "HTTP_DELETE",

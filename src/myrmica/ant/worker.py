@@ -63,6 +63,11 @@ class Ant:
         self._loop_task = asyncio.create_task(self._loop(), name=f"ant-{self.ant_id}")
         self._heartbeat_task = asyncio.create_task(self._heartbeats(), name=f"ant-{self.ant_id}-heartbeat")
 
+    async def wait_inbox_closed(self) -> None:
+        """Until the broker ends this ant's inbox (for the embedded ant: its server went away)."""
+        if self._loop_task is not None:
+            await asyncio.shield(self._loop_task)
+
     async def stop(self, *, drain_seconds: float = 10.0) -> None:
         """Stop taking work; let running tasks finish for a while, then cancel what is left."""
         self._accepting = False

@@ -26,18 +26,12 @@ def _split(text: str) -> list[str]:
 
 async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[str], capacity: int,
                   work_dir: Path, drain_seconds: float) -> None:
-    from myrmica.ant.executors.base import Executor
-    from myrmica.ant.executors.http import HttpExecutor
-    from myrmica.ant.executors.shell import ShellExecutor
+    from myrmica.ant.executors.factory import build_executors
     from myrmica.ant.worker import Ant
     from myrmica.broker.redis import RedisBroker
 
     broker = RedisBroker(broker_url)
-    executors: list[Executor] = []
-    if "SHELL" in methods:
-        executors.append(ShellExecutor(work_dir, ant_id=ant_id))
-    if any(m.startswith("HTTP_") for m in methods):
-        executors.append(HttpExecutor(ant_id=ant_id))
+    executors = build_executors(methods, work_root=work_dir, ant_id=ant_id)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

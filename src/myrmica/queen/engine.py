@@ -10,12 +10,9 @@ import random
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from myrmica.ant.executors.base import Executor
-from myrmica.ant.executors.http import HttpExecutor
-from myrmica.ant.executors.shell import ShellExecutor
+from myrmica.ant.executors.factory import build_executors
 from myrmica.ant.worker import Ant
 from myrmica.api.context import AppContext
 from myrmica.broker.base import Broker
@@ -26,6 +23,7 @@ from myrmica.config import Settings
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.ids import new_id
 from myrmica.metrics import Metrics
+from myrmica.queen.ant_process import EmbeddedAntProcess
 from myrmica.queen.ants import AntRegistry
 from myrmica.queen.context import RunContext
 from myrmica.queen.cron import CronKeeper
@@ -59,7 +57,7 @@ class Engine:
         self._results: dict[str, asyncio.Future[TaskResult]] = {}
         self._capacity = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
-        self.embedded_ant: Ant | None = None
+        self.embedded_ant: Ant | EmbeddedAntProcess | None = None
         self.fan_out_running: dict[str, set[tuple[str, str]]] = {}  # request → (task execution, ant)
         self._end_watchers: dict[str, set[asyncio.Event]] = {}
         self._spawned: set[asyncio.Task[None]] = set()
@@ -102,23 +100,34 @@ class Engine:
         ctx.services["engine"] = self
         ctx.services.setdefault("health_checks", {})["broker"] = self.broker.ping
         if self.settings.embedded_ant:
-            work_root = self.settings.data_dir / "work"
-            executors: list[Executor] = [ShellExecutor(Path(work_root), ant_id=f"{self.queen_id}-ant",
-                                       max_log_bytes=self.settings.max_log_bytes_per_task,
-                                       max_timeout_secs=self.settings.max_task_timeout_secs),
-                         HttpExecutor(ant_id=f"{self.queen_id}-ant",
-                                      max_timeout_secs=self.settings.max_task_timeout_secs)]
-            executors = [e for e in executors if e.methods & set(self.settings.ant_methods)]
-            ant_id = self.settings.ant_id or (f"embedded-{socket.gethostname()}-{self.settings.port}"
-                                              if self.distributed else "embedded-ant")
-            self.embedded_ant = Ant(ant_id, self.broker, executors, capacity=self.settings.ant_capacity,
-                                    tags=self.settings.ant_tags, embedded=True)
-            await self.embedded_ant.start()
-            await self.ants.on_registration(self.embedded_ant.registration())  # known at once, not at next poll
+            await self._start_embedded_ant()
         await self.recover()
         await self.cron.sweep()
         self._background = [asyncio.create_task(self.scheduler.run(), name="scheduler"),
                             asyncio.create_task(self._housekeeping(), name="housekeeping")]
+
+    async def _start_embedded_ant(self) -> None:
+        """In-process memory broker: the ant gets its own process (and core); with Redis it runs here."""
+        settings = self.settings
+        ant_id = settings.ant_id or (f"embedded-{socket.gethostname()}-{settings.port}" if self.distributed
+                                     else "embedded-ant")
+        work_root = settings.data_dir / "work"
+        if not self.distributed and settings.embedded_ant_process:
+            process = EmbeddedAntProcess(self.broker, {
+                "ant_id": ant_id, "methods": list(settings.ant_methods), "tags": list(settings.ant_tags),
+                "capacity": settings.ant_capacity, "work_root": str(work_root),
+                "max_log_bytes": settings.max_log_bytes_per_task, "max_timeout_secs": settings.max_task_timeout_secs,
+                "log_level": settings.log_level})
+            await process.start()
+            self.embedded_ant = process
+            return
+        executors = build_executors(settings.ant_methods, work_root=work_root, ant_id=f"{self.queen_id}-ant",
+                                    max_log_bytes=settings.max_log_bytes_per_task,
+                                    max_timeout_secs=settings.max_task_timeout_secs)
+        ant = self.embedded_ant = Ant(ant_id, self.broker, executors, capacity=settings.ant_capacity,
+                                      tags=settings.ant_tags, embedded=True)
+        await ant.start()
+        await self.ants.on_registration(ant.registration())  # known at once, not at next poll
 
     async def stop(self) -> None:
         for task in self._background:
@@ -129,8 +138,10 @@ class Engine:
                 supervisor.task.cancel()
         if self.supervisors:
             await asyncio.wait([s.task for s in self.supervisors.values() if s.task is not None], timeout=10)
-        if self.embedded_ant is not None:
+        if isinstance(self.embedded_ant, Ant):
             await self.embedded_ant.stop(drain_seconds=0)
+        elif self.embedded_ant is not None:
+            await self.embedded_ant.stop()
         await self.logs.stop()
         await self.broker.stop()
 

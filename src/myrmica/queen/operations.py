@@ -128,7 +128,7 @@ class Operations:
         result = await self.engine.store.requests.create(row, audit)
         if result.created:
             self.engine.metrics.requests_submitted.inc()
-            self.engine.scheduler.wake()
+            self.engine.scheduler.wake_for_new(spec)
         return result.request, result.created
 
     async def cancel(self, principal: Principal | None, request_id: str) -> dict[str, Any]:

@@ -40,8 +40,16 @@ class Scheduler:
         self.engine = engine
         self._wake = asyncio.Event()
         self._definitions: dict[str, tuple[dict[str, Any], JobDefinitionSpec]] = {}
+        self._starved = False  # the last pass left requests waiting for ant capacity
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def wake_for_new(self, spec: JobDefinitionSpec) -> None:
+        """A request was submitted. While every ant is full and its first task needs one, a pass
+        could not start it: the next freed slot wakes the scheduler anyway (``capacity_freed``)."""
+        if self._starved and self._first_ant_task(spec) is not None and self.engine.ants.spare_capacity() == 0:
+            return
         self._wake.set()
 
     async def run(self) -> None:
@@ -60,6 +68,8 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
 
     async def _idle_wait(self) -> float:
+        if self._starved:  # due requests wait for ant capacity: a freed slot wakes us
+            return SAFETY_POLL_SECONDS
         next_at = await self.engine.store.requests.next_due_at()
         if next_at is None:
             return SAFETY_POLL_SECONDS
@@ -81,6 +91,7 @@ class Scheduler:
         now = utcnow()
         spare = self.engine.ants.spare_capacity()
         due = await store.requests.due(now, max(MIN_BATCH, min(BATCH, spare)))
+        self._starved = False
         if not due:
             return False
         free: dict[tuple[str, frozenset[str]], int] = {}
@@ -135,6 +146,7 @@ class Scheduler:
                 if first not in free:
                     free[first] = self.engine.ants.free_for(*first)
                 if free[first] <= 0:
+                    self._starved = True
                     continue
                 free[first] -= 1
             active[key] = active.get(key, 0) + 1

@@ -50,7 +50,8 @@ def create_database(url: str) -> Database:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         # The driver runs in autocommit; SQLAlchemy's transactions become real BEGIN … COMMIT.
-        conn.exec_driver_sql("BEGIN")
+        # Straight to the driver: a statement through SQLAlchemy costs ten times more.
+        conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
 
     return Database(engine)
 
