@@ -4,12 +4,17 @@ PostgreSQL runs on asyncpg. SQLite runs on the standard ``sqlite3`` driver calle
 event loop: its statements take microseconds in WAL mode, far less than a hop to a worker thread
 (aiosqlite costs about a millisecond a statement here). Writes are serialised in-process, so a
 write never waits in SQLite's sleeping busy handler.
+
+Group commit (SQLite): the small writes of the hot path (a request's row, its task rows, its end)
+go through :meth:`Database.batched`. The writes queued during one turn of the event loop share one
+transaction and one commit, and each caller resumes only after that commit. When one of them
+fails, none is kept and each is run again alone, so only the failing caller sees its error.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -18,6 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
+Operation = Callable[["Conn"], Awaitable[Any]]
 
 
 class Conn:
@@ -49,6 +55,8 @@ class Database:
         self.dialect: Dialect = engine.dialect
         self._write_lock = asyncio.Lock() if self._sync is not None else None
         self._shared: Connection | None = None  # SQLite: one connection, used only from the event loop
+        self._queued: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
 
     def _connection(self) -> Connection:
         assert self._sync is not None
@@ -89,6 +97,54 @@ class Database:
         finally:
             if shared.in_transaction():
                 shared.rollback()
+
+    async def batched(self, operation: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``operation`` in a transaction: on SQLite, one shared with the writes queued alongside it."""
+        if self._aio is not None:
+            async with self.begin() as conn:
+                return await operation(conn)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queued.append((operation, future))
+        if len(self._queued) == 1:
+            task = asyncio.get_running_loop().create_task(self._flush())
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        assert self._write_lock is not None
+        async with self._write_lock:  # the writes queued until we hold the lock go together
+            batch, self._queued = self._queued, []
+            results: list[Any] = []
+            try:
+                shared = self._connection()
+                if shared.in_transaction():
+                    shared.rollback()
+                with shared.begin():
+                    conn = Conn(sync=shared)
+                    for operation, _ in batch:
+                        results.append(await operation(conn))
+            except asyncio.CancelledError:
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception:
+                results = []
+        if len(results) == len(batch):
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+            return
+        for operation, future in batch:  # one failed: each alone, so only that one sees its error
+            try:
+                async with self.begin() as conn:
+                    result = await operation(conn)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
 
     async def dispose(self) -> None:
         if self._aio is not None:

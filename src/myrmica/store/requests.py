@@ -68,11 +68,13 @@ class RequestRepository:
 
     async def create(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> CreateResult:
         """Insert a PENDING request; a live request with the same ``user_key`` is returned instead."""
+        async def write(conn: Conn) -> None:
+            await conn.execute(insert(jr), row)
+            if audit is not None:
+                await conn.execute(insert(audit_records), audit)
+
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(jr), row)
-                if audit is not None:
-                    await conn.execute(insert(audit_records), audit)
+            await self._engine.batched(write)
             return CreateResult(row, created=True)
         except IntegrityError:
             if not row.get("user_key"):
@@ -129,8 +131,8 @@ class RequestRepository:
 
     async def transition(self, request_id: str, from_states: Iterable[str], **values: Any) -> bool:
         """Set ``values`` when the request is still in one of ``from_states``; False when it is not."""
-        async with self._engine.begin() as conn:
-            return await self.transition_in(conn, request_id, from_states, **values)
+        states = list(from_states)
+        return await self._engine.batched(lambda conn: self.transition_in(conn, request_id, states, **values))
 
     async def transition_in(self, conn: Conn, request_id: str, from_states: Iterable[str],
                             **values: Any) -> bool:
@@ -311,15 +313,17 @@ class RequestRepository:
         return True
 
     async def insert_task_execution(self, row: dict[str, Any]) -> None:
-        async with self._engine.begin() as conn:
+        async def write(conn: Conn) -> None:
             await conn.execute(insert(te), row)
+
+        await self._engine.batched(write)
 
     async def update_task_execution(self, task_execution_id: str, expected_states: Iterable[str],
                                     **values: Any) -> bool:
         values.setdefault("updated_at", utcnow())
-        async with self._engine.begin() as conn:
-            return bool(await update_where(conn, te, values, where={"id": task_execution_id},
-                                           in_column="task_state", in_values=list(expected_states)))
+        states = list(expected_states)
+        return bool(await self._engine.batched(lambda conn: update_where(
+            conn, te, values, where={"id": task_execution_id}, in_column="task_state", in_values=states)))
 
     async def delete_task_executions(self, ids: Sequence[str]) -> None:
         if ids:
@@ -328,25 +332,28 @@ class RequestRepository:
 
     async def update_execution(self, execution_id: str, **values: Any) -> None:
         values.setdefault("updated_at", utcnow())
-        async with self._engine.begin() as conn:
-            await update_where(conn, je, values, where={"id": execution_id})
+        await self._engine.batched(lambda conn: update_where(conn, je, values, where={"id": execution_id}))
 
     async def finish(self, request_id: str, execution_id: str | None, from_states: Iterable[str], state: str,
                      *, request_values: dict[str, Any] | None = None,
                      execution_values: dict[str, Any] | None = None) -> bool:
         """End (or suspend) a request and its execution together, if it is still in ``from_states``."""
         now = utcnow()
-        async with self._engine.begin() as conn:
-            values = {"job_state": state, "updated_at": now, **(request_values or {})}
-            if state in TERMINAL_STATES:
-                values.setdefault("ended_at", now)
-                values["lease_owner"] = None
+        values = {"job_state": state, "updated_at": now, **(request_values or {})}
+        if state in TERMINAL_STATES:
+            values.setdefault("ended_at", now)
+            values["lease_owner"] = None
+        states = list(from_states)
+
+        async def write(conn: Conn) -> bool:
             if not await update_where(conn, jr, values, where={"id": request_id}, in_column="job_state",
-                                      in_values=list(from_states)):
+                                      in_values=states):
                 return False
             if execution_id:
                 ev = {"job_state": state, "updated_at": now, **(execution_values or {})}
                 if state in TERMINAL_STATES:
                     ev.setdefault("ended_at", now)
                 await update_where(conn, je, ev, where={"id": execution_id})
-        return True
+            return True
+
+        return await self._engine.batched(write)
