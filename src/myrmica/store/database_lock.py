@@ -14,13 +14,17 @@ fails, none is kept and each is run again alone, so only the failing caller sees
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, CursorResult, Engine, Executable
+from sqlalchemy import Connection, CursorResult, Engine, Executable, Insert, Update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from myrmica.store.sqlite_writes import PreparedWrite, prepare
 
 T = TypeVar("T")
 Operation = Callable[["Conn"], Awaitable[Any]]
@@ -29,9 +33,40 @@ Operation = Callable[["Conn"], Awaitable[Any]]
 class Conn:
     """A connection inside a transaction: ``await conn.execute(statement)``."""
 
-    def __init__(self, sync: Connection | None = None, aio: AsyncConnection | None = None) -> None:
+    def __init__(self, sync: Connection | None = None, aio: AsyncConnection | None = None,
+                 prepared: dict[tuple[int, tuple[str, ...]], tuple[Executable, PreparedWrite | None]] | None = None
+                 ) -> None:
         self._sync = sync
         self._aio = aio
+        self._prepared = prepared
+
+    async def write(self, statement: Insert | Update, parameters: Mapping[str, Any] | list[dict[str, Any]]) -> int:
+        """Run a long-lived INSERT or UPDATE (see ``store.statements``); the number of rows it wrote.
+
+        On SQLite it goes straight to the driver (``store.sqlite_writes``)."""
+        rows = parameters if isinstance(parameters, list) else [parameters]
+        if self._sync is None or self._prepared is None or not rows:
+            return int((await self.execute(statement, parameters)).rowcount)
+        keys = tuple(rows[0]) if isinstance(statement, Insert) else ()
+        cached = self._prepared.get((id(statement), keys))
+        if cached is None:
+            compiled = prepare(statement, self._sync.dialect, keys or None)
+            prepared: PreparedWrite | None = compiled
+            if keys and not set(compiled.names) <= set(keys):
+                prepared = None  # an INSERT that relies on column defaults: SQLAlchemy fills them
+            cached = self._prepared[(id(statement), keys)] = (statement, prepared)
+        prepared = cached[1]
+        if prepared is None or (keys and any(tuple(row) != keys for row in rows)):
+            return int((await self.execute(statement, parameters)).rowcount)
+        driver = self._sync.connection.dbapi_connection
+        assert driver is not None
+        values = [prepared.parameters(row) for row in rows]
+        try:
+            if len(values) == 1:
+                return int(driver.execute(prepared.sql, values[0]).rowcount)
+            return int(driver.executemany(prepared.sql, values).rowcount)
+        except sqlite3.Error as exc:  # the same exceptions SQLAlchemy raises (IntegrityError, …)
+            raise DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         if self._aio is not None:
@@ -55,6 +90,7 @@ class Database:
         self.dialect: Dialect = engine.dialect
         self._write_lock = asyncio.Lock() if self._sync is not None else None
         self._shared: Connection | None = None  # SQLite: one connection, used only from the event loop
+        self._prepared: dict[tuple[int, tuple[str, ...]], tuple[Executable, PreparedWrite | None]] = {}
         self._queued: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
@@ -80,7 +116,7 @@ class Database:
             if shared.in_transaction():
                 shared.rollback()
             with shared.begin():
-                yield Conn(sync=shared)
+                yield Conn(sync=shared, prepared=self._prepared)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Conn]:
@@ -90,10 +126,10 @@ class Database:
             return
         shared = self._connection()
         if shared.in_transaction():  # a write transaction is open: read inside it
-            yield Conn(sync=shared)
+            yield Conn(sync=shared, prepared=self._prepared)
             return
         try:
-            yield Conn(sync=shared)
+            yield Conn(sync=shared, prepared=self._prepared)
         finally:
             if shared.in_transaction():
                 shared.rollback()
@@ -121,7 +157,7 @@ class Database:
                 if shared.in_transaction():
                     shared.rollback()
                 with shared.begin():
-                    conn = Conn(sync=shared)
+                    conn = Conn(sync=shared, prepared=self._prepared)
                     for operation, _ in batch:
                         results.append(await operation(conn))
             except asyncio.CancelledError:

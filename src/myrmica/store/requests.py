@@ -69,9 +69,9 @@ class RequestRepository:
     async def create(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> CreateResult:
         """Insert a PENDING request; a live request with the same ``user_key`` is returned instead."""
         async def write(conn: Conn) -> None:
-            await conn.execute(insert(jr), row)
+            await conn.write(insert(jr), row)
             if audit is not None:
-                await conn.execute(insert(audit_records), audit)
+                await conn.write(insert(audit_records), audit)
 
         try:
             await self._engine.batched(write)
@@ -289,7 +289,7 @@ class RequestRepository:
             executions = [execution | {"job_state": "EXECUTING"} for request_id, execution in items
                           if request_id in chosen]
             if executions:
-                await conn.execute(insert(je), executions)
+                await conn.write(insert(je), executions)
         return won
 
     async def begin_execution(self, request_id: str, execution: dict[str, Any] | None,
@@ -314,7 +314,7 @@ class RequestRepository:
 
     async def insert_task_execution(self, row: dict[str, Any]) -> None:
         async def write(conn: Conn) -> None:
-            await conn.execute(insert(te), row)
+            await conn.write(insert(te), row)
 
         await self._engine.batched(write)
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Delete, Insert, Select, Table, Update, bindparam, delete, func, select, update
-from sqlalchemy.engine import CursorResult
 
 from myrmica.store.database_lock import Conn
 
@@ -56,8 +55,7 @@ async def update_where(conn: Conn, table: Table, values: Mapping[str, Any], *, w
             .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in values})
     params = _params(where, in_values)
     params.update((f"v_{name}", value) for name, value in values.items())
-    result: CursorResult[Any] = await conn.execute(statement, params)
-    return int(result.rowcount)
+    return await conn.write(statement, params)
 
 
 def select_where(table: Table, *, where: Sequence[str] = (), in_column: str | None = None, in_count: int = 0,
