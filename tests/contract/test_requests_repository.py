@@ -47,3 +47,39 @@ async def test_transitions_are_compare_and_set(store: Store, alice: Principal) -
     assert await store.requests.finish(row["id"], None, ["READY"], "CANCELLED")
     assert not await store.requests.finish(row["id"], None, ["READY"], "COMPLETED")
     assert (await store.requests.get(row["id"]))["job_state"] == "CANCELLED"
+
+
+async def test_writes_queued_together_fail_alone(store: Store, alice: Principal) -> None:
+    """Creates in one turn share a commit on SQLite; a duplicate key among them spoils none of the others."""
+    taken = await make_row(store, alice, "taken")
+    await store.requests.create(taken)
+    rows = [await make_row(store, alice), {**await make_row(store, alice), "user_key": "taken"},
+            await make_row(store, alice)]
+    results = await asyncio.gather(*(store.requests.create(row) for row in rows))
+    assert [r.created for r in results] == [True, False, True]
+    assert results[1].request["id"] == taken["id"]
+    for row in (rows[0], rows[2]):
+        assert (await store.requests.get(row["id"]))["job_state"] == "PENDING"
+
+
+async def test_task_rows_read_back_as_written(store: Store, alice: Principal) -> None:
+    """Every column type round-trips through the hot-path writes: times, JSON, booleans, nulls."""
+    request = await make_row(store, alice)
+    await store.requests.create(request)
+    started = datetime(2026, 11, 23, 4, 5, 6, 789000, tzinfo=UTC)
+    row = {"id": new_id(), "job_execution_id": new_id(), "job_request_id": request["id"], "task_type": "a",
+           "parent_task_id": None, "item_index": None, "method": "SHELL", "task_state": "EXECUTING",
+           "allow_failure": True, "exit_code": "", "exit_message": "", "error_code": "", "error_message": "",
+           "failed_command": "", "comments": "", "ant_id": "", "ant_host": "", "retried": 0, "attempt": 0,
+           "contexts": {"k": [1, "two", None]}, "stdout": ["é", "line"], "task_order": 1, "cost_factor": 0.5,
+           "log_bytes": 12, "started_at": started, "ended_at": None, "updated_at": started}
+    await store.requests.insert_task_execution(row)
+    assert await store.requests.task_execution(row["id"]) == row
+    ended = datetime(2026, 11, 23, 4, 5, 7, tzinfo=UTC)
+    assert await store.requests.update_task_execution(row["id"], ["EXECUTING"], task_state="COMPLETED",
+                                                      contexts={"out": {"a": 1}}, ended_at=ended, exit_code="0")
+    assert not await store.requests.update_task_execution(row["id"], ["EXECUTING"], task_state="FAILED")
+    stored = await store.requests.task_execution(row["id"])
+    assert stored is not None
+    assert (stored["task_state"], stored["contexts"], stored["ended_at"], stored["allow_failure"]) == \
+        ("COMPLETED", {"out": {"a": 1}}, ended, True)
