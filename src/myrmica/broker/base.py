@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
@@ -37,6 +37,10 @@ class QueenSide(Protocol):
     async def reserve(self, ant_id: str, key: str, capacity: int) -> bool: ...
 
     async def release(self, ant_id: str, key: str) -> None: ...
+
+    async def reserved_counts(self, ant_ids: Sequence[str]) -> dict[str, int]:
+        """How many reservations each ant holds, from every queen."""
+        ...
 
     async def adopt_replies(self, queen_id: str) -> None: ...
 

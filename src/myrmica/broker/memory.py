@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from myrmica.broker.base import EventHandler, LogHandler, RegistrationHandler, ResultHandler
@@ -64,6 +64,9 @@ class MemoryBroker:
 
     async def release(self, ant_id: str, key: str) -> None:
         self._reservations.get(ant_id, set()).discard(key)
+
+    async def reserved_counts(self, ant_ids: Sequence[str]) -> dict[str, int]:
+        return {ant_id: len(self._reservations.get(ant_id, ())) for ant_id in ant_ids}
 
     async def adopt_replies(self, queen_id: str) -> None:
         return None  # one process: every reply already comes here

@@ -21,7 +21,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -64,6 +64,7 @@ REGISTRATION_POLL_SECONDS = 1.0
 SHORT_RETRY_SECONDS = 5.0  # register/reserve/release…: give up (raise) after an outage this long
 DRAIN_SECONDS = 5.0
 RESULT_HANDLER_ATTEMPTS = 3
+MAX_RESULTS_IN_HAND = 5000  # results read but not yet recorded; reading pauses beyond this
 ANT_KINDS = frozenset({"execute", "control"})
 REPLY_KINDS = frozenset({"result", "log"})
 
@@ -87,6 +88,7 @@ class RedisBroker:
         self._events_ready = asyncio.Event()
         self._adopted: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._in_hand: dict[asyncio.Task[None], int] = {}  # result batches being recorded → their size
         self._started = False
         self._stopped = False
 
@@ -115,7 +117,7 @@ class RedisBroker:
         self._stopped = True
         self._closing.set()
         await self._outbox.drain(DRAIN_SECONDS)
-        tasks = list(self._tasks.values())
+        tasks = list(self._tasks.values()) + list(self._in_hand)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -222,6 +224,16 @@ class RedisBroker:
     async def release(self, ant_id: str, key: str) -> None:
         await self._retry(f"release on {ant_id}", lambda: self._client.srem(self.keys.reserved(ant_id), key),
                           give_up_after=SHORT_RETRY_SECONDS)
+
+    async def reserved_counts(self, ant_ids: Sequence[str]) -> dict[str, int]:
+        async def count() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for ant_id in ant_ids:
+                    pipe.scard(self.keys.reserved(ant_id))
+                return list(await pipe.execute())
+
+        counts = await self._retry("count reservations", count, give_up_after=SHORT_RETRY_SECONDS) if ant_ids else []
+        return {ant_id: int(n) for ant_id, n in zip(ant_ids, counts, strict=True)}
 
     async def reservations(self, ant_id: str) -> set[str]:
         members = await self._retry(f"reservations of {ant_id}",
@@ -396,12 +408,15 @@ class RedisBroker:
         try:
             async for entries in self._read_group(stream, QUEEN_GROUP, self.queen_id, claim=adopted, count=500):
                 await self._handle_replies(stream, entries)
+                while sum(self._in_hand.values()) > MAX_RESULTS_IN_HAND:
+                    await asyncio.wait(list(self._in_hand), return_when=asyncio.FIRST_COMPLETED)
         except BrokerStopped:
             return
 
     async def _handle_replies(self, stream: str, entries: list[Entry]) -> None:
-        """Log lines go to their handler in order; the batch's results are handled concurrently (each
-        waits until its queen recorded it) and the batch is acknowledged once all of them were."""
+        """Log lines go to their handler at once, in order. The batch's results are handed over in the
+        background — each waits until its queen recorded it, then it is acknowledged — so the next
+        batch is read meanwhile rather than after the slowest record of this one."""
         done: list[str] = []
         results: list[tuple[str, TaskResult]] = []
         for entry_id, fields in entries:
@@ -422,9 +437,16 @@ class RedisBroker:
                 done.append(entry_id)
                 continue
             results.append((entry_id, item))
-        handled = await asyncio.gather(*(self._deliver_result(stream, entry_id, item) for entry_id, item in results))
-        done.extend(entry_id for (entry_id, _), ok in zip(results, handled, strict=True) if ok)
         await self._ack(stream, QUEEN_GROUP, done)
+        if results:
+            task = asyncio.create_task(self._record_results(stream, results))
+            self._in_hand[task] = len(results)
+            task.add_done_callback(self._in_hand.pop)
+
+    async def _record_results(self, stream: str, results: list[tuple[str, TaskResult]]) -> None:
+        handled = await asyncio.gather(*(self._deliver_result(stream, entry_id, item) for entry_id, item in results))
+        await self._ack(stream, QUEEN_GROUP, [entry_id for (entry_id, _), ok in zip(results, handled, strict=True)
+                                              if ok])
 
     async def _deliver_result(self, stream: str, entry_id: str, result: TaskResult) -> bool:
         """Hand a result to the queen; False (left unacknowledged, redelivered at restart) if it keeps failing."""

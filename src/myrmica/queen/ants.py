@@ -34,10 +34,13 @@ class AntInfo:
     reserved: set[str] = field(default_factory=set)  # task-execution keys this queen reserved on this ant
     reported_heartbeat: float = 0.0  # the ant's own clock: a change means a fresh heartbeat
     running: list[str] = field(default_factory=list)  # "task execution id:attempt" the ant reported running
+    shared_reserved: int = 0  # reservations of every queen, as the broker counted them last
+    own_at_count: int = 0  # this queen's reservations when the broker counted
 
     @property
     def load(self) -> int:
-        return len(self.reserved)
+        """Slots taken: every queen's reservations at the last count, plus ours since."""
+        return max(len(self.reserved), self.shared_reserved + len(self.reserved) - self.own_at_count)
 
     def alive(self, now: float) -> bool:
         return self.accepting and now - self.heartbeat_at <= ALIVE_SECONDS
@@ -99,6 +102,13 @@ class AntRegistry:
                 "embedded": info.embedded, "started_at": datetime.fromtimestamp(info.started_at, UTC),
                 "heartbeat_at": datetime.fromtimestamp(info.heartbeat_at, UTC)}
 
+    def counted(self, counts: dict[str, int]) -> None:
+        """The broker's count of each ant's reservations across queens (see ``Engine.count_shared_load``)."""
+        for ant_id, count in counts.items():
+            info = self._ants.get(ant_id)
+            if info is not None:
+                info.shared_reserved, info.own_at_count = count, len(info.reserved)
+
     def live(self) -> list[AntInfo]:
         now = time.time()
         return [a for a in self._ants.values() if a.alive(now)]
@@ -134,8 +144,8 @@ class AntRegistry:
         return sorted(fitting, key=lambda a: (max(a.load, a.reported_load) / a.capacity, a.load, a.ant_id))
 
     def free_for(self, method: str, tags: frozenset[str]) -> int:
-        """Task slots this queen has not reserved on live ants that fit. (Other queens' reservations show
-        only in the broker, whose atomic reservation keeps an ant from being over-committed.)"""
+        """Free task slots on live ants that fit: other queens' reservations as last counted, ours now.
+        (The broker's atomic reservation is what keeps an ant from being over-committed.)"""
         return sum(max(0, a.capacity - a.load) for a in self.candidates(method, tags))
 
     def spare_capacity(self) -> int:

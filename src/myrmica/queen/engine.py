@@ -43,6 +43,8 @@ CRON_SWEEP_SECONDS = 60.0
 LEADER_LEASE = "leader"
 LEADER_LEASE_SECONDS = 10.0
 RECORD_WAIT_SECONDS = 30.0
+RESERVE_RETRY_FIRST = 0.005
+RESERVE_RETRY_MAX = 0.5
 
 
 class Engine:
@@ -236,6 +238,9 @@ class Engine:
         """The least-loaded live ant that fits, waiting for capacity up to ``wait_seconds``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
+        # Our own releases wake us; another queen's are not announced, so with a broker we look again
+        # soon and then less often.
+        pause = RESERVE_RETRY_FIRST if self.distributed else RESERVE_RETRY_MAX
         while True:
             for ant in self.ants.candidates(method, tags):
                 # The broker's reservation is atomic across queens: an ant is never over-committed.
@@ -246,7 +251,14 @@ class Engine:
                 return None
             self._capacity.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._capacity.wait(), timeout=min(0.5, max(0.0, deadline - loop.time())))
+                await asyncio.wait_for(self._capacity.wait(), timeout=min(pause, max(0.0, deadline - loop.time())))
+            pause = min(RESERVE_RETRY_MAX, pause * 2)
+
+    async def count_shared_load(self) -> None:
+        """With several queens, learn how much of each ant the others hold (one broker round trip)."""
+        if self.distributed:
+            live = [ant.ant_id for ant in self.ants.live()]
+            self.ants.counted(await self.broker.reserved_counts(live))
 
     async def release_ant(self, ant_id: str, key: str) -> None:
         self.ants.release(ant_id, key)

@@ -31,6 +31,7 @@ BATCH = 500
 MIN_BATCH = 20
 BUSY_PAUSE_SECONDS = 0.002
 SAFETY_POLL_SECONDS = 1.0
+STARVED_POLL_SECONDS = 0.05
 NOT_READY_MAX_WAIT = 30.0
 LEASE_SECONDS = 30.0
 
@@ -68,8 +69,8 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
 
     async def _idle_wait(self) -> float:
-        if self._starved:  # due requests wait for ant capacity: a freed slot wakes us
-            return SAFETY_POLL_SECONDS
+        if self._starved:  # due requests wait for ant capacity: a slot we free wakes us; another queen's
+            return STARVED_POLL_SECONDS if self.engine.distributed else SAFETY_POLL_SECONDS
         next_at = await self.engine.store.requests.next_due_at()
         if next_at is None:
             return SAFETY_POLL_SECONDS
@@ -89,6 +90,7 @@ class Scheduler:
         """One pass; True when it filled a whole batch (so there may be more due right now)."""
         store = self.engine.store
         now = utcnow()
+        await self.engine.count_shared_load()
         spare = self.engine.ants.spare_capacity()
         due = await store.requests.due(now, max(MIN_BATCH, min(BATCH, spare)))
         self._starved = False

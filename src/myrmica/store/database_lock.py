@@ -86,6 +86,7 @@ class Conn:
 class Database:
     def __init__(self, engine: AsyncEngine | Engine) -> None:
         self._aio = engine if isinstance(engine, AsyncEngine) else None
+        self._reads = self._aio.execution_options(isolation_level="AUTOCOMMIT") if self._aio is not None else None
         self._sync = engine if isinstance(engine, Engine) else None
         self.dialect: Dialect = engine.dialect
         self._write_lock = asyncio.Lock() if self._sync is not None else None
@@ -120,8 +121,9 @@ class Database:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Conn]:
-        if self._aio is not None:
-            async with self._aio.connect() as conn:
+        """A connection for reads. On PostgreSQL in autocommit: one round trip a query, no BEGIN/ROLLBACK."""
+        if self._reads is not None:
+            async with self._reads.connect() as conn:
                 yield Conn(aio=conn)
             return
         shared = self._connection()

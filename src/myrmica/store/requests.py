@@ -157,12 +157,25 @@ class RequestRepository:
         won: list[str] = []
         now = utcnow()
         async with self._engine.begin() as conn:
+            free = await self._lock_free(conn, [request_id for request_id, _ in ids])
             for request_id, state in ids:
-                if await update_where(conn, jr, {"job_state": "READY", "lease_owner": owner,
+                if request_id in free and await update_where(conn, jr, {"job_state": "READY", "lease_owner": owner,
                                                  "lease_expires_at": lease_until, "updated_at": now},
                                       where={"id": request_id, "job_state": state}):
                     won.append(request_id)
         return won
+
+    @staticmethod
+    async def _lock_free(conn: Conn, ids: list[str]) -> set[str]:
+        """Lock the rows no other transaction holds and return their ids (PostgreSQL's SKIP LOCKED).
+
+        Two queens starting the same due requests would otherwise queue on each other's row locks
+        for a whole pass; now each takes what the other has not, and the other moves on. (SQLite has
+        one writer at a time and no row locks: every id comes back.)"""
+        if not ids:
+            return set()
+        rows = await conn.execute(select(jr.c.id).where(jr.c.id.in_(ids)).with_for_update(skip_locked=True))
+        return {str(row[0]) for row in rows}
 
     async def defer(self, request_id: str, state: str, *, scheduled_at: datetime, reason: str,
                     attempts: int, priority: int) -> bool:
@@ -279,8 +292,9 @@ class RequestRepository:
         won: list[str] = []
         now = utcnow()
         async with self._engine.begin() as conn:
+            free = await self._lock_free(conn, [request_id for request_id, _ in items])
             for request_id, execution in items:
-                if await update_where(conn, jr, {"job_state": "EXECUTING", "lease_owner": owner,
+                if request_id in free and await update_where(conn, jr, {"job_state": "EXECUTING", "lease_owner": owner,
                                                  "lease_expires_at": lease_until, "job_execution_id": execution["id"],
                                                  "started_at": now, "updated_at": now},
                                       where={"id": request_id, "job_state": "PENDING"}):
