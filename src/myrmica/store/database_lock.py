@@ -5,10 +5,12 @@ event loop: its statements take microseconds in WAL mode, far less than a hop to
 (aiosqlite costs about a millisecond a statement here). Writes are serialised in-process, so a
 write never waits in SQLite's sleeping busy handler.
 
-Group commit (SQLite): the small writes of the hot path (a request's row, its task rows, its end)
+Group commit: the small writes of the hot path (a request's row, its task rows, its end)
 go through :meth:`Database.batched`. The writes queued during one turn of the event loop share one
 transaction and one commit, and each caller resumes only after that commit. When one of them
 fails, none is kept and each is run again alone, so only the failing caller sees its error.
+On SQLite one group runs at a time; on PostgreSQL a new group starts while earlier ones are still
+in flight on other connections.
 """
 
 from __future__ import annotations
@@ -137,10 +139,7 @@ class Database:
                 shared.rollback()
 
     async def batched(self, operation: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run ``operation`` in a transaction: on SQLite, one shared with the writes queued alongside it."""
-        if self._aio is not None:
-            async with self.begin() as conn:
-                return await operation(conn)
+        """Run ``operation`` in a transaction shared with the writes queued alongside it (group commit)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queued.append((operation, future))
         if len(self._queued) == 1:
@@ -150,25 +149,14 @@ class Database:
         return await future
 
     async def _flush(self) -> None:
-        assert self._write_lock is not None
-        async with self._write_lock:  # the writes queued until we hold the lock go together
+        if self._write_lock is None:  # PostgreSQL: groups run side by side, each on its own connection
             batch, self._queued = self._queued, []
-            results: list[Any] = []
-            try:
-                shared = self._connection()
-                if shared.in_transaction():
-                    shared.rollback()
-                with shared.begin():
-                    conn = Conn(sync=shared, prepared=self._prepared)
-                    for operation, _ in batch:
-                        results.append(await operation(conn))
-            except asyncio.CancelledError:
-                for _, future in batch:
-                    future.cancel()
-                raise
-            except Exception:
-                results = []
-        if len(results) == len(batch):
+            results = await self._run_group(batch)
+        else:
+            async with self._write_lock:  # the writes queued until we hold the lock go together
+                batch, self._queued = self._queued, []
+                results = await self._run_group(batch)
+        if results is not None:
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
@@ -183,6 +171,31 @@ class Database:
             else:
                 if not future.done():
                     future.set_result(result)
+
+    async def _run_group(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> list[Any] | None:
+        """Every operation in one transaction; None (nothing kept) when any of them failed."""
+        results: list[Any] = []
+        try:
+            if self._aio is not None:
+                async with self._aio.begin() as aio:
+                    conn = Conn(aio=aio)
+                    for operation, _ in batch:
+                        results.append(await operation(conn))
+                return results
+            shared = self._connection()
+            if shared.in_transaction():
+                shared.rollback()
+            with shared.begin():
+                conn = Conn(sync=shared, prepared=self._prepared)
+                for operation, _ in batch:
+                    results.append(await operation(conn))
+            return results
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception:
+            return None
 
     async def dispose(self) -> None:
         if self._aio is not None:
