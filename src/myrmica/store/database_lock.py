@@ -26,43 +26,58 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from myrmica.store.sqlite_writes import PreparedWrite, prepare
+from myrmica.store.direct_writes import PreparedWrite, prepare
 
 T = TypeVar("T")
 Operation = Callable[["Conn"], Awaitable[Any]]
+PreparedCache = dict[tuple[int, tuple[str, ...]], tuple[Executable, PreparedWrite | None]]
 
 
 class Conn:
     """A connection inside a transaction: ``await conn.execute(statement)``."""
 
     def __init__(self, sync: Connection | None = None, aio: AsyncConnection | None = None,
-                 prepared: dict[tuple[int, tuple[str, ...]], tuple[Executable, PreparedWrite | None]] | None = None
-                 ) -> None:
+                 prepared: PreparedCache | None = None, postgres: Any = None) -> None:
         self._sync = sync
         self._aio = aio
         self._prepared = prepared
+        self._postgres = postgres  # the asyncpg connection, inside a group commit's transaction
+
+    def _direct(self, statement: Insert | Update, rows: list[Mapping[str, Any]]) -> PreparedWrite | None:
+        if self._prepared is None or not rows or (self._sync is None and self._postgres is None):
+            return None
+        keys = tuple(rows[0]) if isinstance(statement, Insert) else ()
+        cached = self._prepared.get((id(statement), keys))
+        if cached is None:
+            dialect = self._sync.dialect if self._sync is not None else self._aio.dialect  # type: ignore[union-attr]
+            compiled = prepare(statement, dialect, keys or None)
+            usable: PreparedWrite | None = compiled
+            if keys and not set(compiled.names) <= set(keys):
+                usable = None  # an INSERT that relies on column defaults: SQLAlchemy fills them
+            cached = self._prepared[(id(statement), keys)] = (statement, usable)
+        if keys and any(tuple(row) != keys for row in rows):
+            return None
+        return cached[1]
 
     async def write(self, statement: Insert | Update, parameters: Mapping[str, Any] | list[dict[str, Any]]) -> int:
         """Run a long-lived INSERT or UPDATE (see ``store.statements``); the number of rows it wrote.
 
-        On SQLite it goes straight to the driver (``store.sqlite_writes``)."""
-        rows = parameters if isinstance(parameters, list) else [parameters]
-        if self._sync is None or self._prepared is None or not rows:
+        On SQLite, and on PostgreSQL inside a group commit, it goes straight to the driver
+        (``store.direct_writes``)."""
+        rows: list[Mapping[str, Any]] = list(parameters) if isinstance(parameters, list) else [parameters]
+        prepared = self._direct(statement, rows)
+        if prepared is None:
             return int((await self.execute(statement, parameters)).rowcount)
-        keys = tuple(rows[0]) if isinstance(statement, Insert) else ()
-        cached = self._prepared.get((id(statement), keys))
-        if cached is None:
-            compiled = prepare(statement, self._sync.dialect, keys or None)
-            prepared: PreparedWrite | None = compiled
-            if keys and not set(compiled.names) <= set(keys):
-                prepared = None  # an INSERT that relies on column defaults: SQLAlchemy fills them
-            cached = self._prepared[(id(statement), keys)] = (statement, prepared)
-        prepared = cached[1]
-        if prepared is None or (keys and any(tuple(row) != keys for row in rows)):
-            return int((await self.execute(statement, parameters)).rowcount)
+        values = [prepared.parameters(row) for row in rows]
+        if self._postgres is not None:  # errors need no translation: a failed group is rerun through SQLAlchemy
+            if len(values) == 1:
+                status = await self._postgres.execute(prepared.sql, *values[0])  # "UPDATE 1", "INSERT 0 1"
+                return int(str(status).rsplit(" ", 1)[-1])
+            await self._postgres.executemany(prepared.sql, values)
+            return len(values)
+        assert self._sync is not None
         driver = self._sync.connection.dbapi_connection
         assert driver is not None
-        values = [prepared.parameters(row) for row in rows]
         try:
             if len(values) == 1:
                 return int(driver.execute(prepared.sql, values[0]).rowcount)
@@ -93,7 +108,7 @@ class Database:
         self.dialect: Dialect = engine.dialect
         self._write_lock = asyncio.Lock() if self._sync is not None else None
         self._shared: Connection | None = None  # SQLite: one connection, used only from the event loop
-        self._prepared: dict[tuple[int, tuple[str, ...]], tuple[Executable, PreparedWrite | None]] = {}
+        self._prepared: PreparedCache = {}
         self._queued: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
@@ -177,10 +192,13 @@ class Database:
         results: list[Any] = []
         try:
             if self._aio is not None:
-                async with self._aio.begin() as aio:
-                    conn = Conn(aio=aio)
-                    for operation, _ in batch:
-                        results.append(await operation(conn))
+                async with self._aio.connect() as aio:
+                    driver = (await aio.get_raw_connection()).driver_connection
+                    assert driver is not None
+                    async with driver.transaction():  # asyncpg's own: our writes bypass SQLAlchemy here
+                        conn = Conn(aio=aio, prepared=self._prepared, postgres=driver)
+                        for operation, _ in batch:
+                            results.append(await operation(conn))
                 return results
             shared = self._connection()
             if shared.in_transaction():

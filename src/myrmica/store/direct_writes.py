@@ -1,11 +1,12 @@
-"""Writes of the hot path straight through the ``sqlite3`` driver.
+"""Writes of the hot path straight through the driver (``sqlite3``, or asyncpg inside a group commit).
 
 A statement SQLAlchemy has already compiled still costs it about 60 µs to execute (parameter
-processing, events, result set-up) against 10 µs for the driver alone. For the handful of write
-statements the engine runs per request (see :mod:`myrmica.store.statements`) we compile once with
-SQLAlchemy, keep the SQL text, the order of its parameters and each parameter's type conversion
-(``DateTime`` to text, ``JSON`` to text, exactly what SQLAlchemy would do), and hand the driver the
-converted values. Reads, and every other statement, go through SQLAlchemy as usual.
+processing, events, result set-up; more on asyncio through its greenlet bridge) against 10 µs for
+the driver alone. For the handful of write statements the engine runs per request (see
+:mod:`myrmica.store.statements`) we compile once with SQLAlchemy for the dialect, keep the SQL text,
+the order of its parameters and each parameter's type conversion (``DateTime`` to text on SQLite,
+``JSON`` to text: exactly what SQLAlchemy would do), and hand the driver the converted values.
+Reads, and every other statement, go through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
