@@ -12,7 +12,7 @@ from myrmica.api.formicary.requests import engine_of
 from myrmica.api.formicary.serializers import iso
 from myrmica.domain.principal import Principal
 
-router = APIRouter(prefix="/ants", tags=["ants"])
+router = APIRouter(prefix="/api/ants", tags=["ants"])
 
 
 def ant_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from myrmica.api.errors import ApiError
 from myrmica.api.formicary.serializers import config_json
 from myrmica.domain.principal import Principal
 
-router = APIRouter(prefix="/jobs/definitions/{job_id}/configs", tags=["job configs"])
+router = APIRouter(prefix="/api/jobs/definitions/{job_id}/configs", tags=["job configs"])
 
 
 def _field(body: dict[str, Any], name: str) -> Any:

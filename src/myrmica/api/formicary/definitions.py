@@ -22,8 +22,8 @@ from myrmica.domain.dot import definition_dot
 from myrmica.domain.principal import Principal
 from myrmica.store.definitions import DefinitionFilter
 
-router = APIRouter(prefix="/jobs/definitions", tags=["job definitions"])
-plugins_router = APIRouter(tags=["job definitions"])
+router = APIRouter(prefix="/api/jobs/definitions", tags=["job definitions"])
+plugins_router = APIRouter(prefix="/api", tags=["job definitions"])
 
 
 def _version(request: Request) -> int | None:

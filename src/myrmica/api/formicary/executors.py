@@ -11,7 +11,7 @@ from myrmica.api.errors import ApiError
 from myrmica.api.formicary.requests import engine_of
 from myrmica.domain.principal import Principal
 
-router = APIRouter(prefix="/executors", tags=["ants"])
+router = APIRouter(prefix="/api/executors", tags=["ants"])
 
 
 def _admin(principal: Principal) -> None:

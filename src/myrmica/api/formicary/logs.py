@@ -19,7 +19,7 @@ from myrmica.api.pagination import bool_param
 from myrmica.domain.principal import Principal
 from myrmica.queen.engine import Engine
 
-router = APIRouter(prefix="/jobs/requests", tags=["logs"])
+router = APIRouter(prefix="/api/jobs/requests", tags=["logs"])
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 HEARTBEAT_SECONDS = 15.0

@@ -22,8 +22,8 @@ from myrmica.domain.states import states_for_filter
 from myrmica.queen.engine import Engine
 from myrmica.store.requests import RequestFilter
 
-router = APIRouter(prefix="/jobs/requests", tags=["job requests"])
-stats_router = APIRouter(tags=["job requests"])
+router = APIRouter(prefix="/api/jobs/requests", tags=["job requests"])
+stats_router = APIRouter(prefix="/api", tags=["job requests"])
 
 
 def engine_of(request: Request) -> Engine:

@@ -15,8 +15,8 @@ from myrmica.api.formicary.serializers import iso
 from myrmica.clock import utcnow
 from myrmica.domain.principal import Principal
 
-public_router = APIRouter(tags=["system"])
-router = APIRouter(tags=["system"])
+public_router = APIRouter(prefix="/api", tags=["system"])
+router = APIRouter(prefix="/api", tags=["system"])
 
 HealthCheck = Callable[[], Awaitable[None]]
 

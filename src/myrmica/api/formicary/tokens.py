@@ -19,7 +19,7 @@ from myrmica.clock import utcnow
 from myrmica.domain.principal import Principal
 from myrmica.security.tokens import generate_token, hash_token
 
-router = APIRouter(prefix="/users/{user_id}/tokens", tags=["users"])
+router = APIRouter(prefix="/api/users/{user_id}/tokens", tags=["users"])
 
 DEFAULT_TOKEN_DAYS = 90
 
