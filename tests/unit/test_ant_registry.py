@@ -54,3 +54,19 @@ async def test_a_registration_read_again_unchanged_is_not_a_heartbeat() -> None:
     assert not ant.alive(time.time())
     lost = registry.expire()
     assert [ant_id for ant_id, _ in lost] == ["a1"] and registry.get("a1") is None
+
+
+async def test_free_slots_count_other_queens_reservations() -> None:
+    """With several queens, an ant's free slots are what no queen holds: the broker's count, plus ours since."""
+    registry = AntRegistry()
+    await registry.on_registration(registration(max_capacity=4))
+    registry.hold("a1", "ours:0")
+    assert registry.free_for("SHELL", frozenset()) == 3
+    registry.counted({"a1": 3})  # another queen holds two more
+    assert registry.free_for("SHELL", frozenset()) == 1
+    registry.hold("a1", "ours-again:0")
+    assert registry.free_for("SHELL", frozenset()) == 0 and registry.spare_capacity() == 0
+    registry.release("a1", "ours:0")
+    registry.release("a1", "ours-again:0")
+    registry.counted({"a1": 0})
+    assert registry.free_for("SHELL", frozenset()) == 4

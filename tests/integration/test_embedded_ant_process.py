@@ -1,0 +1,47 @@
+"""The embedded ant runs in its own process: it is listed like any ant, and it never outlives its server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.integration.test_recovery import wait_for
+from tests.support.process import ServerProcess
+
+JOB = """job_type: long-sleep
+tasks:
+- task_type: nap
+  method: SHELL
+  timeout: 10m
+  script:
+    - echo $$ > {pid_file}; exec sleep 600
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie has exited already
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_kill_9_of_the_server_stops_the_ant_and_its_tasks(tmp_path: Path) -> None:
+    pid_file = tmp_path / "task.pid"
+    server = ServerProcess(tmp_path).start()
+    try:
+        with server.client() as api:
+            ants = api.get("/api/ants").json()["Records"]
+            assert [(a["ant_id"], a["alive"], a["embedded"]) for a in ants] == [("embedded-ant", True, True)]
+            job = JOB.format(pid_file=pid_file)
+            assert api.post("/api/jobs/definitions", content=job,
+                            headers={"Content-Type": "application/yaml"}).status_code == 201
+            assert api.post("/api/jobs/requests", json={"job_type": "long-sleep"}).status_code == 201
+            wait_for(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(), 30, "the task to start")
+        shell = int(pid_file.read_text())
+        assert alive(shell)
+        server.kill9()
+        wait_for(lambda: not alive(shell), 30, "the task's process to be stopped")
+    finally:
+        server.stop()
