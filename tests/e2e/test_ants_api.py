@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 
@@ -47,7 +48,8 @@ def test_terminate_a_running_executor(api: httpx.Client) -> None:
     api.post("/api/jobs/definitions", content=SLOW, headers={"Content-Type": "application/yaml"})
     request_id = api.post("/api/jobs/requests", json={"job_type": "slow-one"}).json()["id"]
     listed = wait_for(api, "/api/executors", lambda body: body["TotalRecords"] == 1)
-    (executor,) = listed["Records"]  # type: ignore[misc]
+    records: list[dict[str, Any]] = listed["Records"]  # type: ignore[assignment]
+    (executor,) = records
     assert executor["job_request_id"] == request_id and executor["task_type"] == "wait"
     assert api.delete("/api/executors/nope", params={"antID": "embedded-ant"}).status_code == 404
     response = api.delete(f"/api/executors/{executor['id']}", params={"antID": executor["ant_id"]})

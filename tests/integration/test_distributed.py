@@ -138,8 +138,13 @@ def test_chaos_one_ant_and_one_queen_killed(cluster: Cluster) -> None:
         assert api.post("/api/jobs/definitions", content=SHORT,
                         headers={"Content-Type": "application/yaml"}).status_code == 201
         ids: list[str] = []
-        kills = threading.Thread(target=lambda: (time.sleep(rng.uniform(0.5, 3.0)), victim_ant.kill9(),
-                                                 time.sleep(rng.uniform(0.0, 2.0)), first.kill9()))
+        def kill_at_random_moments() -> None:
+            time.sleep(rng.uniform(0.5, 3.0))
+            victim_ant.kill9()
+            time.sleep(rng.uniform(0.0, 2.0))
+            first.kill9()
+
+        kills = threading.Thread(target=kill_at_random_moments)
         kills.start()
         for i in range(300):
             client = doomed if i % 2 and first.process and first.process.poll() is None else api
