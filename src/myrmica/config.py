@@ -36,6 +36,7 @@ class Settings:
     ant_tags: tuple[str, ...] = ()
     ant_id: str = ""  # the embedded ant's name; default "embedded-ant", or host and port with a broker
     ant_capacity: int = 50
+    ant_keep_work_hours: float = 24.0  # job directories are removed this long after their last task began
     max_body_bytes: int = 256 * 1024
     max_log_bytes_per_task: int = 10 * 1024 * 1024
     max_task_timeout_secs: float = 3600.0
@@ -131,4 +132,6 @@ def load_settings(
     settings = replace(Settings(), **values)
     if settings.ant_capacity <= 0:
         raise ConfigError("ant_capacity must be positive")
+    if settings.ant_keep_work_hours < 0:
+        raise ConfigError("ant_keep_work_hours must not be negative")
     return settings

@@ -32,7 +32,8 @@ async def run_child(fd: int, config: dict[str, Any]) -> None:
     executors = build_executors(config["methods"], work_root=Path(config["work_root"]), ant_id=ant_id,
                                 max_log_bytes=int(config["max_log_bytes"]),
                                 max_timeout_secs=float(config["max_timeout_secs"]))
-    ant = Ant(ant_id, side, executors, capacity=int(config["capacity"]), tags=config["tags"], embedded=True)
+    ant = Ant(ant_id, side, executors, capacity=int(config["capacity"]), tags=config["tags"], embedded=True,
+              work_root=Path(config["work_root"]), keep_work_seconds=float(config["keep_work_seconds"]))
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)

@@ -7,21 +7,26 @@ import logging
 import socket
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from myrmica import __version__
 from myrmica.ant.executors.base import Executor
+from myrmica.ant.executors.shell import job_dir_name
+from myrmica.ant.janitor import SWEEP_SECONDS, sweep
 from myrmica.broker.base import AntSide
 from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
 
 log = logging.getLogger("myrmica.ant")
 
 HEARTBEAT_SECONDS = 5.0
+DEFAULT_KEEP_WORK_SECONDS = 24 * 3600.0
 
 
 class Ant:
     def __init__(self, ant_id: str, broker: AntSide, executors: Sequence[Executor], *, capacity: int,
-                 tags: Sequence[str] = (), embedded: bool = False) -> None:
+                 tags: Sequence[str] = (), embedded: bool = False, work_root: Path | None = None,
+                 keep_work_seconds: float = DEFAULT_KEEP_WORK_SECONDS) -> None:
         if capacity <= 0:
             raise ValueError(f"ant {ant_id}: capacity must be positive, not {capacity}")
         self.ant_id = ant_id
@@ -42,6 +47,10 @@ class Ant:
         self._accepting = True
         self._handing_back: set[asyncio.Task[None]] = set()
         self._terminated: set[str] = set()
+        self._requests: dict[str, str] = {}  # running task key → its request
+        self.work_root = work_root
+        self.keep_work_seconds = keep_work_seconds
+        self._janitor_task: asyncio.Task[None] | None = None
 
     @property
     def methods(self) -> list[str]:
@@ -62,6 +71,8 @@ class Ant:
         await self._broker.register(self.registration())
         self._loop_task = asyncio.create_task(self._loop(), name=f"ant-{self.ant_id}")
         self._heartbeat_task = asyncio.create_task(self._heartbeats(), name=f"ant-{self.ant_id}-heartbeat")
+        if self.work_root is not None:
+            self._janitor_task = asyncio.create_task(self._janitor(), name=f"ant-{self.ant_id}-janitor")
 
     async def wait_inbox_closed(self) -> None:
         """Until the broker ends this ant's inbox (for the embedded ant: its server went away)."""
@@ -79,7 +90,7 @@ class Ant:
                 cancel.set()
             if pending:
                 await asyncio.wait(pending, timeout=5)
-        for task in (self._heartbeat_task, self._loop_task):
+        for task in (self._heartbeat_task, self._loop_task, self._janitor_task):
             if task is not None:
                 task.cancel()
         self._accepting = False
@@ -91,6 +102,25 @@ class Ant:
                 await self._broker.register(self.registration())
             except Exception:
                 log.exception("ant %s: heartbeat failed; will retry", self.ant_id)
+
+    async def _janitor(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.sweep_work(time.time())
+            except Exception:
+                log.exception("ant %s: sweeping old job directories failed; will retry", self.ant_id)
+
+    async def sweep_work(self, now: float) -> list[str]:
+        """Remove the job directories no running task uses whose newest task began over the kept time ago."""
+        if self.work_root is None:
+            return []
+        in_use = {job_dir_name(request_id) for request_id in self._requests.values()}
+        removed = await asyncio.to_thread(sweep, self.work_root, older_than=now - self.keep_work_seconds,
+                                          in_use=in_use)
+        if removed:
+            log.info("ant %s: removed %d old job directories", self.ant_id, len(removed))
+        return removed
 
     async def _loop(self) -> None:
         async for message in self._broker.messages(self.ant_id):
@@ -128,6 +158,7 @@ class Ant:
             cancel = asyncio.Event()
             task = asyncio.create_task(self._execute(request, cancel, key, message))
             self._running[key] = (task, cancel)
+            self._requests[key] = request.request_id
             return True
         elif action in ("CANCEL", "TERMINATE"):
             target = str(message.get("task_execution_id", ""))
@@ -174,6 +205,7 @@ class Ant:
         result.ended_at = result.ended_at or time.time()
         self.total_executed += 1
         self._running.pop(key, None)
+        self._requests.pop(key, None)
         try:
             await self._broker.send_result(result)
             await self._broker.ack(self.ant_id, message)

@@ -25,7 +25,7 @@ def _split(text: str) -> list[str]:
 
 
 async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[str], capacity: int,
-                  work_dir: Path, drain_seconds: float) -> None:
+                  work_dir: Path, drain_seconds: float, keep_work_hours: float = 24.0) -> None:
     from myrmica.ant.executors.factory import build_executors
     from myrmica.ant.worker import Ant
     from myrmica.broker.redis import RedisBroker
@@ -37,7 +37,8 @@ async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[s
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await broker.start()
-    ant = Ant(ant_id, broker, executors, capacity=capacity, tags=tags)
+    ant = Ant(ant_id, broker, executors, capacity=capacity, tags=tags, work_root=work_dir,
+              keep_work_seconds=keep_work_hours * 3600)
     started = False
     while not stopping.is_set() and not started:
         try:
@@ -68,6 +69,8 @@ def ant(
     capacity: Annotated[int, typer.Option(help="Tasks run at once.")] = 10,
     work_dir: Annotated[Path | None, typer.Option(help="Where tasks get their working directories.")] = None,
     drain_seconds: Annotated[float, typer.Option(help="On SIGTERM, how long running tasks may finish.")] = 60.0,
+    keep_work_hours: Annotated[float, typer.Option(
+        help="Remove a request's job directory this long after its last task here began.")] = 24.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run a standalone worker: register with the queens through Redis and run the tasks they send."""
@@ -84,11 +87,14 @@ def ant(
     if capacity <= 0:
         log.error("refusing to start: --capacity must be positive, not %d", capacity)
         raise typer.Exit(2)
+    if keep_work_hours < 0:
+        log.error("refusing to start: --keep-work-hours must not be negative, not %g", keep_work_hours)
+        raise typer.Exit(2)
     name = ant_id or f"{socket.gethostname()}-{os.getpid()}"
     root = work_dir or Path.home() / ".cache" / "myrmica" / "ant" / name
     try:
         import uvloop
 
-        uvloop.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds))
+        uvloop.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours))
     except ImportError:
-        asyncio.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds))
+        asyncio.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours))

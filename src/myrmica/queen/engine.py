@@ -119,7 +119,7 @@ class Engine:
                 "ant_id": ant_id, "methods": list(settings.ant_methods), "tags": list(settings.ant_tags),
                 "capacity": settings.ant_capacity, "work_root": str(work_root),
                 "max_log_bytes": settings.max_log_bytes_per_task, "max_timeout_secs": settings.max_task_timeout_secs,
-                "log_level": settings.log_level})
+                "keep_work_seconds": settings.ant_keep_work_hours * 3600, "log_level": settings.log_level})
             await process.start()
             self.embedded_ant = process
             return
@@ -127,7 +127,8 @@ class Engine:
                                     max_log_bytes=settings.max_log_bytes_per_task,
                                     max_timeout_secs=settings.max_task_timeout_secs)
         ant = self.embedded_ant = Ant(ant_id, self.broker, executors, capacity=settings.ant_capacity,
-                                      tags=settings.ant_tags, embedded=True)
+                                      tags=settings.ant_tags, embedded=True, work_root=work_root,
+                                      keep_work_seconds=settings.ant_keep_work_hours * 3600)
         await ant.start()
         await self.ants.on_registration(ant.registration())  # known at once, not at next poll
 

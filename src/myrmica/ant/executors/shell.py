@@ -67,6 +67,11 @@ def _path_part(name: str) -> str:
     return "_" if cleaned in ("", ".", "..") else cleaned
 
 
+def job_dir_name(request_id: str) -> str:
+    """The name of a request's job directory under an ant's work root."""
+    return _path_part(request_id)
+
+
 def _utf8_cut(data: bytes, limit: int) -> int:
     """A split point ≤ limit that does not cut a UTF-8 sequence in two (when avoidable)."""
     cut = limit
@@ -224,7 +229,7 @@ class ShellExecutor:
         self.max_timeout_secs = max_timeout_secs
 
     def job_dir(self, request: TaskRequest) -> Path:
-        return self.work_root / _path_part(request.request_id)
+        return self.work_root / job_dir_name(request.request_id)
 
     def working_dir(self, request: TaskRequest) -> Path:
         if request.working_dir:
