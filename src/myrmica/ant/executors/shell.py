@@ -248,7 +248,9 @@ class ShellExecutor:
         failure: _Failure | None
         try:
             cwd = self.working_dir(request)
-            cwd.mkdir(parents=True, exist_ok=True)
+            # In a worker thread: creating directories is kernel work that can take a millisecond on a
+            # busy disk, and the ant's loop has other tasks to start and read meanwhile.
+            await asyncio.to_thread(os.makedirs, cwd, exist_ok=True)
             env = build_env(request, dict(os.environ), {"MYRMICA_JOB_DIR": str(self.job_dir(request))})
         except (OSError, ValueError) as exc:
             failure = _Failure("", -1, f"cannot prepare the working directory: {exc}")
