@@ -41,13 +41,12 @@ class Ant:
         self.embedded = embedded
         self.started_at = time.time()
         self.total_executed = 0
-        self._running: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self._running: dict[str, tuple[asyncio.Task[None], asyncio.Event, str]] = {}  # key → task, cancel, request
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._accepting = True
         self._handing_back: set[asyncio.Task[None]] = set()
         self._terminated: set[str] = set()
-        self._requests: dict[str, str] = {}  # running task key → its request
         self.work_root = work_root
         self.keep_work_seconds = keep_work_seconds
         self._janitor_task: asyncio.Task[None] | None = None
@@ -84,9 +83,9 @@ class Ant:
         self._accepting = False
         await self._broker.register(self.registration())
         if self._running:
-            tasks = [task for task, _ in self._running.values()]
+            tasks = [task for task, _, _ in self._running.values()]
             _, pending = await asyncio.wait(tasks, timeout=drain_seconds)
-            for _, cancel in self._running.values():
+            for _, cancel, _ in self._running.values():
                 cancel.set()
             if pending:
                 await asyncio.wait(pending, timeout=5)
@@ -115,7 +114,7 @@ class Ant:
         """Remove the job directories no running task uses whose newest task began over the kept time ago."""
         if self.work_root is None:
             return []
-        in_use = {job_dir_name(request_id) for request_id in self._requests.values()}
+        in_use = {job_dir_name(request_id) for _, _, request_id in self._running.values()}
         removed = await asyncio.to_thread(sweep, self.work_root, older_than=now - self.keep_work_seconds,
                                           in_use=in_use)
         if removed:
@@ -157,12 +156,11 @@ class Ant:
                 return True
             cancel = asyncio.Event()
             task = asyncio.create_task(self._execute(request, cancel, key, message))
-            self._running[key] = (task, cancel)
-            self._requests[key] = request.request_id
+            self._running[key] = (task, cancel, request.request_id)
             return True
         elif action in ("CANCEL", "TERMINATE"):
             target = str(message.get("task_execution_id", ""))
-            for key, (_, cancel) in self._running.items():
+            for key, (_, cancel, _) in self._running.items():
                 if key.split(":", 1)[0] == target:
                     if action == "TERMINATE":
                         self._terminated.add(key)
@@ -205,7 +203,6 @@ class Ant:
         result.ended_at = result.ended_at or time.time()
         self.total_executed += 1
         self._running.pop(key, None)
-        self._requests.pop(key, None)
         try:
             await self._broker.send_result(result)
             await self._broker.ack(self.ant_id, message)
