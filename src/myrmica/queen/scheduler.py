@@ -159,8 +159,10 @@ class Scheduler:
             startable.append((request, definition, spec))
         if startable:
             lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
-            fresh = [item for item in startable if self._fresh(*item)]
-            others = [item for item in startable if not self._fresh(*item)]
+            fresh: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]] = []
+            others: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]] = []
+            for item in startable:
+                (fresh if self._fresh(*item) else others).append(item)
             if fresh:
                 await self._start_fresh(fresh, lease_until)
             won = set(await store.requests.claim([(r["id"], r["job_state"]) for r, _, _ in others],

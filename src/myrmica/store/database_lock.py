@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Insert, Update
@@ -130,11 +130,17 @@ class Database:
             return
         assert self._write_lock is not None
         async with self._write_lock:
-            shared = self._connection()
-            if shared.in_transaction():
-                shared.rollback()
-            with shared.begin():
-                yield Conn(sync=shared, prepared=self._prepared)
+            with self._sqlite_transaction() as conn:
+                yield conn
+
+    @contextmanager
+    def _sqlite_transaction(self) -> Iterator[Conn]:
+        """A transaction on the shared SQLite connection; the caller holds the write lock."""
+        shared = self._connection()
+        if shared.in_transaction():
+            shared.rollback()
+        with shared.begin():
+            yield Conn(sync=shared, prepared=self._prepared)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Conn]:
@@ -200,11 +206,7 @@ class Database:
                         for operation, _ in batch:
                             results.append(await operation(conn))
                 return results
-            shared = self._connection()
-            if shared.in_transaction():
-                shared.rollback()
-            with shared.begin():
-                conn = Conn(sync=shared, prepared=self._prepared)
+            with self._sqlite_transaction() as conn:
                 for operation, _ in batch:
                     results.append(await operation(conn))
             return results

@@ -154,28 +154,27 @@ class RequestRepository:
 
     async def claim(self, ids: Sequence[tuple[str, str]], owner: str, lease_until: datetime) -> list[str]:
         """Move each (id, expected state) to READY with our lease; return the ids we won."""
-        won: list[str] = []
         now = utcnow()
+        values = {"job_state": "READY", "lease_owner": owner, "lease_expires_at": lease_until, "updated_at": now}
         async with self._engine.begin() as conn:
-            free = await self._lock_free(conn, [request_id for request_id, _ in ids])
-            for request_id, state in ids:
-                if request_id in free and await update_where(conn, jr, {"job_state": "READY", "lease_owner": owner,
-                                                 "lease_expires_at": lease_until, "updated_at": now},
-                                      where={"id": request_id, "job_state": state}):
-                    won.append(request_id)
-        return won
+            return await self._move_each(conn, [(request_id, state, values) for request_id, state in ids])
 
     @staticmethod
-    async def _lock_free(conn: Conn, ids: list[str]) -> set[str]:
-        """Lock the rows no other transaction holds and return their ids (PostgreSQL's SKIP LOCKED).
+    async def _move_each(conn: Conn, moves: Sequence[tuple[str, str, dict[str, Any]]]) -> list[str]:
+        """Set each (id, expected state, values) whose row is still in that state; the ids moved.
 
-        Two queens starting the same due requests would otherwise queue on each other's row locks
-        for a whole pass; now each takes what the other has not, and the other moves on. (SQLite has
-        one writer at a time and no row locks: every id comes back.)"""
-        if not ids:
-            return set()
-        rows = await conn.execute(select(jr.c.id).where(jr.c.id.in_(ids)).with_for_update(skip_locked=True))
-        return {str(row[0]) for row in rows}
+        The rows are locked first, skipping those another transaction holds (PostgreSQL's SKIP
+        LOCKED): two queens starting the same due requests would otherwise queue on each other's row
+        locks for a whole pass; now each takes what the other has not. (SQLite has one writer at a
+        time and no row locks.)"""
+        if not moves:
+            return []
+        ids = [request_id for request_id, _, _ in moves]
+        free = {str(row[0]) for row in await conn.execute(
+            select(jr.c.id).where(jr.c.id.in_(ids)).with_for_update(skip_locked=True))}
+        return [request_id for request_id, state, values in moves
+                if request_id in free and await update_where(conn, jr, values,
+                                                             where={"id": request_id, "job_state": state})]
 
     async def defer(self, request_id: str, state: str, *, scheduled_at: datetime, reason: str,
                     attempts: int, priority: int) -> bool:
@@ -289,16 +288,12 @@ class RequestRepository:
     async def start_fresh(self, items: Sequence[tuple[str, dict[str, Any]]], owner: str,
                           lease_until: datetime) -> list[str]:
         """PENDING → EXECUTING with a new execution row, for many requests in one transaction; the ids won."""
-        won: list[str] = []
         now = utcnow()
+        values = {"job_state": "EXECUTING", "lease_owner": owner, "lease_expires_at": lease_until,
+                  "started_at": now, "updated_at": now}
         async with self._engine.begin() as conn:
-            free = await self._lock_free(conn, [request_id for request_id, _ in items])
-            for request_id, execution in items:
-                if request_id in free and await update_where(conn, jr, {"job_state": "EXECUTING", "lease_owner": owner,
-                                                 "lease_expires_at": lease_until, "job_execution_id": execution["id"],
-                                                 "started_at": now, "updated_at": now},
-                                      where={"id": request_id, "job_state": "PENDING"}):
-                    won.append(request_id)
+            won = await self._move_each(conn, [(request_id, "PENDING", {**values, "job_execution_id": execution["id"]})
+                                               for request_id, execution in items])
             chosen = set(won)
             executions = [execution | {"job_state": "EXECUTING"} for request_id, execution in items
                           if request_id in chosen]

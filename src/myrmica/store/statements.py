@@ -13,15 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Delete, Insert, Select, Table, Update, bindparam, delete, func, select, update
+from sqlalchemy import Delete, Insert, Select, Table, Update, bindparam, delete, select, update
 
 from myrmica.store.database_lock import Conn
 
 _updates: dict[tuple[str, tuple[str, ...], tuple[str, ...], str | None, int], Update] = {}
-_selects: dict[tuple[str, tuple[str, ...], str | None, int, tuple[str, ...], int], Select[Any]] = {}
+_selects: dict[tuple[str, tuple[str, ...], str | None, int, tuple[str, ...]], Select[Any]] = {}
 _inserts: dict[str, Insert] = {}
 _deletes: dict[tuple[str, int], Delete] = {}
-_counts: dict[tuple[str, str, int, str], Select[Any]] = {}
 
 
 def _where(table: Table, equal: Sequence[str], in_column: str | None, in_count: int) -> list[Any]:
@@ -59,18 +58,13 @@ async def update_where(conn: Conn, table: Table, values: Mapping[str, Any], *, w
 
 
 def select_where(table: Table, *, where: Sequence[str] = (), in_column: str | None = None, in_count: int = 0,
-                 order_by: Sequence[str] = (), limit: int = 0) -> Select[Any]:
-    """``SELECT * FROM table WHERE …``, to run with :func:`where_params`. ``-name`` orders descending."""
-    key = (table.name, tuple(where), in_column, in_count, tuple(order_by), limit)
+                 order_by: Sequence[str] = ()) -> Select[Any]:
+    """``SELECT * FROM table WHERE … ORDER BY …``, to run with :func:`where_params`."""
+    key = (table.name, tuple(where), in_column, in_count, tuple(order_by))
     statement = _selects.get(key)
     if statement is None:
-        statement = select(table).where(*_where(table, where, in_column, in_count))
-        for name in order_by:
-            column = table.c[name.lstrip("-")]
-            statement = statement.order_by(column.desc() if name.startswith("-") else column)
-        if limit:
-            statement = statement.limit(limit)
-        _selects[key] = statement
+        statement = _selects[key] = select(table).where(*_where(table, where, in_column, in_count)) \
+            .order_by(*(table.c[name] for name in order_by))
     return statement
 
 
@@ -84,13 +78,4 @@ def delete_in(table: Table, count: int) -> Delete:
     statement = _deletes.get((table.name, count))
     if statement is None:
         statement = _deletes[(table.name, count)] = delete(table).where(*_where(table, (), "id", count))
-    return statement
-
-
-def min_where_in(table: Table, column: str, in_column: str, in_count: int) -> Select[Any]:
-    """``SELECT min(column) FROM table WHERE in_column IN (…)``."""
-    key = (table.name, column, in_count, in_column)
-    statement = _counts.get(key)
-    if statement is None:
-        statement = _counts[key] = select(func.min(table.c[column])).where(*_where(table, (), in_column, in_count))
     return statement
