@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import fresh_redis
+from tests.support.jobs import wait_for
 from tests.support.postgres import create_database
 from tests.support.process import AntProcess, ServerProcess
 from tests.support.redis_server import RedisServer
@@ -68,15 +69,6 @@ def cluster(tmp_path: Path, postgres_cluster: str, redis_server: RedisServer) ->
         running.stop()
 
 
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def ants_alive(api: httpx.Client, names: set[str]) -> bool:
     return names <= {a["ant_id"] for a in api.get("/api/ants").json()["Records"] if a["alive"]}
 
@@ -90,12 +82,13 @@ def test_two_queens_share_the_work_and_see_each_others_requests(cluster: Cluster
     first, second = cluster.queen(), cluster.queen()
     cluster.ant("ant-a")
     with first.client() as one, second.client() as two:
-        wait_for(lambda: ants_alive(one, {"ant-a"}) and ants_alive(two, {"ant-a"}), 30, "the ant to register")
+        wait_for(lambda: ants_alive(one, {"ant-a"}) and ants_alive(two, {"ant-a"}),
+                 timeout=30, what="the ant to register")
         assert one.post("/api/jobs/definitions", content=SHORT,
                         headers={"Content-Type": "application/yaml"}).status_code == 201
         ids = [(one if i % 2 else two).post("/api/jobs/requests", json={"job_type": "short"}).json()["id"]
                for i in range(20)]
-        wait_for(lambda: count_done(two) == 20, 60, "20 requests to end")
+        wait_for(lambda: count_done(two) == 20, timeout=60, what="20 requests to end")
         for request_id in ids:
             body = one.get(f"/api/jobs/requests/{request_id}").json()
             assert body["job_state"] == "COMPLETED"
@@ -110,11 +103,11 @@ def test_cancel_reaches_the_queen_that_runs_the_request(cluster: Cluster) -> Non
     ant = cluster.ant("ant-a")
     slow = SHORT.replace("job_type: short", "job_type: slow").replace("sleep 0.05", "sleep 60")
     with first.client() as one, second.client() as two:
-        wait_for(lambda: ants_alive(one, {"ant-a"}), 30, "the ant to register")
+        wait_for(lambda: ants_alive(one, {"ant-a"}), timeout=30, what="the ant to register")
         one.post("/api/jobs/definitions", content=slow, headers={"Content-Type": "application/yaml"})
         request_id = one.post("/api/jobs/requests", json={"job_type": "slow"}).json()["id"]
-        wait_for(lambda: one.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "EXECUTING", 30,
-                 "the request to run")
+        wait_for(lambda: one.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "EXECUTING", timeout=30,
+                 what="the request to run")
         # whichever queen runs it, cancel through both: one of them does not run it
         for api in (one, two):
             response = api.post(f"/api/jobs/requests/{request_id}/cancel")
@@ -122,8 +115,8 @@ def test_cancel_reaches_the_queen_that_runs_the_request(cluster: Cluster) -> Non
         body = one.get(f"/api/jobs/requests/{request_id}").json()
         assert body["job_state"] == "CANCELLED"
         wait_for(lambda: all(t["task_state"] == "CANCELLED" for t in
-                             one.get(f"/api/jobs/requests/{request_id}").json()["execution"]["tasks"]), 30,
-                 "the task to be cancelled")
+                             one.get(f"/api/jobs/requests/{request_id}").json()["execution"]["tasks"]), timeout=30,
+                 what="the task to be cancelled")
         assert "ERR_JOB_CANCELLED" in ant.log_text() or ant.process is not None
 
 
@@ -134,7 +127,7 @@ def test_chaos_one_ant_and_one_queen_killed(cluster: Cluster) -> None:
     first, second = cluster.queen(), cluster.queen()
     victim_ant, survivor_ant = cluster.ant("ant-a"), cluster.ant("ant-b")
     with second.client() as api, first.client() as doomed:
-        wait_for(lambda: ants_alive(api, {"ant-a", "ant-b"}), 30, "both ants to register")
+        wait_for(lambda: ants_alive(api, {"ant-a", "ant-b"}), timeout=30, what="both ants to register")
         assert api.post("/api/jobs/definitions", content=SHORT,
                         headers={"Content-Type": "application/yaml"}).status_code == 201
         ids: list[str] = []
@@ -153,7 +146,7 @@ def test_chaos_one_ant_and_one_queen_killed(cluster: Cluster) -> None:
             except httpx.HTTPError:
                 ids.append(api.post("/api/jobs/requests", json={"job_type": "short"}).json()["id"])
         kills.join()
-        wait_for(lambda: count_done(api) >= len(ids), 240, f"all requests to end (seed {seed})")
+        wait_for(lambda: count_done(api) >= len(ids), timeout=240, what=f"all requests to end (seed {seed})")
         states: dict[str, int] = {}
         for request_id in ids:
             body = api.get(f"/api/jobs/requests/{request_id}").json()

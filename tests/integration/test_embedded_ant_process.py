@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.integration.test_recovery import wait_for
+from tests.support.jobs import wait_for
 from tests.support.process import ServerProcess
 
 JOB = """job_type: long-sleep
@@ -38,10 +38,11 @@ def test_kill_9_of_the_server_stops_the_ant_and_its_tasks(tmp_path: Path) -> Non
             assert api.post("/api/jobs/definitions", content=job,
                             headers={"Content-Type": "application/yaml"}).status_code == 201
             assert api.post("/api/jobs/requests", json={"job_type": "long-sleep"}).status_code == 201
-            wait_for(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(), 30, "the task to start")
+            wait_for(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(),
+                     timeout=30, what="the task to start")
         shell = int(pid_file.read_text())
         assert alive(shell)
         server.kill9()
-        wait_for(lambda: not alive(shell), 30, "the task's process to be stopped")
+        wait_for(lambda: not alive(shell), timeout=30, what="the task's process to be stopped")
     finally:
         server.stop()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 
+from tests.support.jobs import wait_for
 from tests.support.process import ServerProcess
 
 JOB = """job_type: recover-me
@@ -34,15 +34,6 @@ tasks:
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def states(api: httpx.Client, ids: list[str]) -> list[str]:
     return [api.get(f"/api/jobs/requests/{i}").json()["job_state"] for i in ids]
 
@@ -66,11 +57,12 @@ def test_kill_9_mid_run_then_restart_finishes_every_request(tmp_path: Path) -> N
                         return False  # log lines are written in batches every 50 ms; wait for this one
                 return True
 
-            wait_for(all_in_slow, 30, "every request to be running its slow task")
+            wait_for(all_in_slow, timeout=30, what="every request to be running its slow task")
         server.kill9()
         server.start()
         with server.client() as api:
-            wait_for(lambda: set(states(api, ids)) <= TERMINAL, 60, "every request to end after the restart")
+            wait_for(lambda: set(states(api, ids)) <= TERMINAL,
+                     timeout=60, what="every request to end after the restart")
             for request_id in ids:
                 body = api.get(f"/api/jobs/requests/{request_id}").json()
                 assert body["job_state"] == "COMPLETED", body
@@ -98,11 +90,11 @@ def test_restart_with_no_retries_left_fails_the_task_cleanly(tmp_path: Path) -> 
                 tasks = (api.get(f"/api/jobs/requests/{request_id}").json().get("execution") or {}).get("tasks") or []
                 return any(t["task_type"] == "slow" and t["task_state"] == "EXECUTING" for t in tasks)
 
-            wait_for(in_slow, 30, "the slow task to run")
+            wait_for(in_slow, timeout=30, what="the slow task to run")
         server.kill9()
         server.start()
         with server.client() as api:
-            wait_for(lambda: states(api, [request_id])[0] in TERMINAL, 60, "the request to end")
+            wait_for(lambda: states(api, [request_id])[0] in TERMINAL, timeout=60, what="the request to end")
             body = api.get(f"/api/jobs/requests/{request_id}").json()
             assert body["job_state"] == "FAILED"
             slow = body["execution"]["tasks"][1]
