@@ -39,3 +39,8 @@ async def current_principal(request: Request) -> Principal:
         raise ApiError(401, "invalid, expired or revoked token")
     _cache[digest] = (principal, now + _CACHE_SECONDS)
     return principal
+
+
+def require_admin(principal: Principal, what: str) -> None:
+    if not principal.admin:
+        raise ApiError(403, f"only an admin may {what}")

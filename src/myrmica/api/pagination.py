@@ -60,3 +60,9 @@ def bool_param(request: Request, name: str) -> bool | None:
     if lowered in ("false", "0", "no"):
         return False
     raise ApiError(400, f"{name} must be true or false, not {raw!r}", field=name)
+
+
+def single_page(records: list[Any]) -> dict[str, Any]:
+    """The same envelope for a list that is never paged (live views: ants, executors)."""
+    return {"Page": 0, "PageSize": len(records), "Records": records, "TotalPages": 1 if records else 0,
+            "TotalRecords": len(records)}

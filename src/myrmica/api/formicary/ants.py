@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from myrmica.api.auth import current_principal
+from myrmica.api.auth import current_principal, require_admin
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.requests import engine_of
 from myrmica.api.formicary.serializers import iso
+from myrmica.api.pagination import single_page
 from myrmica.domain.principal import Principal
 
 router = APIRouter(prefix="/api/ants", tags=["ants"])
@@ -24,22 +25,16 @@ def ant_json(row: dict[str, Any]) -> dict[str, Any]:
             "updated_at": iso(row["heartbeat_at"]), "created_at": iso(row["started_at"])}
 
 
-def _admin(principal: Principal) -> None:
-    if not principal.admin:
-        raise ApiError(403, "only an admin may look at ants")
-
-
 @router.get("")
 async def list_ants(request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    _admin(principal)
+    require_admin(principal, "look at ants")
     rows = [ant_json(row) for row in engine_of(request).ants.snapshot()]
-    return {"Page": 0, "PageSize": len(rows), "Records": rows, "TotalPages": 1 if rows else 0,
-            "TotalRecords": len(rows)}
+    return single_page(rows)
 
 
 @router.get("/{ant_id}")
 async def get_ant(ant_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    _admin(principal)
+    require_admin(principal, "look at ants")
     for row in engine_of(request).ants.snapshot():
         if row["ant_id"] == ant_id:
             return ant_json(row)

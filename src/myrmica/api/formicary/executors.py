@@ -6,22 +6,18 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from myrmica.api.auth import current_principal
+from myrmica.api.auth import current_principal, require_admin
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.requests import engine_of
+from myrmica.api.pagination import single_page
 from myrmica.domain.principal import Principal
 
 router = APIRouter(prefix="/api/executors", tags=["ants"])
 
 
-def _admin(principal: Principal) -> None:
-    if not principal.admin:
-        raise ApiError(403, "only an admin may look at or stop executors")
-
-
 @router.get("")
 async def list_executors(request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    _admin(principal)
+    require_admin(principal, "look at or stop executors")
     engine = engine_of(request)
     records: list[dict[str, Any]] = []
     keys: set[str] = set()
@@ -36,15 +32,14 @@ async def list_executors(request: Request, principal: Principal = Depends(curren
         if row is not None:
             record.update(job_request_id=row["job_request_id"], task_type=row["task_type"], method=row["method"],
                           task_state=row["task_state"])
-    return {"Page": 0, "PageSize": len(records), "Records": records, "TotalPages": 1 if records else 0,
-            "TotalRecords": len(records)}
+    return single_page(records)
 
 
 @router.delete("/{task_execution_id}")
 async def terminate_executor(task_execution_id: str, request: Request,
                              principal: Principal = Depends(current_principal)) -> Any:
     """Stop one running task on its ant; the task fails as cancelled and the job follows its failure edge."""
-    _admin(principal)
+    require_admin(principal, "look at or stop executors")
     engine = engine_of(request)
     ant_id = request.query_params.get("antID") or request.query_params.get("ant_id")
     row = await engine.store.requests.task_execution(task_execution_id)
