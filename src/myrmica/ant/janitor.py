@@ -17,14 +17,14 @@ SWEEP_SECONDS = 300.0
 
 def sweep(work_root: Path, *, older_than: float, in_use: Collection[str]) -> list[str]:
     """Remove the job directories last changed before ``older_than`` (epoch seconds) whose names are
-    not ``in_use``; the names removed."""
+    not ``in_use``; the names removed. Names starting with a dot (the pool of spare directories) stay."""
     try:
         entries = list(os.scandir(work_root))
     except FileNotFoundError:
         return []
     removed: list[str] = []
     for entry in entries:
-        if entry.name in in_use or not entry.is_dir(follow_symlinks=False):
+        if entry.name in in_use or entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
             continue
         try:
             if entry.stat(follow_symlinks=False).st_mtime >= older_than:

@@ -29,9 +29,11 @@ def test_sweep_removes_only_old_directories_not_in_use(tmp_path: Path) -> None:
     old, recent, busy = (job_dir(tmp_path, "old", age=2 * DAY), job_dir(tmp_path, "recent", age=60),
                          job_dir(tmp_path, "busy", age=2 * DAY))
     (tmp_path / "stray-file").write_text("not a job directory")
+    spares = job_dir(tmp_path, ".spare", age=2 * DAY)
     removed = sweep(tmp_path, older_than=time.time() - DAY, in_use={"busy"})
     assert removed == ["old"]
     assert not old.exists() and recent.exists() and busy.exists() and (tmp_path / "stray-file").exists()
+    assert spares.exists(), "the pool of spare directories is not a job directory"
     assert sweep(tmp_path / "missing", older_than=time.time(), in_use=set()) == []
 
 
@@ -55,7 +57,7 @@ async def test_the_ant_keeps_the_job_directory_of_a_running_task(tmp_path: Path)
     await ant.start()
     try:
         request = TaskRequest(request_id="running-request", task_execution_id="te1", job_type="j", task_type="t",
-                              method="SHELL", script=["echo started; exec sleep 30"])
+                              method="SHELL", script=["touch out.txt; echo started; exec sleep 30"])
         await broker.dispatch("a1", request)
         await asyncio.wait_for(started.wait(), 10)
         old = job_dir(tmp_path, "finished-request", age=2 * DAY)

@@ -25,6 +25,7 @@ from typing import Any
 
 from myrmica.ant.executors.base import LogCallback, mask
 from myrmica.ant.executors.spawn import spawn_shell
+from myrmica.ant.executors.workdirs import WorkDirs
 from myrmica.ant.executors.workspace import collect_artifacts, fetch_dependencies
 from myrmica.broker.messages import TaskRequest, TaskResult
 
@@ -227,6 +228,7 @@ class ShellExecutor:
         self.ant_host = ant_host
         self.max_log_bytes = max_log_bytes
         self.max_timeout_secs = max_timeout_secs
+        self.workdirs = WorkDirs(self.work_root)
 
     def job_dir(self, request: TaskRequest) -> Path:
         return self.work_root / job_dir_name(request.request_id)
@@ -246,12 +248,16 @@ class ShellExecutor:
         run = _Run(request, log, self.max_log_bytes, loop.create_future(), capture_left=self.max_log_bytes)
         timeout = self.timeout_for(request)
         failure: _Failure | None
+        job_dir = self.job_dir(request)
+        cwd = self.working_dir(request)
+        recyclable = not request.working_dir  # only the default layout comes from and goes to the pool
+        ready = self.workdirs.enter(job_dir, cwd if recyclable else None)
         try:
-            cwd = self.working_dir(request)
-            # In a worker thread: creating directories is kernel work that can take a millisecond on a
-            # busy disk, and the ant's loop has other tasks to start and read meanwhile.
-            await asyncio.to_thread(os.makedirs, cwd, exist_ok=True)
-            env = build_env(request, dict(os.environ), {"MYRMICA_JOB_DIR": str(self.job_dir(request))})
+            if not ready:
+                # In a worker thread: creating directories is kernel work that can take a millisecond
+                # on a busy disk, and the ant's loop has other tasks to start and read meanwhile.
+                await asyncio.to_thread(os.makedirs, cwd, exist_ok=True)
+            env = build_env(request, dict(os.environ), {"MYRMICA_JOB_DIR": str(job_dir)})
         except (OSError, ValueError) as exc:
             failure = _Failure("", -1, f"cannot prepare the working directory: {exc}")
         else:
@@ -270,6 +276,8 @@ class ShellExecutor:
                 if watcher is not None:
                     watcher.cancel()
             self._collect(request, run, cwd, succeeded=failure is None and not run.interrupted)
+        finally:
+            self.workdirs.leave(job_dir, cwd if recyclable else None)
         return self._result(request, run, failure, timeout, started)
 
     def _fetch(self, request: TaskRequest, run: _Run, cwd: Path) -> None:
