@@ -49,6 +49,36 @@ async def test_transitions_are_compare_and_set(store: Store, alice: Principal) -
     assert (await store.requests.get(row["id"]))["job_state"] == "CANCELLED"
 
 
+def execution_for(row: dict[str, Any]) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"id": new_id(), "job_request_id": row["id"], "job_type": "j", "job_version": "1", "job_state": "READY",
+            "organization_id": None, "user_id": None, "current_task": "", "exit_code": "", "exit_message": "",
+            "error_code": "", "error_message": "", "contexts": {}, "cpu_secs": 0.0, "started_at": now,
+            "ended_at": None, "updated_at": now}
+
+
+async def test_two_schedulers_starting_the_same_requests_start_each_once(store: Store, alice: Principal) -> None:
+    rows = [await make_row(store, alice) for _ in range(6)]
+    for row in rows:
+        await store.requests.create(row)
+    cancelled = rows[-1]
+    assert await store.requests.finish(cancelled["id"], None, ["PENDING"], "CANCELLED")
+    lease = datetime.now(UTC)
+    a_items = [(row["id"], execution_for(row)) for row in rows]
+    b_items = [(row["id"], execution_for(row)) for row in reversed(rows)]
+    won_a, won_b = await asyncio.gather(store.requests.start_fresh(a_items, "queen-a", lease),
+                                        store.requests.start_fresh(b_items, "queen-b", lease))
+    assert sorted(won_a + won_b) == sorted(row["id"] for row in rows[:-1]), "each startable request exactly once"
+    executions = {item[0]: item[1]["id"] for item in a_items if item[0] in won_a}
+    executions.update((item[0], item[1]["id"]) for item in b_items if item[0] in won_b)
+    for row in rows[:-1]:
+        stored = await store.requests.get(row["id"])
+        assert stored["job_state"] == "EXECUTING" and stored["job_execution_id"] == executions[row["id"]]
+        assert stored["lease_owner"] == ("queen-a" if row["id"] in won_a else "queen-b")
+        assert (await store.requests.execution(executions[row["id"]]) or {}).get("job_state") == "EXECUTING"
+    assert (await store.requests.get(cancelled["id"]))["job_state"] == "CANCELLED"
+
+
 async def test_writes_queued_together_fail_alone(store: Store, alice: Principal) -> None:
     """Creates in one turn share a commit on SQLite; a duplicate key among them spoils none of the others."""
     taken = await make_row(store, alice, "taken")

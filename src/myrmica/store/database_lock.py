@@ -37,14 +37,17 @@ class Conn:
     """A connection inside a transaction: ``await conn.execute(statement)``."""
 
     def __init__(self, sync: Connection | None = None, aio: AsyncConnection | None = None,
-                 prepared: PreparedCache | None = None, postgres: Any = None) -> None:
+                 prepared: PreparedCache | None = None, postgres: Any = None, *, direct_in_begin: bool = False) -> None:
         self._sync = sync
         self._aio = aio
         self._prepared = prepared
         self._postgres = postgres  # the asyncpg connection, inside a group commit's transaction
+        # PostgreSQL, in SQLAlchemy's transaction: writes go to the driver once that transaction has begun
+        self._direct_in_begin = direct_in_begin
 
     def _direct(self, statement: Insert | Update, rows: list[Mapping[str, Any]]) -> PreparedWrite | None:
-        if self._prepared is None or not rows or (self._sync is None and self._postgres is None):
+        if self._prepared is None or not rows or (self._sync is None and self._postgres is None
+                                                   and not self._direct_in_begin):
             return None
         keys = tuple(rows[0]) if isinstance(statement, Insert) else ()
         cached = self._prepared.get((id(statement), keys))
@@ -68,12 +71,19 @@ class Conn:
         prepared = self._direct(statement, rows)
         if prepared is None:
             return int((await self.execute(statement, parameters)).rowcount)
+        postgres = self._postgres
+        if postgres is None and self._direct_in_begin:
+            assert self._aio is not None
+            driver = (await self._aio.get_raw_connection()).driver_connection
+            if driver is None or not driver.is_in_transaction():  # nothing ran yet: SQLAlchemy begins it
+                return int((await self.execute(statement, parameters)).rowcount)
+            postgres = driver
         values = [prepared.parameters(row) for row in rows]
-        if self._postgres is not None:  # errors need no translation: a failed group is rerun through SQLAlchemy
+        if postgres is not None:  # errors need no translation: a failed group is rerun through SQLAlchemy
             if len(values) == 1:
-                status = await self._postgres.execute(prepared.sql, *values[0])  # "UPDATE 1", "INSERT 0 1"
+                status = await postgres.execute(prepared.sql, *values[0])  # "UPDATE 1", "INSERT 0 1"
                 return int(str(status).rsplit(" ", 1)[-1])
-            await self._postgres.executemany(prepared.sql, values)
+            await postgres.executemany(prepared.sql, values)
             return len(values)
         assert self._sync is not None
         driver = self._sync.connection.dbapi_connection
@@ -123,10 +133,12 @@ class Database:
         return self.dialect.name
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[Conn]:
+    async def begin(self, *, direct: bool = False) -> AsyncIterator[Conn]:
+        """A transaction. ``direct``: on PostgreSQL its writes (after its first statement) go straight to
+        asyncpg, whose errors then come untranslated — for internal moves that expect none."""
         if self._aio is not None:
             async with self._aio.begin() as conn:
-                yield Conn(aio=conn)
+                yield Conn(aio=conn, prepared=self._prepared if direct else None, direct_in_begin=direct)
             return
         assert self._write_lock is not None
         async with self._write_lock:

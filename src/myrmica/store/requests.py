@@ -15,7 +15,7 @@ from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dict, as_dicts
-from myrmica.store.statements import delete_in, insert, select_where, update_where, where_params
+from myrmica.store.statements import delete_in, insert, select_where, update_each, update_where, where_params
 from myrmica.store.tables import audit_records
 from myrmica.store.tables import job_executions as je
 from myrmica.store.tables import job_requests as jr
@@ -156,7 +156,7 @@ class RequestRepository:
         """Move each (id, expected state) to READY with our lease; return the ids we won."""
         now = utcnow()
         values = {"job_state": "READY", "lease_owner": owner, "lease_expires_at": lease_until, "updated_at": now}
-        async with self._engine.begin() as conn:
+        async with self._engine.begin(direct=True) as conn:
             return await self._move_each(conn, [(request_id, state, values) for request_id, state in ids])
 
     @staticmethod
@@ -170,11 +170,14 @@ class RequestRepository:
         if not moves:
             return []
         ids = [request_id for request_id, _, _ in moves]
-        free = {str(row[0]) for row in await conn.execute(
-            select(jr.c.id).where(jr.c.id.in_(ids)).with_for_update(skip_locked=True))}
-        return [request_id for request_id, state, values in moves
-                if request_id in free and await update_where(conn, jr, values,
-                                                             where={"id": request_id, "job_state": state})]
+        rows = await conn.execute(select(jr.c.id, jr.c.job_state).where(jr.c.id.in_(ids))
+                                  .with_for_update(skip_locked=True))
+        locked = {str(row.id): str(row.job_state) for row in rows}
+        won = [(request_id, state, values) for request_id, state, values in moves if locked.get(request_id) == state]
+        # Locked by us and in the expected state: each update will hit its row.
+        await update_each(conn, jr, [(values, {"id": request_id, "job_state": state})
+                                     for request_id, state, values in won])
+        return [request_id for request_id, _, _ in won]
 
     async def defer(self, request_id: str, state: str, *, scheduled_at: datetime, reason: str,
                     attempts: int, priority: int) -> bool:
@@ -291,7 +294,7 @@ class RequestRepository:
         now = utcnow()
         values = {"job_state": "EXECUTING", "lease_owner": owner, "lease_expires_at": lease_until,
                   "started_at": now, "updated_at": now}
-        async with self._engine.begin() as conn:
+        async with self._engine.begin(direct=True) as conn:
             won = await self._move_each(conn, [(request_id, "PENDING", {**values, "job_execution_id": execution["id"]})
                                                for request_id, execution in items])
             chosen = set(won)

@@ -44,17 +44,38 @@ def insert(table: Table) -> Insert:
     return statement
 
 
+def _update(table: Table, values: Sequence[str], where: Sequence[str], in_column: str | None, in_count: int
+            ) -> Update:
+    key = (table.name, tuple(values), tuple(where), in_column, in_count)
+    statement = _updates.get(key)
+    if statement is None:
+        statement = _updates[key] = update(table).where(*_where(table, where, in_column, in_count)) \
+            .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in values})
+    return statement
+
+
+def _update_params(values: Mapping[str, Any], where: Mapping[str, Any], in_values: Sequence[Any] = ()
+                   ) -> dict[str, Any]:
+    params = _params(where, in_values)
+    params.update((f"v_{name}", value) for name, value in values.items())
+    return params
+
+
 async def update_where(conn: Conn, table: Table, values: Mapping[str, Any], *, where: Mapping[str, Any],
                        in_column: str | None = None, in_values: Sequence[Any] = ()) -> int:
     """``UPDATE table SET values WHERE where… AND in_column IN in_values``; the number of rows changed."""
-    key = (table.name, tuple(values), tuple(where), in_column, len(in_values))
-    statement = _updates.get(key)
-    if statement is None:
-        statement = _updates[key] = update(table).where(*_where(table, tuple(where), in_column, len(in_values))) \
-            .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in values})
-    params = _params(where, in_values)
-    params.update((f"v_{name}", value) for name, value in values.items())
-    return await conn.write(statement, params)
+    statement = _update(table, tuple(values), tuple(where), in_column, len(in_values))
+    return await conn.write(statement, _update_params(values, where, in_values))
+
+
+async def update_each(conn: Conn, table: Table, changes: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+                      ) -> None:
+    """``UPDATE table SET values WHERE where…`` for each (values, where), as one executemany per shape."""
+    shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
+    for values, where in changes:
+        shapes.setdefault((tuple(values), tuple(where)), []).append(_update_params(values, where))
+    for (value_names, where_names), params in shapes.items():
+        await conn.write(_update(table, value_names, where_names, None, 0), params)
 
 
 def select_where(table: Table, *, where: Sequence[str] = (), in_column: str | None = None, in_count: int = 0,
