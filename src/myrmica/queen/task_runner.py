@@ -41,6 +41,7 @@ class TaskRunner:
         self.engine = engine
         self.run = run
         self.current: tuple[str, int, str] | None = None  # (task execution id, attempt, ant id) in flight
+        self._unsaved: dict[str, Any] | None = None  # a new task's row, not stored until it has an ant
 
     # --- variables ------------------------------------------------------------------------------
 
@@ -64,6 +65,11 @@ class TaskRunner:
     # --- records --------------------------------------------------------------------------------
 
     async def _new_row(self, task: TaskDefinition, state: str, **values: Any) -> dict[str, Any]:
+        row = self._row(task, state, **values)
+        await self.engine.store.requests.insert_task_execution(row)
+        return row
+
+    def _row(self, task: TaskDefinition, state: str, **values: Any) -> dict[str, Any]:
         now = utcnow()
         self.run.task_order += 1
         row: dict[str, Any] = {
@@ -75,7 +81,6 @@ class TaskRunner:
             "stdout": [], "task_order": self.run.task_order, "cost_factor": 0.0, "log_bytes": 0,
             "started_at": now, "ended_at": None, "updated_at": now, **values,
         }
-        await self.engine.store.requests.insert_task_execution(row)
         return row
 
     async def _finish_row(self, row: dict[str, Any], outcome: Outcome, **values: Any) -> None:
@@ -123,6 +128,9 @@ class TaskRunner:
                 await self.engine.store.requests.update_task_execution(row["id"], ["FAILED", "EXECUTING"],
                                                                        task_state="EXECUTING", attempt=attempt,
                                                                        retried=attempt)
+        elif self._needs_ant(task):
+            row = self._unsaved = self._row(task, "EXECUTING")  # stored once it has an ant (``_reserve``)
+            attempt = 0
         else:
             row = await self._new_row(task, "EXECUTING")
             attempt = 0
@@ -204,22 +212,42 @@ class TaskRunner:
             self.run.contexts.update(result.job_context)
         self.run.contexts[f"{task.task_type}-status"] = result.state
 
+    @staticmethod
+    def _needs_ant(task: TaskDefinition) -> bool:
+        return task.execution_method not in QUEEN_METHODS and task.fan_out is None
+
+    async def _reserve(self, task: TaskDefinition, row: dict[str, Any], key: str) -> str | None:
+        """An ant for this attempt. A new task's row is first stored with the ant it got at once (one
+        write, not two); when it must wait for one, the row is stored first so the task shows meanwhile."""
+        method, tags = task.execution_method.value, frozenset(task.tags)
+        if self._unsaved is row:
+            ant_id = await self.engine.reserve_ant(method, tags, key, 0.0)
+            if ant_id is not None:
+                return ant_id
+            self._unsaved = None
+            await self.engine.store.requests.insert_task_execution(row)
+        return await self.engine.reserve_ant(method, tags, key, self._timeout(task))
+
     async def _attempt(self, task: TaskDefinition, row: dict[str, Any], attempt: int
                        ) -> tuple[Outcome, TaskResult | None]:
-        if task.execution_method in QUEEN_METHODS or task.fan_out is not None:
+        if not self._needs_ant(task):
             return await self.engine.tasklets.run(self, task, row, attempt), None
         method = task.execution_method.value
         tags = frozenset(task.tags)
         key = f"{row['id']}:{attempt}"
         for _ in range(MAX_HANDBACKS):
-            ant_id = await self.engine.reserve_ant(method, tags, key, self._timeout(task))
+            ant_id = await self._reserve(task, row, key)
             if ant_id is None:
                 message = self.engine.ants.missing([(method, tags)]) or "every fitting ant is at capacity"
                 return Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, message), None
             try:
                 request = self.task_request(task, row, attempt)
                 self.current = (row["id"], attempt, ant_id)
-                if self.engine.distributed:  # another queen adopting this request must find the ant
+                if self._unsaved is row:  # with its ant: another queen adopting this request must find it
+                    self._unsaved = None
+                    row["ant_id"] = ant_id
+                    await self.engine.store.requests.insert_task_execution(row)
+                elif self.engine.distributed:
                     await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
                 result = await self.engine.dispatch(ant_id, request, self._timeout(task) + RESULT_GRACE_SECONDS)
             finally:

@@ -39,7 +39,7 @@ def test_a_directory_with_content_stays_where_it_is(tmp_path: Path) -> None:
     assert (task / "report.txt").read_text() == "kept" and spares(tmp_path) == []
 
 
-def test_a_job_directory_stays_while_another_task_of_the_request_runs_in_it(tmp_path: Path) -> None:
+def test_a_directory_stays_while_another_task_runs_in_it(tmp_path: Path) -> None:
     dirs = WorkDirs(tmp_path)
     job = tmp_path / "req-1"
     first, second = job / "a", job / "b"
@@ -47,10 +47,12 @@ def test_a_job_directory_stays_while_another_task_of_the_request_runs_in_it(tmp_
     second.mkdir()
     dirs.enter(job, first)
     dirs.enter(job, second)
-    second.rmdir()  # (b's own directory emptied and gone: only the job directory is shared)
+    dirs.enter(job, second)  # two items of a fan-out share their task's directory
     dirs.leave(job, first)
-    assert job.is_dir(), "b still runs in this request's job directory"
-    dirs.leave(job, None)
+    assert job.is_dir() and not first.exists(), "b still runs in this request's job directory"
+    dirs.leave(job, second)
+    assert second.is_dir(), "the other item still runs in it"
+    dirs.leave(job, second)
     assert not job.exists()
 
 

@@ -40,7 +40,7 @@ class WorkDirs:
         self._spares: list[str] | None = None  # names in the pool, read from disk on first use
         self._names = count()
         self._prefix = f"{os.getpid()}-{os.urandom(4).hex()}-"
-        self._users: Counter[str] = Counter()  # job directory → tasks of this ant using it now
+        self._users: Counter[Path] = Counter()  # directory → tasks of this ant running in it now
 
     def _pool(self) -> list[str]:
         if self._spares is None:
@@ -93,14 +93,18 @@ class WorkDirs:
     def enter(self, job_dir: Path, task_dir: Path | None) -> bool:
         """A task starts in ``task_dir`` inside ``job_dir`` (None: a directory of the task's own
         choosing, never taken from the pool): True when both exist now."""
-        self._users[job_dir.name] += 1
-        return task_dir is not None and self.take(job_dir) and self.take(task_dir)
+        self._users[job_dir] += 1
+        if task_dir is None:
+            return False
+        self._users[task_dir] += 1
+        return self.take(job_dir) and self.take(task_dir)
 
     def leave(self, job_dir: Path, task_dir: Path | None) -> None:
-        """A task ended and its processes are gone; its directories go to the pool if empty."""
-        if task_dir is not None:
-            self.give_back(task_dir)
-        self._users[job_dir.name] -= 1
-        if self._users[job_dir.name] <= 0:
-            del self._users[job_dir.name]
-            self.give_back(job_dir)
+        """A task ended and its processes are gone; its directories go to the pool if empty and unused
+        (the items of a fan-out share theirs)."""
+        for path in (task_dir, job_dir):
+            if path is not None:
+                self._users[path] -= 1
+                if self._users[path] <= 0:
+                    del self._users[path]
+                    self.give_back(path)

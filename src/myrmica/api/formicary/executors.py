@@ -27,12 +27,13 @@ async def list_executors(request: Request, principal: Principal = Depends(curren
             task_execution_id, _, attempt = key.partition(":")
             records.append({"id": task_execution_id, "attempt": int(attempt or 0), "ant_id": ant["ant_id"],
                             "host": ant["host"], "alive": ant["alive"]})
+    listed: list[dict[str, Any]] = []
     for record in records:
         row = await engine.store.requests.task_execution(record["id"])
-        if row is not None:
-            record.update(job_request_id=row["job_request_id"], task_type=row["task_type"], method=row["method"],
-                          task_state=row["task_state"])
-    return single_page(records)
+        if row is not None:  # (no row yet: a reservation whose task is being stored, not yet sent)
+            listed.append({**record, "job_request_id": row["job_request_id"], "task_type": row["task_type"],
+                           "method": row["method"], "task_state": row["task_state"]})
+    return single_page(listed)
 
 
 @router.delete("/{task_execution_id}")
