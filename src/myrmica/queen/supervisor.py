@@ -18,7 +18,7 @@ from myrmica.domain.retry import full_restart, job_retry_delay
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import Outcome, always_run_tasks, final_job_state, next_step
 from myrmica.queen.context import RunContext
-from myrmica.queen.task_runner import TaskRunner
+from myrmica.queen.task_runner import ENDABLE, TaskRunner
 
 if TYPE_CHECKING:
     from myrmica.queen.engine import Engine
@@ -55,6 +55,7 @@ class JobSupervisor:
         except Suspend as suspend:
             await self._suspend(suspend)
         except TimeoutError:
+            await self.runner.settle()
             await self.runner.cancel_current()
             message = f"the job timed out after {timeout:g}s"
             await self._mark_running_tasks("FAILED", ErrorCode.ERR_TASK_TIMED_OUT, message)
@@ -80,6 +81,7 @@ class JobSupervisor:
                 delay = job_retry_delay(run.spec, run.job_retry, self.engine.rng)
                 log.info("request %s failed (%s); job retry %d of %d in %.1fs", run.request_id, code,
                          run.job_retry + 1, run.spec.retry, delay)
+                await self.runner.settle()
                 await self.engine.sleep(delay)
                 run.job_retry += 1
                 await self.engine.store.requests.transition(run.request_id, ["EXECUTING"], retried=run.job_retry)
@@ -148,14 +150,18 @@ class JobSupervisor:
     async def _end(self, state: str, error_code: str, message: str) -> None:
         run = self.run
         values = {"error_code": error_code, "error_message": message, "current_task": ""}
+        held = self.runner.held_end
         ended = await self.engine.store.requests.finish(
             run.request_id, run.execution_id, ["EXECUTING", "READY"], state,
             request_values={**values, "user_key": None} if run.request.get("user_key") else values,
-            execution_values={**values, **(await self._save_contexts())})
+            execution_values={**values, **(await self._save_contexts())},
+            task_end=(held.task_execution_id, ENDABLE, held.fields) if held is not None else None)
+        self.runner.end_written()
         if ended:
             self.engine.request_ended(run, state)
 
     async def _suspend(self, suspend: Suspend) -> None:
+        await self.runner.settle()
         run = self.run
         now = utcnow()
         request_values: dict[str, Any] = {"error_code": suspend.error_code, "error_message": suspend.message,
@@ -188,6 +194,7 @@ class JobSupervisor:
 
     async def _stopped(self) -> None:
         reason = self.stop_reason or "shutdown"
+        await self.runner.settle()
         await self.runner.cancel_current()
         if reason == "cancel":
             await self.engine.store.requests.update_execution(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from myrmica.broker.messages import TaskRequest, TaskResult
@@ -30,6 +31,18 @@ MAX_HANDBACKS = 20
 MAX_SENSOR_POLLS = 100_000
 
 
+ENDABLE = ("EXECUTING", "READY")  # the states a task's end may overwrite
+
+
+@dataclass
+class HeldEnd:
+    """A task's end not yet written (see ``TaskRunner._hold_end``)."""
+
+    task_execution_id: str
+    attempt: int
+    fields: dict[str, Any]
+
+
 def _stringify(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -42,6 +55,7 @@ class TaskRunner:
         self.run = run
         self.current: tuple[str, int, str] | None = None  # (task execution id, attempt, ant id) in flight
         self._unsaved: dict[str, Any] | None = None  # a new task's row, not stored until it has an ant
+        self.held_end: HeldEnd | None = None
 
     # --- variables ------------------------------------------------------------------------------
 
@@ -86,13 +100,36 @@ class TaskRunner:
     async def _finish_row(self, row: dict[str, Any], outcome: Outcome, **values: Any) -> None:
         fields = {"task_state": outcome.state, "exit_code": outcome.exit_code, "error_code": outcome.error_code,
                   "error_message": outcome.error_message, "ended_at": utcnow(), **values}
-        await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING", "READY"], **fields)
+        await self.engine.store.requests.update_task_execution(row["id"], ENDABLE, **fields)
         row.update(fields)
         self.engine.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
+
+    def _hold_end(self, row: dict[str, Any], outcome: Outcome, attempt: int, values: dict[str, Any]) -> None:
+        """Keep a task's end for the next write: the request's own end when this was its last task (one
+        transaction for both), else the next task's start (``settle``)."""
+        fields = {"task_state": outcome.state, "exit_code": outcome.exit_code, "error_code": outcome.error_code,
+                  "error_message": outcome.error_message, "ended_at": utcnow(), **values}
+        row.update(fields)
+        self.engine.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
+        self.held_end = HeldEnd(row["id"], attempt, fields)
+
+    async def settle(self) -> None:
+        """Write the held task end now."""
+        held = self.held_end
+        if held is not None:
+            await self.engine.store.requests.update_task_execution(held.task_execution_id, ENDABLE, **held.fields)
+            self.end_written()
+
+    def end_written(self) -> None:
+        """The held task end is stored (alone, or with the request's end): its reply may be acknowledged."""
+        held, self.held_end = self.held_end, None
+        if held is not None:
+            self.engine.recorded(held.task_execution_id, held.attempt)
 
     # --- one task, all attempts -----------------------------------------------------------------
 
     async def run_task(self, stored: TaskDefinition) -> tuple[TaskDefinition, Outcome, dict[str, Any]]:
+        await self.settle()
         try:
             task = self.render(stored, 0)
         except RenderError as exc:
@@ -179,8 +216,7 @@ class TaskRunner:
                 extra.update(exit_message=result.exit_message, failed_command=result.failed_command,
                              ant_id=result.ant_id, ant_host=result.ant_host, stdout=result.stdout,
                              contexts=result.task_context)
-            await self._finish_row(row, outcome, **extra)
-            self.engine.recorded(row["id"], attempt)
+            self._hold_end(row, outcome, attempt, extra)
             return task, outcome, row
 
     async def _reattach(self, task: TaskDefinition, row: dict[str, Any], attempt: int) -> TaskResult | None:

@@ -348,8 +348,12 @@ class RequestRepository:
 
     async def finish(self, request_id: str, execution_id: str | None, from_states: Iterable[str], state: str,
                      *, request_values: dict[str, Any] | None = None,
-                     execution_values: dict[str, Any] | None = None) -> bool:
-        """End (or suspend) a request and its execution together, if it is still in ``from_states``."""
+                     execution_values: dict[str, Any] | None = None,
+                     task_end: tuple[str, Sequence[str], dict[str, Any]] | None = None) -> bool:
+        """End (or suspend) a request and its execution together, if it is still in ``from_states``.
+
+        ``task_end`` (task execution id, expected states, values): its last task's end, written in the
+        same transaction whatever becomes of the request."""
         now = utcnow()
         values = {"job_state": state, "updated_at": now, **(request_values or {})}
         if state in TERMINAL_STATES:
@@ -358,6 +362,10 @@ class RequestRepository:
         states = list(from_states)
 
         async def write(conn: Conn) -> bool:
+            if task_end is not None:
+                task_id, task_states, task_values = task_end
+                await update_where(conn, te, {"updated_at": now, **task_values}, where={"id": task_id},
+                                   in_column="task_state", in_values=list(task_states))
             if not await update_where(conn, jr, values, where={"id": request_id}, in_column="job_state",
                                       in_values=states):
                 return False
