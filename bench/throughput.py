@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -34,6 +35,16 @@ tasks:
 
 def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU time the whole machine spent busy so far (Linux), to show what a request costs in all processes."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -107,9 +118,11 @@ async def run(targets: list[Target], count: int, parallel: int, idle: int) -> No
         await submit_many(targets, 20, 4)  # warm up
         await wait_all(client, 20, 60)
         started = time.monotonic()
+        cpu_before = busy_cpu_seconds()
         ids = await submit_many(targets, count, parallel)
         submitted = time.monotonic()
         await wait_all(client, count + 20, 600)
+        cpu_after = busy_cpu_seconds()
         rows = await fetch(client, ids)
         states = {str(r["job_state"]) for r in rows}
         first = min(_ts(str(r["created_at"])) for r in rows)
@@ -128,6 +141,9 @@ async def run(targets: list[Target], count: int, parallel: int, idle: int) -> No
     print(f"submit phase:             {count / (submitted - started):.0f} submits/s over {parallel} connections")
     print(f"throughput:               {count / (last - first):.0f} requests/s (first submit → last COMPLETED, "
           f"{last - first:.2f}s)")
+    if cpu_before is not None and cpu_after is not None:
+        print(f"machine CPU per request:  {(cpu_after - cpu_before) * 1000 / count:.2f} ms (every process, "
+              f"{os.cpu_count()} cores)")
     print(f"submit→start under load:  p50 {statistics.median(loaded):.1f} ms, p99 {percentile(loaded, 99):.1f} ms")
     if idle_latency:
         print(f"submit→start idle queue:  p50 {statistics.median(idle_latency):.1f} ms, "

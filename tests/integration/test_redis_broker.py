@@ -156,6 +156,24 @@ async def test_dispatch_reaches_the_ant_and_results_reach_the_queen_in_order(bro
     await messages.aclose()
 
 
+async def test_a_result_answering_its_message_frees_the_ants_slot_and_acknowledges_it(
+        brokers: BrokerFactory, raw: Redis, prefix: str) -> None:
+    queen = Queen()
+    queen_broker = await brokers("q1", setup=queen.attach)
+    ant = await brokers()
+    assert await queen_broker.reserve("a1", "te-1:0", 1)
+    assert not await queen_broker.reserve("a1", "te-2:0", 1), "the ant's one slot is taken"
+    await queen_broker.dispatch("a1", request(1))
+    messages = ant.messages("a1")
+    message = await next_message(messages)
+    assert await pending(raw, f"{prefix}:ant:a1", "ant") == 1
+    await ant.send_result(result(1, "q1"), message)
+    await queen.until(lambda: len(queen.results) == 1)
+    assert await pending(raw, f"{prefix}:ant:a1", "ant") == 0, "acknowledged with the result"
+    assert await queen_broker.reserve("a1", "te-2:0", 1), "the reply freed the slot"
+    await messages.aclose()
+
+
 async def test_many_log_lines_arrive_in_order_and_before_the_result(brokers: BrokerFactory) -> None:
     queen = Queen()
     await brokers("q1", setup=queen.attach)

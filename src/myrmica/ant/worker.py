@@ -170,8 +170,7 @@ class Ant:
         return False
 
     async def _hand_back(self, result: TaskResult, message: dict[str, Any]) -> None:
-        await self._broker.send_result(result)
-        await self._broker.ack(self.ant_id, message)
+        await self._broker.send_result(result, message)
 
     async def _execute(self, request: TaskRequest, cancel: asyncio.Event, key: str,
                        message: dict[str, Any]) -> None:
@@ -204,7 +203,6 @@ class Ant:
         self.total_executed += 1
         self._running.pop(key, None)
         try:
-            await self._broker.send_result(result)
-            await self._broker.ack(self.ant_id, message)
+            await self._broker.send_result(result, message)
         except Exception:
             log.exception("ant %s: could not send the result of %s", self.ant_id, key)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ class _Item:
     stream: str
     fields: Fields
     done: asyncio.Future[None] | None = None  # set for results: their sender awaits it
+    then: Sequence[tuple[str, ...]] = ()  # commands sent right after the entry, in the same pipeline
 
 
 class Outbox:
@@ -69,11 +71,12 @@ class Outbox:
         self._wake.set()
         self.ensure_running()
 
-    async def put_result(self, stream: str, fields: Fields) -> None:
+    async def put_result(self, stream: str, fields: Fields, then: Sequence[tuple[str, ...]] = ()) -> None:
+        """Queue a result (``then``: commands to run right after it) and wait until Redis has it."""
         if self._closing.is_set():
             raise BrokerStopped("the broker is stopped; the result was not sent")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Item(stream, fields, done))
+        self._queue.append(_Item(stream, fields, done, then))
         self._wake.set()
         self.ensure_running()
         await asyncio.shield(done)
@@ -148,10 +151,22 @@ class Outbox:
             self._settle(replies)
 
     async def _write(self, items: list[_Item]) -> list[Any]:
+        """Each item's entry, then its follow-up commands; the reply to each entry."""
         async with self._client.pipeline(transaction=False) as pipe:
             for item in items:
                 pipe.xadd(item.stream, item.fields)
-            return list(await pipe.execute(raise_on_error=False))
+                for command in item.then:
+                    pipe.execute_command(*command)
+            replies = list(await pipe.execute(raise_on_error=False))
+        entries: list[Any] = []
+        index = 0
+        for item in items:
+            entries.append(replies[index])
+            for command, reply in zip(item.then, replies[index + 1:index + 1 + len(item.then)], strict=False):
+                if isinstance(reply, Exception):
+                    log.debug("redis refused %s after a result: %s", command[0], reply)
+            index += 1 + len(item.then)
+        return entries
 
     def _settle(self, replies: list[Any]) -> None:
         if self._dropped:

@@ -34,6 +34,8 @@ class QueenSide(Protocol):
 
     async def publish_event(self, event: dict[str, Any]) -> None: ...
 
+    ant_releases: bool  # an ant's reply frees its reservation: the queen releases only unanswered tasks
+
     async def reserve(self, ant_id: str, key: str, capacity: int) -> bool: ...
 
     async def release(self, ant_id: str, key: str) -> None: ...
@@ -58,7 +60,10 @@ class AntSide(Protocol):
         """The message is done with (for EXECUTE: its result was sent); it will not be delivered again."""
         ...
 
-    async def send_result(self, result: TaskResult) -> None: ...
+    async def send_result(self, result: TaskResult, answering: dict[str, Any] | None = None) -> None:
+        """Send a result. ``answering``: the EXECUTE message it answers, acknowledged with it; a broker
+        whose ``ant_releases`` is true also frees the ant's reservation of the task then."""
+        ...
 
     def send_log(self, line: LogLine) -> None:
         """Never blocks: a log line is queued and delivered in order."""

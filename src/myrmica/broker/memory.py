@@ -14,6 +14,7 @@ log = logging.getLogger("myrmica.broker")
 
 
 class MemoryBroker:
+    ant_releases = False
     def __init__(self) -> None:
         self._inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self._on_result: ResultHandler | None = None
@@ -91,7 +92,7 @@ class MemoryBroker:
     async def ack(self, ant_id: str, message: dict[str, Any]) -> None:
         return None
 
-    async def send_result(self, result: TaskResult) -> None:
+    async def send_result(self, result: TaskResult, answering: dict[str, Any] | None = None) -> None:
         if self._on_result is None:
             log.warning("a task result arrived with no queen listening: %s", result.task_execution_id)
             return

@@ -63,7 +63,7 @@ class PipeAntSide:
     async def ack(self, ant_id: str, message: dict[str, Any]) -> None:
         return None
 
-    async def send_result(self, result: TaskResult) -> None:
+    async def send_result(self, result: TaskResult, answering: dict[str, Any] | None = None) -> None:
         self._send("res", result.to_dict())
         await self._drain()
 

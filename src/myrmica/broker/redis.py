@@ -70,6 +70,7 @@ REPLY_KINDS = frozenset({"result", "log"})
 
 
 class RedisBroker:
+    ant_releases = True
     def __init__(self, url: str, *, queen_id: str = "", prefix: str = "myrmica") -> None:
         self.url = url
         self.queen_id = queen_id
@@ -304,11 +305,28 @@ class RedisBroker:
             return False
         return True
 
-    async def send_result(self, result: TaskResult) -> None:
+    async def send_result(self, result: TaskResult, answering: dict[str, Any] | None = None) -> None:
+        """The result, the release of the ant's reservation and the acknowledgement of the message it
+        answers go to Redis in one pipeline, in that order."""
+        then: list[tuple[str, ...]] = []
+        if answering is not None and result.ant_id:
+            then.append(("SREM", self.keys.reserved(result.ant_id), f"{result.task_execution_id}:{result.attempt}"))
+            entry_id = answering.get("_id")
+            if isinstance(entry_id, str) and entry_id:
+                stream = self.keys.ant(result.ant_id)
+                then += [("XACK", stream, ANT_GROUP, entry_id), ("XDEL", stream, entry_id)]
         if not result.reply_to:
             log.warning("the result of %s names no queen to reply to; dropped", result.task_execution_id)
+            if then:
+                await self._retry("acknowledge an unaddressed result", lambda: self._run_commands(then))
             return
-        await self._outbox.put_result(self.keys.replies(result.reply_to), encode("result", result.to_dict()))
+        await self._outbox.put_result(self.keys.replies(result.reply_to), encode("result", result.to_dict()), then)
+
+    async def _run_commands(self, commands: list[tuple[str, ...]]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            await pipe.execute(raise_on_error=False)
 
     def send_log(self, line: LogLine) -> None:
         if not line.reply_to:

@@ -68,6 +68,7 @@ class Engine:
         self._orphan_results: dict[str, TaskResult] = {}
         self._recorded: dict[str, asyncio.Event] = {}
         self._adopted_queens: set[str] = set()
+        self._ends_to_announce: list[str] = []
         self.leader = False
 
     def _broker_for(self, settings: Settings) -> Broker:
@@ -164,10 +165,21 @@ class Engine:
         self.logs.notify(run.request_id)
         self.ended(run.request_id)
         if self.distributed:
-            self._spawn(self.publish({"type": "ended", "request_id": run.request_id}))
+            self._announce_end(run.request_id)
         self.scheduler.wake()
         if run.request.get("cron_triggered"):
             self._spawn(self._next_cron(run.request["job_type"], run.definition))
+
+    def _announce_end(self, request_id: str) -> None:
+        """Tell the other queens (their log followers and waiters); the ends of one loop turn go together."""
+        self._ends_to_announce.append(request_id)
+        if len(self._ends_to_announce) == 1:
+            self._spawn(self._announce_ends())
+
+    async def _announce_ends(self) -> None:
+        await asyncio.sleep(0)
+        ids, self._ends_to_announce = self._ends_to_announce, []
+        await self.publish({"type": "ended", "request_ids": ids})
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -261,10 +273,12 @@ class Engine:
             live = [ant.ant_id for ant in self.ants.live()]
             self.ants.counted(await self.broker.reserved_counts(live))
 
-    async def release_ant(self, ant_id: str, key: str) -> None:
+    async def release_ant(self, ant_id: str, key: str, *, answered: bool = False) -> None:
+        """Free the reservation; ``answered``: the ant replied, and with some brokers that freed it already."""
         self.ants.release(ant_id, key)
         try:
-            await self.broker.release(ant_id, key)
+            if not (answered and self.broker.ant_releases):
+                await self.broker.release(ant_id, key)
         finally:
             self.capacity_freed()
 
@@ -411,8 +425,9 @@ class Engine:
             for rid in event.get("request_ids") or []:
                 self.logs.notify(str(rid))
         elif kind == "ended":
-            self.ended(request_id)
-            self.logs.notify(request_id)
+            for rid in event.get("request_ids") or [request_id]:
+                self.ended(str(rid))
+                self.logs.notify(str(rid))
         elif kind in ("cancel", "pause"):
             supervisor = self.supervisors.get(request_id)
             if supervisor is not None and supervisor.task is not None and supervisor.stop_reason is None:

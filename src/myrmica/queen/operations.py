@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -48,7 +49,7 @@ def parse_time(value: Any, field: str) -> datetime | None:
 class Operations:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._definitions: dict[tuple[str, str | None, bool, str], tuple[dict[str, Any], float]] = {}
+        self._definitions: dict[tuple[str, str | None, bool, str], tuple[asyncio.Future[dict[str, Any]], float]] = {}
 
     def forget_definitions(self, *_: Any) -> None:
         self._definitions.clear()
@@ -58,16 +59,16 @@ class Operations:
         if not version or version == "latest":
             # A short cache: submits of one job type in a burst need not read its definition each time.
             # Changes through this server clear it at once; through another queen they show within a second.
+            # Concurrent submits share one read (the future is cached), not one read each.
             key = (principal.user_id, principal.organization_id, principal.admin, job_type)
             cached = self._definitions.get(key)
             now = time.monotonic()
-            if cached is not None and cached[1] > now:
-                return cached[0]
-            row = await store.definitions.get(principal, job_type)
-            if len(self._definitions) > 1000:
-                self._definitions.clear()
-            self._definitions[key] = (row, now + DEFINITION_CACHE_SECONDS)
-            return row
+            if cached is None or cached[1] <= now or (cached[0].done() and cached[0].exception() is not None):
+                if len(self._definitions) > 1000:
+                    self._definitions.clear()
+                reading = asyncio.ensure_future(store.definitions.get(principal, job_type))
+                cached = self._definitions[key] = (reading, now + DEFINITION_CACHE_SECONDS)
+            return await asyncio.shield(cached[0])
         if version.isdigit():
             return await store.definitions.get(principal, job_type, version=int(version))
         for row in await store.definitions.versions(principal, job_type):

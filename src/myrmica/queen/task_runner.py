@@ -276,6 +276,7 @@ class TaskRunner:
             if ant_id is None:
                 message = self.engine.ants.missing([(method, tags)]) or "every fitting ant is at capacity"
                 return Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, message), None
+            result: TaskResult | None = None
             try:
                 request = self.task_request(task, row, attempt)
                 self.current = (row["id"], attempt, ant_id)
@@ -288,7 +289,7 @@ class TaskRunner:
                 result = await self.engine.dispatch(ant_id, request, self._timeout(task) + RESULT_GRACE_SECONDS)
             finally:
                 self.current = None
-                await self.engine.release_ant(ant_id, key)
+                await self.engine.release_ant(ant_id, key, answered=result is not None and result.ant_id == ant_id)
             if result is None or result.error_code != HANDED_BACK:
                 break
             # The ant was shutting down and handed the task back untouched: not an attempt.
