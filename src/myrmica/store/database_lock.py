@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Insert, Update
@@ -110,6 +111,29 @@ class Conn:
         return fn(self._sync)
 
 
+@dataclass(frozen=True)
+class _Inserts:
+    """A queued write that only inserts rows (see ``Database.batched_insert``)."""
+
+    rows: tuple[tuple[Insert, Mapping[str, Any]], ...]
+
+
+async def _insert_all(conn: Conn, rows: Iterable[tuple[Insert, Mapping[str, Any]]]) -> None:
+    """The rows, one executemany per statement and set of columns."""
+    shapes: dict[tuple[int, tuple[str, ...]], tuple[Insert, list[dict[str, Any]]]] = {}
+    for statement, row in rows:
+        shapes.setdefault((id(statement), tuple(row)), (statement, []))[1].append(dict(row))
+    for statement, same in shapes.values():
+        await conn.write(statement, same if len(same) > 1 else same[0])
+
+
+async def _run_all(conn: Conn, batch: list[tuple[Operation | _Inserts, asyncio.Future[Any]]]) -> list[Any]:
+    """A group's inserts first, all together, then its other operations in order; their results."""
+    await _insert_all(conn, [row for operation, _ in batch if isinstance(operation, _Inserts)
+                             for row in operation.rows])
+    return [None if isinstance(operation, _Inserts) else await operation(conn) for operation, _ in batch]
+
+
 class Database:
     def __init__(self, engine: AsyncEngine | Engine) -> None:
         self._aio = engine if isinstance(engine, AsyncEngine) else None
@@ -119,7 +143,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self._sync is not None else None
         self._shared: Connection | None = None  # SQLite: one connection, used only from the event loop
         self._prepared: PreparedCache = {}
-        self._queued: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._queued: list[tuple[Operation | _Inserts, asyncio.Future[Any]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
     def _connection(self) -> Connection:
@@ -174,12 +198,22 @@ class Database:
     async def batched(self, operation: Callable[[Conn], Awaitable[T]]) -> T:
         """Run ``operation`` in a transaction shared with the writes queued alongside it (group commit)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._enqueue(operation, future)
+        return await future
+
+    async def batched_insert(self, *rows: tuple[Insert, Mapping[str, Any]]) -> None:
+        """Insert rows in a group commit. A group's inserts run before its other writes, as one
+        executemany per table and set of columns (one round trip, not one per row)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Inserts(rows), future)
+        await future
+
+    def _enqueue(self, operation: Operation | _Inserts, future: asyncio.Future[Any]) -> None:
         self._queued.append((operation, future))
         if len(self._queued) == 1:
             task = asyncio.get_running_loop().create_task(self._flush())
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)
-        return await future
 
     async def _flush(self) -> None:
         if self._write_lock is None:  # PostgreSQL: groups run side by side, each on its own connection
@@ -197,7 +231,8 @@ class Database:
         for operation, future in batch:  # one failed: each alone, so only that one sees its error
             try:
                 async with self.begin() as conn:
-                    result = await operation(conn)
+                    result = await (_insert_all(conn, operation.rows) if isinstance(operation, _Inserts)
+                                    else operation(conn))
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
@@ -205,23 +240,17 @@ class Database:
                 if not future.done():
                     future.set_result(result)
 
-    async def _run_group(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> list[Any] | None:
+    async def _run_group(self, batch: list[tuple[Operation | _Inserts, asyncio.Future[Any]]]) -> list[Any] | None:
         """Every operation in one transaction; None (nothing kept) when any of them failed."""
-        results: list[Any] = []
         try:
             if self._aio is not None:
                 async with self._aio.connect() as aio:
                     driver = (await aio.get_raw_connection()).driver_connection
                     assert driver is not None
                     async with driver.transaction():  # asyncpg's own: our writes bypass SQLAlchemy here
-                        conn = Conn(aio=aio, prepared=self._prepared, postgres=driver)
-                        for operation, _ in batch:
-                            results.append(await operation(conn))
-                return results
+                        return await _run_all(Conn(aio=aio, prepared=self._prepared, postgres=driver), batch)
             with self._sqlite_transaction() as conn:
-                for operation, _ in batch:
-                    results.append(await operation(conn))
-            return results
+                return await _run_all(conn, batch)
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()

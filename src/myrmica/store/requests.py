@@ -68,13 +68,9 @@ class RequestRepository:
 
     async def create(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> CreateResult:
         """Insert a PENDING request; a live request with the same ``user_key`` is returned instead."""
-        async def write(conn: Conn) -> None:
-            await conn.write(insert(jr), row)
-            if audit is not None:
-                await conn.write(insert(audit_records), audit)
-
         try:
-            await self._engine.batched(write)
+            await self._engine.batched_insert((insert(jr), row),
+                                              *([(insert(audit_records), audit)] if audit is not None else []))
             return CreateResult(row, created=True)
         except IntegrityError:
             if not row.get("user_key"):
@@ -325,10 +321,7 @@ class RequestRepository:
         return True
 
     async def insert_task_execution(self, row: dict[str, Any]) -> None:
-        async def write(conn: Conn) -> None:
-            await conn.write(insert(te), row)
-
-        await self._engine.batched(write)
+        await self._engine.batched_insert((insert(te), row))
 
     async def update_task_execution(self, task_execution_id: str, expected_states: Iterable[str],
                                     **values: Any) -> bool:
