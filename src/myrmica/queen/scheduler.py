@@ -30,6 +30,7 @@ log = logging.getLogger("myrmica.queen.scheduler")
 BATCH = 500
 MIN_BATCH = 20
 BUSY_PAUSE_SECONDS = 0.002
+STARVED_GATHER_SECONDS = 0.01
 SAFETY_POLL_SECONDS = 1.0
 STARVED_POLL_SECONDS = 0.05
 NOT_READY_MAX_WAIT = 30.0
@@ -62,8 +63,9 @@ class Scheduler:
                 log.exception("scheduling pass failed; retrying")
                 more = False
             if more or self._wake.is_set():
-                # Busy: let a few more submits and finished tasks gather, so one pass serves them all.
-                await asyncio.sleep(BUSY_PAUSE_SECONDS)
+                # Busy: let a few more submits and finished tasks gather, so one pass serves them all —
+                # longer while due requests wait for ant slots: each pass then fills more of them.
+                await asyncio.sleep(STARVED_GATHER_SECONDS if self._starved else BUSY_PAUSE_SECONDS)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
