@@ -79,6 +79,41 @@ async def test_two_schedulers_starting_the_same_requests_start_each_once(store: 
     assert (await store.requests.get(cancelled["id"]))["job_state"] == "CANCELLED"
 
 
+async def test_finish_ends_the_last_task_and_the_execution_only_with_the_request(store: Store,
+                                                                                 alice: Principal) -> None:
+    rows = [await make_row(store, alice) for _ in range(2)]
+    for row in rows:
+        await store.requests.create(row)
+    lease = datetime.now(UTC)
+    items = [(row["id"], execution_for(row)) for row in rows]
+    assert sorted(await store.requests.start_fresh(items, "queen-a", lease)) == sorted(r["id"] for r in rows)
+    tasks = []
+    for row, (_, execution) in zip(rows, items, strict=True):
+        task = {"id": new_id(), "job_execution_id": execution["id"], "job_request_id": row["id"], "task_type": "a",
+                "parent_task_id": None, "item_index": None, "method": "SHELL", "task_state": "EXECUTING",
+                "allow_failure": False, "exit_code": "", "exit_message": "", "error_code": "", "error_message": "",
+                "failed_command": "", "comments": "", "ant_id": "", "ant_host": "", "retried": 0, "attempt": 0,
+                "contexts": {}, "stdout": [], "task_order": 1, "cost_factor": 0.0, "log_bytes": 0,
+                "started_at": lease, "ended_at": None, "updated_at": lease}
+        await store.requests.insert_task_execution(task)
+        tasks.append(task)
+    ended, stale = await asyncio.gather(*(
+        store.requests.finish(row["id"], execution["id"], [from_state], "COMPLETED",
+                              execution_values={"contexts": {"contexts": {"k": "v"}}},
+                              task_end=(task["id"], ["EXECUTING"], {"task_state": "COMPLETED", "exit_code": "0",
+                                                                    "stdout": ["done"], "ended_at": lease}))
+        for row, (_, execution), task, from_state in zip(rows, items, tasks, ["EXECUTING", "PAUSED"], strict=True)))
+    assert (ended, stale) == (True, False)
+    for row, (_, execution), task, state in zip(rows, items, tasks, ["COMPLETED", "EXECUTING"], strict=True):
+        assert (await store.requests.get(row["id"]))["job_state"] == state
+        stored_execution = await store.requests.execution(execution["id"]) or {}
+        assert stored_execution["job_state"] == state, "the execution ends only with its request"
+        (stored_task,) = await store.requests.task_executions([execution["id"]])
+        assert stored_task["task_state"] == "COMPLETED" and stored_task["stdout"] == ["done"], \
+            "the task's end is written whatever becomes of the request"
+    assert (await store.requests.execution(items[0][1]["id"]) or {})["contexts"] == {"contexts": {"k": "v"}}
+
+
 async def test_writes_queued_together_fail_alone(store: Store, alice: Principal) -> None:
     """Creates in one turn share a commit on SQLite; a duplicate key among them spoils none of the others."""
     taken = await make_row(store, alice, "taken")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ SAFETY_POLL_SECONDS = 1.0
 STARVED_POLL_SECONDS = 0.05
 NOT_READY_MAX_WAIT = 30.0
 LEASE_SECONDS = 30.0
+LIMITS_CACHE_SECONDS = 1.0
 
 
 class Scheduler:
@@ -43,6 +45,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._definitions: dict[str, tuple[dict[str, Any], JobDefinitionSpec]] = {}
         self._starved = False  # the last pass left requests waiting for ant capacity
+        self._limits: dict[str, tuple[int, float]] = {}  # "user:ID" / "org:ID" → (limit, valid until)
 
     def wake(self) -> None:
         self._wake.set()
@@ -102,7 +105,6 @@ class Scheduler:
         active = await store.requests.active_counts()
         by_user: dict[str, int] | None = None
         by_org: dict[str, int] | None = None
-        limits_cache: dict[str, int] = {}
         startable: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]] = []
         for request in due:
             try:
@@ -123,14 +125,14 @@ class Scheduler:
                                                f"{request['job_type']} are running")
                 continue
             if request.get("user_id"):
-                user_limit = await self._limit(limits_cache, "user", request["user_id"])
+                user_limit = await self._limit("user", request["user_id"])
                 if user_limit > 0:
                     by_user = by_user if by_user is not None else await store.requests.active_counts_by("user_id")
                     if by_user.get(request["user_id"], 0) >= user_limit:
                         await self._not_ready(request, f"the user's {user_limit} concurrent requests are running")
                         continue
             if request.get("organization_id"):
-                org_limit = await self._limit(limits_cache, "org", request["organization_id"])
+                org_limit = await self._limit("org", request["organization_id"])
                 if org_limit > 0:
                     by_org = by_org if by_org is not None else \
                         await store.requests.active_counts_by("organization_id")
@@ -216,13 +218,19 @@ class Scheduler:
         except Exception:
             return None
 
-    async def _limit(self, cache: dict[str, int], kind: str, ident: str) -> int:
+    async def _limit(self, kind: str, ident: str) -> int:
+        """A user's or organization's concurrency limit, read at most once a second (like definitions)."""
         key = f"{kind}:{ident}"
-        if key not in cache:
+        now = time.monotonic()
+        cached = self._limits.get(key)
+        if cached is None or cached[1] <= now:
             accounts = self.engine.store.accounts
-            cache[key] = int((await accounts.user(ident))["max_concurrency"]) if kind == "user" else \
+            limit = int((await accounts.user(ident))["max_concurrency"]) if kind == "user" else \
                 await accounts.org_concurrency(ident)
-        return cache[key]
+            if len(self._limits) > 10_000:
+                self._limits.clear()
+            cached = self._limits[key] = (limit, now + LIMITS_CACHE_SECONDS)
+        return cached[0]
 
     async def _not_ready(self, request: dict[str, Any], reason: str) -> None:
         attempts = int(request["schedule_attempts"]) + 1

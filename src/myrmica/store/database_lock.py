@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, CursorResult, Engine, Executable, Insert, Update
+from sqlalchemy import Connection, CursorResult, Engine, Executable, Insert, Select, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -95,6 +95,22 @@ class Conn:
             return int(driver.executemany(prepared.sql, values).rowcount)
         except sqlite3.Error as exc:  # the same exceptions SQLAlchemy raises (IntegrityError, …)
             raise DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
+
+    @property
+    def direct_postgres(self) -> bool:
+        """On PostgreSQL inside a group commit, where :meth:`fetch_value` goes straight to asyncpg."""
+        return self._postgres is not None and self._prepared is not None
+
+    async def fetch_value(self, statement: Select[Any], parameters: Mapping[str, Any]) -> Any:
+        """The first column of the first row (straight to asyncpg inside a PostgreSQL group)."""
+        if self._postgres is None or self._prepared is None:
+            return (await self.execute(statement, parameters)).scalar()
+        cached = self._prepared.get((id(statement), ()))
+        if cached is None:
+            cached = self._prepared[(id(statement), ())] = (statement, prepare(statement, self._aio.dialect))  # type: ignore[union-attr]
+        prepared = cached[1]
+        assert prepared is not None
+        return await self._postgres.fetchval(prepared.sql, *prepared.parameters(parameters))
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         if self._aio is not None:

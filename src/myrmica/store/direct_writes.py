@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Update
+from sqlalchemy import Insert, Select, Update
 from sqlalchemy.engine import Dialect
 
 
@@ -30,7 +30,8 @@ class PreparedWrite:
                      for convert, value in zip(self.converters, (values[n] for n in self.names), strict=True))
 
 
-def prepare(statement: Insert | Update, dialect: Dialect, column_keys: Sequence[str] | None = None) -> PreparedWrite:
+def prepare(statement: Insert | Update | Select[Any], dialect: Dialect, column_keys: Sequence[str] | None = None
+            ) -> PreparedWrite:
     compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
     names = tuple(compiled.positiontup or ())
     converters = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)

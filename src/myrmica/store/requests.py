@@ -15,7 +15,16 @@ from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dict, as_dicts
-from myrmica.store.statements import delete_in, insert, select_where, update_each, update_where, where_params
+from myrmica.store.statements import (
+    Change,
+    delete_in,
+    insert,
+    select_where,
+    update_chain,
+    update_each,
+    update_where,
+    where_params,
+)
 from myrmica.store.tables import audit_records
 from myrmica.store.tables import job_executions as je
 from myrmica.store.tables import job_requests as jr
@@ -354,19 +363,20 @@ class RequestRepository:
             values["lease_owner"] = None
         states = list(from_states)
 
+        task_change = None
+        if task_end is not None:
+            task_id, task_states, task_values = task_end
+            task_change = Change(te, {"updated_at": now, **task_values}, {"id": task_id}, "task_state",
+                                 list(task_states))
+        execution_change = None
+        if execution_id:
+            ev = {"job_state": state, "updated_at": now, **(execution_values or {})}
+            if state in TERMINAL_STATES:
+                ev.setdefault("ended_at", now)
+            execution_change = Change(je, ev, {"id": execution_id})
+        request_change = Change(jr, values, {"id": request_id}, "job_state", states)
+
         async def write(conn: Conn) -> bool:
-            if task_end is not None:
-                task_id, task_states, task_values = task_end
-                await update_where(conn, te, {"updated_at": now, **task_values}, where={"id": task_id},
-                                   in_column="task_state", in_values=list(task_states))
-            if not await update_where(conn, jr, values, where={"id": request_id}, in_column="job_state",
-                                      in_values=states):
-                return False
-            if execution_id:
-                ev = {"job_state": state, "updated_at": now, **(execution_values or {})}
-                if state in TERMINAL_STATES:
-                    ev.setdefault("ended_at", now)
-                await update_where(conn, je, ev, where={"id": execution_id})
-            return True
+            return await update_chain(conn, task_change, request_change, execution_change)
 
         return await self._engine.batched(write)
