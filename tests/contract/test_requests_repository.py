@@ -104,7 +104,7 @@ async def test_finish_ends_the_last_task_and_the_execution_only_with_the_request
                                                                     "stdout": ["done"], "ended_at": lease}))
         for row, (_, execution), task, from_state in zip(rows, items, tasks, ["EXECUTING", "PAUSED"], strict=True)))
     assert (ended, stale) == (True, False)
-    for row, (_, execution), task, state in zip(rows, items, tasks, ["COMPLETED", "EXECUTING"], strict=True):
+    for row, (_, execution), state in zip(rows, items, ["COMPLETED", "EXECUTING"], strict=True):
         assert (await store.requests.get(row["id"]))["job_state"] == state
         stored_execution = await store.requests.execution(execution["id"]) or {}
         assert stored_execution["job_state"] == state, "the execution ends only with its request"

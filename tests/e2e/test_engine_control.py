@@ -434,3 +434,63 @@ def test_user_key_makes_submission_idempotent(api: httpx.Client) -> None:
     assert later.status_code == 201, later.text
     assert later.json()["id"] != first.json()["id"]
     assert wait_state(api, later.json()["id"], TERMINAL)["job_state"] == "COMPLETED"
+
+
+# --- per-user and per-organization concurrency ---------------------------------------------------
+
+SLOW_SHARED = """job_type: e2e-slow-shared
+tasks:
+- task_type: wait
+  method: SHELL
+  script:
+    - sleep 30
+"""
+
+
+def _limited_tokens(server: LiveServer) -> dict[str, str]:
+    """Two users of one organization allowed 2 concurrent requests; "solo" alone may run 1 of its own."""
+    import asyncio
+
+    from myrmica.security.crypto import SecretBox
+    from myrmica.security.tokens import generate_token, hash_token
+    from myrmica.store.store import open_store
+
+    async def make() -> dict[str, str]:
+        store = await open_store(server.settings.effective_database_url, SecretBox("test-only"))
+        try:
+            org = await store.accounts.create_org("limited-org", max_concurrency=2)
+            tokens: dict[str, str] = {}
+            for name, org_id, limit in (("solo", org["id"], 1), ("other", org["id"], 0)):
+                user = await store.accounts.create_user(name, organization_id=org_id, max_concurrency=limit)
+                token = generate_token()
+                await store.accounts.issue_token(user["id"], "t", token, hash_token(token))
+                tokens[name] = token
+            return tokens
+        finally:
+            await store.close()
+
+    return asyncio.run(make())
+
+
+def test_users_and_organizations_run_no_more_than_their_concurrency(server: LiveServer) -> None:
+    tokens = _limited_tokens(server)
+    with server.client(tokens["solo"]) as solo, server.client(tokens["other"]) as other:
+        apply(solo, SLOW_SHARED)
+        first = submit(solo, "e2e-slow-shared")
+        wait_state(solo, first["id"], "EXECUTING")
+        second = submit(solo, "e2e-slow-shared")
+        waiting = wait_for(lambda: (row := get_request(solo, second["id"]))["schedule_attempts"] > 0 and row,
+                           what="the user's second request to be held back")
+        assert waiting["job_state"] == "PENDING" and "user's 1 concurrent" in waiting["error_message"]
+        third = submit(other, "e2e-slow-shared")  # same organization, another user without a limit of its own
+        wait_state(other, third["id"], "EXECUTING")
+        fourth = submit(other, "e2e-slow-shared")
+        held = wait_for(lambda: (row := get_request(other, fourth["id"]))["schedule_attempts"] > 0 and row,
+                        what="the organization's third request to be held back")
+        assert held["job_state"] == "PENDING" and "organization's 2 concurrent" in held["error_message"]
+        for client, request in ((solo, first), (other, third)):
+            assert client.post(f"/api/jobs/requests/{request['id']}/cancel").status_code == 200
+        wait_state(solo, second["id"], "EXECUTING", timeout=30)
+        wait_state(other, fourth["id"], "EXECUTING", timeout=30)
+        for client, request in ((solo, second), (other, fourth)):
+            client.post(f"/api/jobs/requests/{request['id']}/cancel")
