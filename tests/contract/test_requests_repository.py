@@ -114,6 +114,28 @@ async def test_finish_ends_the_last_task_and_the_execution_only_with_the_request
     assert (await store.requests.execution(items[0][1]["id"]) or {})["contexts"] == {"contexts": {"k": "v"}}
 
 
+async def test_due_requests_come_by_priority_then_age_and_only_when_due(store: Store, alice: Principal) -> None:
+    from datetime import timedelta
+
+    now = datetime.now(UTC)
+    base = await make_row(store, alice)
+
+    def row(priority: int, age: int, state: str = "PENDING", later: bool = False) -> dict[str, Any]:
+        created = now - timedelta(seconds=age)
+        return {**base, "id": new_id(), "job_priority": priority, "job_state": state, "created_at": created,
+                "scheduled_at": now + timedelta(hours=1) if later else created}
+
+    rows = {"low-old": row(0, 30), "high-new": row(5, 10), "high-old": row(5, 20), "low-new": row(0, 5),
+            "paused": row(1, 1, "PAUSED"), "running": row(9, 40, "EXECUTING"), "later": row(9, 50, later=True)}
+    for value in rows.values():
+        await store.requests.create(value)
+    names = {value["id"]: name for name, value in rows.items()}
+    due = await store.requests.due(now, 10)
+    assert [names[r["id"]] for r in due] == ["high-old", "high-new", "paused", "low-old", "low-new"]
+    assert [names[r["id"]] for r in await store.requests.due(now, 2)] == ["high-old", "high-new"]
+    assert due[0]["scheduled_at"] == rows["high-old"]["scheduled_at"] and due[0]["params"] == {}
+
+
 async def test_writes_queued_together_fail_alone(store: Store, alice: Principal) -> None:
     """Creates in one turn share a commit on SQLite; a duplicate key among them spoils none of the others."""
     taken = await make_row(store, alice, "taken")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from myrmica.clock import utcnow
@@ -25,18 +25,22 @@ from myrmica.store.statements import (
     update_where,
     where_params,
 )
-from myrmica.store.tables import audit_records
+from myrmica.store.tables import WAITING_PREDICATE, WAITING_STATES, audit_records
 from myrmica.store.tables import job_executions as je
 from myrmica.store.tables import job_requests as jr
 from myrmica.store.tables import task_executions as te
 
 ACTIVE_STATES = ("READY", "EXECUTING")
 TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
-WAITING_STATES = ("PENDING", "PAUSED")
 
 _DUE = (select(jr).where(jr.c.job_state.in_(WAITING_STATES),
                          jr.c.scheduled_at <= bindparam("now", type_=jr.c.scheduled_at.type))
         .order_by(jr.c.job_priority.desc(), jr.c.created_at, jr.c.id).limit(bindparam("limit")))
+# SQLite: the same, read in the order of its queue index (it would otherwise sort every waiting request).
+_DUE_SQLITE = text(
+    f"SELECT {', '.join(c.name for c in jr.c)} FROM job_requests INDEXED BY ix_job_requests_queue "
+    f"WHERE {WAITING_PREDICATE} AND scheduled_at <= :now ORDER BY job_priority DESC, created_at, id LIMIT :limit"
+).bindparams(bindparam("now", type_=jr.c.scheduled_at.type), bindparam("limit")).columns(*jr.c)
 _NEXT_DUE = select(func.min(jr.c.scheduled_at)).where(jr.c.job_state.in_(WAITING_STATES))
 _ACTIVE_COUNTS = (select(jr.c.owner_key, jr.c.job_type, func.count()).where(jr.c.job_state.in_(ACTIVE_STATES))
                   .group_by(jr.c.owner_key, jr.c.job_type))
@@ -148,7 +152,8 @@ class RequestRepository:
     async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """PENDING and PAUSED requests whose time has come, by priority then age."""
         async with self._engine.connect() as conn:
-            return as_dicts(await conn.execute(_DUE, {"now": now, "limit": limit}))
+            statement = _DUE_SQLITE if self._engine.name == "sqlite" else _DUE
+            return as_dicts(await conn.execute(statement, {"now": now, "limit": limit}))
 
     async def next_due_at(self) -> datetime | None:
         async with self._engine.connect() as conn:

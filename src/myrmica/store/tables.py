@@ -20,6 +20,10 @@ from sqlalchemy import (
     text,
 )
 
+# Requests the scheduler may start (written out too: a partial index needs its predicate as literal SQL).
+WAITING_STATES = ("PENDING", "PAUSED")
+WAITING_PREDICATE = "job_state IN ('PENDING', 'PAUSED')"
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -180,6 +184,11 @@ job_requests = Table(
     Index("ix_job_requests_due", "job_state", "scheduled_at"),
     Index("ix_job_requests_type", "owner_key", "job_type", "job_state"),
     Index("ix_job_requests_parent", "parent_id"),
+    # SQLite only: the scheduler's queue in the order it takes requests, so a pass reads its first rows
+    # instead of sorting every waiting one. (On PostgreSQL, where entries of started requests linger
+    # until vacuum, the sort over the due index measured faster.)
+    Index("ix_job_requests_queue", text("job_priority DESC"), "created_at", "id",
+          sqlite_where=text(WAITING_PREDICATE)).ddl_if(dialect="sqlite"),
 )
 
 job_executions = Table(
