@@ -47,6 +47,16 @@ def busy_cpu_seconds() -> float | None:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def reference_loop_seconds() -> float:
+    """A fixed piece of pure Python work, timed: the speed of this machine at the moment of the run
+    (a shared VM's speed drifts; compare runs by this figure too)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i % 7
+    return time.perf_counter() - started
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -110,6 +120,7 @@ def latencies(rows: list[dict[str, object]]) -> list[float]:
 
 async def run(targets: list[Target], count: int, parallel: int, idle: int) -> None:
     """Submit over every target (queens) in turn; read results from the first."""
+    reference = reference_loop_seconds()
     target = targets[0]
     headers = {"Authorization": f"Bearer {target.token}"}
     limits = httpx.Limits(max_connections=parallel + 8)
@@ -145,6 +156,7 @@ async def run(targets: list[Target], count: int, parallel: int, idle: int) -> No
         print(f"machine CPU per request:  {(cpu_after - cpu_before) * 1000 / count:.2f} ms (every process, "
               f"{os.cpu_count()} cores)")
     print(f"submit→start under load:  p50 {statistics.median(loaded):.1f} ms, p99 {percentile(loaded, 99):.1f} ms")
+    print(f"machine speed:            a fixed Python loop took {reference:.2f}s before the run (lower is faster)")
     if idle_latency:
         print(f"submit→start idle queue:  p50 {statistics.median(idle_latency):.1f} ms, "
               f"p99 {percentile(idle_latency, 99):.1f} ms ({idle} requests one at a time)")
