@@ -220,9 +220,12 @@ def test_malformed_json(api: httpx.Client) -> None:
 def test_tokens_are_required(server: LiveServer) -> None:
     with httpx.Client(base_url=server.url) as anonymous:
         assert anonymous.get("/api/jobs/definitions").status_code == 401
+        assert anonymous.post("/api/jobs/requests", json={"job_type": "simple"}).status_code == 401
     with server.client(token="myr_wrong") as wrong:
         response = wrong.get("/api/jobs/definitions")
         assert response.status_code == 401 and "error" in response.json()
+        submitted = wrong.post("/api/jobs/requests", json={"job_type": "simple"})
+        assert submitted.status_code == 401 and "error" in submitted.json()
 
 
 def test_unknown_ids_are_404(api: httpx.Client) -> None:
