@@ -25,11 +25,12 @@ _deletes: dict[tuple[str, int], Delete] = {}
 _chains: dict[tuple[Any, ...], Select[Any]] = {}
 
 
-def _where(table: Table, equal: Sequence[str], in_column: str | None, in_count: int) -> list[Any]:
-    clauses: list[Any] = [table.c[name] == bindparam(f"w_{name}", type_=table.c[name].type) for name in equal]
+def _where(table: Table, equal: Sequence[str], in_column: str | None, in_count: int, prefix: str = "") -> list[Any]:
+    clauses: list[Any] = [table.c[name] == bindparam(f"{prefix}w_{name}", type_=table.c[name].type)
+                          for name in equal]
     if in_column is not None:
         column = table.c[in_column]
-        clauses.append(column.in_([bindparam(f"i_{n}", type_=column.type) for n in range(in_count)]))
+        clauses.append(column.in_([bindparam(f"{prefix}i_{n}", type_=column.type) for n in range(in_count)]))
     return clauses
 
 
@@ -46,13 +47,18 @@ def insert(table: Table) -> Insert:
     return statement
 
 
+def _build_update(table: Table, values: Sequence[str], where: Sequence[str], in_column: str | None, in_count: int,
+                  prefix: str = "") -> Update:
+    return update(table).where(*_where(table, where, in_column, in_count, prefix)) \
+        .values({name: bindparam(f"{prefix}v_{name}", type_=table.c[name].type) for name in values})
+
+
 def _update(table: Table, values: Sequence[str], where: Sequence[str], in_column: str | None, in_count: int
             ) -> Update:
     key = (table.name, tuple(values), tuple(where), in_column, in_count)
     statement = _updates.get(key)
     if statement is None:
-        statement = _updates[key] = update(table).where(*_where(table, where, in_column, in_count)) \
-            .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in values})
+        statement = _updates[key] = _build_update(table, values, where, in_column, in_count)
     return statement
 
 
@@ -122,18 +128,14 @@ class Change:
         return {f"{prefix}{name}": value for name, value in _update_params(self.values, self.where,
                                                                          self.in_values).items()}
 
+    def statement(self, prefix: str) -> Update:
+        """This change as its own statement, its parameters named with ``prefix`` (see ``params``)."""
+        return _build_update(self.table, tuple(self.values), tuple(self.where), self.in_column,
+                             len(self.in_values), prefix)
 
-def _chain_link(change: Change, prefix: str, guard: Any = None) -> Update:
-    table = change.table
-    clauses: list[Any] = [table.c[n] == bindparam(f"{prefix}w_{n}", type_=table.c[n].type) for n in change.where]
-    if change.in_column is not None:
-        column = table.c[change.in_column]
-        clauses.append(column.in_([bindparam(f"{prefix}i_{k}", type_=column.type)
-                                   for k in range(len(change.in_values))]))
-    if guard is not None:
-        clauses.append(guard)
-    return update(table).where(*clauses).values({n: bindparam(f"{prefix}v_{n}", type_=table.c[n].type)
-                                                 for n in change.values})
+    async def apply(self, conn: Conn) -> int:
+        return await update_where(conn, self.table, self.values, where=self.where, in_column=self.in_column,
+                                  in_values=self.in_values)
 
 
 async def update_chain(conn: Conn, first: Change | None, main: Change, then: Change | None) -> bool:
@@ -143,25 +145,22 @@ async def update_chain(conn: Conn, first: Change | None, main: Change, then: Cha
     instead of three); elsewhere, three."""
     if not conn.direct_postgres:
         if first is not None:
-            await update_where(conn, first.table, first.values, where=first.where, in_column=first.in_column,
-                               in_values=first.in_values)
-        if not await update_where(conn, main.table, main.values, where=main.where, in_column=main.in_column,
-                                  in_values=main.in_values):
+            await first.apply(conn)
+        if not await main.apply(conn):
             return False
         if then is not None:
-            await update_where(conn, then.table, then.values, where=then.where, in_column=then.in_column,
-                               in_values=then.in_values)
+            await then.apply(conn)
         return True
     key = (first.shape if first else None, main.shape, then.shape if then else None)
     statement = _chains.get(key)
     if statement is None:
         primary_key = next(iter(main.table.primary_key.columns))
-        moved = _chain_link(main, "m_").returning(primary_key).cte("moved")
+        moved = main.statement("m_").returning(primary_key).cte("moved")
         extra = []
         if first is not None:
-            extra.append(_chain_link(first, "f_").cte("first_change"))
+            extra.append(first.statement("f_").cte("first_change"))
         if then is not None:
-            extra.append(_chain_link(then, "t_", guard=exists(select(moved.c[primary_key.name]))).cte("then_change"))
+            extra.append(then.statement("t_").where(exists(select(moved.c[primary_key.name]))).cte("then_change"))
         statement = _chains[key] = select(func.count()).select_from(moved).add_cte(*extra)
     params = main.params("m_")
     if first is not None:
