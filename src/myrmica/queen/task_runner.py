@@ -260,9 +260,13 @@ class TaskRunner:
             ant_id = await self.engine.reserve_ant(method, tags, key, 0.0)
             if ant_id is not None:
                 return ant_id
-            self._unsaved = None
-            await self.engine.store.requests.insert_task_execution(row)
+            await self._save_unsaved(row, ant_id="")
         return await self.engine.reserve_ant(method, tags, key, self._timeout(task))
+
+    async def _save_unsaved(self, row: dict[str, Any], *, ant_id: str) -> None:
+        self._unsaved = None
+        row["ant_id"] = ant_id
+        await self.engine.store.requests.insert_task_execution(row)
 
     async def _attempt(self, task: TaskDefinition, row: dict[str, Any], attempt: int
                        ) -> tuple[Outcome, TaskResult | None]:
@@ -281,9 +285,7 @@ class TaskRunner:
                 request = self.task_request(task, row, attempt)
                 self.current = (row["id"], attempt, ant_id)
                 if self._unsaved is row:  # with its ant: another queen adopting this request must find it
-                    self._unsaved = None
-                    row["ant_id"] = ant_id
-                    await self.engine.store.requests.insert_task_execution(row)
+                    await self._save_unsaved(row, ant_id=ant_id)
                 elif self.engine.distributed:
                     await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
                 result = await self.engine.dispatch(ant_id, request, self._timeout(task) + RESULT_GRACE_SECONDS)
