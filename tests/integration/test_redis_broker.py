@@ -141,12 +141,12 @@ async def test_dispatch_reaches_the_ant_and_results_reach_the_queen_in_order(bro
     messages = ant.messages("a1")
     received = [await next_message(messages) for _ in range(6)]
     assert [m["action"] for m in received] == ["EXECUTE"] * 5 + ["CANCEL"]
-    assert [m["request"]["task_execution_id"] for m in received[:5]] == [f"te-{n}" for n in range(5)]
-    assert all(isinstance(m["request"], dict) and m["request"]["reply_to"] == "q1" for m in received[:5])
+    assert [m["request"].task_execution_id for m in received[:5]] == [f"te-{n}" for n in range(5)]
+    assert all(isinstance(m["request"], TaskRequest) and m["request"].reply_to == "q1" for m in received[:5])
     assert received[5]["task_execution_id"] == "te-3"
     assert all(isinstance(m["_id"], str) for m in received)
     for n, message in enumerate(received[:5]):
-        await ant.send_result(result(n, message["request"]["reply_to"]))
+        await ant.send_result(result(n, message["request"].reply_to))
         await ant.ack("a1", message)
     await ant.ack("a1", received[5])
 
@@ -161,8 +161,8 @@ async def test_a_result_answering_its_message_frees_the_ants_slot_and_acknowledg
     queen = Queen()
     queen_broker = await brokers("q1", setup=queen.attach)
     ant = await brokers()
-    assert await queen_broker.reserve("a1", "te-1:0", 1)
-    assert not await queen_broker.reserve("a1", "te-2:0", 1), "the ant's one slot is taken"
+    assert await queen_broker.reserve([("a1", 1)], "te-1:0") == "a1"
+    assert await queen_broker.reserve([("a1", 1)], "te-2:0") is None, "the ant's one slot is taken"
     await queen_broker.dispatch("a1", request(1))
     messages = ant.messages("a1")
     message = await next_message(messages)
@@ -170,7 +170,7 @@ async def test_a_result_answering_its_message_frees_the_ants_slot_and_acknowledg
     await ant.send_result(result(1, "q1"), message)
     await queen.until(lambda: len(queen.results) == 1)
     assert await pending(raw, f"{prefix}:ant:a1", "ant") == 0, "acknowledged with the result"
-    assert await queen_broker.reserve("a1", "te-2:0", 1), "the reply freed the slot"
+    assert await queen_broker.reserve([("a1", 1)], "te-2:0") == "a1", "the reply freed the slot"
     await messages.aclose()
 
 
@@ -204,9 +204,9 @@ async def test_an_unacknowledged_execute_is_redelivered_to_the_restarted_ant(bro
     again = restarted.messages("a1")
     redelivered = await next_message(again)
     assert redelivered["_id"] == two["_id"]
-    assert redelivered["request"]["task_execution_id"] == "te-2"
+    assert redelivered["request"].task_execution_id == "te-2"
     await queen.dispatch("a1", request(3))
-    assert (await next_message(again))["request"]["task_execution_id"] == "te-3"
+    assert (await next_message(again))["request"].task_execution_id == "te-3"
     assert await pending(raw, f"{prefix}:ant:a1", "ant") == 2
     await restarted.ack("a1", redelivered)
     assert await pending(raw, f"{prefix}:ant:a1", "ant") == 1
@@ -239,21 +239,33 @@ async def test_adopt_replies_delivers_the_results_of_a_dead_queen(brokers: Broke
 
 async def test_reserve_honours_capacity_atomically(brokers: BrokerFactory) -> None:
     one, two = await brokers("q1"), await brokers("q2")
-    outcomes = await asyncio.gather(*[(one if i % 2 else two).reserve("a1", f"k{i}", 10) for i in range(50)])
-    assert outcomes.count(True) == 10
+    outcomes = await asyncio.gather(*[(one if i % 2 else two).reserve([("a1", 10)], f"k{i}") for i in range(50)])
+    assert outcomes.count("a1") == 10
     held = await one.reservations("a1")
     assert len(held) == 10
-    assert not await two.reserve("a1", "another", 10)
-    assert await two.reserve("a1", sorted(held)[0], 10), "a key already reserved stays reserved"
+    assert await two.reserve([("a1", 10)], "another") is None
+    assert await two.reserve([("a1", 10)], sorted(held)[0]) == "a1", "a key already reserved stays reserved"
     assert len(await one.reservations("a1")) == 10
 
     await one.release("a1", sorted(held)[0])
     assert len(await two.reservations("a1")) == 9
-    assert await two.reserve("a1", "another", 10)
+    assert await two.reserve([("a1", 10)], "another") == "a1"
     assert "another" in await one.reservations("a1")
 
     await one.forget_ant("a1")
     assert await two.reservations("a1") == set()
+
+
+async def test_reserve_takes_the_first_candidate_with_room_in_one_step(brokers: BrokerFactory) -> None:
+    one, two = await brokers("q1"), await brokers("q2")
+    choices = [("a1", 1), ("a2", 2)]
+    assert await one.reserve(choices, "k1") == "a1"
+    assert await two.reserve(choices, "k2") == "a2", "a1 is full: the next candidate"
+    assert await one.reserve([("a2", 2), ("a1", 1)], "k1") == "a1", "a key keeps the ant that holds it"
+    assert await two.reserve(choices, "k3") == "a2"
+    assert await one.reserve(choices, "k4") is None, "every candidate is full"
+    assert await one.reserve([], "k4") is None
+    assert await one.reservations("a1") == {"k1"} and await one.reservations("a2") == {"k2", "k3"}
 
 
 async def test_events_reach_every_subscribed_broker(brokers: BrokerFactory, raw: Redis, prefix: str) -> None:
@@ -304,7 +316,7 @@ async def test_malformed_entries_are_acknowledged_and_skipped(brokers: BrokerFac
     await queen_broker.dispatch("a1", request(1))
     messages = ant.messages("a1")
     good = await next_message(messages)
-    assert good["request"]["task_execution_id"] == "te-1"
+    assert good["request"].task_execution_id == "te-1"
     await ant.ack("a1", good)
     await ant.send_result(result(1, "q1"))
     await queen.until(lambda: len(queen.results) == 1)
@@ -366,13 +378,13 @@ async def test_the_broker_recovers_when_redis_restarts(own_redis: RedisServer, p
 
         await asyncio.wait_for(asyncio.gather(sending, dispatching), DEADLINE)
         third = await asyncio.wait_for(reading, DEADLINE)
-        assert third["request"]["task_execution_id"] == "te-3"
+        assert third["request"].task_execution_id == "te-3"
         await queen.until(lambda: len(queen.results) == 2)
         assert [line.line for line in queen.logs] == [f"down {i}" for i in range(100)]
         await queen_broker.ping()
         # and it keeps working afterwards
         await queen_broker.dispatch("a1", request(4))
-        assert (await next_message(messages))["request"]["task_execution_id"] == "te-4"
+        assert (await next_message(messages))["request"].task_execution_id == "te-4"
     finally:
         await messages.aclose()
         await asyncio.wait_for(ant.stop(), DEADLINE)

@@ -27,13 +27,19 @@ BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 
 # Adds a reservation only while the ant's set is below capacity; a key already there counts as reserved.
+# KEYS: the candidate ants' reservation sets, in order of preference; ARGV: the key, then each capacity.
+# Returns the 1-based index of the ant holding the key (already, or now), 0 when every one is full.
 RESERVE_LUA = """
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
-  return 1
+for i, set in ipairs(KEYS) do
+  if redis.call('SISMEMBER', set, ARGV[1]) == 1 then
+    return i
+  end
 end
-if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('SADD', KEYS[1], ARGV[1])
-  return 1
+for i, set in ipairs(KEYS) do
+  if redis.call('SCARD', set) < tonumber(ARGV[i + 1]) then
+    redis.call('SADD', set, ARGV[1])
+    return i
+  end
 end
 return 0
 """

@@ -36,7 +36,10 @@ class QueenSide(Protocol):
 
     ant_releases: bool  # an ant's reply frees its reservation: the queen releases only unanswered tasks
 
-    async def reserve(self, ant_id: str, key: str, capacity: int) -> bool: ...
+    async def reserve(self, choices: Sequence[tuple[str, int]], key: str) -> str | None:
+        """Atomically reserve ``key`` on the first of ``choices`` (ant id, capacity) that holds fewer
+        reservations than its capacity, or that holds ``key`` already; that ant's id, or None."""
+        ...
 
     async def release(self, ant_id: str, key: str) -> None: ...
 

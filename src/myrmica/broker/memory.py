@@ -54,14 +54,16 @@ class MemoryBroker:
         for handler in self._event_handlers:
             await handler(event)
 
-    async def reserve(self, ant_id: str, key: str, capacity: int) -> bool:
-        held = self._reservations.setdefault(ant_id, set())
-        if key in held:
-            return True
-        if len(held) >= capacity:
-            return False
-        held.add(key)
-        return True
+    async def reserve(self, choices: Sequence[tuple[str, int]], key: str) -> str | None:
+        for ant_id, _ in choices:
+            if key in self._reservations.get(ant_id, ()):
+                return ant_id
+        for ant_id, capacity in choices:
+            held = self._reservations.setdefault(ant_id, set())
+            if len(held) < capacity:
+                held.add(key)
+                return ant_id
+        return None
 
     async def release(self, ant_id: str, key: str) -> None:
         self._reservations.get(ant_id, set()).discard(key)

@@ -1,19 +1,34 @@
 """What travels between a queen and an ant: task requests, log lines, results, control messages.
 
 Plain dataclasses with ``to_dict``/``from_dict`` so every transport (in-memory, Redis) carries the
-same JSON-friendly shape.
+same JSON-friendly shape. ``to_dict`` is shallow (the dict shares the message's lists and dicts): every
+caller serialises it at once, and ``dataclasses.asdict``'s deep copy cost more than the rest of a dispatch.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
+_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _names(cls: type[Any]) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _to_dict(message: object) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in _names(type(message))}
+
+
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = _names(cls)
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
@@ -43,7 +58,7 @@ class TaskRequest:
     reply_to: str = ""  # the queen that dispatched it
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskRequest:
@@ -71,7 +86,7 @@ class TaskResult:
     reply_to: str = ""  # the queen that dispatched the task
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskResult:
@@ -89,7 +104,7 @@ class LogLine:
     reply_to: str = ""  # the queen that dispatched the task
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LogLine:

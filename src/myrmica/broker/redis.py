@@ -214,13 +214,17 @@ class RedisBroker:
         await self._retry("publish an event", lambda: self._client.publish(self.keys.events, data),
                           give_up_after=SHORT_RETRY_SECONDS)
 
-    async def reserve(self, ant_id: str, key: str, capacity: int) -> bool:
-        """Atomically reserve ``key`` on the ant unless it already holds ``capacity`` reservations."""
-        added = await self._retry(
-            f"reserve on {ant_id}",
-            lambda: self._reserve_script(keys=[self.keys.reserved(ant_id)], args=[key, capacity]),
+    async def reserve(self, choices: Sequence[tuple[str, int]], key: str) -> str | None:
+        """Reserve ``key`` on the first ant of ``choices`` with room, in one atomic script (one round trip
+        whatever the number of candidates)."""
+        if not choices:
+            return None
+        chosen = await self._retry(
+            f"reserve {key}",
+            lambda: self._reserve_script(keys=[self.keys.reserved(ant_id) for ant_id, _ in choices],
+                                         args=[key, *(capacity for _, capacity in choices)]),
             give_up_after=SHORT_RETRY_SECONDS)
-        return bool(added)
+        return choices[int(chosen) - 1][0] if int(chosen) > 0 else None
 
     async def release(self, ant_id: str, key: str) -> None:
         await self._retry(f"release on {ant_id}", lambda: self._client.srem(self.keys.reserved(ant_id), key),
@@ -285,7 +289,7 @@ class RedisBroker:
                 request = TaskRequest.from_dict(body)
             except TypeError as exc:
                 raise Malformed(f"an execute message with missing fields: {exc}") from None
-            return {"action": "EXECUTE", "request": request.to_dict()}
+            return {"action": "EXECUTE", "request": request}
         if not isinstance(body.get("action"), str):
             raise Malformed("a control message without an action")
         return dict(body)

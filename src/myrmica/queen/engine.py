@@ -255,11 +255,12 @@ class Engine:
         # soon and then less often.
         pause = RESERVE_RETRY_FIRST if self.distributed else RESERVE_RETRY_MAX
         while True:
-            for ant in self.ants.candidates(method, tags):
-                # The broker's reservation is atomic across queens: an ant is never over-committed.
-                if await self.broker.reserve(ant.ant_id, key, ant.capacity):
-                    self.ants.hold(ant.ant_id, key)
-                    return ant.ant_id
+            # The broker's reservation is atomic across queens: an ant is never over-committed.
+            ant_id = await self.broker.reserve([(ant.ant_id, ant.capacity)
+                                                for ant in self.ants.candidates(method, tags)], key)
+            if ant_id is not None:
+                self.ants.hold(ant_id, key)
+                return ant_id
             if not self.ants.can_serve(method, tags) or loop.time() >= deadline:
                 return None
             self._capacity.clear()

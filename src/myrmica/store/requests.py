@@ -25,15 +25,15 @@ from myrmica.store.statements import (
     update_where,
     where_params,
 )
-from myrmica.store.tables import WAITING_PREDICATE, WAITING_STATES, audit_records
+from myrmica.store.tables import ACTIVE_PREDICATE, ACTIVE_STATES, WAITING_PREDICATE, audit_records
 from myrmica.store.tables import job_executions as je
 from myrmica.store.tables import job_requests as jr
 from myrmica.store.tables import task_executions as te
 
-ACTIVE_STATES = ("READY", "EXECUTING")
 TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
 
-_DUE = (select(jr).where(jr.c.job_state.in_(WAITING_STATES),
+# The states are literal SQL: PostgreSQL's partial indexes need their predicate in the query (migration 0003).
+_DUE = (select(jr).where(text(WAITING_PREDICATE),
                          jr.c.scheduled_at <= bindparam("now", type_=jr.c.scheduled_at.type))
         .order_by(jr.c.job_priority.desc(), jr.c.created_at, jr.c.id).limit(bindparam("limit")))
 # SQLite: the same, read in the order of its queue index (it would otherwise sort every waiting request).
@@ -41,8 +41,8 @@ _DUE_SQLITE = text(
     f"SELECT {', '.join(c.name for c in jr.c)} FROM job_requests INDEXED BY ix_job_requests_queue "
     f"WHERE {WAITING_PREDICATE} AND scheduled_at <= :now ORDER BY job_priority DESC, created_at, id LIMIT :limit"
 ).bindparams(bindparam("now", type_=jr.c.scheduled_at.type), bindparam("limit")).columns(*jr.c)
-_NEXT_DUE = select(func.min(jr.c.scheduled_at)).where(jr.c.job_state.in_(WAITING_STATES))
-_ACTIVE_COUNTS = (select(jr.c.owner_key, jr.c.job_type, func.count()).where(jr.c.job_state.in_(ACTIVE_STATES))
+_NEXT_DUE = select(func.min(jr.c.scheduled_at)).where(text(WAITING_PREDICATE))
+_ACTIVE_COUNTS = (select(jr.c.owner_key, jr.c.job_type, func.count()).where(text(ACTIVE_PREDICATE))
                   .group_by(jr.c.owner_key, jr.c.job_type))
 
 
@@ -205,7 +205,7 @@ class RequestRepository:
     async def active_counts_by(self, column: str) -> dict[str, int]:
         col = jr.c[column]
         async with self._engine.connect() as conn:
-            rows: Sequence[Any] = (await conn.execute(select(col, func.count()).where(jr.c.job_state.in_(ACTIVE_STATES),
+            rows: Sequence[Any] = (await conn.execute(select(col, func.count()).where(text(ACTIVE_PREDICATE),
                                                                         col.is_not(None)).group_by(col))).all()
         return {str(r[0]): int(r[1]) for r in rows}
 
@@ -221,7 +221,7 @@ class RequestRepository:
         if owner_alive is not None:
             gone.append(jr.c.lease_owner.not_in(list(owner_alive)))
         async with self._engine.connect() as conn:
-            return as_dicts(await conn.execute(select(jr).where(jr.c.job_state.in_(ACTIVE_STATES), or_(*gone))))
+            return as_dicts(await conn.execute(select(jr).where(text(ACTIVE_PREDICATE), or_(*gone))))
 
     async def adopt(self, request_id: str, old_owner: str | None, owner: str, lease_until: datetime) -> bool:
         condition = jr.c.lease_owner.is_(None) if old_owner is None else jr.c.lease_owner == old_owner

@@ -23,6 +23,9 @@ from sqlalchemy import (
 # Requests the scheduler may start (written out too: a partial index needs its predicate as literal SQL).
 WAITING_STATES = ("PENDING", "PAUSED")
 WAITING_PREDICATE = "job_state IN ('PENDING', 'PAUSED')"
+# Requests a queen holds (claimed or running).
+ACTIVE_STATES = ("READY", "EXECUTING")
+ACTIVE_PREDICATE = "job_state IN ('READY', 'EXECUTING')"
 
 metadata = MetaData(
     naming_convention={
@@ -181,7 +184,13 @@ job_requests = Table(
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     *_stamps(),
-    Index("ix_job_requests_due", "job_state", "scheduled_at"),
+    Index("ix_job_requests_due", "job_state", "scheduled_at").ddl_if(dialect="sqlite"),
+    # PostgreSQL: partial indexes, so that no plan of a conditional update (WHERE id = $1 AND
+    # job_state = $2) can prefer a state index to the primary key (migration 0003).
+    Index("ix_job_requests_waiting", "scheduled_at",
+          postgresql_where=text(WAITING_PREDICATE)).ddl_if(dialect="postgresql"),
+    Index("ix_job_requests_active", "owner_key", "job_type",
+          postgresql_where=text(ACTIVE_PREDICATE)).ddl_if(dialect="postgresql"),
     Index("ix_job_requests_type", "owner_key", "job_type", "job_state"),
     Index("ix_job_requests_parent", "parent_id"),
     # SQLite only: the scheduler's queue in the order it takes requests, so a pass reads its first rows
