@@ -10,7 +10,9 @@ go through :meth:`Database.batched`. The writes queued during one turn of the ev
 transaction and one commit, and each caller resumes only after that commit. When one of them
 fails, none is kept and each is run again alone, so only the failing caller sees its error.
 On SQLite one group runs at a time; on PostgreSQL a new group starts while earlier ones are still
-in flight on other connections.
+in flight on other connections. A PostgreSQL group that is one statement (one caller's single
+statement, or rows for one table that go as one executemany, which asyncpg makes atomic) runs
+without BEGIN and COMMIT: two round trips fewer.
 """
 
 from __future__ import annotations
@@ -134,20 +136,49 @@ class _Inserts:
     rows: tuple[tuple[Insert, Mapping[str, Any]], ...]
 
 
+@dataclass(frozen=True)
+class _OneStatement:
+    """A queued write that runs exactly one statement on PostgreSQL (``Database.batched(one_statement=True)``)."""
+
+    operation: Operation
+
+
+Queued = tuple[Operation | _Inserts | _OneStatement, asyncio.Future[Any]]
+
+
+def _shape(statement: Insert, row: Mapping[str, Any]) -> tuple[int, tuple[str, ...]]:
+    return id(statement), tuple(row)
+
+
+def _is_one_statement(batch: list[Queued]) -> bool:
+    if len(batch) == 1 and isinstance(batch[0][0], _OneStatement):
+        return True
+    shapes = {_shape(*row) for operation, _ in batch if isinstance(operation, _Inserts) for row in operation.rows}
+    return len(shapes) == 1 and all(isinstance(operation, _Inserts) for operation, _ in batch)
+
+
+async def _run_one(conn: Conn, operation: Operation | _Inserts | _OneStatement) -> Any:
+    if isinstance(operation, _Inserts):
+        return await _insert_all(conn, operation.rows)
+    if isinstance(operation, _OneStatement):
+        return await operation.operation(conn)
+    return await operation(conn)
+
+
 async def _insert_all(conn: Conn, rows: Iterable[tuple[Insert, Mapping[str, Any]]]) -> None:
     """The rows, one executemany per statement and set of columns."""
     shapes: dict[tuple[int, tuple[str, ...]], tuple[Insert, list[dict[str, Any]]]] = {}
     for statement, row in rows:
-        shapes.setdefault((id(statement), tuple(row)), (statement, []))[1].append(dict(row))
+        shapes.setdefault(_shape(statement, row), (statement, []))[1].append(dict(row))
     for statement, same in shapes.values():
         await conn.write(statement, same if len(same) > 1 else same[0])
 
 
-async def _run_all(conn: Conn, batch: list[tuple[Operation | _Inserts, asyncio.Future[Any]]]) -> list[Any]:
+async def _run_all(conn: Conn, batch: list[Queued]) -> list[Any]:
     """A group's inserts first, all together, then its other operations in order; their results."""
     await _insert_all(conn, [row for operation, _ in batch if isinstance(operation, _Inserts)
                              for row in operation.rows])
-    return [None if isinstance(operation, _Inserts) else await operation(conn) for operation, _ in batch]
+    return [None if isinstance(operation, _Inserts) else await _run_one(conn, operation) for operation, _ in batch]
 
 
 class Database:
@@ -159,7 +190,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self._sync is not None else None
         self._shared: Connection | None = None  # SQLite: one connection, used only from the event loop
         self._prepared: PreparedCache = {}
-        self._queued: list[tuple[Operation | _Inserts, asyncio.Future[Any]]] = []
+        self._queued: list[Queued] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
     def _connection(self) -> Connection:
@@ -211,10 +242,12 @@ class Database:
             if shared.in_transaction():
                 shared.rollback()
 
-    async def batched(self, operation: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run ``operation`` in a transaction shared with the writes queued alongside it (group commit)."""
+    async def batched(self, operation: Callable[[Conn], Awaitable[T]], *, one_statement: bool = False) -> T:
+        """Run ``operation`` in a transaction shared with the writes queued alongside it (group commit).
+
+        ``one_statement``: on PostgreSQL it runs exactly one statement, so alone it needs no transaction."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._enqueue(operation, future)
+        self._enqueue(_OneStatement(operation) if one_statement else operation, future)
         return await future
 
     async def batched_insert(self, *rows: tuple[Insert, Mapping[str, Any]]) -> None:
@@ -224,7 +257,7 @@ class Database:
         self._enqueue(_Inserts(rows), future)
         await future
 
-    def _enqueue(self, operation: Operation | _Inserts, future: asyncio.Future[Any]) -> None:
+    def _enqueue(self, operation: Operation | _Inserts | _OneStatement, future: asyncio.Future[Any]) -> None:
         self._queued.append((operation, future))
         if len(self._queued) == 1:
             task = asyncio.get_running_loop().create_task(self._flush())
@@ -247,8 +280,7 @@ class Database:
         for operation, future in batch:  # one failed: each alone, so only that one sees its error
             try:
                 async with self.begin() as conn:
-                    result = await (_insert_all(conn, operation.rows) if isinstance(operation, _Inserts)
-                                    else operation(conn))
+                    result = await _run_one(conn, operation)
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
@@ -256,15 +288,18 @@ class Database:
                 if not future.done():
                     future.set_result(result)
 
-    async def _run_group(self, batch: list[tuple[Operation | _Inserts, asyncio.Future[Any]]]) -> list[Any] | None:
+    async def _run_group(self, batch: list[Queued]) -> list[Any] | None:
         """Every operation in one transaction; None (nothing kept) when any of them failed."""
         try:
             if self._aio is not None:
                 async with self._aio.connect() as aio:
                     driver = (await aio.get_raw_connection()).driver_connection
                     assert driver is not None
+                    conn = Conn(aio=aio, prepared=self._prepared, postgres=driver)
+                    if _is_one_statement(batch):  # atomic by itself
+                        return await _run_all(conn, batch)
                     async with driver.transaction():  # asyncpg's own: our writes bypass SQLAlchemy here
-                        return await _run_all(Conn(aio=aio, prepared=self._prepared, postgres=driver), batch)
+                        return await _run_all(conn, batch)
             with self._sqlite_transaction() as conn:
                 return await _run_all(conn, batch)
         except asyncio.CancelledError:

@@ -342,7 +342,8 @@ class RequestRepository:
         values.setdefault("updated_at", utcnow())
         states = list(expected_states)
         return bool(await self._engine.batched(lambda conn: update_where(
-            conn, te, values, where={"id": task_execution_id}, in_column="task_state", in_values=states)))
+            conn, te, values, where={"id": task_execution_id}, in_column="task_state", in_values=states),
+            one_statement=True))
 
     async def delete_task_executions(self, ids: Sequence[str]) -> None:
         if ids:
@@ -351,7 +352,8 @@ class RequestRepository:
 
     async def update_execution(self, execution_id: str, **values: Any) -> None:
         values.setdefault("updated_at", utcnow())
-        await self._engine.batched(lambda conn: update_where(conn, je, values, where={"id": execution_id}))
+        await self._engine.batched(lambda conn: update_where(conn, je, values, where={"id": execution_id}),
+                                   one_statement=True)
 
     async def finish(self, request_id: str, execution_id: str | None, from_states: Iterable[str], state: str,
                      *, request_values: dict[str, Any] | None = None,
@@ -384,4 +386,4 @@ class RequestRepository:
         async def write(conn: Conn) -> bool:
             return await update_chain(conn, task_change, request_change, execution_change)
 
-        return await self._engine.batched(write)
+        return await self._engine.batched(write, one_statement=True)  # on PostgreSQL, see update_chain

@@ -1,0 +1,76 @@
+"""Group commit: writes queued together share a transaction, yet each caller sees only its own outcome.
+A failing write costs nothing to the others, and nothing of it is kept."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from myrmica.store.database_lock import Conn, Database
+from myrmica.store.statements import update_where
+from myrmica.store.store import Store
+from myrmica.store.tables import leases
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _db(store: Store) -> Database:
+    return store.requests._engine  # noqa: SLF001 - the group commit is what is under test
+
+
+async def _holders(db: Database) -> dict[str, str]:
+    async with db.connect() as conn:
+        rows: Any = (await conn.execute(select(leases.c.name, leases.c.holder))).all()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _row(name: str, holder: str = "q1") -> tuple[Any, dict[str, Any]]:
+    return insert(leases), {"name": name, "holder": holder, "expires_at": NOW}
+
+
+async def test_one_failing_insert_among_many_fails_alone(store: Store) -> None:
+    db = _db(store)
+    await db.batched_insert(_row("taken"))
+    outcomes = await asyncio.gather(*(db.batched_insert(_row(name)) for name in ("a", "taken", "b", "c")),
+                                    return_exceptions=True)
+    assert [type(o) for o in outcomes] == [type(None), IntegrityError, type(None), type(None)]
+    assert set(await _holders(db)) == {"taken", "a", "b", "c"}
+
+
+async def test_a_failing_statement_keeps_nothing_and_spares_its_group(store: Store) -> None:
+    db = _db(store)
+    await db.batched_insert(_row("one"), _row("two"))
+
+    def rename(old: str, new: str) -> Any:
+        async def write(conn: Conn) -> int:
+            return await update_where(conn, leases, {"name": new}, where={"name": old})
+        return write
+
+    outcomes = await asyncio.gather(
+        db.batched(rename("one", "two"), one_statement=True),  # the primary key forbids it
+        db.batched(rename("two", "three"), one_statement=True),
+        db.batched_insert(_row("four")), return_exceptions=True)
+    assert isinstance(outcomes[0], IntegrityError)
+    assert outcomes[1:] == [1, None]
+    assert set(await _holders(db)) == {"one", "three", "four"}
+    with pytest.raises(IntegrityError):  # alone in its group, without a transaction on PostgreSQL
+        await db.batched(rename("one", "three"), one_statement=True)
+    assert set(await _holders(db)) == {"one", "three", "four"}
+
+
+async def test_a_multi_statement_write_is_all_or_nothing(store: Store) -> None:
+    db = _db(store)
+    await db.batched_insert(_row("x"))
+
+    async def two_inserts(conn: Conn) -> None:
+        await conn.write(insert(leases), {"name": "y", "holder": "q", "expires_at": NOW})
+        await conn.write(insert(leases), {"name": "x", "holder": "q", "expires_at": NOW})
+
+    with pytest.raises(IntegrityError):
+        await db.batched(two_inserts)
+    assert set(await _holders(db)) == {"x"}, "the first insert was rolled back with the second"
