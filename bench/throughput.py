@@ -101,11 +101,24 @@ async def wait_all(client: httpx.AsyncClient, total: int, timeout: float) -> Non
     raise TimeoutError("requests did not finish in time")
 
 
+async def get_json(client: httpx.AsyncClient, path: str) -> dict[str, object]:
+    """A GET, tried again when the connection broke under it (it reads only)."""
+    for attempt in range(3):
+        try:
+            response = await client.get(path)
+            response.raise_for_status()
+            body: dict[str, object] = response.json()
+            return body
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def fetch(client: httpx.AsyncClient, ids: list[str]) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for start in range(0, len(ids), 50):
-        out.extend(r.json() for r in await asyncio.gather(*(client.get(f"/api/jobs/requests/{i}")
-                                                             for i in ids[start:start + 50])))
+        out.extend(await asyncio.gather(*(get_json(client, f"/api/jobs/requests/{i}") for i in ids[start:start + 50])))
     return out
 
 
@@ -123,7 +136,9 @@ async def run(targets: list[Target], count: int, parallel: int, idle: int) -> No
     reference = reference_loop_seconds()
     target = targets[0]
     headers = {"Authorization": f"Bearer {target.token}"}
-    limits = httpx.Limits(max_connections=parallel + 8)
+    # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s) can close them
+    # under a request just being sent.
+    limits = httpx.Limits(max_connections=parallel + 8, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=target.url, headers=headers, timeout=60, limits=limits) as client:
         await prepare(client)
         await submit_many(targets, 20, 4)  # warm up

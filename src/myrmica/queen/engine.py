@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -57,7 +58,8 @@ class Engine:
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.supervisors: dict[str, JobSupervisor] = {}
         self._results: dict[str, asyncio.Future[TaskResult]] = {}
-        self._capacity = asyncio.Event()
+        # Tasks waiting for a slot, oldest first: (method, tags, woken when a fitting slot frees).
+        self._slot_waiters: deque[tuple[str, frozenset[str], asyncio.Future[None]]] = deque()
         self._background: list[asyncio.Task[None]] = []
         self.embedded_ant: Ant | EmbeddedAntProcess | None = None
         self.fan_out_running: dict[str, set[tuple[str, str]]] = {}  # request → (task execution, ant)
@@ -243,8 +245,15 @@ class Engine:
 
     # --- dispatch -------------------------------------------------------------------------------
 
-    def capacity_freed(self) -> None:
-        self._capacity.set()
+    def capacity_freed(self, ant_id: str = "") -> None:
+        """A slot freed on ``ant_id``: the oldest task waiting for one that fits it tries again (only
+        that one: waking every waiter would send them all to the broker for one slot)."""
+        ant = self.ants.get(ant_id) if ant_id else None
+        for index, (method, tags, waiter) in enumerate(self._slot_waiters):
+            if not waiter.done() and (ant is None or ant.fits(method, tags)):
+                waiter.set_result(None)
+                del self._slot_waiters[index]
+                break
         self.scheduler.wake()
 
     async def reserve_ant(self, method: str, tags: frozenset[str], key: str, wait_seconds: float) -> str | None:
@@ -263,9 +272,15 @@ class Engine:
                 return ant_id
             if not self.ants.can_serve(method, tags) or loop.time() >= deadline:
                 return None
-            self._capacity.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._capacity.wait(), timeout=min(pause, max(0.0, deadline - loop.time())))
+            waiter: asyncio.Future[None] = loop.create_future()
+            entry = (method, tags, waiter)
+            self._slot_waiters.append(entry)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter, timeout=min(pause, max(0.0, deadline - loop.time())))
+            finally:
+                with contextlib.suppress(ValueError):  # woken: already out of the line
+                    self._slot_waiters.remove(entry)
             pause = min(RESERVE_RETRY_MAX, pause * 2)
 
     async def count_shared_load(self) -> None:
@@ -281,7 +296,7 @@ class Engine:
             if not (answered and self.broker.ant_releases):
                 await self.broker.release(ant_id, key)
         finally:
-            self.capacity_freed()
+            self.capacity_freed(ant_id)
 
     async def dispatch(self, ant_id: str, request: TaskRequest, wait: float) -> TaskResult | None:
         key = f"{request.task_execution_id}:{request.attempt}"
