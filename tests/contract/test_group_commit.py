@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from myrmica.store.database_lock import Conn, Database
-from myrmica.store.statements import update_where
+from myrmica.store.statements import Change, chain_statement, update_where
 from myrmica.store.store import Store
 from myrmica.store.tables import leases
 
@@ -74,3 +74,20 @@ async def test_a_multi_statement_write_is_all_or_nothing(store: Store) -> None:
     with pytest.raises(IntegrityError):
         await db.batched(two_inserts)
     assert set(await _holders(db)) == {"x"}, "the first insert was rolled back with the second"
+
+
+async def test_single_value_statements_of_a_group_each_get_their_own_result(store: Store) -> None:
+    db = _db(store)
+    if db.name != "postgresql":
+        pytest.skip("a write inside a SELECT needs PostgreSQL's data-modifying CTEs")
+    await db.batched_insert(*(_row(name) for name in ("a", "b", "c", "d")))
+
+    def move(old: str, new: str) -> Any:  # a chain, as a request's end is written on PostgreSQL
+        return chain_statement(None, Change(leases, {"name": new}, {"name": old}), None)
+
+    outcomes = await asyncio.gather(
+        db.batched_value(*move("a", "a2")), db.batched_value(*move("b", "c")),  # c exists: refused
+        db.batched_value(*move("missing", "m2")), db.batched_value(*move("d", "d2")), return_exceptions=True)
+    assert outcomes[0] == 1 and outcomes[2] == 0 and outcomes[3] == 1
+    assert isinstance(outcomes[1], IntegrityError)
+    assert set(await _holders(db)) == {"a2", "b", "c", "d2"}

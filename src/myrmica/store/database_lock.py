@@ -98,21 +98,31 @@ class Conn:
         except sqlite3.Error as exc:  # the same exceptions SQLAlchemy raises (IntegrityError, …)
             raise DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
 
-    @property
-    def direct_postgres(self) -> bool:
-        """On PostgreSQL inside a group commit, where :meth:`fetch_value` goes straight to asyncpg."""
-        return self._postgres is not None and self._prepared is not None
+    def _prepared_select(self, statement: Select[Any]) -> PreparedWrite:
+        assert self._prepared is not None and self._aio is not None
+        cached = self._prepared.get((id(statement), ()))
+        if cached is None:
+            cached = self._prepared[(id(statement), ())] = (statement, prepare(statement, self._aio.dialect))
+        assert cached[1] is not None
+        return cached[1]
 
     async def fetch_value(self, statement: Select[Any], parameters: Mapping[str, Any]) -> Any:
         """The first column of the first row (straight to asyncpg inside a PostgreSQL group)."""
         if self._postgres is None or self._prepared is None:
             return (await self.execute(statement, parameters)).scalar()
-        cached = self._prepared.get((id(statement), ()))
-        if cached is None:
-            cached = self._prepared[(id(statement), ())] = (statement, prepare(statement, self._aio.dialect))  # type: ignore[union-attr]
-        prepared = cached[1]
-        assert prepared is not None
+        prepared = self._prepared_select(statement)
         return await self._postgres.fetchval(prepared.sql, *prepared.parameters(parameters))
+
+    async def fetch_values(self, statement: Select[Any], parameters: list[Mapping[str, Any]]) -> list[Any]:
+        """:meth:`fetch_value` for each set of parameters; inside a PostgreSQL group, pipelined in one
+        round trip (atomic like executemany). ``statement`` must return exactly one row."""
+        if self._postgres is None or self._prepared is None or len(parameters) == 1:
+            return [await self.fetch_value(statement, p) for p in parameters]
+        prepared = self._prepared_select(statement)
+        rows = await self._postgres.fetchmany(prepared.sql, [prepared.parameters(p) for p in parameters])
+        if len(rows) != len(parameters):
+            raise RuntimeError(f"{len(rows)} rows for {len(parameters)} statements")  # the group is run again
+        return [row[0] for row in rows]
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         if self._aio is not None:
@@ -137,13 +147,23 @@ class _Inserts:
 
 
 @dataclass(frozen=True)
+class _FetchValue:
+    """A queued statement whose result is one value (``Database.batched_value``). Those of a group that
+    share a statement go to PostgreSQL together, as one pipelined round trip."""
+
+    statement: Select[Any]
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class _OneStatement:
     """A queued write that runs exactly one statement on PostgreSQL (``Database.batched(one_statement=True)``)."""
 
     operation: Operation
 
 
-Queued = tuple[Operation | _Inserts | _OneStatement, asyncio.Future[Any]]
+Write = Operation | _Inserts | _FetchValue | _OneStatement
+Queued = tuple[Write, asyncio.Future[Any]]
 
 
 def _shape(statement: Insert, row: Mapping[str, Any]) -> tuple[int, tuple[str, ...]]:
@@ -151,15 +171,22 @@ def _shape(statement: Insert, row: Mapping[str, Any]) -> tuple[int, tuple[str, .
 
 
 def _is_one_statement(batch: list[Queued]) -> bool:
-    if len(batch) == 1 and isinstance(batch[0][0], _OneStatement):
-        return True
-    shapes = {_shape(*row) for operation, _ in batch if isinstance(operation, _Inserts) for row in operation.rows}
-    return len(shapes) == 1 and all(isinstance(operation, _Inserts) for operation, _ in batch)
+    kinds = {type(operation) for operation, _ in batch}
+    if kinds == {_OneStatement}:
+        return len(batch) == 1
+    if kinds == {_FetchValue}:
+        return len({id(operation.statement) for operation, _ in batch if isinstance(operation, _FetchValue)}) == 1
+    if kinds == {_Inserts}:
+        return len({_shape(*row) for operation, _ in batch if isinstance(operation, _Inserts)
+                    for row in operation.rows}) == 1
+    return False
 
 
-async def _run_one(conn: Conn, operation: Operation | _Inserts | _OneStatement) -> Any:
+async def _run_one(conn: Conn, operation: Write) -> Any:
     if isinstance(operation, _Inserts):
         return await _insert_all(conn, operation.rows)
+    if isinstance(operation, _FetchValue):
+        return await conn.fetch_value(operation.statement, operation.params)
     if isinstance(operation, _OneStatement):
         return await operation.operation(conn)
     return await operation(conn)
@@ -175,10 +202,23 @@ async def _insert_all(conn: Conn, rows: Iterable[tuple[Insert, Mapping[str, Any]
 
 
 async def _run_all(conn: Conn, batch: list[Queued]) -> list[Any]:
-    """A group's inserts first, all together, then its other operations in order; their results."""
+    """A group's inserts first, all together, then its single-value statements, one round trip per
+    statement, then its other operations in order; their results."""
     await _insert_all(conn, [row for operation, _ in batch if isinstance(operation, _Inserts)
                              for row in operation.rows])
-    return [None if isinstance(operation, _Inserts) else await _run_one(conn, operation) for operation, _ in batch]
+    results: list[Any] = [None] * len(batch)
+    fetches: dict[int, list[tuple[int, _FetchValue]]] = {}
+    for position, (operation, _) in enumerate(batch):
+        if isinstance(operation, _FetchValue):
+            fetches.setdefault(id(operation.statement), []).append((position, operation))
+    for same in fetches.values():
+        values = await conn.fetch_values(same[0][1].statement, [operation.params for _, operation in same])
+        for (position, _), value in zip(same, values, strict=True):
+            results[position] = value
+    for position, (operation, _) in enumerate(batch):
+        if not isinstance(operation, _Inserts | _FetchValue):
+            results[position] = await _run_one(conn, operation)
+    return results
 
 
 class Database:
@@ -250,6 +290,13 @@ class Database:
         self._enqueue(_OneStatement(operation) if one_statement else operation, future)
         return await future
 
+    async def batched_value(self, statement: Select[Any], params: Mapping[str, Any]) -> Any:
+        """The first column of the first row of ``statement`` (a write with RETURNING, or a CTE), in a group
+        commit: on PostgreSQL those of a group that share the statement go in one round trip."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._enqueue(_FetchValue(statement, params), future)
+        return await future
+
     async def batched_insert(self, *rows: tuple[Insert, Mapping[str, Any]]) -> None:
         """Insert rows in a group commit. A group's inserts run before its other writes, as one
         executemany per table and set of columns (one round trip, not one per row)."""
@@ -257,7 +304,7 @@ class Database:
         self._enqueue(_Inserts(rows), future)
         await future
 
-    def _enqueue(self, operation: Operation | _Inserts | _OneStatement, future: asyncio.Future[Any]) -> None:
+    def _enqueue(self, operation: Write, future: asyncio.Future[Any]) -> None:
         self._queued.append((operation, future))
         if len(self._queued) == 1:
             task = asyncio.get_running_loop().create_task(self._flush())

@@ -17,6 +17,7 @@ from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.statements import (
     Change,
+    chain_statement,
     delete_in,
     insert,
     select_where,
@@ -383,7 +384,11 @@ class RequestRepository:
             execution_change = Change(je, ev, {"id": execution_id})
         request_change = Change(jr, values, {"id": request_id}, "job_state", states)
 
+        if self._engine.name == "postgresql":  # one statement, sent with the group's other ends
+            return bool(await self._engine.batched_value(*chain_statement(task_change, request_change,
+                                                                            execution_change)))
+
         async def write(conn: Conn) -> bool:
             return await update_chain(conn, task_change, request_change, execution_change)
 
-        return await self._engine.batched(write, one_statement=True)  # on PostgreSQL, see update_chain
+        return await self._engine.batched(write)

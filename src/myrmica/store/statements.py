@@ -140,17 +140,19 @@ class Change:
 
 async def update_chain(conn: Conn, first: Change | None, main: Change, then: Change | None) -> bool:
     """``first`` whatever happens, then ``main``, then ``then`` only if ``main`` changed a row; whether it did.
+    Three statements (see :func:`chain_statement` for the same as one)."""
+    if first is not None:
+        await first.apply(conn)
+    if not await main.apply(conn):
+        return False
+    if then is not None:
+        await then.apply(conn)
+    return True
 
-    On PostgreSQL inside a group commit this is one statement (data-modifying CTEs: one round trip
-    instead of three); elsewhere, three."""
-    if not conn.direct_postgres:
-        if first is not None:
-            await first.apply(conn)
-        if not await main.apply(conn):
-            return False
-        if then is not None:
-            await then.apply(conn)
-        return True
+
+def chain_statement(first: Change | None, main: Change, then: Change | None) -> tuple[Select[Any], dict[str, Any]]:
+    """:func:`update_chain` as one statement with its parameters (PostgreSQL's data-modifying CTEs:
+    one round trip instead of three); it returns how many rows ``main`` changed."""
     key = (first.shape if first else None, main.shape, then.shape if then else None)
     statement = _chains.get(key)
     if statement is None:
@@ -167,4 +169,4 @@ async def update_chain(conn: Conn, first: Change | None, main: Change, then: Cha
         params.update(first.params("f_"))
     if then is not None:
         params.update(then.params("t_"))
-    return bool(await conn.fetch_value(statement, params))
+    return statement, params
