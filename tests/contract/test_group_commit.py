@@ -11,10 +11,13 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from myrmica.domain.principal import Principal
+from myrmica.store.audit import audit_row
 from myrmica.store.database_lock import Conn, Database
 from myrmica.store.statements import Change, chain_statement, update_where
 from myrmica.store.store import Store
-from myrmica.store.tables import leases
+from myrmica.store.tables import audit_records, leases
+from tests.contract.test_requests_repository import make_row
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -91,3 +94,16 @@ async def test_single_value_statements_of_a_group_each_get_their_own_result(stor
     assert outcomes[0] == 1 and outcomes[2] == 0 and outcomes[3] == 1
     assert isinstance(outcomes[1], IntegrityError)
     assert set(await _holders(db)) == {"a2", "b", "c", "d2"}
+
+
+async def test_requests_and_their_audit_records_are_written_together(store: Store, alice: Principal) -> None:
+    taken = await make_row(store, alice, "taken-key")
+    await store.requests.create(taken, audit_row("JOB_REQUEST_CREATED", alice, target_id=taken["id"]))
+    rows = [await make_row(store, alice, key) for key in ("k1", "k2", "taken-key", "k3")]
+    results = await asyncio.gather(*(store.requests.create(row, audit_row("JOB_REQUEST_CREATED", alice,
+                                                                          target_id=row["id"])) for row in rows))
+    assert [r.created for r in results] == [True, True, False, True]
+    assert results[2].request["id"] == taken["id"], "the live request with that key is returned"
+    async with _db(store).connect() as conn:
+        audited: Any = (await conn.execute(select(audit_records.c.target_id))).all()
+    assert sorted(str(r[0]) for r in audited) == sorted([taken["id"], rows[0]["id"], rows[1]["id"], rows[3]["id"]])

@@ -18,10 +18,12 @@ without BEGIN and COMMIT: two round trips fewer.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Insert, Select, Update
@@ -98,6 +100,26 @@ class Conn:
         except sqlite3.Error as exc:  # the same exceptions SQLAlchemy raises (IntegrityError, …)
             raise DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
 
+    async def insert_together(self, rows: list[tuple[tuple[Insert, Mapping[str, Any]], ...]]) -> bool:
+        """Inside a PostgreSQL group: each item's rows (alike: same statements, same columns) as one
+        statement, for all items in one round trip; False where that cannot be done (nothing written)."""
+        if self._postgres is None or not rows:
+            return False
+        prepared: list[PreparedWrite] = []
+        for statement, row in rows[0]:
+            write = self._direct(statement, [row])
+            if write is None:
+                return False
+            prepared.append(write)
+        sql = _together_sql(tuple(p.sql for p in prepared), tuple(len(p.names) for p in prepared))
+        values = [tuple(v for write, (_, row) in zip(prepared, item, strict=True) for v in write.parameters(row))
+                  for item in rows]
+        if len(values) == 1:
+            await self._postgres.execute(sql, *values[0])
+        else:
+            await self._postgres.executemany(sql, values)
+        return True
+
     def _prepared_select(self, statement: Select[Any]) -> PreparedWrite:
         assert self._prepared is not None and self._aio is not None
         cached = self._prepared.get((id(statement), ()))
@@ -170,21 +192,39 @@ def _shape(statement: Insert, row: Mapping[str, Any]) -> tuple[int, tuple[str, .
     return id(statement), tuple(row)
 
 
+def _signature(operation: _Inserts) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    return tuple(_shape(*row) for row in operation.rows)
+
+
+def _renumber(sql: str, shift: int) -> str:
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + shift}", sql)
+
+
+@cache
+def _together_sql(sqls: tuple[str, ...], counts: tuple[int, ...]) -> str:
+    """Several INSERTs as one statement: the first ones as data-modifying CTEs, their parameters numbered on."""
+    parts: list[str] = []
+    offset = 0
+    for sql, count in zip(sqls, counts, strict=True):
+        parts.append(_renumber(sql, offset))
+        offset += count
+    return "WITH " + ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(parts[:-1])) + " " + parts[-1]
+
+
 def _is_one_statement(batch: list[Queued]) -> bool:
     kinds = {type(operation) for operation, _ in batch}
     if kinds == {_OneStatement}:
         return len(batch) == 1
     if kinds == {_FetchValue}:
         return len({id(operation.statement) for operation, _ in batch if isinstance(operation, _FetchValue)}) == 1
-    if kinds == {_Inserts}:
-        return len({_shape(*row) for operation, _ in batch if isinstance(operation, _Inserts)
-                    for row in operation.rows}) == 1
+    if kinds == {_Inserts}:  # all alike: one statement (see _insert_all)
+        return len({_signature(operation) for operation, _ in batch if isinstance(operation, _Inserts)}) == 1
     return False
 
 
 async def _run_one(conn: Conn, operation: Write) -> Any:
     if isinstance(operation, _Inserts):
-        return await _insert_all(conn, operation.rows)
+        return await _insert_all(conn, [operation])
     if isinstance(operation, _FetchValue):
         return await conn.fetch_value(operation.statement, operation.params)
     if isinstance(operation, _OneStatement):
@@ -192,8 +232,20 @@ async def _run_one(conn: Conn, operation: Write) -> Any:
     return await operation(conn)
 
 
-async def _insert_all(conn: Conn, rows: Iterable[tuple[Insert, Mapping[str, Any]]]) -> None:
-    """The rows, one executemany per statement and set of columns."""
+async def _insert_all(conn: Conn, operations: list[_Inserts]) -> None:
+    """The rows, one executemany per statement and set of columns. On PostgreSQL in a group, callers
+    that each insert rows into several tables alike (a request and its audit record) share one
+    statement instead (``Conn.insert_together``): one round trip, atomic without BEGIN/COMMIT."""
+    rows: list[tuple[Insert, Mapping[str, Any]]] = []
+    together: dict[tuple[tuple[int, tuple[str, ...]], ...], list[_Inserts]] = {}
+    for operation in operations:
+        if len(operation.rows) > 1:
+            together.setdefault(_signature(operation), []).append(operation)
+        else:
+            rows.extend(operation.rows)
+    for alike in together.values():
+        if not await conn.insert_together([operation.rows for operation in alike]):
+            rows.extend(row for operation in alike for row in operation.rows)
     shapes: dict[tuple[int, tuple[str, ...]], tuple[Insert, list[dict[str, Any]]]] = {}
     for statement, row in rows:
         shapes.setdefault(_shape(statement, row), (statement, []))[1].append(dict(row))
@@ -204,8 +256,7 @@ async def _insert_all(conn: Conn, rows: Iterable[tuple[Insert, Mapping[str, Any]
 async def _run_all(conn: Conn, batch: list[Queued]) -> list[Any]:
     """A group's inserts first, all together, then its single-value statements, one round trip per
     statement, then its other operations in order; their results."""
-    await _insert_all(conn, [row for operation, _ in batch if isinstance(operation, _Inserts)
-                             for row in operation.rows])
+    await _insert_all(conn, [operation for operation, _ in batch if isinstance(operation, _Inserts)])
     results: list[Any] = [None] * len(batch)
     fetches: dict[int, list[tuple[int, _FetchValue]]] = {}
     for position, (operation, _) in enumerate(batch):
