@@ -455,3 +455,11 @@ async def test_an_ant_runs_a_shell_task_over_redis(brokers: BrokerFactory, raw: 
         assert await pending(raw, f"{prefix}:ant:a1", "ant") == 0
     finally:
         await ant.stop(drain_seconds=1)
+
+
+async def test_reserve_works_after_redis_forgot_its_script(brokers: BrokerFactory, raw: Redis) -> None:
+    one = await brokers("q1")
+    assert await one.reserve([("a1", 2)], "k1") == "a1"
+    await raw.script_flush()  # as after a Redis restart
+    assert await one.reserve([("a1", 2)], "k2") == "a1"
+    assert await one.reserve([("a1", 2)], "k3") is None

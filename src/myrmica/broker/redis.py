@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from myrmica.broker._redis_outbox import Outbox
 from myrmica.broker._redis_support import (
@@ -219,12 +219,21 @@ class RedisBroker:
         whatever the number of candidates)."""
         if not choices:
             return None
-        chosen = await self._retry(
-            f"reserve {key}",
-            lambda: self._reserve_script(keys=[self.keys.reserved(ant_id) for ant_id, _ in choices],
-                                         args=[key, *(capacity for _, capacity in choices)]),
-            give_up_after=SHORT_RETRY_SECONDS)
+        arguments = (*(self.keys.reserved(ant_id) for ant_id, _ in choices), key,
+                     *(capacity for _, capacity in choices))
+        chosen = await self._retry(f"reserve {key}", lambda: self._run_reserve(len(choices), arguments),
+                                   give_up_after=SHORT_RETRY_SECONDS)
         return choices[int(chosen) - 1][0] if int(chosen) > 0 else None
+
+    async def _run_reserve(self, key_count: int, arguments: tuple[Any, ...]) -> Any:
+        # EVALSHA directly: redis-py's Script object checks its client against a typing Protocol on
+        # every call, which cost more than the round trip.
+        script = self._reserve_script
+        try:
+            return await self._client.evalsha(script.sha, key_count, *arguments)
+        except NoScriptError:  # a restarted or another Redis: load it again
+            script.sha = await self._client.script_load(script.script)
+            return await self._client.evalsha(script.sha, key_count, *arguments)
 
     async def release(self, ant_id: str, key: str) -> None:
         await self._retry(f"release on {ant_id}", lambda: self._client.srem(self.keys.reserved(ant_id), key),
