@@ -20,7 +20,7 @@ from myrmica.ant.worker import Ant
 from myrmica.broker._redis_outbox import Outbox
 from myrmica.broker._redis_support import Link
 from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
-from myrmica.broker.redis import BrokerStopped, RedisBroker
+from myrmica.broker.redis import MAX_CONNECTIONS, BrokerStopped, RedisBroker
 from tests.support.redis_server import RedisServer, throwaway_redis
 
 DEADLINE = 20.0
@@ -463,3 +463,11 @@ async def test_reserve_works_after_redis_forgot_its_script(brokers: BrokerFactor
     await raw.script_flush()  # as after a Redis restart
     assert await one.reserve([("a1", 2)], "k2") == "a1"
     assert await one.reserve([("a1", 2)], "k3") is None
+
+
+async def test_a_burst_of_commands_shares_a_bounded_set_of_connections(brokers: BrokerFactory, raw: Redis) -> None:
+    before = len(await raw.client_list())
+    one = await brokers("q1")
+    outcomes = await asyncio.gather(*(one.reserve([("a1", 1000)], f"k{n}") for n in range(300)))
+    assert outcomes == ["a1"] * 300
+    assert len(await raw.client_list()) - before <= MAX_CONNECTIONS

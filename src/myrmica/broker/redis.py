@@ -26,7 +26,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, ResponseError
@@ -60,6 +60,7 @@ EventHandler = Callable[[dict[str, Any]], Awaitable[None]]
 Entry = tuple[str, dict[str, Any] | None]
 
 BLOCK_MS = 1000
+MAX_CONNECTIONS = 24  # a few held by blocking reads (replies, events), the rest shared by commands
 REGISTRATION_POLL_SECONDS = 1.0
 SHORT_RETRY_SECONDS = 5.0  # register/reserve/release…: give up (raise) after an outage this long
 DRAIN_SECONDS = 5.0
@@ -75,8 +76,10 @@ class RedisBroker:
         self.url = url
         self.queen_id = queen_id
         self.keys = Keys(prefix)
-        self._pool = ConnectionPool.from_url(url, decode_responses=True, socket_connect_timeout=2.0,
-                                             socket_timeout=BLOCK_MS / 1000 + 5.0, retry=Retry(NoBackoff(), 1))
+        # Bounded: a burst of tasks shares these connections instead of opening one each.
+        self._pool = BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=None,
+                                                     decode_responses=True, socket_connect_timeout=2.0,
+                                                     socket_timeout=BLOCK_MS / 1000 + 5.0, retry=Retry(NoBackoff(), 1))
         self._client: Redis = Redis(connection_pool=self._pool)
         self._reserve_script = self._client.register_script(RESERVE_LUA)
         self._closing = asyncio.Event()
