@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
 import uuid
@@ -156,3 +157,41 @@ def test_chaos_one_ant_and_one_queen_killed(cluster: Cluster) -> None:
             assert tasks[0]["task_state"] == "COMPLETED", (seed, request_id, tasks[0])
         assert states == {"COMPLETED": len(ids)}, (seed, states)
         assert survivor_ant.process is not None and survivor_ant.process.poll() is None
+
+
+def test_a_late_result_after_a_split_is_recorded_once_and_never_over_the_newer_attempt(cluster: Cluster) -> None:
+    """An ant cut off (SIGSTOP) mid-task is declared lost; its task is retried on another ant; when the
+    cut-off ant comes back (SIGCONT) and reports the old attempt's result, that result is ignored."""
+    queen = cluster.queen()
+    split = cluster.ant("split")
+    job = SHORT.replace("job_type: short", "job_type: split").replace("sleep 0.05", "echo started; sleep 6")
+    with queen.client() as api:
+        wait_for(lambda: ants_alive(api, {"split"}), timeout=30, what="the first ant to register")
+        assert api.post("/api/jobs/definitions", content=job,
+                        headers={"Content-Type": "application/yaml"}).status_code == 201
+        request_id = api.post("/api/jobs/requests", json={"job_type": "split"}).json()["id"]
+
+        def task() -> dict[str, object] | None:
+            tasks = (api.get(f"/api/jobs/requests/{request_id}").json().get("execution") or {}).get("tasks") or []
+            return tasks[0] if len(tasks) == 1 else None
+
+        wait_for(lambda: (t := task()) is not None and t["task_state"] == "EXECUTING" and t["ant_id"] == "split",
+                 timeout=30, what="the task to run on the first ant")
+        assert split.process is not None
+        split.process.send_signal(signal.SIGSTOP)  # the split: no heartbeat, no result, its shell runs on
+        try:
+            cluster.ant("healthy")
+            wait_for(lambda: (t := task()) is not None and t["ant_id"] == "healthy" and t["task_state"] == "EXECUTING",
+                     timeout=60, what="the task to be retried on the other ant once the first is declared lost")
+        finally:
+            split.process.send_signal(signal.SIGCONT)  # back: it reports the old attempt's result
+        late = "attempt 0 has no waiting supervisor"
+        wait_for(lambda: late in queen.log_text(), timeout=30, what="the late result to reach the queen")
+        assert api.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "EXECUTING"  # not ended by it
+        body = wait_for(lambda: (b := api.get(f"/api/jobs/requests/{request_id}").json())["job_state"] in TERMINAL
+                        and b, timeout=30, what="the request to end")
+        assert body["job_state"] == "COMPLETED", body
+        tasks = body["execution"]["tasks"]
+        assert len(tasks) == 1, tasks  # recorded once
+        assert tasks[0]["ant_id"] == "healthy" and tasks[0]["retried"] == 1, tasks[0]  # the newer attempt's record
+        assert "ant split lost" in queen.log_text()
