@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -195,3 +196,24 @@ def test_a_late_result_after_a_split_is_recorded_once_and_never_over_the_newer_a
         assert len(tasks) == 1, tasks  # recorded once
         assert tasks[0]["ant_id"] == "healthy" and tasks[0]["retried"] == 1, tasks[0]  # the newer attempt's record
         assert "ant split lost" in queen.log_text()
+
+
+def test_queens_started_together_on_a_fresh_database_all_come_up(tmp_path: Path, postgres_cluster: str,
+                                                                  redis_server: RedisServer) -> None:
+    """Each creates the schema, the admin user and the configured token if missing: together, once."""
+    database_url = create_database(postgres_cluster, f"c_{uuid.uuid4().hex[:12]}")
+    broker_url = fresh_redis(redis_server)
+    queens = []
+    for n in range(3):
+        (tmp_path / f"queen{n}").mkdir()
+        queens.append(ServerProcess(tmp_path / f"queen{n}", database_url=database_url,
+                                    extra=["--broker", broker_url, "--no-embedded-ant"]))
+    try:
+        with ThreadPoolExecutor(len(queens)) as pool:
+            list(pool.map(ServerProcess.start, queens))
+        for queen in queens:
+            with queen.client() as api:
+                assert api.get("/api/ants").status_code == 200
+    finally:
+        for queen in queens:
+            queen.stop()

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_config_dir
+from sqlalchemy.exc import IntegrityError
 
+from myrmica.domain.errors import ConflictError
 from myrmica.security.tokens import generate_token, hash_token
 from myrmica.store.accounts import AccountRepository
 
@@ -42,6 +44,18 @@ def save_credentials(url: str, token: str, path: Path | None = None) -> Path:
 
 async def ensure_admin(accounts: AccountRepository, *, configured_token: str, token_file: Path,
                        server_url: str) -> Bootstrap:
+    # Queens started together on a fresh database race to create the admin, then its configured
+    # token; a loser reads what the winner wrote. Each step can be lost once, so three passes suffice.
+    for _ in range(2):
+        try:
+            return await _ensure_admin(accounts, configured_token, token_file, server_url)
+        except (ConflictError, IntegrityError):
+            continue
+    return await _ensure_admin(accounts, configured_token, token_file, server_url)
+
+
+async def _ensure_admin(accounts: AccountRepository, configured_token: str, token_file: Path,
+                        server_url: str) -> Bootstrap:
     admin = await accounts.user_by_name(ADMIN_USERNAME)
     if admin is None:
         admin = await accounts.create_user(ADMIN_USERNAME, admin=True, roles="Admin")
