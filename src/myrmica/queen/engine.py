@@ -103,7 +103,8 @@ class Engine:
         await self.broker.start()
         self.logs.start()
         ctx.services["engine"] = self
-        ctx.services.setdefault("health_checks", {})["broker"] = self.broker.ping
+        ctx.services.setdefault("health_checks", {})["broker"] = (
+            "redis" if self.distributed else "in-process", self.broker.ping)
         if self.settings.embedded_ant:
             await self._start_embedded_ant()
         await self.recover()

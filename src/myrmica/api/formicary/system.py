@@ -21,22 +21,24 @@ router = APIRouter(prefix="/api", tags=["system"])
 HealthCheck = Callable[[], Awaitable[None]]
 
 
-def _status(name: str, error: str | None) -> dict[str, Any]:
-    return {"Monitored": {"name": name}, "HealthError": error or "", "LastCheck": iso(utcnow()),
+def _status(name: str, error: str | None, kind: str = "") -> dict[str, Any]:
+    monitored = {"name": name, "kind": kind} if kind else {"name": name}
+    return {"Monitored": monitored, "HealthError": error or "", "LastCheck": iso(utcnow()),
             "healthy": error is None}
 
 
 @public_router.get("/health")
 async def health(request: Request) -> Response:
     ctx = context_of(request)
-    checks: dict[str, HealthCheck] = {"database": ctx.store.ping, **ctx.services.get("health_checks", {})}
+    checks: dict[str, tuple[str, HealthCheck]] = {"database": (ctx.store.db.name, ctx.store.ping),
+                                                  **ctx.services.get("health_checks", {})}
     statuses = []
-    for name, check in checks.items():
+    for name, (kind, check) in checks.items():
         try:
             await check()
-            statuses.append(_status(name, None))
+            statuses.append(_status(name, None, kind))
         except Exception as exc:  # any failure of a dependency is a health answer, not a crash
-            statuses.append(_status(name, f"{type(exc).__name__}: {exc}"[:300]))
+            statuses.append(_status(name, f"{type(exc).__name__}: {exc}"[:300], kind))
     healthy = all(s["healthy"] for s in statuses)
     overall = _status("myrmica", None if healthy else "a dependency is unhealthy")
     engine = ctx.services.get("engine")
