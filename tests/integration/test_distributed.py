@@ -134,11 +134,24 @@ def test_chaos_one_ant_and_one_queen_killed(cluster: Cluster) -> None:
         assert api.post("/api/jobs/definitions", content=SHORT,
                         headers={"Content-Type": "application/yaml"}).status_code == 201
         ids: list[str] = []
+        # Random moments, but mid-run: the ant dies once a random number of requests have ended, the
+        # queen some more later, while both still have work in flight.
+        ant_dies_at = rng.randint(20, 100)
+        queen_dies_at = rng.randint(ant_dies_at + 10, 180)
+        done_at_kills: list[int] = []
+        failures: list[BaseException] = []
+
         def kill_at_random_moments() -> None:
-            time.sleep(rng.uniform(0.5, 3.0))
-            victim_ant.kill9()
-            time.sleep(rng.uniform(0.0, 2.0))
-            first.kill9()
+            try:
+                with second.client() as watcher:
+                    wait_for(lambda: count_done(watcher) >= ant_dies_at, timeout=120, what="the ant's moment")
+                    victim_ant.kill9()
+                    done_at_kills.append(count_done(watcher))
+                    wait_for(lambda: count_done(watcher) >= queen_dies_at, timeout=120, what="the queen's moment")
+                    first.kill9()
+                    done_at_kills.append(count_done(watcher))
+            except BaseException as exc:  # surfaced by the test below, not lost in the thread
+                failures.append(exc)
 
         kills = threading.Thread(target=kill_at_random_moments)
         kills.start()
@@ -149,7 +162,18 @@ def test_chaos_one_ant_and_one_queen_killed(cluster: Cluster) -> None:
             except httpx.HTTPError:
                 ids.append(api.post("/api/jobs/requests", json={"job_type": "short"}).json()["id"])
         kills.join()
+        assert not failures, (seed, failures)
+        assert len(done_at_kills) == 2 and max(done_at_kills) < len(ids), (seed, done_at_kills)  # mid-run
         wait_for(lambda: count_done(api) >= len(ids), timeout=240, what=f"all requests to end (seed {seed})")
+        # (a submit cut off by the queen's death may have been stored too: it counts above, but not here)
+        pending = set(ids)
+
+        def each_ended() -> bool:
+            pending.difference_update([i for i in list(pending)
+                                       if api.get(f"/api/jobs/requests/{i}").json()["job_state"] in TERMINAL])
+            return not pending
+
+        wait_for(each_ended, timeout=60, what=f"each submitted request to end (seed {seed})")
         states: dict[str, int] = {}
         for request_id in ids:
             body = api.get(f"/api/jobs/requests/{request_id}").json()
