@@ -35,38 +35,68 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args]
 
 
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """Yield a ``postgresql://`` URL of a fresh cluster, removed afterwards."""
-    base = tempfile.mkdtemp(prefix="myrmica-pg-")
-    data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
-    os.makedirs(sock)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-        shutil.chown(sock, "postgres", "postgres")
-    port = _free_port()
-    subprocess.run(_as_postgres([_bin("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
-                   check=True, stdout=subprocess.DEVNULL)
-    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off " \
-              f"-c full_page_writes=off -c max_connections=200"
-    subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", data, "-o", options, "-l",
-                                 os.path.join(base, "log"), "-w", "start"]), check=True,
-                   stdout=subprocess.DEVNULL)
-    try:
+class PostgresCluster:
+    """A throwaway cluster in a temporary directory; ``stop()`` and ``start()`` again keep its port.
+
+    For speed it does not wait for its WAL at commit, so a crash (``stop()``) may lose the last
+    commits — unlike a PostgreSQL set up for production. ``durable=True`` makes it wait, as such one does.
+    """
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
+        self.base = tempfile.mkdtemp(prefix="myrmica-pg-")
+        self.data, self.sock = os.path.join(self.base, "data"), os.path.join(self.base, "sock")
+        os.makedirs(self.sock)
+        if os.geteuid() == 0:
+            shutil.chown(self.base, "postgres", "postgres")
+            shutil.chown(self.sock, "postgres", "postgres")
+        self.port = _free_port()
+        subprocess.run(_as_postgres([_bin("initdb"), "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+                       check=True, stdout=subprocess.DEVNULL)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> PostgresCluster:
+        options = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off " \
+                  f"-c synchronous_commit={'on' if self.durable else 'off'} -c full_page_writes=off " \
+                  f"-c max_connections=200"
+        subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", self.data, "-o", options, "-l",
+                                     os.path.join(self.base, "log"), "-w", "start"]), check=True,
+                       stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
-        while True:
-            ready = subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if ready.returncode == 0:
-                break
+        while subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
             if time.monotonic() > deadline:
                 raise RuntimeError("PostgreSQL did not start")
             time.sleep(0.1)
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", data, "-m", "immediate", "stop"]),
+        return self
+
+    def stop(self) -> None:
+        """Stop at once, as a crash would (``immediate``: no checkpoint, clients cut off)."""
+        subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", self.data, "-m", "immediate", "stop"]),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(base, ignore_errors=True)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """Yield a ``postgresql://`` URL of a fresh cluster, removed afterwards."""
+    with restartable_postgres() as cluster:
+        yield cluster.url
+
+
+@contextmanager
+def restartable_postgres(*, durable: bool = False) -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster(durable=durable)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.remove()
 
 
 def create_database(admin_url: str, name: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from myrmica.domain.methods import TaskMethod
 from myrmica.store.ants import AntRepository
+from myrmica.store.outage import OutageLog, is_outage
 
 log = logging.getLogger("myrmica.queen.ants")
 
@@ -53,6 +54,7 @@ class AntRegistry:
     def __init__(self, repository: AntRepository | None = None) -> None:
         self._ants: dict[str, AntInfo] = {}
         self._repository = repository
+        self._outage = OutageLog(log, "storing ant registrations")
         self.lost: list[tuple[str, set[str]]] = []
 
     async def on_registration(self, reg: dict[str, Any]) -> None:
@@ -92,7 +94,13 @@ class AntRegistry:
             info.reported_heartbeat = reported
             info.heartbeat_at = now
         if self._repository is not None:
-            await self._repository.upsert(self._row(info))
+            try:  # the row is only the ants' view for the API; the registry here is what counts
+                await self._repository.upsert(self._row(info))
+                self._outage.ok()
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                self._outage.failed(exc)
 
     @staticmethod
     def _row(info: AntInfo) -> dict[str, Any]:

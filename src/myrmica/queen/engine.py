@@ -34,6 +34,7 @@ from myrmica.queen.runs import RunFactory
 from myrmica.queen.scheduler import Scheduler
 from myrmica.queen.supervisor import JobSupervisor
 from myrmica.queen.tasklets import Tasklets
+from myrmica.store.outage import OutageLog
 from myrmica.store.store import Store
 
 log = logging.getLogger("myrmica.queen")
@@ -68,6 +69,10 @@ class Engine:
         self._cron_swept = 0.0
         self._specs: dict[str, JobDefinitionSpec] = {}
         self._orphan_results: dict[str, TaskResult] = {}
+        # Results handed to a supervisor and not yet stored, by "task execution id:attempt": when the
+        # database went away before they were, the resumed supervisor takes them from here.
+        self._unrecorded: dict[str, TaskResult] = {}
+        self.interrupted: set[str] = set()  # requests whose supervisor stopped when the database went away
         self._recorded: dict[str, asyncio.Event] = {}
         self._adopted_queens: set[str] = set()
         self._ends_to_announce: list[str] = []
@@ -324,7 +329,30 @@ class Engine:
             event.set()
 
     def orphan_result(self, key: str) -> TaskResult | None:
-        return self._orphan_results.pop(key, None)
+        return self._orphan_results.pop(key, None) or self._unrecorded.get(key)
+
+    async def _until_recorded(self, key: str, result: TaskResult, recorded: asyncio.Event) -> None:
+        """Wait until the result is stored; while the database is away, for as long as it takes."""
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(recorded.wait(), timeout=RECORD_WAIT_SECONDS)
+                    return
+                except TimeoutError:
+                    if result.request_id not in self.interrupted:
+                        log.warning("result of %s not recorded within %.0fs; acknowledging anyway", key,
+                                    RECORD_WAIT_SECONDS)
+                        self._orphan_results[key] = result
+                        return
+        finally:
+            self._recorded.pop(key, None)
+            self._unrecorded.pop(key, None)
+
+    def interrupt(self, request_id: str, exc: BaseException) -> None:
+        """A supervisor stopped because the database went away: resume its request when it answers."""
+        log.warning("request %s paused its walk: the database is unreachable (%s); it resumes when the database "
+                    "answers", request_id, type(exc).__name__)
+        self.interrupted.add(request_id)
 
     async def attach(self, ant_id: str, key: str, wait: float) -> TaskResult | None:
         """Wait for the result of a task dispatched by a queen that died (this one adopted its request)."""
@@ -351,14 +379,15 @@ class Engine:
             # The broker acknowledges the reply when this returns: wait until the supervisor has
             # recorded it, so a queen that dies now leaves the reply to be delivered again.
             recorded = self._recorded[key] = asyncio.Event()
+            self._unrecorded[key] = result
             future.set_result(result)
-            try:
-                await asyncio.wait_for(recorded.wait(), timeout=RECORD_WAIT_SECONDS)
-            except TimeoutError:
-                log.warning("result of %s not recorded within %.0fs; acknowledging anyway", key,
-                            RECORD_WAIT_SECONDS)
-            finally:
-                self._recorded.pop(key, None)
+            await self._until_recorded(key, result, recorded)
+            return
+        if self.distributed and result.request_id in self.interrupted:
+            # Its supervisor stopped when the database went away; the resumed one records it.
+            recorded = self._recorded[key] = asyncio.Event()
+            self._unrecorded[key] = result
+            await self._until_recorded(key, result, recorded)
             return
         # A result nobody waits for: its supervisor moved on (timeout, cancel, a newer attempt) and
         # recorded the task's end itself, so this late copy must not overwrite anything — or its
@@ -373,12 +402,14 @@ class Engine:
     # --- housekeeping ---------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
+        outage = OutageLog(log, "housekeeping")
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
             try:
                 await self.housekeeping_pass()
-            except Exception:
-                log.exception("housekeeping failed; will retry")
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc)
 
     async def housekeeping_pass(self) -> None:
         await self._expire_ants()
@@ -414,7 +445,14 @@ class Engine:
         """
         now = utcnow()
         alive = [self.queen_id] if self.store.backend == "sqlite" else None
-        for row in await self.store.requests.orphans(owner_alive=alive, now=now):
+        interrupted, self.interrupted = self.interrupted, set()
+        try:
+            rows = await self.store.requests.orphans(owner_alive=alive, now=now, mine=interrupted,
+                                                     owner=self.queen_id)
+        except BaseException:
+            self.interrupted |= interrupted
+            raise
+        for row in rows:
             if row["id"] in self.supervisors:
                 continue
             lease_until = now + timedelta(seconds=LEASE_SECONDS)

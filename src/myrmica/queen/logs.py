@@ -13,11 +13,14 @@ from typing import Any
 from myrmica.ant.executors.base import mask
 from myrmica.broker.messages import LogLine
 from myrmica.store.logs import LogRepository
+from myrmica.store.outage import OutageLog
 
 log = logging.getLogger("myrmica.queen.logs")
 
 FLUSH_SECONDS = 0.05
 FLUSH_LINES = 500
+OUTAGE_FLUSH_SECONDS = 1.0  # while the database does not answer
+MAX_HELD_LINES = 200_000  # held through an outage; past this the oldest are dropped
 
 
 class LogSink:
@@ -25,6 +28,7 @@ class LogSink:
         self._repository = repository
         self._max_bytes = max_bytes_per_task
         self._buffer: list[dict[str, Any]] = []
+        self._outage = OutageLog(log, "storing log lines")
         self._secrets: dict[str, list[str]] = {}  # request id → values to mask
         self._bytes: dict[str, int] = defaultdict(int)  # task execution id → bytes kept
         self._truncated: set[str] = set()
@@ -82,10 +86,15 @@ class LogSink:
                 return
             try:
                 await self._repository.append(batch)
-            except Exception:
-                log.exception("could not store %d log lines; will retry", len(batch))
+            except Exception as exc:
+                self._outage.failed(exc)
                 self._buffer[:0] = batch
+                if len(self._buffer) > MAX_HELD_LINES:
+                    dropped = len(self._buffer) - MAX_HELD_LINES
+                    del self._buffer[:dropped]
+                    log.warning("dropped the %d oldest log lines held while they could not be stored", dropped)
                 return
+            self._outage.ok()
         request_ids = sorted({row["job_request_id"] for row in batch})
         for request_id in request_ids:
             self.notify(request_id)
@@ -110,7 +119,10 @@ class LogSink:
 
     async def _flusher(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=FLUSH_SECONDS)
+            if self._outage.down:  # not woken by every new line: the database gets a second to come back
+                await asyncio.sleep(OUTAGE_FLUSH_SECONDS)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=FLUSH_SECONDS)
             self._wake.clear()
             await self.flush()

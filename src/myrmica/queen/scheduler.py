@@ -21,6 +21,7 @@ from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import is_filtered
 from myrmica.queen.context import RunContext
 from myrmica.queen.render import RenderError, render_job_field
+from myrmica.store.outage import OutageLog
 
 if TYPE_CHECKING:
     from myrmica.domain.definition_model import JobDefinitionSpec
@@ -59,20 +60,24 @@ class Scheduler:
         self._wake.set()
 
     async def run(self) -> None:
+        outage = OutageLog(log, "scheduling")
         while True:
             self._wake.clear()
             try:
                 more = await self.tick()
-            except Exception:
-                log.exception("scheduling pass failed; retrying")
-                more = False
+                idle = 0.0 if more or self._wake.is_set() else await self._idle_wait()
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc)
+                more, idle = False, SAFETY_POLL_SECONDS
+                self._wake.clear()  # a wake-up cannot help before the next poll
             if more or self._wake.is_set():
                 # Busy: let a few more submits and finished tasks gather, so one pass serves them all —
                 # longer while due requests wait for ant slots: each pass then fills more of them.
                 await asyncio.sleep(self._gather_seconds())
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
 
     def _gather_seconds(self) -> float:
         if not self._starved:

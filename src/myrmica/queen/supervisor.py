@@ -19,6 +19,7 @@ from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import Outcome, always_run_tasks, final_job_state, next_step
 from myrmica.queen.context import RunContext
 from myrmica.queen.task_runner import ENDABLE, TaskRunner
+from myrmica.store.outage import is_outage
 
 if TYPE_CHECKING:
     from myrmica.queen.engine import Engine
@@ -47,6 +48,19 @@ class JobSupervisor:
         self.task: asyncio.Task[None] | None = None
 
     async def supervise(self) -> None:
+        try:
+            await self._supervise()
+        except Exception as exc:
+            if is_outage(exc):
+                # Nothing can be written now; what was done is in the database and what the ants
+                # report meanwhile is kept, so the request is resumed from there when it answers.
+                self.engine.interrupt(self.run.request_id, exc)
+            else:
+                log.exception("supervisor of %s failed while ending the request", self.run.request_id)
+        finally:
+            self.engine.supervisor_done(self)
+
+    async def _supervise(self) -> None:
         run = self.run
         timeout = run.spec.timeout or self.engine.settings.max_job_timeout_secs
         try:
@@ -63,10 +77,10 @@ class JobSupervisor:
         except asyncio.CancelledError:
             await self._stopped()
         except Exception as exc:
+            if is_outage(exc):
+                raise
             log.exception("supervisor of %s failed", run.request_id)
             await self._end("FAILED", ErrorCode.ERR_JOB_EXECUTE, f"internal error: {type(exc).__name__}: {exc}")
-        finally:
-            self.engine.supervisor_done(self)
 
     # --- the walk -------------------------------------------------------------------------------
 

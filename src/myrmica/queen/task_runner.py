@@ -220,15 +220,16 @@ class TaskRunner:
             return task, outcome, row
 
     async def _reattach(self, task: TaskDefinition, row: dict[str, Any], attempt: int) -> TaskResult | None:
-        """After adopting a request from a dead queen: wait for the attempt still running on a live ant."""
+        """After adopting a request (from a dead queen, or ours after a database outage): the result of
+        the attempt it left, or wait for that attempt while it still runs on a live ant."""
         ant_id = str(row.get("ant_id") or "")
+        key = f"{row['id']}:{attempt}"
+        early = self.engine.orphan_result(key)  # it came while no supervisor waited (or was not stored)
+        if early is not None:
+            return early
         ant = self.engine.ants.get(ant_id) if ant_id else None
         if not self.engine.distributed or ant is None or not ant.alive(time.time()):
             return None
-        key = f"{row['id']}:{attempt}"
-        early = self.engine.orphan_result(key)
-        if early is not None:
-            return early
         # Still running on the ant (its last heartbeat says so): wait for it. Otherwise its reply may
         # still be on its way through the dead queen's reply stream: wait a little, then call it lost.
         still_running = key in ant.running

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -216,11 +216,15 @@ class RequestRepository:
                 jr.c.owner_key == owner_key, jr.c.job_type == job_type, jr.c.job_state.in_(list(states))))).scalar()
         return int(value or 0)
 
-    async def orphans(self, *, owner_alive: Sequence[str] | None, now: datetime) -> list[dict[str, Any]]:
-        """READY/EXECUTING requests whose queen is gone: no owner, not a live owner, or a lapsed lease."""
+    async def orphans(self, *, owner_alive: Sequence[str] | None, now: datetime, mine: Collection[str] = (),
+                      owner: str = "") -> list[dict[str, Any]]:
+        """READY/EXECUTING requests whose queen is gone: no owner, not a live owner, or a lapsed lease;
+        and those of ``mine`` that ``owner`` still holds (their supervisor stopped: resume them now)."""
         gone = [jr.c.lease_owner.is_(None), jr.c.lease_expires_at < now]
         if owner_alive is not None:
             gone.append(jr.c.lease_owner.not_in(list(owner_alive)))
+        if mine:
+            gone.append(and_(jr.c.id.in_(list(mine)), jr.c.lease_owner == owner))
         async with self._engine.connect() as conn:
             return as_dicts(await conn.execute(select(jr).where(text(ACTIVE_PREDICATE), or_(*gone))))
 
