@@ -52,6 +52,9 @@ def test_requests_running_through_a_postgresql_outage_all_complete(tmp_path: Pat
                 status, error = wait_for(lambda: (h := database_health(queen.url))[0] == 503 and h, timeout=30,
                                          what="the queen to report the database down")
                 assert error
+                refused = api.get("/api/jobs/requests")  # the API says why, and that it is worth retrying
+                assert refused.status_code == 503 and "unreachable" in refused.json()["error"], refused.text
+                assert refused.headers["Retry-After"]
                 outage_ends = time.monotonic() + 5  # longer than the tasks: their results arrive in the outage
                 wait_for(lambda: time.monotonic() > outage_ends, timeout=10, what="the outage to last")
                 assert queen.process is not None and queen.process.poll() is None  # it did not die

@@ -1,4 +1,5 @@
-"""Every failure leaves as JSON ``{"error": …, "field"/"task" where known}`` with a 4xx status."""
+"""Every failure leaves as JSON ``{"error": …, "field"/"task" where known}`` with a 4xx status (503 while
+the database does not answer)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from myrmica.domain.errors import DomainError
+from myrmica.store.outage import is_outage
 
 log = logging.getLogger("myrmica.api")
 
@@ -50,5 +52,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_outage(exc):  # not the caller's fault, nor a bug: the same call works once it answers
+            log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path,
+                        type(exc).__name__)
+            return JSONResponse(error_body("the database is unreachable; try again shortly"), status_code=503,
+                                headers={"Retry-After": "2"})
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal error; the server log has the details"), status_code=500)

@@ -415,7 +415,7 @@ class Engine:
         await self._expire_ants()
         self.metrics.ants_live.set(len(self.ants.live()))
         lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
-        await self.store.requests.renew_leases(self.queen_id, list(self.supervisors), lease_until)
+        await self.store.requests.renew_leases(self.queen_id, [*self.supervisors, *self.interrupted], lease_until)
         was_leader = self.leader
         self.leader = await self.store.leases.acquire(LEADER_LEASE, self.queen_id, LEADER_LEASE_SECONDS)
         if self.leader and not was_leader:
