@@ -49,9 +49,11 @@ def test_requests_running_through_a_postgresql_outage_all_complete(tmp_path: Pat
                                      for i in ids), timeout=30, what="every request to run")
 
                 postgres.stop()  # mid-task: the ant's shells go on, their results have nowhere to be written
-                status, error = wait_for(lambda: (h := database_health(queen.url))[0] == 503 and h, timeout=30,
-                                         what="the queen to report the database down")
-                assert error
+                def reported_down() -> str | None:
+                    status, error = database_health(queen.url)
+                    return error if status == 503 else None
+
+                assert wait_for(reported_down, timeout=30, what="the queen to report the database down")
                 refused = api.get("/api/jobs/requests")  # the API says why, and that it is worth retrying
                 assert refused.status_code == 503 and "unreachable" in refused.json()["error"], refused.text
                 assert refused.headers["Retry-After"]

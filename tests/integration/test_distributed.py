@@ -9,7 +9,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -242,3 +244,35 @@ def test_queens_started_together_on_a_fresh_database_all_come_up(tmp_path: Path,
     finally:
         for queen in queens:
             queen.stop()
+
+
+def test_an_ant_on_sigterm_finishes_its_task_takes_no_more_and_exits(cluster: Cluster) -> None:
+    queen = cluster.queen()
+    leaving = cluster.ant("leaving")
+    job = SHORT.replace("job_type: short", "job_type: drain").replace("sleep 0.05", "sleep 2")
+    with queen.client() as api:
+        wait_for(lambda: ants_alive(api, {"leaving"}), timeout=30, what="the ant to register")
+        assert api.post("/api/jobs/definitions", content=job,
+                        headers={"Content-Type": "application/yaml"}).status_code == 201
+        first = api.post("/api/jobs/requests", json={"job_type": "drain"}).json()["id"]
+
+        def first_task() -> dict[str, Any] | None:
+            tasks = (api.get(f"/api/jobs/requests/{first}").json().get("execution") or {}).get("tasks") or []
+            return tasks[0] if tasks and tasks[0]["task_state"] == "EXECUTING" else None
+
+        wait_for(first_task, timeout=30, what="the task to run")
+        assert leaving.process is not None
+        leaving.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: not ants_alive(api, {"leaving"}), timeout=30, what="the ant to stop taking work")
+        second = api.post("/api/jobs/requests", json={"job_type": "drain"}).json()["id"]
+        cluster.ant("staying")
+        def ended(request_id: str) -> dict[str, Any] | None:
+            body: dict[str, Any] = api.get(f"/api/jobs/requests/{request_id}").json()
+            return body if body["job_state"] in TERMINAL else None
+
+        for request_id, ant_id in ((first, "leaving"), (second, "staying")):
+            body = wait_for(partial(ended, request_id), timeout=60, what=f"request {request_id} to end")
+            assert body["job_state"] == "COMPLETED", body
+            task = body["execution"]["tasks"][0]
+            assert (task["ant_id"], task["retried"]) == (ant_id, 0), task  # finished where it ran, no retry
+        assert leaving.process.wait(timeout=30) == 0, leaving.log_text()[-2000:]
