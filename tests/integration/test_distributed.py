@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -276,3 +278,28 @@ def test_an_ant_on_sigterm_finishes_its_task_takes_no_more_and_exits(cluster: Cl
             task = body["execution"]["tasks"][0]
             assert (task["ant_id"], task["retried"]) == (ant_id, 0), task  # finished where it ran, no retry
         assert leaving.process.wait(timeout=30) == 0, leaving.log_text()[-2000:]
+
+
+def test_logs_follow_through_either_queen_while_the_request_runs(cluster: Cluster) -> None:
+    first, second = cluster.queen(), cluster.queen()
+    cluster.ant("ant-a")
+    job = SHORT.replace("job_type: short", "job_type: talk").replace("sleep 0.05", "echo start; sleep 2")
+    with first.client() as api:
+        wait_for(lambda: ants_alive(api, {"ant-a"}), timeout=30, what="the ant to register")
+        assert api.post("/api/jobs/definitions", content=job,
+                        headers={"Content-Type": "application/yaml"}).status_code == 201
+        request_id = api.post("/api/jobs/requests", json={"job_type": "talk"}).json()["id"]
+        followers = [subprocess.Popen([sys.executable, "-m", "myrmica", "--url", queen.url, "--token", queen.token,
+                                       "logs", "-f", request_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True) for queen in (first, second)]
+        try:
+            # one of the two queens runs the request, the other only hears of it through Redis
+            outputs = [follower.communicate(timeout=60) for follower in followers]
+        finally:
+            for follower in followers:
+                if follower.poll() is None:
+                    follower.kill()
+        assert api.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "COMPLETED"
+    for follower, (stdout, stderr) in zip(followers, outputs, strict=True):
+        assert follower.returncode == 0, stderr
+        assert stdout.splitlines() == ["[work] start", f"[work] done-{request_id}"], (stdout, stderr)
