@@ -303,3 +303,27 @@ def test_logs_follow_through_either_queen_while_the_request_runs(cluster: Cluste
     for follower, (stdout, stderr) in zip(followers, outputs, strict=True):
         assert follower.returncode == 0, stderr
         assert stdout.splitlines() == ["[work] start", f"[work] done-{request_id}"], (stdout, stderr)
+
+
+def test_a_queen_killed_mid_task_is_replaced_and_the_running_task_is_recorded_not_rerun(cluster: Cluster) -> None:
+    doomed = cluster.queen()
+    cluster.ant("ant-a")
+    job = SHORT.replace("job_type: short", "job_type: adopted").replace("sleep 0.05", "echo start; sleep 3")
+    with doomed.client() as api:
+        wait_for(lambda: ants_alive(api, {"ant-a"}), timeout=30, what="the ant to register")
+        assert api.post("/api/jobs/definitions", content=job,
+                        headers={"Content-Type": "application/yaml"}).status_code == 201
+        request_id = api.post("/api/jobs/requests", json={"job_type": "adopted"}).json()["id"]
+        wait_for(lambda: api.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "EXECUTING",
+                 timeout=30, what="the request to run on the first queen")
+    heir = cluster.queen()
+    doomed.kill9()  # its task goes on on the ant, and its result goes to the dead queen's reply stream
+    with heir.client() as api:
+        body = wait_for(lambda: (b := api.get(f"/api/jobs/requests/{request_id}").json())["job_state"] in TERMINAL
+                        and b, timeout=90, what="the other queen to adopt the request and end it")
+        assert body["job_state"] == "COMPLETED", body
+        task = body["execution"]["tasks"][0]
+        assert (task["task_state"], task["retried"], task["ant_id"]) == ("COMPLETED", 0, "ant-a"), task
+        lines = [e["line"] for e in api.get(f"/api/jobs/requests/{request_id}/logs").json()["lines"]]
+        assert lines == ["start", f"done-{request_id}"], lines  # ran once, its log kept
+    assert f"resuming request {request_id}" in heir.log_text()
