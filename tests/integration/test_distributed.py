@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +81,41 @@ def ants_alive(api: httpx.Client, names: set[str]) -> bool:
 def count_done(api: httpx.Client) -> int:
     body = api.get("/api/jobs/requests", params={"job_type": "short", "job_state": "DONE", "page_size": 1}).json()
     return int(body["TotalRecords"])
+
+
+def submit_one(api: httpx.Client, job_type: str, work: str, ants: set[str]) -> str:
+    """Once ``ants`` are alive: a job like SHORT whose task runs ``work`` instead, and one request of it."""
+    wait_for(lambda: ants_alive(api, ants), timeout=30, what=f"ants {sorted(ants)} to register")
+    job = SHORT.replace("job_type: short", f"job_type: {job_type}").replace("sleep 0.05", work)
+    assert api.post("/api/jobs/definitions", content=job,
+                    headers={"Content-Type": "application/yaml"}).status_code == 201
+    return submit(api, job_type)
+
+
+def submit(api: httpx.Client, job_type: str) -> str:
+    return str(api.post("/api/jobs/requests", json={"job_type": job_type}).json()["id"])
+
+
+def request(api: httpx.Client, request_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = api.get(f"/api/jobs/requests/{request_id}").json()
+    return body
+
+
+def only_task(api: httpx.Client, request_id: str) -> dict[str, Any] | None:
+    tasks = (request(api, request_id).get("execution") or {}).get("tasks") or []
+    return tasks[0] if len(tasks) == 1 else None
+
+
+def final(api: httpx.Client, request_id: str, timeout: float = 60) -> dict[str, Any]:
+    def ended() -> dict[str, Any] | None:
+        body = request(api, request_id)
+        return body if body["job_state"] in TERMINAL else None
+
+    return wait_for(ended, timeout=timeout, what=f"request {request_id} to end")
+
+
+def log_lines(api: httpx.Client, request_id: str) -> list[str]:
+    return [entry["line"] for entry in api.get(f"/api/jobs/requests/{request_id}/logs").json()["lines"]]
 
 
 def test_two_queens_share_the_work_and_see_each_others_requests(cluster: Cluster) -> None:
@@ -194,32 +228,26 @@ def test_a_late_result_after_a_split_is_recorded_once_and_never_over_the_newer_a
     cut-off ant comes back (SIGCONT) and reports the old attempt's result, that result is ignored."""
     queen = cluster.queen()
     split = cluster.ant("split")
-    job = SHORT.replace("job_type: short", "job_type: split").replace("sleep 0.05", "echo started; sleep 6")
     with queen.client() as api:
-        wait_for(lambda: ants_alive(api, {"split"}), timeout=30, what="the first ant to register")
-        assert api.post("/api/jobs/definitions", content=job,
-                        headers={"Content-Type": "application/yaml"}).status_code == 201
-        request_id = api.post("/api/jobs/requests", json={"job_type": "split"}).json()["id"]
+        request_id = submit_one(api, "split", "echo started; sleep 6", {"split"})
 
-        def task() -> dict[str, object] | None:
-            tasks = (api.get(f"/api/jobs/requests/{request_id}").json().get("execution") or {}).get("tasks") or []
-            return tasks[0] if len(tasks) == 1 else None
+        def runs_on(ant_id: str) -> bool:
+            task = only_task(api, request_id)
+            return task is not None and task["task_state"] == "EXECUTING" and task["ant_id"] == ant_id
 
-        wait_for(lambda: (t := task()) is not None and t["task_state"] == "EXECUTING" and t["ant_id"] == "split",
-                 timeout=30, what="the task to run on the first ant")
+        wait_for(lambda: runs_on("split"), timeout=30, what="the task to run on the first ant")
         assert split.process is not None
         split.process.send_signal(signal.SIGSTOP)  # the split: no heartbeat, no result, its shell runs on
         try:
             cluster.ant("healthy")
-            wait_for(lambda: (t := task()) is not None and t["ant_id"] == "healthy" and t["task_state"] == "EXECUTING",
-                     timeout=60, what="the task to be retried on the other ant once the first is declared lost")
+            wait_for(lambda: runs_on("healthy"), timeout=60,
+                     what="the task to be retried on the other ant once the first is declared lost")
         finally:
             split.process.send_signal(signal.SIGCONT)  # back: it reports the old attempt's result
         late = "attempt 0 has no waiting supervisor"
         wait_for(lambda: late in queen.log_text(), timeout=30, what="the late result to reach the queen")
-        assert api.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "EXECUTING"  # not ended by it
-        body = wait_for(lambda: (b := api.get(f"/api/jobs/requests/{request_id}").json())["job_state"] in TERMINAL
-                        and b, timeout=30, what="the request to end")
+        assert request(api, request_id)["job_state"] == "EXECUTING"  # not ended by it
+        body = final(api, request_id, timeout=30)
         assert body["job_state"] == "COMPLETED", body
         tasks = body["execution"]["tasks"]
         assert len(tasks) == 1, tasks  # recorded once
@@ -251,29 +279,17 @@ def test_queens_started_together_on_a_fresh_database_all_come_up(tmp_path: Path,
 def test_an_ant_on_sigterm_finishes_its_task_takes_no_more_and_exits(cluster: Cluster) -> None:
     queen = cluster.queen()
     leaving = cluster.ant("leaving")
-    job = SHORT.replace("job_type: short", "job_type: drain").replace("sleep 0.05", "sleep 2")
     with queen.client() as api:
-        wait_for(lambda: ants_alive(api, {"leaving"}), timeout=30, what="the ant to register")
-        assert api.post("/api/jobs/definitions", content=job,
-                        headers={"Content-Type": "application/yaml"}).status_code == 201
-        first = api.post("/api/jobs/requests", json={"job_type": "drain"}).json()["id"]
-
-        def first_task() -> dict[str, Any] | None:
-            tasks = (api.get(f"/api/jobs/requests/{first}").json().get("execution") or {}).get("tasks") or []
-            return tasks[0] if tasks and tasks[0]["task_state"] == "EXECUTING" else None
-
-        wait_for(first_task, timeout=30, what="the task to run")
+        first = submit_one(api, "drain", "sleep 2", {"leaving"})
+        wait_for(lambda: (task := only_task(api, first)) is not None and task["task_state"] == "EXECUTING",
+                 timeout=30, what="the task to run")
         assert leaving.process is not None
         leaving.process.send_signal(signal.SIGTERM)
         wait_for(lambda: not ants_alive(api, {"leaving"}), timeout=30, what="the ant to stop taking work")
-        second = api.post("/api/jobs/requests", json={"job_type": "drain"}).json()["id"]
+        second = submit(api, "drain")
         cluster.ant("staying")
-        def ended(request_id: str) -> dict[str, Any] | None:
-            body: dict[str, Any] = api.get(f"/api/jobs/requests/{request_id}").json()
-            return body if body["job_state"] in TERMINAL else None
-
         for request_id, ant_id in ((first, "leaving"), (second, "staying")):
-            body = wait_for(partial(ended, request_id), timeout=60, what=f"request {request_id} to end")
+            body = final(api, request_id)
             assert body["job_state"] == "COMPLETED", body
             task = body["execution"]["tasks"][0]
             assert (task["ant_id"], task["retried"]) == (ant_id, 0), task  # finished where it ran, no retry
@@ -283,12 +299,8 @@ def test_an_ant_on_sigterm_finishes_its_task_takes_no_more_and_exits(cluster: Cl
 def test_logs_follow_through_either_queen_while_the_request_runs(cluster: Cluster) -> None:
     first, second = cluster.queen(), cluster.queen()
     cluster.ant("ant-a")
-    job = SHORT.replace("job_type: short", "job_type: talk").replace("sleep 0.05", "echo start; sleep 2")
     with first.client() as api:
-        wait_for(lambda: ants_alive(api, {"ant-a"}), timeout=30, what="the ant to register")
-        assert api.post("/api/jobs/definitions", content=job,
-                        headers={"Content-Type": "application/yaml"}).status_code == 201
-        request_id = api.post("/api/jobs/requests", json={"job_type": "talk"}).json()["id"]
+        request_id = submit_one(api, "talk", "echo start; sleep 2", {"ant-a"})
         followers = [subprocess.Popen([sys.executable, "-m", "myrmica", "--url", queen.url, "--token", queen.token,
                                        "logs", "-f", request_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True) for queen in (first, second)]
@@ -299,7 +311,7 @@ def test_logs_follow_through_either_queen_while_the_request_runs(cluster: Cluste
             for follower in followers:
                 if follower.poll() is None:
                     follower.kill()
-        assert api.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "COMPLETED"
+        assert request(api, request_id)["job_state"] == "COMPLETED"
     for follower, (stdout, stderr) in zip(followers, outputs, strict=True):
         assert follower.returncode == 0, stderr
         assert stdout.splitlines() == ["[work] start", f"[work] done-{request_id}"], (stdout, stderr)
@@ -308,22 +320,16 @@ def test_logs_follow_through_either_queen_while_the_request_runs(cluster: Cluste
 def test_a_queen_killed_mid_task_is_replaced_and_the_running_task_is_recorded_not_rerun(cluster: Cluster) -> None:
     doomed = cluster.queen()
     cluster.ant("ant-a")
-    job = SHORT.replace("job_type: short", "job_type: adopted").replace("sleep 0.05", "echo start; sleep 3")
     with doomed.client() as api:
-        wait_for(lambda: ants_alive(api, {"ant-a"}), timeout=30, what="the ant to register")
-        assert api.post("/api/jobs/definitions", content=job,
-                        headers={"Content-Type": "application/yaml"}).status_code == 201
-        request_id = api.post("/api/jobs/requests", json={"job_type": "adopted"}).json()["id"]
-        wait_for(lambda: api.get(f"/api/jobs/requests/{request_id}").json()["job_state"] == "EXECUTING",
-                 timeout=30, what="the request to run on the first queen")
+        request_id = submit_one(api, "adopted", "echo start; sleep 3", {"ant-a"})
+        wait_for(lambda: request(api, request_id)["job_state"] == "EXECUTING", timeout=30,
+                 what="the request to run on the first queen")
     heir = cluster.queen()
     doomed.kill9()  # its task goes on on the ant, and its result goes to the dead queen's reply stream
     with heir.client() as api:
-        body = wait_for(lambda: (b := api.get(f"/api/jobs/requests/{request_id}").json())["job_state"] in TERMINAL
-                        and b, timeout=90, what="the other queen to adopt the request and end it")
+        body = final(api, request_id, timeout=90)
         assert body["job_state"] == "COMPLETED", body
         task = body["execution"]["tasks"][0]
         assert (task["task_state"], task["retried"], task["ant_id"]) == ("COMPLETED", 0, "ant-a"), task
-        lines = [e["line"] for e in api.get(f"/api/jobs/requests/{request_id}/logs").json()["lines"]]
-        assert lines == ["start", f"done-{request_id}"], lines  # ran once, its log kept
+        assert log_lines(api, request_id) == ["start", f"done-{request_id}"]  # ran once, its log kept
     assert f"resuming request {request_id}" in heir.log_text()
