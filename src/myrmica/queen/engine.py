@@ -72,7 +72,7 @@ class Engine:
         # Results handed to a supervisor and not yet stored, by "task execution id:attempt": when the
         # database went away before they were, the resumed supervisor takes them from here.
         self._unrecorded: dict[str, TaskResult] = {}
-        self.interrupted: set[str] = set()  # requests whose supervisor stopped when the database went away
+        self._interrupted: set[str] = set()  # requests whose supervisor stopped when the database went away
         self._recorded: dict[str, asyncio.Event] = {}
         self._adopted_queens: set[str] = set()
         self._ends_to_announce: list[str] = []
@@ -339,7 +339,7 @@ class Engine:
                     await asyncio.wait_for(recorded.wait(), timeout=RECORD_WAIT_SECONDS)
                     return
                 except TimeoutError:
-                    if result.request_id not in self.interrupted:
+                    if result.request_id not in self._interrupted:
                         log.warning("result of %s not recorded within %.0fs; acknowledging anyway", key,
                                     RECORD_WAIT_SECONDS)
                         self._orphan_results[key] = result
@@ -352,7 +352,7 @@ class Engine:
         """A supervisor stopped because the database went away: resume its request when it answers."""
         log.warning("request %s paused its walk: the database is unreachable (%s); it resumes when the database "
                     "answers", request_id, type(exc).__name__)
-        self.interrupted.add(request_id)
+        self._interrupted.add(request_id)
 
     async def attach(self, ant_id: str, key: str, wait: float) -> TaskResult | None:
         """Wait for the result of a task dispatched by a queen that died (this one adopted its request)."""
@@ -372,27 +372,24 @@ class Engine:
     async def _on_result(self, result: TaskResult) -> None:
         key = f"{result.task_execution_id}:{result.attempt}"
         future = self._results.get(key)
-        if future is not None and not future.done():
-            if not self.distributed:
-                future.set_result(result)
-                return
-            # The broker acknowledges the reply when this returns: wait until the supervisor has
-            # recorded it, so a queen that dies now leaves the reply to be delivered again.
-            recorded = self._recorded[key] = asyncio.Event()
-            self._unrecorded[key] = result
+        if future is not None and future.done():
+            future = None
+        if future is not None and not self.distributed:
             future.set_result(result)
-            await self._until_recorded(key, result, recorded)
             return
-        if self.distributed and result.request_id in self.interrupted:
-            # Its supervisor stopped when the database went away; the resumed one records it.
+        if future is not None or (self.distributed and result.request_id in self._interrupted):
+            # The broker acknowledges the reply when this returns: wait until it is recorded — by the
+            # supervisor waiting for it, or by the one resumed after a database outage — so a queen
+            # that dies meanwhile leaves the reply to be delivered again.
             recorded = self._recorded[key] = asyncio.Event()
             self._unrecorded[key] = result
+            if future is not None:
+                future.set_result(result)
             await self._until_recorded(key, result, recorded)
             return
         # A result nobody waits for: its supervisor moved on (timeout, cancel, a newer attempt) and
         # recorded the task's end itself, so this late copy must not overwrite anything — or its
         # queen died and the request is about to be adopted, so it is kept for a while for attach().
-        key = f"{result.task_execution_id}:{result.attempt}"
         self._orphan_results[key] = result
         while len(self._orphan_results) > 10_000:
             self._orphan_results.pop(next(iter(self._orphan_results)))
@@ -415,7 +412,7 @@ class Engine:
         await self._expire_ants()
         self.metrics.ants_live.set(len(self.ants.live()))
         lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
-        await self.store.requests.renew_leases(self.queen_id, [*self.supervisors, *self.interrupted], lease_until)
+        await self.store.requests.renew_leases(self.queen_id, [*self.supervisors, *self._interrupted], lease_until)
         was_leader = self.leader
         self.leader = await self.store.leases.acquire(LEADER_LEASE, self.queen_id, LEADER_LEASE_SECONDS)
         if self.leader and not was_leader:
@@ -445,12 +442,12 @@ class Engine:
         """
         now = utcnow()
         alive = [self.queen_id] if self.store.backend == "sqlite" else None
-        interrupted, self.interrupted = self.interrupted, set()
+        interrupted, self._interrupted = self._interrupted, set()
         try:
             rows = await self.store.requests.orphans(owner_alive=alive, now=now, mine=interrupted,
                                                      owner=self.queen_id)
         except BaseException:
-            self.interrupted |= interrupted
+            self._interrupted |= interrupted
             raise
         for row in rows:
             if row["id"] in self.supervisors:
