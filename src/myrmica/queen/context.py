@@ -8,6 +8,10 @@ from typing import Any
 
 from myrmica.domain.definition_model import JobDefinitionSpec
 
+# A queen holds each request it runs by a lease it renews every housekeeping pass; one that stops
+# renewing for this long (it died) has its requests adopted by another.
+LEASE_SECONDS = 15.0
+
 
 @dataclass
 class RunContext:

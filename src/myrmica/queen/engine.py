@@ -26,7 +26,7 @@ from myrmica.ids import new_id
 from myrmica.metrics import Metrics
 from myrmica.queen.ant_process import EmbeddedAntProcess
 from myrmica.queen.ants import AntRegistry
-from myrmica.queen.context import RunContext
+from myrmica.queen.context import LEASE_SECONDS, RunContext
 from myrmica.queen.cron import CronKeeper
 from myrmica.queen.logs import LogSink
 from myrmica.queen.operations import Operations
@@ -39,8 +39,10 @@ from myrmica.store.store import Store
 
 log = logging.getLogger("myrmica.queen")
 
-LEASE_SECONDS = 15.0  # a queen that stops renewing for this long has its requests adopted
 HOUSEKEEPING_SECONDS = 2.0
+# After a database outage every lease has lapsed, live queens' too: each waits this long before it
+# adopts another queen's requests, so that the live ones renew theirs first.
+ADOPTION_GRACE_SECONDS = 3 * HOUSEKEEPING_SECONDS
 CRON_SWEEP_SECONDS = 60.0
 LEADER_LEASE = "leader"
 LEADER_LEASE_SECONDS = 10.0
@@ -74,6 +76,7 @@ class Engine:
         self._unrecorded: dict[str, TaskResult] = {}
         self._interrupted: set[str] = set()  # requests whose supervisor stopped when the database went away
         self._recorded: dict[str, asyncio.Event] = {}
+        self._adopt_others_after = 0.0  # loop time; see ADOPTION_GRACE_SECONDS
         self._adopted_queens: set[str] = set()
         self._ends_to_announce: list[str] = []
         self.leader = False
@@ -407,6 +410,8 @@ class Engine:
                 outage.ok()
             except Exception as exc:
                 outage.failed(exc)
+                if outage.down:
+                    self._adopt_others_after = asyncio.get_running_loop().time() + ADOPTION_GRACE_SECONDS
 
     async def housekeeping_pass(self) -> None:
         await self._expire_ants()
@@ -444,8 +449,9 @@ class Engine:
         alive = [self.queen_id] if self.store.backend == "sqlite" else None
         interrupted, self._interrupted = self._interrupted, set()
         try:
+            others = asyncio.get_running_loop().time() >= self._adopt_others_after
             rows = await self.store.requests.orphans(owner_alive=alive, now=now, mine=interrupted,
-                                                     owner=self.queen_id)
+                                                     owner=self.queen_id, others=others)
         except BaseException:
             self._interrupted |= interrupted
             raise

@@ -19,7 +19,7 @@ from myrmica.domain.graph import first_task
 from myrmica.domain.methods import QUEEN_METHODS
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import is_filtered
-from myrmica.queen.context import RunContext
+from myrmica.queen.context import LEASE_SECONDS, RunContext
 from myrmica.queen.render import RenderError, render_job_field
 from myrmica.store.outage import OutageLog
 
@@ -37,7 +37,6 @@ STARVED_GATHER_DISTRIBUTED_SECONDS = 0.025
 SAFETY_POLL_SECONDS = 1.0
 STARVED_POLL_SECONDS = 0.05
 NOT_READY_MAX_WAIT = 30.0
-LEASE_SECONDS = 30.0
 LIMITS_CACHE_SECONDS = 1.0
 
 

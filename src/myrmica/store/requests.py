@@ -217,14 +217,18 @@ class RequestRepository:
         return int(value or 0)
 
     async def orphans(self, *, owner_alive: Sequence[str] | None, now: datetime, mine: Collection[str] = (),
-                      owner: str = "") -> list[dict[str, Any]]:
-        """READY/EXECUTING requests whose queen is gone: no owner, not a live owner, or a lapsed lease;
-        and those of ``mine`` that ``owner`` still holds (their supervisor stopped: resume them now)."""
-        gone = [jr.c.lease_owner.is_(None), jr.c.lease_expires_at < now]
-        if owner_alive is not None:
-            gone.append(jr.c.lease_owner.not_in(list(owner_alive)))
+                      owner: str = "", others: bool = True) -> list[dict[str, Any]]:
+        """READY/EXECUTING requests whose queen is gone (with ``others``): no owner, not a live owner, or a
+        lapsed lease; and those of ``mine`` that ``owner`` still holds (their supervisor stopped)."""
+        gone: list[ColumnElement[bool]] = []
+        if others:
+            gone += [jr.c.lease_owner.is_(None), jr.c.lease_expires_at < now]
+            if owner_alive is not None:
+                gone.append(jr.c.lease_owner.not_in(list(owner_alive)))
         if mine:
             gone.append(and_(jr.c.id.in_(list(mine)), jr.c.lease_owner == owner))
+        if not gone:
+            return []
         async with self._engine.connect() as conn:
             return as_dicts(await conn.execute(select(jr).where(text(ACTIVE_PREDICATE), or_(*gone))))
 
