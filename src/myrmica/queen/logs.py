@@ -101,6 +101,12 @@ class LogSink:
         if self.on_flushed is not None:
             self.on_flushed(request_ids)
 
+    async def store_lines_of(self, request_id: str) -> None:
+        """Before a request's end is written: its lines first, so that a reader who sees the end (on
+        another queen, which cannot flush this buffer) finds every line."""
+        if self._flushing.locked() or any(row["job_request_id"] == request_id for row in self._buffer):
+            await self.flush()
+
     def notify(self, request_id: str) -> None:
         for event in self._waiters.get(request_id, ()):
             event.set()

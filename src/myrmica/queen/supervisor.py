@@ -165,6 +165,8 @@ class JobSupervisor:
         run = self.run
         values = {"error_code": error_code, "error_message": message, "current_task": ""}
         held = self.runner.held_end
+        if self.engine.distributed:  # followers on other queens read the lines from the database
+            await self.engine.logs.store_lines_of(run.request_id)
         ended = await self.engine.store.requests.finish(
             run.request_id, run.execution_id, ["EXECUTING", "READY"], state,
             request_values={**values, "user_key": None} if run.request.get("user_key") else values,
