@@ -447,15 +447,13 @@ class Engine:
         """
         now = utcnow()
         alive = [self.queen_id] if self.store.backend == "sqlite" else None
-        interrupted, self._interrupted = self._interrupted, set()
-        try:
-            others = asyncio.get_running_loop().time() >= self._adopt_others_after
-            rows = await self.store.requests.orphans(owner_alive=alive, now=now, mine=interrupted,
-                                                     owner=self.queen_id, others=others)
-        except BaseException:
-            self._interrupted |= interrupted
-            raise
+        mine = set(self._interrupted)
+        others = asyncio.get_running_loop().time() >= self._adopt_others_after
+        rows = await self.store.requests.orphans(owner_alive=alive, now=now, mine=mine, owner=self.queen_id,
+                                                 others=others)
+        self._interrupted -= mine - {row["id"] for row in rows}  # ended, or another queen's now
         for row in rows:
+            self._interrupted.discard(row["id"])
             if row["id"] in self.supervisors:
                 continue
             lease_until = now + timedelta(seconds=LEASE_SECONDS)
