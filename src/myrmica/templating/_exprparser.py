@@ -473,9 +473,11 @@ class _Parser:
                     prop.kind is Kind.OPERATOR and _is_identifier_word(prop.value)
                 ):
                     raise self.error("expected name", prop)
-                if self.current.is_(Kind.BRACKET, "("):
-                    raise self.error(f"method calls are not supported ({prop.value})", prop)
-                node = Member(prop.pos, node, Literal(prop.pos, prop.value), optional, prop.value)
+                if self.current.is_(Kind.BRACKET, "("):  # parses (Tork's ValidExpr accepts it), never runs
+                    self.parse_arguments([])
+                    node = MethodCall(prop.pos, prop.value)
+                else:
+                    node = Member(prop.pos, node, Literal(prop.pos, prop.value), optional, prop.value)
                 chained = chained or optional
             elif token.value == "[":
                 node = self.parse_index(node, token, optional=False)

@@ -49,6 +49,7 @@ from myrmica.templating._exprparser import (
     Literal,
     MapLit,
     Member,
+    MethodCall,
     Node,
     Pointer,
     Predicate,
@@ -147,6 +148,8 @@ def _check_names(root: Node, names: frozenset[str]) -> None:
                 raise ExprError(f"function {node.name} is not supported", node.pos)
             if node.name not in FUNCTIONS and node.name not in PREDICATES:
                 raise ExprError(f"unknown name {node.name}", node.pos)
+        if isinstance(node, MethodCall):
+            raise ExprError(f"method calls are not supported ({node.name})", node.pos)
         if isinstance(node, Pointer) and node.name not in ("", "index", "acc"):
             raise ExprError(f"unknown pointer #{node.name}", node.pos)
         if isinstance(node, Let):
@@ -231,6 +234,8 @@ class _Evaluator:
                 return self.eval(node.body)
             finally:
                 self.lets.pop()
+        if isinstance(node, MethodCall):
+            raise ExprError(f"method calls are not supported ({node.name})", node.pos)
         assert isinstance(node, Predicate)  # only reached through a predicate builtin
         return self.eval(node.node)
 
@@ -262,11 +267,9 @@ class _Evaluator:
             raise ExprError(f"invalid operation: + (mismatched type {type_name(value)})", node.pos)
         return value
 
-    def boolean(self, node: Binary, value: Any, other: Any) -> bool:
+    def boolean(self, node: Binary, value: Any, left: Any, right: Any) -> bool:
         if not isinstance(value, bool):
-            raise ExprError(
-                f"invalid operation: {node.op} (mismatched types {type_name(value)} and {type_name(other)})", node.pos
-            )
+            raise ExprError(mismatched(node.op, left, right).message, node.pos)
         return value
 
     def eval_binary(self, node: Binary) -> Any:
@@ -274,9 +277,10 @@ class _Evaluator:
         left = self.eval(node.left)
         if op in ("||", "or", "&&", "and"):
             want = op in ("||", "or")
-            if self.boolean(node, left, True) == want:
+            if self.boolean(node, left, left, True) == want:
                 return want
-            return self.boolean(node, self.eval(node.right), left)
+            right = self.eval(node.right)
+            return self.boolean(node, right, left, right)
         if op == "??":
             return self.eval(node.right) if left is None else left
         right = self.eval(node.right)
