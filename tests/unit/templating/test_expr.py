@@ -373,7 +373,10 @@ def test_error_positions_are_line_and_column() -> None:
     assert err.phase == "compiling"
     runtime = error("{{ 1 + 'a' }}")
     assert runtime.phase == "evaluating" and runtime.expression == "1 + 'a'"
-    assert str(runtime) == "error evaluating expression: 1 + 'a': invalid operation: + (mismatched types int and string) (1:3)"
+    assert (
+        str(runtime)
+        == "error evaluating expression: 1 + 'a': invalid operation: + (mismatched types int and string) (1:3)"
+    )
 
 
 # ---------------------------------------------------------------- functions
@@ -418,7 +421,7 @@ def test_error_positions_are_line_and_column() -> None:
         ("toJSON(0.0000001)", "1e-7"),
         ("toJSON(1e20)", "100000000000000000000"),
         ("toJSON(2.0)", "2"),
-        ("fromJSON('{\"name\": \"John\", \"age\": 30}')", {"name": "John", "age": 30.0}),
+        ('fromJSON(\'{"name": "John", "age": 30}\')', {"name": "John", "age": 30.0}),
         ("fromJSON('null')", None),
         ("toBase64('Hello World')", "SGVsbG8gV29ybGQ="),
         ("fromBase64('SGVsbG8gV29ybGQ=')", "Hello World"),
