@@ -28,13 +28,13 @@ supported.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import re2
-
+from myrmica.templating._exprblocks import find_blocks
 from myrmica.templating._exprerrors import ExprError
 from myrmica.templating._exprfuncs import FUNCTIONS, Runtime, regex_matches, sort_items, sort_order
 from myrmica.templating._exprparser import (
@@ -93,8 +93,6 @@ __all__ = [
     "tork_context",
 ]
 
-#: Tork's ``exprMatcher``: ``{{\s*(.+?)\s*}}`` on one line (RE2, like Go, so matching is linear).
-_MATCHER = re2.compile(r"\{\{[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\}\}")
 _UNSUPPORTED = frozenset({"now", "date", "duration", "timezone"})
 _random = random.Random()
 
@@ -159,11 +157,17 @@ def _check_names(root: Node, names: frozenset[str]) -> None:
         stack.extend((child, scope) for child in children(node))
 
 
+@functools.lru_cache(maxsize=2048)
+def _parse(source: str, max_depth: int) -> Node:
+    """Parsed trees are immutable, so one per source is shared by all evaluations."""
+    return parse(source, max_depth)
+
+
 def _compile(source: str, names: frozenset[str] | None, limits: Limits) -> Node:
     if len(source) > limits.max_source:
         raise ExprError(f"expression is longer than the limit of {limits.max_source} characters")
     try:
-        node = parse(source, limits.max_depth)
+        node = _parse(source, limits.max_depth)
         if names is not None:
             _check_names(node, names)
     except ExprError as exc:
@@ -469,8 +473,9 @@ def _run(source: str, env: Mapping[str, Any], rt: Runtime) -> Any:
 
 
 def _sanitize(text: str) -> str:
-    match = _MATCHER.search(text)
-    return text if match is None else match.group(1)
+    """Tork's ``sanitizeExpr``: the expression of the first block, or the whole text."""
+    block = next(find_blocks(text), None)
+    return text if block is None else text[block.expr_start : block.expr_end]
 
 
 def evaluate(
@@ -500,18 +505,19 @@ def render(
     out: list[str] = []
     size = 0
     last = 0
-    for match in _MATCHER.finditer(template):
-        text = template[last : match.start()]
-        value = _run(match.group(1), env, rt)
+    for block in find_blocks(template):
+        source = template[block.expr_start : block.expr_end]
+        text = template[last : block.start]
+        value = _run(source, env, rt)
         try:
             text += printable(value, rt.meter)
         except ExprError as exc:
-            raise exc.located(match.group(1), "evaluating") from None
+            raise exc.located(source, "evaluating") from None
         size += len(text)
         if size > limits.max_string:
             raise ExprError(f"rendered template exceeds the limit of {limits.max_string} characters")
         out.append(text)
-        last = match.end()
+        last = block.end
     out.append(template[last:])
     return "".join(out)
 
@@ -534,4 +540,4 @@ def check(expression: str, *, limits: Limits = Limits()) -> None:
 
 def has_expression(text: str) -> bool:
     """Whether ``text`` has a ``{{ … }}`` block that :func:`render` would replace."""
-    return "{{" in text and _MATCHER.search(text) is not None
+    return next(find_blocks(text), None) is not None

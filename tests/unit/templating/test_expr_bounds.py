@@ -3,12 +3,14 @@ every size and step limit fails fast with ExprError, and random input raises not
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from myrmica.templating._exprblocks import find_blocks
 from myrmica.templating.expr import ExprError, Limits, evaluate, render, tork_context
 
 SECRET = "Zq9-s3cr3t-VALUE"
@@ -323,3 +325,25 @@ def test_arbitrary_text_raises_nothing_but_expr_error(text: str) -> None:
 def test_functions_over_random_data_raise_nothing_but_expr_error(data: Any, expression: str) -> None:
     _only_expr_errors(lambda: evaluate(expression, {"x": data}, limits=_SMALL))
     _only_expr_errors(lambda: render("{{ x }}", {"x": data}, limits=_SMALL))
+
+
+# ---------------------------------------------------------------- the block scanner
+
+_GO_MATCHER = re.compile(r"\{\{[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\}\}")  # Tork's exprMatcher, \s as in Go
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="{} \n\tax", max_size=24))
+def test_block_scanner_finds_exactly_what_tork_s_regexp_finds(text: str) -> None:
+    expected = [(m.start(), m.end(), m.start(1), m.end(1)) for m in _GO_MATCHER.finditer(text)]
+    assert [(b.start, b.end, b.expr_start, b.expr_end) for b in find_blocks(text)] == expected
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{{" * 50_000, "{{ a" * 25_000, "{{x\ny" * 20_000, "{{x" * 30_000 + " " * 9_000 + "}}", "{{ }" * 25_000],
+)
+def test_block_scanner_is_linear_on_unclosed_blocks(template: str) -> None:
+    # a backtracking regexp needs ~n²/2 steps here (minutes at this size); the scanner is one pass
+    blocks = list(find_blocks(template))
+    assert len(blocks) <= 1
