@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from myrmica.templating._exprblocks import find_blocks
+from myrmica.templating._exprblocks import Block, find_blocks
 from myrmica.templating._exprerrors import ExprError
 from myrmica.templating._exprfuncs import FUNCTIONS, Runtime, regex_matches, sort_items, sort_order
 from myrmica.templating._exprparser import (
@@ -134,42 +134,50 @@ def each_context(context: Mapping[str, Any], index: int, value: Any, var: str = 
 # ---------------------------------------------------------------- checking names
 
 
-def _check_names(root: Node, names: frozenset[str]) -> None:
-    """Tork compiles with ``expr.Env(context)``: an unknown name fails before evaluation."""
-    stack: list[tuple[Node, frozenset[str]]] = [(root, names)]
+def _problems(root: Node) -> tuple[tuple[str | None, ExprError], ...]:
+    """What a compile against an environment may reject, in the order it is met.
+
+    ``(name, error)``: the error applies when ``name`` is not in the environment, or always when
+    ``name`` is None (an unknown function, a method call, a bad pointer). Computed once per tree.
+    """
+    found: list[tuple[str | None, ExprError]] = []
+    stack: list[tuple[Node, frozenset[str]]] = [(root, frozenset({"$env"}))]
     while stack:
         node, scope = stack.pop()
-        if isinstance(node, Ident) and node.name not in scope and node.name != "$env":
-            raise ExprError(f"unknown name {node.name}", node.pos)
-        if isinstance(node, Call):
-            if node.name in _UNSUPPORTED:
-                raise ExprError(f"function {node.name} is not supported", node.pos)
-            if node.name not in FUNCTIONS and node.name not in PREDICATES:
-                raise ExprError(f"unknown name {node.name}", node.pos)
-        if isinstance(node, MethodCall):
-            raise ExprError(f"method calls are not supported ({node.name})", node.pos)
-        if isinstance(node, Pointer) and node.name not in ("", "index", "acc"):
-            raise ExprError(f"unknown pointer #{node.name}", node.pos)
+        if isinstance(node, Ident) and node.name not in scope:
+            found.append((node.name, ExprError(f"unknown name {node.name}", node.pos)))
+        elif isinstance(node, Call) and node.name in _UNSUPPORTED:
+            found.append((None, ExprError(f"function {node.name} is not supported", node.pos)))
+        elif isinstance(node, Call) and node.name not in FUNCTIONS and node.name not in PREDICATES:
+            found.append((None, ExprError(f"unknown name {node.name}", node.pos)))
+        elif isinstance(node, MethodCall):
+            found.append((None, ExprError(f"method calls are not supported ({node.name})", node.pos)))
+        elif isinstance(node, Pointer) and node.name not in ("", "index", "acc"):
+            found.append((None, ExprError(f"unknown pointer #{node.name}", node.pos)))
         if isinstance(node, Let):
-            stack.append((node.value, scope))
             stack.append((node.body, scope | {node.name}))
+            stack.append((node.value, scope))
             continue
-        stack.extend((child, scope) for child in children(node))
+        stack.extend((child, scope) for child in reversed(children(node)))
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=2048)
-def _parse(source: str, max_depth: int) -> Node:
+def _parse(source: str, max_depth: int) -> tuple[Node, tuple[tuple[str | None, ExprError], ...]]:
     """Parsed trees are immutable, so one per source is shared by all evaluations."""
-    return parse(source, max_depth)
+    node = parse(source, max_depth)
+    return node, _problems(node)
 
 
 def _compile(source: str, names: frozenset[str] | None, limits: Limits) -> Node:
     if len(source) > limits.max_source:
         raise ExprError(f"expression is longer than the limit of {limits.max_source} characters")
     try:
-        node = _parse(source, limits.max_depth)
+        node, problems = _parse(source, limits.max_depth)
         if names is not None:
-            _check_names(node, names)
+            for name, problem in problems:
+                if name is None or name not in names:
+                    raise ExprError(problem.message, problem.pos)
     except ExprError as exc:
         raise exc.located(source, "compiling") from None
     except RecursionError:
@@ -472,9 +480,23 @@ def _run(source: str, env: Mapping[str, Any], rt: Runtime) -> Any:
         raise ExprError("expression evaluation nested too deeply").located(source, "evaluating") from None
 
 
+_CACHED_TEMPLATE = 4096  # characters: longer templates are scanned each time rather than kept
+
+
+@functools.lru_cache(maxsize=2048)
+def _cached_blocks(text: str) -> tuple[Block, ...]:
+    return tuple(find_blocks(text))
+
+
+def _blocks(text: str) -> Iterable[Block]:
+    if "{{" not in text:
+        return ()
+    return _cached_blocks(text) if len(text) <= _CACHED_TEMPLATE else find_blocks(text)
+
+
 def _sanitize(text: str) -> str:
     """Tork's ``sanitizeExpr``: the expression of the first block, or the whole text."""
-    block = next(find_blocks(text), None)
+    block = next(iter(_blocks(text)), None)
     return text if block is None else text[block.expr_start : block.expr_end]
 
 
@@ -505,7 +527,7 @@ def render(
     out: list[str] = []
     size = 0
     last = 0
-    for block in find_blocks(template):
+    for block in _blocks(template):
         source = template[block.expr_start : block.expr_end]
         text = template[last : block.start]
         value = _run(source, env, rt)
@@ -540,4 +562,4 @@ def check(expression: str, *, limits: Limits = Limits()) -> None:
 
 def has_expression(text: str) -> bool:
     """Whether ``text`` has a ``{{ … }}`` block that :func:`render` would replace."""
-    return next(find_blocks(text), None) is not None
+    return next(iter(_blocks(text)), None) is not None
