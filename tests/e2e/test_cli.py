@@ -172,6 +172,19 @@ def test_definitions_apply_list_and_show(server: LiveServer, tmp_path: Path) -> 
     assert [t["task_type"] for t in as_json(server, "definitions", "show", "two-tasks")["tasks"]] == ["one", "two"]
 
 
+def test_definitions_apply_prints_warnings_and_refuses_unknown_keys(server: LiveServer, tmp_path: Path) -> None:
+    path = tmp_path / "with-resources.yaml"
+    path.write_text(TWO_TASKS.replace("tasks:", "resources:\n  resource_type: License\ntasks:"))
+    out = ok(server, "definitions", "apply", str(path))
+    assert "created version 1" in out
+    assert "warning: job key 'resources': stored, not enforced" in out
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(TWO_TASKS.replace('script: ["echo two"]', 'scripts: ["echo two"]'))
+    result = cli(server, "definitions", "apply", str(typo))
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "unknown key 'scripts' in task 'two'" in result.stderr and "did you mean 'script'?" in result.stderr
+
+
 # ---------------------------------------------------------------------------------------------- submit, logs, show
 
 

@@ -2,6 +2,10 @@
 
 HTTP examples are pointed at a local stub instead of jsonplaceholder.typicode.com. The expected end
 states follow Formicary's rules (spec §1.8) for what these scripts do on this machine.
+
+The examples are read from ``../shared/examples/formicary/`` beside this checkout (see
+tests/support/examples.py), which only the project's workspace has: elsewhere (a fresh clone) this
+module is skipped at collection. The project's own examples run in test_project_examples.py.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import json
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +22,7 @@ import pytest
 import yaml
 
 from myrmica.config import Settings
+from tests.support.examples import FORMICARY_EXAMPLES, NO_SHARED_EXAMPLES
 from tests.support.http_stub import HttpStub, http_stub
 from tests.support.jobs import (
     TERMINAL,
@@ -33,7 +37,9 @@ from tests.support.jobs import (
     wait_state,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples" / "formicary"
+EXAMPLES = FORMICARY_EXAMPLES
+if not EXAMPLES.is_dir():
+    pytest.skip(NO_SHARED_EXAMPLES, allow_module_level=True)
 PLACEHOLDER = "https://jsonplaceholder.typicode.com"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from myrmica.cli.client import ApiClient
 from myrmica.cli.output import console, print_json, print_table
@@ -30,6 +31,8 @@ def apply(ctx: typer.Context,
         if not json_wanted(ctx):
             verb = "created version" if response.status_code == 201 else "unchanged at version"
             console.print(f"{path}: [bold]{body['job_type']}[/bold] {verb} {body['version']} ({body['id']})")
+            for warning in body.get("warnings") or []:
+                console.print(f"  [yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if json_wanted(ctx):
         print_json(results)
 

@@ -20,6 +20,7 @@ import pydantic
 import yaml
 
 from myrmica.domain.cron import next_fire
+from myrmica.domain.definition_keys import check_keys
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.graph import validate_graph
@@ -43,6 +44,7 @@ class ParsedDefinition:
     raw: str
     format: str  # "yaml" or "json"
     digest: str  # of the raw text: an identical re-post is recognised by it
+    warnings: tuple[str, ...] = ()  # known keys Myrmica keeps but does not act on yet
 
 
 def detect_format(source: str, content_type: str | None) -> str:
@@ -136,6 +138,7 @@ def parse_definition(source: str, content_type: str | None = None) -> ParsedDefi
             document["dynamic_template_tasks"] = True
     else:
         document = static_doc
+    warnings = check_keys(document)
     spec = to_spec(document)
     validate_graph(spec)
     if spec.cron_trigger:
@@ -145,4 +148,4 @@ def parse_definition(source: str, content_type: str | None = None) -> ParsedDefi
         except ValueError as exc:
             raise ValidationError(f"cron_trigger: {exc}", field="cron_trigger") from exc
     digest = hashlib.sha256(source.encode()).hexdigest()
-    return ParsedDefinition(spec=spec, raw=source, format=fmt, digest=digest)
+    return ParsedDefinition(spec=spec, raw=source, format=fmt, digest=digest, warnings=tuple(warnings))

@@ -11,6 +11,7 @@ from typing import Any
 import pydantic
 import yaml
 
+from myrmica.domain.definition_keys import unknown_task_key
 from myrmica.domain.definition_model import JobDefinitionSpec, TaskDefinition
 from myrmica.domain.definitions import UPLOAD_FUNCTIONS
 from myrmica.domain.fragments import job_field_line, task_fragments
@@ -52,6 +53,9 @@ def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_
     tasks = document.get("tasks") if isinstance(document, dict) else None
     for raw_task in tasks or []:
         if isinstance(raw_task, dict) and str(raw_task.get("task_type")) == task_type:
+            unknown = unknown_task_key(raw_task)
+            if unknown is not None:  # a key a template produced, which the upload could not see
+                raise RenderError(f"{unknown.message} (after rendering)")
             try:
                 return TaskDefinition.model_validate(raw_task)
             except pydantic.ValidationError as exc:

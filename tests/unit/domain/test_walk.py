@@ -18,7 +18,7 @@ from myrmica.domain.walk import (
     should_retry_task,
 )
 
-# /work/shared/examples/formicary/retry-job.yaml
+# The shape of Formicary's retry-job.yaml example (written out here; no file is read).
 RETRY_JOB: dict[str, Any] = {
     "job_type": "retry-job",
     "delay_between_retries": "6s",
@@ -34,7 +34,7 @@ RETRY_JOB: dict[str, Any] = {
     ],
 }
 
-# /work/shared/examples/formicary/approval-with-sla.yaml
+# The shape of Formicary's approval-with-sla.yaml example (written out here; no file is read).
 APPROVAL_JOB: dict[str, Any] = {
     "job_type": "approval-with-sla-demo",
     "tasks": [

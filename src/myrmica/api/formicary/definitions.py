@@ -79,7 +79,9 @@ async def upload_definition(request: Request, principal: Principal = Depends(cur
                                      message=f"version {saved.definition['version']}")
         for hook in ctx.services.get("definition_saved_hooks", []):
             await hook(saved.definition)
-    return JSONResponse(definition_json(saved.definition), status_code=201 if saved.created else 200)
+    # Known keys Myrmica keeps but does not act on yet (Formicary's `resources`, `notify`, …).
+    body = {**definition_json(saved.definition), "warnings": list(parsed.warnings)}
+    return JSONResponse(body, status_code=201 if saved.created else 200)
 
 
 @router.get("/type/{job_type}/versions")
