@@ -221,7 +221,8 @@ def _from_json(rt: Runtime, args: list[Any]) -> Any:
     try:
         return json.loads(text, parse_int=_json_number, parse_float=_json_number, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise ExprError(f"fromJSON: invalid JSON: {exc.msg} at offset {exc.pos}") from None
+        reason = exc.msg.split(":")[0]  # the text after a colon may quote the input
+        raise ExprError(f"fromJSON: invalid JSON: {reason} at offset {exc.pos}") from None
     except (ValueError, RecursionError):
         raise ExprError("fromJSON: invalid JSON (a number out of range or nesting too deep)") from None
 

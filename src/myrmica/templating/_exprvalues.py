@@ -303,7 +303,7 @@ def fetch(container: Any, key: Any, name: str | None = None) -> Any:
         if index < 0:
             index += length
         if not 0 <= index < length:
-            raise ExprError(f"index out of range: {to_int(key, 'index')} (array length is {length})")
+            raise ExprError(f"index out of range (array length is {length})")  # the index may be data
         return container[index]
     what = name if name is not None else f"a {type_name(key)} key"
     raise ExprError(f"cannot fetch {what} from {type_name(container)}")

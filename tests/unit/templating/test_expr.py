@@ -338,8 +338,8 @@ def test_not_binds_tighter_than_comparison() -> None:
         ("'a' in 'abc'", "operator in not defined on string"),
         ("1 ? 2 : 3", "non-bool expression (type int) used as condition"),
         ("'a' .. 'b'", "invalid operation: .. (mismatched types string and string)"),
-        ("[1, 2, 3][3]", "index out of range: 3 (array length is 3)"),
-        ("[1][-2]", "index out of range: -2 (array length is 1)"),
+        ("[1, 2, 3][3]", "index out of range (array length is 3)"),
+        ("[1][-2]", "index out of range (array length is 1)"),
         ("nil.a", 'unexpected token Operator(".") (1:4)'),  # expr-lang takes no postfix after nil
         ("{'a': nil}.a.b", "cannot fetch b from <nil> (1:14)"),
         ("inputs.SOMEVAR.x", "cannot fetch x from string"),
