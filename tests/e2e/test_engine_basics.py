@@ -119,8 +119,9 @@ def test_exit_code_routes_to_a_task(api: httpx.Client) -> None:
     four = submit(api, "e2e-routed", {"Code": 4})
 
     done = wait_state(api, three["id"], ("COMPLETED", "FAILED", "CANCELLED"))
-    # Myrmica: a failure whose exact exit code routes to a task is handled; the job completes.
-    assert done["job_state"] == "COMPLETED", done
+    # As Formicary (spec §1.8 rule 5): the branch runs, and the failed task still fails the job.
+    assert done["job_state"] == "FAILED", done
+    assert done["error_code"] == "ERR_TASK_EXECUTE"
     assert task_types(done) == ["check", "other"]
     assert task(done, "check")["task_state"] == "FAILED"
     assert task(done, "check")["exit_code"] == "3"
@@ -137,6 +138,21 @@ def test_exit_code_routes_to_a_task(api: httpx.Client) -> None:
     assert task_types(done) == ["check"]
     assert task(done, "check")["exit_code"] == "4"
 
+
+
+ROUTED_OPTIONAL = ROUTED.replace("e2e-routed", "e2e-routed-optional").replace(
+    "  on_exit_code:\n    3: other", "  allow_failure: true\n  on_exit_code:\n    3: other")
+
+
+def test_exit_code_branch_of_an_optional_task_completes_the_job(api: httpx.Client) -> None:
+    """The way to let an exit-code branch end well (the README's departures list says so)."""
+    assert "allow_failure: true" in ROUTED_OPTIONAL
+    apply(api, ROUTED_OPTIONAL)
+    done = run(api, "e2e-routed-optional", {"Code": 3})
+    assert done["job_state"] == "COMPLETED", done
+    assert task_types(done) == ["check", "other"]
+    assert task(done, "check")["task_state"] == "FAILED"
+    assert task(done, "check")["exit_code"] == "3"
 
 FATAL = """job_type: e2e-fatal
 tasks:

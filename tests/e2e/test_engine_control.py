@@ -367,10 +367,12 @@ def test_manual_rejection_needs_comments_and_follows_the_rejected_branch(api: ht
     assert gate["exit_code"] == "REJECTED"
     assert gate["error_code"] == "ERR_MANUAL_REJECTION"
     assert gate["comments"] == "not today"
-    # Myrmica follows the REJECTED edge (Formicary fails at once, spec §10.6); the routed failure is handled.
+    # Myrmica follows the REJECTED edge (Formicary fails at once, spec §10.6); the rejected task still
+    # fails the job (spec §1.8 rule 5).
     assert task_types(done) == ["build", "approve", "rollback"]
     assert "rolled-back" in log_text(api, done["id"])
-    assert done["job_state"] == "COMPLETED", done
+    assert done["job_state"] == "FAILED", done
+    assert done["error_code"] == "ERR_MANUAL_REJECTION"
 
 
 def test_review_endpoint_old_form_approves(api: httpx.Client) -> None:

@@ -14,13 +14,12 @@ A supervisor runs one task at a time. After each attempt it calls, in order:
 Myrmica decisions (where Formicary's behaviour is a bug or a quirk, spec §10):
 
 * A MANUAL task that was REJECTED follows an ``on_exit_code`` entry ``REJECTED: <task>`` (Formicary
-  fails the job at once, so such a branch never runs — §10.6).
-* Rule 5, "handled" failures: a FAILED task whose *exact* exit code (e.g. ``3``, ``REJECTED``) has an
-  ``on_exit_code`` entry naming another task counts as handled — branching on that code was the
-  author's explicit plan, so it does not fail the job. A failure that only followed the generic
-  ``FAILED`` edge (``on_failed``) is not handled: the branch runs (clean-up, notification) and the job
-  still ends FAILED, as in Formicary. ``allow_failure`` tasks never fail the job, except with
-  ``ERR_FATAL``.
+  fails the job at once, so such a branch never runs — §10.6); the job still ends FAILED by rule 5.
+* Rule 5 as Formicary has it (§10.14): a FAILED task fails the job even when its exit code (exact, or
+  the generic ``FAILED`` edge) routed the walk to another task — the branch runs (clean-up, a fix-up,
+  a notification) and the job ends FAILED with that task's error. To let a branch on an exit code
+  end well, give the task ``allow_failure: true`` (its exit-code edges still route) or map the code
+  to ``COMPLETED``. ``allow_failure`` tasks never fail the job, except with ``ERR_FATAL``.
 * A ``FATAL`` outcome ends the walk with ``ERR_FATAL`` at once, even if the task has a FAILED edge;
   only ``always_run`` tasks follow.
 """
@@ -247,21 +246,13 @@ def next_step(task: TaskDefinition, outcome: Outcome, spec: JobDefinitionSpec) -
     return _end_by_action(task, outcome, state, action)
 
 
-def _handled(task: TaskDefinition, outcome: Outcome) -> bool:
-    code = _key(outcome.exit_code)
-    if not code or code in _STATE_KEYS:
-        return False
-    target = task.on_exit_code.get(code, "")
-    return bool(target) and not is_action(target)
-
-
 def final_job_state(executed: list[tuple[TaskDefinition, Outcome]]) -> tuple[str, str, str]:
     """Rule 5 of §1.8: the job's ``(state, error_code, error_message)`` once the walk ended well.
 
     Only each task's latest attempt counts. The job is CANCELLED if a task was cancelled; it FAILS
     (with the first such task's error) if a task ended FAILED unless that task has ``allow_failure``
-    (and the error is not ``ERR_FATAL``) or its exact exit code was routed to another task by an
-    ``on_exit_code`` entry (see the module docstring); otherwise it is COMPLETED.
+    (and the error is not ``ERR_FATAL``) — also when the failure's exit code routed the walk to
+    another task (see the module docstring); otherwise it is COMPLETED.
     """
     latest: dict[str, tuple[TaskDefinition, Outcome]] = {}
     for task, outcome in executed:
@@ -272,7 +263,7 @@ def final_job_state(executed: list[tuple[TaskDefinition, Outcome]]) -> tuple[str
     for task, outcome in latest.values():
         if outcome.state != FAILED:
             continue
-        if outcome.error_code != ErrorCode.ERR_FATAL and (task.allow_failure or _handled(task, outcome)):
+        if task.allow_failure and outcome.error_code != ErrorCode.ERR_FATAL:
             continue
         step = _fail(task, outcome)
         return FAILED, step.error_code, step.error_message

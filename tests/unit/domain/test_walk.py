@@ -139,7 +139,7 @@ def test_approval_approved_branch() -> None:
     assert run(spec, "security-approval", done("APPROVED"))[1] == Step("deploy-prod", None)
 
 
-def test_approval_rejected_branch_runs_and_is_handled() -> None:
+def test_approval_rejected_branch_runs_and_the_job_fails() -> None:
     spec = spec_of(APPROVAL_JOB)
     rejected = failed("REJECTED", ErrorCode.ERR_MANUAL_REJECTION, "Rejected by bob")
     outcome, step = run(spec, "security-approval", rejected)
@@ -147,7 +147,7 @@ def test_approval_rejected_branch_runs_and_is_handled() -> None:
     assert not should_retry_task(outcome, 0, spec.tasks[1])
     assert step == Step("notify-rejected", None)
     executed = [(spec.tasks[0], done()), (spec.tasks[1], outcome), (spec.tasks[3], done())]
-    assert final_job_state(executed) == ("COMPLETED", "", "")
+    assert final_job_state(executed) == ("FAILED", ErrorCode.ERR_MANUAL_REJECTION, "Rejected by bob")
 
 
 def test_rejection_without_branch_fails_the_job() -> None:
@@ -208,15 +208,33 @@ def test_on_failed_branch_runs_but_the_job_fails() -> None:
     assert state == ("FAILED", ErrorCode.ERR_TASK_EXECUTE, "boom")
 
 
-def test_exact_exit_code_branch_is_handled() -> None:
+def test_exact_exit_code_branch_runs_but_the_job_fails() -> None:
+    """Spec §1.8 rule 5 / §10.14, as Formicary does it: the routed-from task stays FAILED."""
     spec = simple({"task_type": "a", "on_completed": "b", "on_exit_code": {"5": "fix"}}, {"task_type": "b"},
                   {"task_type": "fix"})
-    outcome, step = run(spec, "a", failed("5"))
+    outcome, step = run(spec, "a", failed("5", ErrorCode.ERR_TASK_EXECUTE, "exit 5"))
     assert outcome.state == "FAILED"
     assert step == Step("fix", None)
-    assert final_job_state([(spec.tasks[0], outcome), (spec.tasks[2], done())]) == ("COMPLETED", "", "")
-    # A different failing exit code has no edge and fails the job.
+    assert final_job_state([(spec.tasks[0], outcome), (spec.tasks[2], done())]) == (
+        "FAILED", ErrorCode.ERR_TASK_EXECUTE, "exit 5")
+    # A different failing exit code has no edge and fails the job at once.
     assert run(spec, "a", failed("6"))[1].job_outcome == "FAILED"
+
+
+def test_exact_exit_code_branch_with_allow_failure_completes() -> None:
+    spec = simple({"task_type": "a", "allow_failure": True, "on_completed": "b", "on_exit_code": {"5": "fix"}},
+                  {"task_type": "b"}, {"task_type": "fix"})
+    outcome, step = run(spec, "a", failed("5"))
+    assert step == Step("fix", None)
+    assert final_job_state([(spec.tasks[0], outcome), (spec.tasks[2], done())]) == ("COMPLETED", "", "")
+
+
+def test_exit_code_mapped_to_completed_follows_the_completed_edge() -> None:
+    spec = simple({"task_type": "a", "on_completed": "b", "on_exit_code": {"5": "COMPLETED"}}, {"task_type": "b"})
+    outcome, step = run(spec, "a", failed("5"))
+    assert outcome.state == "COMPLETED"
+    assert step == Step("b", None)
+    assert final_job_state([(spec.tasks[0], outcome), (spec.tasks[1], done())]) == ("COMPLETED", "", "")
 
 
 def test_completed_task_with_exit_code_edges_but_no_completed_edge() -> None:
