@@ -14,6 +14,7 @@ from tests.support.jobs import (
     get_request,
     in_seconds,
     list_requests,
+    log_lines,
     log_text,
     read_pid,
     run,
@@ -186,11 +187,22 @@ def test_pause_a_running_request_then_it_resumes_by_itself(api: httpx.Client, se
     paused = response.json()
     assert paused["job_state"] == "PAUSED"
     assert paused["paused_count"] == 1
+    assert paused["retried"] == 1, "a pause counts in retried (JobRetry), as in Formicary"
+    assert paused["resumes_at"] == paused["scheduled_at"]
 
     done = wait_state(api, request["id"], TERMINAL, timeout=15)
     assert done["job_state"] == "COMPLETED", done
+    assert done["resumes_at"] is None
     lines = log_text(api, request["id"])
     assert count_containing(lines, "one-ran") == 1, "a task completed before the pause ran again"
+    # The boundary between the two runs is in the log, after the first run's lines and before the second's.
+    markers = [line for line in log_lines(api, request["id"]) if line["stream"] == "marker"]
+    assert [m["line"].split(" at ")[0] for m in markers] == ["paused", "resumed"], markers
+    assert "; resumes at " in markers[0]["line"]
+    assert lines.index(markers[0]["line"]) > lines.index("one-ran")
+    assert lines.index(markers[1]["line"]) < lines.index("two-finished")
+    # A task filter keeps the markers: they are the boundaries of that task's runs too.
+    assert [line["stream"] for line in log_lines(api, request["id"], "two")].count("marker") == 2
     assert "two-finished" in lines and "three-ran" in lines
     assert [t for t in task_types(done) if t == "one"] == ["one"]
     assert task(done, "two")["task_state"] == "COMPLETED"
@@ -240,6 +252,50 @@ def test_pause_job_exit_code_pauses_and_the_job_resumes(api: httpx.Client) -> No
     assert count_containing(lines, "gate attempt") == 2
     assert task(done, "gate")["task_state"] == "COMPLETED"
     assert "after-ran" in lines
+
+
+# Formicary's docs/examples/pause-job.yaml, on SHELL: the task pauses its job until JobRetry reaches 4.
+# Only because each pause adds one to retried (JobRetry) does the loop end.
+PAUSE_UNTIL_RETRY = """job_type: e2e-pause-until-retry
+pause_time: 100ms
+tasks:
+- task_type: first
+  method: SHELL
+  script:
+    - echo first-ran
+  on_completed: second
+- task_type: second
+  method: SHELL
+  script:
+    - date
+    {{ if lt .JobRetry 4 }}
+    - echo bad job retry {{ .JobRetry }}
+    - exit 1
+    {{ else }}
+    - echo good job retry {{ .JobRetry }}
+    - exit 0
+    {{ end }}
+  on_exit_code:
+    1: PAUSE_JOB
+  on_completed: third
+- task_type: third
+  method: SHELL
+  script:
+    - echo third-ran
+"""
+
+
+def test_a_task_that_pauses_its_job_until_job_retry_reaches_a_number_ends(api: httpx.Client) -> None:
+    apply(api, PAUSE_UNTIL_RETRY)
+    done = run(api, "e2e-pause-until-retry", timeout=30)
+    assert done["job_state"] == "COMPLETED", done
+    assert (done["paused_count"], done["retried"]) == (4, 4)
+    lines = log_text(api, done["id"])
+    assert [line for line in lines if "job retry" in line] == [
+        "bad job retry 0", "bad job retry 1", "bad job retry 2", "bad job retry 3", "good job retry 4"]
+    assert count_containing(lines, "first-ran") == 1 and "third-ran" in lines
+    markers = [line["line"].split(" at ")[0] for line in log_lines(api, done["id"]) if line["stream"] == "marker"]
+    assert markers == ["paused", "resumed"] * 4
 
 
 # --- restart -----------------------------------------------------------------------------------------

@@ -317,6 +317,9 @@ def show(ctx: typer.Context, request_id: RequestId) -> None:
              ("user key", body.get("user_key")), ("retried", body.get("retried") or None),
              ("params", ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}"
                                   for k, v in sorted((body.get("params") or {}).items())))]
+    if body["job_state"] == "PAUSED":
+        facts.insert(1, ("resumes at", f" {_when(body['scheduled_at'])} UTC (by itself; `requests restart` runs it "
+                                       f"now)"))
     for name, value in facts:
         if value not in (None, ""):
             _say(f"  {name + ':':<11}{value}")
@@ -348,7 +351,10 @@ def restart(ctx: typer.Context, request_id: RequestId,
             hard: Annotated[bool, typer.Option("--hard", help="Start over from the first task, on the latest "
                                                               "definition.")] = False,
             version: Annotated[str | None, typer.Option(help="Run this version of the definition.")] = None) -> None:
-    """Run a FAILED, CANCELLED or PAUSED request again."""
+    """Run a FAILED, CANCELLED or PAUSED request again now, reusing the tasks it completed (--hard: none).
+
+    A PAUSED request needs no restart: it resumes by itself once the job's pause_time has passed.
+    """
     params = {"hard": "true"} if hard else {}
     if version:
         params["version"] = version
@@ -357,7 +363,12 @@ def restart(ctx: typer.Context, request_id: RequestId,
 
 @app.command("pause")
 def pause(ctx: typer.Context, request_id: RequestId) -> None:
-    """Pause an EXECUTING request; `requests restart` resumes it."""
+    """Pause an EXECUTING request: its running task stops, and the request resumes by itself after the job's
+    pause_time (30-39 s when unset), running that task again and skipping the tasks it completed.
+
+    `requests show` says when it resumes; `requests restart` runs it again at once; `requests cancel` ends it.
+    Each pause adds one to the request's `retried` (the template's JobRetry).
+    """
     _act(ctx, f"/api/jobs/requests/{request_id}/pause", "paused")
 
 
@@ -403,6 +414,11 @@ def reject(ctx: typer.Context, request_id: RequestId,
 def _print_line(line: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(line), flush=True)
+    elif line.get("stream") == "marker":  # between two runs of the request (paused, resumed, restarted …)
+        if console.is_terminal:
+            console.print(Text(f"── {line['line']} ──", style="bold magenta"), soft_wrap=True, highlight=False)
+        else:
+            print(f"── {line['line']} ──", flush=True)
     elif console.is_terminal:
         style = {"stderr": "red", "system": "yellow"}.get(line.get("stream") or "", "")
         console.print(Text.assemble((f"[{line['task_type']}] ", "dim"), (line["line"], style)),

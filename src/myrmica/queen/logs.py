@@ -21,6 +21,12 @@ FLUSH_SECONDS = 0.05
 FLUSH_LINES = 500
 OUTAGE_FLUSH_SECONDS = 1.0  # while the database does not answer
 MAX_HELD_LINES = 200_000  # held through an outage; past this the oldest are dropped
+MARKER = "marker"  # the stream of a line between two runs of a request (paused, resumed, restarted …)
+
+
+def stamp(moment: datetime) -> str:
+    """A time in a marker line: to the second, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class LogSink:
@@ -76,6 +82,14 @@ class LogSink:
     def system(self, request_id: str, task_execution_id: str, task_type: str, text: str) -> None:
         self.add(LogLine(request_id, task_execution_id, task_type, "system", text,
                          datetime.now(UTC).timestamp()))
+
+    def marker(self, request_id: str, text: str) -> None:
+        """A line between two runs of a request: no task's (``task_type`` empty), never truncated.
+
+        Readers show it as a boundary (the CLI prints ``── text ──``); a task filter keeps it.
+        """
+        self._buffer.append({"job_request_id": request_id, "task_execution_id": "", "task_type": "",
+                             "stream": MARKER, "line": text, "created_at": datetime.now(UTC)})
 
     async def flush(self) -> None:
         """Store what is buffered; when it returns, every line added before the call is stored (a flush

@@ -16,6 +16,7 @@ from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDenied
 from myrmica.domain.principal import Principal
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.ids import new_id
+from myrmica.queen.logs import stamp
 from myrmica.store.audit import audit_row
 
 if TYPE_CHECKING:
@@ -203,6 +204,8 @@ class Operations:
             current = await store.requests.get(request_id)
             raise ConflictError(f"request {request_id} changed to {current['job_state']} meanwhile", field="job_state")
         await store.audit.record("JOB_REQUEST_RESTARTED", principal, target_id=request_id, job_type=request["job_type"])
+        self.engine.logs.marker(request_id, f"restarted{' (hard)' if hard else ''} at {stamp(utcnow())}; it was "
+                                            f"{request['job_state']}")
         self.engine.scheduler.wake()
         return await store.requests.get(request_id)
 
@@ -256,6 +259,7 @@ class Operations:
             error_message="" if approved else f"rejected by {voters}: {comments}", ended_at=utcnow())
         await store.requests.transition(request_id, ["MANUAL_APPROVAL_REQUIRED"], job_state="PENDING",
                                         scheduled_at=utcnow(), error_code="", error_message="")
+        self.engine.logs.marker(request_id, f"{task_type} {outcome.lower()} by {voters} at {stamp(utcnow())}")
         await store.audit.record("APPROVAL_QUORUM_REACHED" if approved else "APPROVAL_REJECTED", principal,
                                  target_id=request_id, job_type=request["job_type"], message=task_type)
         self.engine.scheduler.wake()

@@ -20,6 +20,7 @@ from myrmica.domain.methods import QUEEN_METHODS
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import is_filtered
 from myrmica.queen.context import LEASE_SECONDS, RunContext
+from myrmica.queen.logs import stamp
 from myrmica.queen.render import RenderError, render_job_field
 from myrmica.store.outage import OutageLog
 
@@ -286,6 +287,8 @@ class Scheduler:
                 return
         if not await engine.runs.begin(run):
             return
+        if request["job_state"] == "PAUSED":  # the state it was claimed from
+            engine.logs.marker(request["id"], f"resumed at {stamp(utcnow())}")
         self._launch(run)
 
     def _launch(self, run: RunContext) -> None:

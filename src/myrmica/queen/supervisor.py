@@ -18,6 +18,7 @@ from myrmica.domain.retry import full_restart, job_retry_delay
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import Outcome, always_run_tasks, final_job_state, next_step
 from myrmica.queen.context import RunContext
+from myrmica.queen.logs import stamp
 from myrmica.queen.task_runner import ENDABLE, TaskRunner
 from myrmica.store.outage import is_outage
 
@@ -95,6 +96,9 @@ class JobSupervisor:
                 delay = job_retry_delay(run.spec, run.job_retry, self.engine.rng)
                 log.info("request %s failed (%s); job retry %d of %d in %.1fs", run.request_id, code,
                          run.job_retry + 1, run.spec.retry, delay)
+                self.engine.logs.marker(run.request_id, f"{state} ({code}); job retry {run.job_retry + 1} of "
+                                                        f"{run.spec.retry} starts at "
+                                                        f"{stamp(utcnow() + timedelta(seconds=delay))}")
                 await self.runner.settle()
                 await self.engine.sleep(delay)
                 run.job_retry += 1
@@ -183,9 +187,15 @@ class JobSupervisor:
         request_values: dict[str, Any] = {"error_code": suspend.error_code, "error_message": suspend.message,
                                           "lease_owner": None}
         state = suspend.state
+        marker = ""
         if state == "PAUSED":
-            request_values.update(scheduled_at=now + timedelta(seconds=self._pause_seconds()),
-                                  paused_count=run.request.get("paused_count", 0) + 1)
+            # It resumes by itself at scheduled_at (Formicary's code; its docs say a person must restart
+            # it). Like a restart, a pause counts in ``retried`` (the template's ``JobRetry``), so a task
+            # that pauses its job until ``JobRetry`` reaches some number ends.
+            resume_at = now + timedelta(seconds=self._pause_seconds())
+            request_values.update(scheduled_at=resume_at, paused_count=run.request.get("paused_count", 0) + 1,
+                                  retried=run.job_retry + 1)
+            marker = f"paused at {stamp(now)}; resumes at {stamp(resume_at)}"
         elif state == "MANUAL_APPROVAL_REQUIRED":
             request_values.update(current_task=suspend.current_task)
         elif state == "RESTART_JOB":
@@ -196,13 +206,15 @@ class JobSupervisor:
                 return
             await self._forget_for_retry(full_restart(False, run.spec.hard_reset_after_retries, run.job_retry + 1))
             state = "PENDING"
-            request_values.update(retried=run.job_retry + 1,
-                                  scheduled_at=now + timedelta(seconds=job_retry_delay(run.spec, run.job_retry,
-                                                                                       self.engine.rng)))
+            again_at = now + timedelta(seconds=job_retry_delay(run.spec, run.job_retry, self.engine.rng))
+            request_values.update(retried=run.job_retry + 1, scheduled_at=again_at)
+            marker = f"{suspend.message} at {stamp(now)}; runs again at {stamp(again_at)}"
         ok = await self.engine.store.requests.finish(run.request_id, run.execution_id, ["EXECUTING"], state,
                                                      request_values=request_values,
                                                      execution_values=await self._save_contexts())
         if ok:
+            if marker:
+                self.engine.logs.marker(run.request_id, marker)
             self.engine.request_suspended(run, state)
 
     def _pause_seconds(self) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dicts
@@ -25,7 +25,7 @@ class LogRepository:
                    limit: int = 10_000) -> list[dict[str, Any]]:
         query = (select(log_lines).where(log_lines.c.job_request_id == request_id, log_lines.c.id > after_id)
                  .order_by(log_lines.c.id).limit(limit))
-        if task_type:
-            query = query.where(log_lines.c.task_type == task_type)
+        if task_type:  # a task's lines, and the markers between the request's runs
+            query = query.where(or_(log_lines.c.task_type == task_type, log_lines.c.stream == "marker"))
         async with self._engine.connect() as conn:
             return as_dicts(await conn.execute(query))

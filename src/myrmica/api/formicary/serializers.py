@@ -156,6 +156,8 @@ def request_json(row: dict[str, Any], execution: dict[str, Any] | None = None) -
         "retried": row["retried"], "paused_count": row["paused_count"], "cron_triggered": row["cron_triggered"],
         "quick_search": "", "error_code": row["error_code"], "error_message": row["error_message"],
         "current_task": row["current_task"], "scheduled_at": iso(row["scheduled_at"]),
+        # A paused request resumes by itself at its scheduled_at (Myrmica's field, not Formicary's).
+        "resumes_at": iso(row["scheduled_at"]) if row["job_state"] == "PAUSED" else None,
         "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
         "started_at": iso(row.get("started_at")), "ended_at": iso(row.get("ended_at")),
         "hard_restart": row["hard_restart"], "cascade_cancel": row["cascade_cancel"], "params": params,
