@@ -41,6 +41,8 @@ from myrmica.templating._gofmt import sorted_keys
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 _RE2_OPTIONS.max_mem = 8 << 20
+#: Go's unicode.IsSpace (strings.TrimSpace); Python's str.strip() would also take \x1c-\x1f
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 _GO_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
 
@@ -120,7 +122,7 @@ def _lower(rt: Runtime, args: list[Any]) -> str:
 def _trim(rt: Runtime, args: list[Any]) -> str:
     _arity("trim", args, 1, 2)
     text = _str("trim", args[0])
-    return text.strip() if len(args) == 1 else text.strip(_str("trim", args[1]))
+    return text.strip(_GO_SPACE) if len(args) == 1 else text.strip(_str("trim", args[1]))
 
 
 def _trim_prefix(rt: Runtime, args: list[Any]) -> str:

@@ -393,6 +393,7 @@ def test_error_positions_are_line_and_column() -> None:
         ("lower('HELLO')", "hello"),
         ("trim('  Hello  ')", "Hello"),
         ("trim('__Hello__', '_')", "Hello"),
+        ("trim('\\u00a0\\u3000 x\\t\\n\\x1f')", "x\t\n\x1f"),  # Go's unicode.IsSpace: not \x1f
         ("trimPrefix('HelloWorld', 'Hello')", "World"),
         ("trimPrefix(' x')", "x"),
         ("trimSuffix('HelloWorld', 'World')", "Hello"),
