@@ -43,6 +43,7 @@ class Settings:
     max_job_timeout_secs: float = 6 * 3600.0
     max_schedule_attempts: int = 10_000
     log_level: str = "info"
+    graphviz_dot: str = "dot"  # the Graphviz program that draws graphs (dot.png, dot.svg)
 
     @property
     def effective_database_url(self) -> str:
@@ -134,4 +135,9 @@ def load_settings(
         raise ConfigError("ant_capacity must be positive")
     if settings.ant_keep_work_hours < 0:
         raise ConfigError("ant_keep_work_hours must not be negative")
+    settings = replace(settings, ant_methods=tuple(m.upper() for m in settings.ant_methods))
+    unknown = [m for m in settings.ant_methods if m not in Settings.ant_methods]
+    if unknown or not settings.ant_methods:
+        raise ConfigError(f"ant_methods: the embedded worker cannot run {', '.join(unknown) or 'nothing'} "
+                          f"(it runs {', '.join(Settings.ant_methods)})")
     return settings

@@ -136,7 +136,8 @@ HELP = [
     (("requests", "reject"), ["TASK", "--comments"]),
     (("logs",), ["--follow", "-f", "--task"]),
     (("ants",), ["--help"]),
-    (("definitions",), ["apply", "list", "show"]),
+    (("definitions",), ["apply", "list", "show", "graph"]),
+    (("server",), ["--ant-tags", "--ant-methods"]),
 ]
 
 
@@ -213,7 +214,7 @@ def test_submit_wait_completes_and_the_request_can_be_read_back(server: LiveServ
     assert [r["id"] for r in listed["Records"]] == [request_id] and listed["TotalRecords"] == 1
     assert as_json(server, "requests", "list", "--state", "FAILED")["Records"] == []
     assert as_json(server, "requests", "list", "--job-type", "two-tasks", "--state", "DONE")["TotalRecords"] == 1
-    assert as_json(server, "requests", "list", "--page", "1", "--page-size", "1")["Records"] == []
+    assert as_json(server, "requests", "list", "--page", "2", "--page-size", "1")["Records"] == []
     assert request_id in ok(server, "requests", "list")
 
 

@@ -41,6 +41,8 @@ async def test_least_loaded_fitting_ant_comes_first() -> None:
     assert [a.ant_id for a in registry.candidates("SHELL", frozenset({"linux"}))] == ["a2", "a1"]
     assert registry.free_for("SHELL", frozenset({"linux"})) == 1 + 4
     assert registry.missing([("HTTP_GET", frozenset())]) == "no live ant can run HTTP_GET"
+    assert registry.missing([("SHELL", frozenset({"gpu", "builder"}))]) == \
+        "no live ant can run SHELL with tags [builder, gpu]"
 
 
 async def test_a_registration_read_again_unchanged_is_not_a_heartbeat() -> None:

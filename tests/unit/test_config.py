@@ -52,3 +52,15 @@ def test_bad_config_files_are_refused_clearly(tmp_path: Path, text: str, message
 def test_bad_environment_values_are_refused() -> None:
     with pytest.raises(ConfigError, match="auth_enabled"):
         load_settings(environ={"MYRMICA_AUTH_ENABLED": "maybe"})
+
+
+def test_the_embedded_ants_methods_and_tags_come_comma_separated() -> None:
+    settings = load_settings({"ant_tags": "builder, gpu"}, environ={"MYRMICA_ANT_METHODS": "shell,HTTP_GET"})
+    assert settings.ant_tags == ("builder", "gpu") and settings.ant_methods == ("SHELL", "HTTP_GET")
+    assert load_settings(environ={}).ant_tags == ()
+
+
+@pytest.mark.parametrize("methods", ["SHELL,DOCKER", ","])
+def test_methods_the_embedded_ant_cannot_run_are_refused(methods: str) -> None:
+    with pytest.raises(ConfigError, match="ant_methods: the embedded worker cannot run"):
+        load_settings({"ant_methods": methods}, environ={})

@@ -6,18 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from myrmica import __version__
 from myrmica.api.errors import install_error_handlers
 from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
 from myrmica.runtime import Runtime
 
+DOCS_ASSETS = "/docs-assets"
+
 
 def native_routers() -> list[APIRouter]:
     """The native API's routers (their prefixes start with ``/api``), in matching order. Submitting
     and reading requests, the busiest routes, come first."""
     return [requests.router, system.public_router, system.router, definitions.plugins_router, configs.router,
-            requests.stats_router, definitions.router, logs.router, ants.router, executors.router, tokens.router]
+            requests.stats_router, definitions.router, logs.router, ants.router, executors.router, tokens.router,
+            system.metrics_router]
 
 
 def add_routes(app: FastAPI, routers: list[APIRouter]) -> None:
@@ -37,8 +41,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="Myrmica", version=__version__, lifespan=lifespan,
-                  description="Job orchestration: the native (Formicary) API.")
+    # The /docs and /redoc pages load Swagger UI and ReDoc from this server (fastapi-offline ships
+    # them), not from a CDN, so they work offline.
+    app = FastAPIOffline(title="Myrmica", version=__version__, lifespan=lifespan,
+                         description="Job orchestration: the native (Formicary) API.", static_url=DOCS_ASSETS)
     install_error_handlers(app)
     add_routes(app, native_routers())
     return app

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from myrmica.cli.client import ApiClient
-from myrmica.cli.output import console, print_json, print_table
+from myrmica.cli.client import ApiClient, ClientError
+from myrmica.cli.output import Key, console, print_json, print_table
 from myrmica.cli.state import client_of, json_wanted
 
 app = typer.Typer(help="Upload, list, inspect and switch job definitions.", no_args_is_help=True)
@@ -41,9 +43,10 @@ def apply(ctx: typer.Context,
 def list_(ctx: typer.Context,
           job_type: Annotated[str | None, typer.Option(help="Only this job type.")] = None,
           tags: Annotated[str | None, typer.Option(help="Comma-separated tags every result has.")] = None,
-          page: int = 0, page_size: int = 100) -> None:
+          page: Annotated[int, typer.Option(help="Page number, from 1.", min=1)] = 1,
+          page_size: Annotated[int, typer.Option(help="Definitions per page.", min=1)] = 100) -> None:
     """List the active definitions you can see."""
-    params: dict[str, str | int] = {"page": page, "page_size": page_size}
+    params: dict[str, str | int] = {"page": page - 1, "page_size": page_size}  # the API counts pages from 0
     if job_type:
         params["job_type"] = job_type
     if tags:
@@ -55,7 +58,7 @@ def list_(ctx: typer.Context,
     rows = [(d["job_type"], d["version"], d["methods"], d["tags"], "yes" if d["disabled"] else "",
              d["max_concurrency"], d["cron_trigger"], d["id"]) for d in body["Records"]]
     print_table(f"Job definitions ({body['TotalRecords']})",
-                ["job type", "version", "methods", "tags", "disabled", "concurrency", "cron", "id"], rows)
+                [Key("job type"), "version", "methods", "tags", "disabled", "concurrency", "cron", Key("id")], rows)
 
 
 @app.command("show")
@@ -76,7 +79,7 @@ def show(ctx: typer.Context, job_type: Annotated[str, typer.Argument(help="Job t
         console.print(body["description"])
     rows = [(t["task_type"], t["method"], ", ".join(f"{k}→{v}" for k, v in t["on_exit_code"].items()),
              ",".join(t["tags"]), t["retry"]) for t in body["tasks"]]
-    print_table("Tasks", ["task", "method", "next", "tags", "retry"], rows)
+    print_table("Tasks", [Key("task"), Key("method"), "next", "tags", "retry"], rows)
 
 
 def _simple(ctx: typer.Context, method: str, path: str, done: str) -> None:
@@ -103,3 +106,42 @@ def disable(ctx: typer.Context, job_type: Annotated[str, typer.Argument(help="Jo
 def enable(ctx: typer.Context, job_type: Annotated[str, typer.Argument(help="Job type or id.")]) -> None:
     """Allow requests for a disabled definition again."""
     _simple(ctx, "POST", f"/api/jobs/definitions/{job_type}/enable", f"enabled {job_type}")
+
+
+class GraphFormat(StrEnum):
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+
+
+GRAPH_ROUTES = {GraphFormat.dot: "dot", GraphFormat.svg: "dot.svg", GraphFormat.png: "dot.png"}
+GRAPH_SUFFIXES = {".dot": GraphFormat.dot, ".gv": GraphFormat.dot, ".svg": GraphFormat.svg, ".png": GraphFormat.png}
+GRAPH_MAGIC = {GraphFormat.png: b"\x89PNG", GraphFormat.svg: b"<"}
+
+
+@app.command("graph")
+def graph(ctx: typer.Context, job_type: Annotated[str, typer.Argument(help="Job type or definition id.")],
+          output: Annotated[Path | None, typer.Option(
+              "-o", "--output", help="Write the graph to this file (its suffix .png, .svg or .dot picks the "
+                                     "format unless --format says).", dir_okay=False)] = None,
+          fmt: Annotated[GraphFormat | None, typer.Option(
+              "--format", help="dot (the text, to stdout unless -o), or svg/png drawn by the server with "
+                               "Graphviz. [default: from the -o suffix, else dot]")] = None) -> None:
+    """Draw a definition's task graph. An error (Graphviz missing on the server, an unknown job type)
+    is printed and exits 1; no file is written then."""
+    chosen = fmt or (GRAPH_SUFFIXES.get(output.suffix.lower(), GraphFormat.png) if output else GraphFormat.dot)
+    if output is None and chosen is not GraphFormat.dot and sys.stdout.isatty():
+        raise typer.BadParameter(f"a {chosen.value.upper()} goes to a file: add -o FILE", param_hint="--output")
+    data = client_of(ctx).request("GET", f"/api/jobs/definitions/{job_type}/{GRAPH_ROUTES[chosen]}").content
+    magic = GRAPH_MAGIC.get(chosen)
+    if magic is not None and not data.lstrip().startswith(magic):
+        raise ClientError(0, f"the server answered something that is not {chosen.value.upper()}: {data[:80]!r}")
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    output.write_bytes(data)
+    if json_wanted(ctx):
+        print_json({"file": str(output), "format": chosen.value, "bytes": len(data)})
+    else:
+        console.print(f"wrote {output} ({chosen.value}, {len(data)} bytes)", highlight=False)

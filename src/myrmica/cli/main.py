@@ -70,6 +70,12 @@ def server(
                                                             "For local experiments only.")] = False,
     no_embedded_ant: Annotated[bool, typer.Option("--no-embedded-ant",
                                                   help="Run no worker inside the server.")] = False,
+    ant_methods: Annotated[str | None, typer.Option(
+        help="Comma-separated methods the embedded worker runs (env MYRMICA_ANT_METHODS). "
+             "[default: SHELL and every HTTP method]")] = None,
+    ant_tags: Annotated[str | None, typer.Option(
+        help="Comma-separated tags of the embedded worker; a task with tags runs only on a worker that has "
+             "them all (env MYRMICA_ANT_TAGS). [default: none]")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error. [default: info]")] = None,
 ) -> None:
     """Start the server: the API, the scheduler and (unless told not to) an embedded worker."""
@@ -77,7 +83,7 @@ def server(
         settings = load_settings({
             "host": host, "port": port, "data_dir": data_dir, "database_url": db, "broker_url": broker,
             "auth_enabled": False if no_auth else None, "embedded_ant": False if no_embedded_ant else None,
-            "log_level": log_level,
+            "log_level": log_level, "ant_methods": ant_methods, "ant_tags": ant_tags,
         }, config_file=config)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")

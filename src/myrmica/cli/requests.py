@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from myrmica.cli.client import ApiClient, ClientError
-from myrmica.cli.output import console, err_console, print_json
+from myrmica.cli.output import Key, console, err_console, fit, new_table, print_fitted, print_json, room
 from myrmica.cli.state import client_of, json_wanted
 
 app = typer.Typer(help="List, inspect and steer job requests: cancel, restart, pause, trigger, approve, reject.",
@@ -52,17 +52,26 @@ def _time(value: str | None) -> datetime | None:
         return None
 
 
-def _duration(started_at: str | None, ended_at: str | None) -> str:
-    started = _time(started_at)
-    if started is None:
-        return ""
-    ended = _time(ended_at) or datetime.now(UTC)
-    seconds = max(0.0, (ended - started).total_seconds())
+def seconds_text(seconds: float) -> str:
+    """340ms, 20.1s, 3m05s, 1h02m03s."""
+    if round(seconds * 1000) < 1000:
+        return f"{round(seconds * 1000)}ms"
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _duration(started_at: str | None, ended_at: str | None, retried: Any = 0) -> str:
+    """From start to end (or now), with ``×N`` when it took N attempts (``retried`` is N - 1)."""
+    started = _time(started_at)
+    if started is None:
+        return ""
+    ended = _time(ended_at) or datetime.now(UTC)
+    text = seconds_text(max(0.0, (ended - started).total_seconds()))
+    attempts = 1 + (int(retried) if str(retried or "0").isdigit() else 0)
+    return f"{text} ×{attempts}" if attempts > 1 else text
 
 
 def _when(value: str | None) -> str:
@@ -97,18 +106,25 @@ def _tasks(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _tasks_table(body: dict[str, Any], *, title: str = "Tasks", errors: bool = False) -> Table:
-    table = Table(title=title, title_justify="left")
-    columns = ["task", "state", "exit code", "ant", "duration"] + (["error"] if errors else [])
-    for column in columns:
-        table.add_column(column)
+    errors = errors and any(task.get("error_code") or task.get("error_message") for task in _tasks(body))
+    table = new_table(title, [Key("task"), Key("state"), "exit", "ant", "duration"] + (["error"] if errors else []))
     for task in _tasks(body):
         row: list[str | Text] = [task["task_type"], _state_text(task.get("task_state")), _cell(task.get("exit_code")),
-                                 _cell(task.get("ant_id")), _duration(task.get("started_at"), task.get("ended_at"))]
+                                 _cell(task.get("ant_id")),
+                                 _duration(task.get("started_at"), task.get("ended_at"), task.get("retried"))]
         if errors:
             error = " ".join(p for p in (task.get("error_code") or "", task.get("error_message") or "") if p)
             row.append(Text(error, style="red"))
-        table.add_row(*row)
+        table.add_row(*[Text(cell) if isinstance(cell, str) else cell for cell in row])
     return table
+
+
+WAITING_STATES = ("PENDING", "READY", "BLOCKED")
+
+
+def waiting_reason(body: dict[str, Any]) -> str:
+    """Why a request that has not started is still waiting (no fitting ant, a concurrency limit, …), or ""."""
+    return (body.get("error_message") or "") if body.get("job_state") in WAITING_STATES else ""
 
 
 def _header(body: dict[str, Any]) -> Text:
@@ -117,6 +133,11 @@ def _header(body: dict[str, Any]) -> Text:
     if body.get("current_task") and body["job_state"] not in TERMINAL:
         text.append(f"  at {body['current_task']}")
     return text
+
+
+def _waiting_line(body: dict[str, Any]) -> Text | None:
+    reason = waiting_reason(body)
+    return Text.assemble("waiting: ", (reason, "yellow")) if reason else None
 
 
 def _outcome(body: dict[str, Any]) -> Text:
@@ -158,6 +179,11 @@ def _changes(body: dict[str, Any], seen: dict[str, str]) -> Iterator[str]:
         seen[""] = body["job_state"]
         if body["job_state"] not in TERMINAL:
             yield f"request {body['id']} {body['job_state']}"
+    reason = waiting_reason(body)
+    if seen.get("\0waiting", "") != reason:
+        seen["\0waiting"] = reason
+        if reason:
+            yield f"request {body['id']} waiting: {reason}"
 
 
 def _wait(client: ApiClient, created: dict[str, Any], timeout: float | None, *,
@@ -183,7 +209,8 @@ def _wait(client: ApiClient, created: dict[str, Any], timeout: float | None, *,
             body = _fetch(client, request_id)
     elif console.is_terminal:
         def view() -> RenderableType:
-            return Group(_header(body), _tasks_table(body))
+            waiting = _waiting_line(body)
+            return Group(_header(body), *([waiting] if waiting else []), fit(_tasks_table(body)))
 
         with Live(view(), console=console, refresh_per_second=8) as live:
             while not done() and not expired():
@@ -278,10 +305,10 @@ def list_(ctx: typer.Context,
           state: Annotated[str | None, typer.Option(
               help="Only this state (PENDING, EXECUTING, COMPLETED, FAILED, …) or group (RUNNING, WAITING, DONE); "
                    "comma-separated for several.")] = None,
-          page: Annotated[int, typer.Option(help="Page number, from 0.")] = 0,
-          page_size: Annotated[int, typer.Option(help="Requests per page.")] = 100) -> None:
-    """List job requests, newest first."""
-    params: dict[str, str | int] = {"page": page, "page_size": page_size}
+          page: Annotated[int, typer.Option(help="Page number, from 1.", min=1)] = 1,
+          page_size: Annotated[int, typer.Option(help="Requests per page.", min=1)] = 100) -> None:
+    """List job requests, newest first, with why each waiting one waits and why each failed one failed."""
+    params: dict[str, str | int] = {"page": page - 1, "page_size": page_size}  # the API counts pages from 0
     if job_type:
         params["job_type"] = job_type
     if state:
@@ -290,17 +317,42 @@ def list_(ctx: typer.Context,
     if json_wanted(ctx):
         print_json(body)
         return
-    table = Table(title=f"Job requests ({body['TotalRecords']}, page {body['Page']} of {max(1, body['TotalPages'])})",
-                  title_justify="left")
-    table.add_column("id", no_wrap=True, min_width=26)
-    for column in ["job type", "version", "state", "created", "duration", "error"]:
-        table.add_column(column)
-    for r in body["Records"]:
-        table.add_row(r["id"], r["job_type"], _cell(r["job_version"]), _state_text(r["job_state"]),
-                      _when(r["created_at"]),
-                      _duration(r.get("started_at"), r.get("ended_at")) if r.get("started_at") else "",
-                      Text(r.get("error_code") or "", style="red"))
-    console.print(table)
+    title = f"Job requests ({body['TotalRecords']}, page {int(body['Page']) + 1} of {max(1, body['TotalPages'])})"
+    reasons = {r["id"]: _reason(r) for r in body["Records"] if _reason(r).plain}
+    table = _requests_table(title, body["Records"], reasons)
+    if reasons and room(table) < REASON_ROOM:
+        # Too narrow for a readable reason column: each reason goes on its own line below the table.
+        print_fitted(_requests_table(title, body["Records"], {}))
+        below = Table.grid(padding=(0, 2))
+        below.add_column(no_wrap=True)
+        below.add_column(overflow="fold")
+        for request_id, reason in reasons.items():
+            below.add_row(request_id, reason)
+        console.print(below)
+        return
+    print_fitted(table)
+
+
+REASON_ROOM = 10 + 8 + 24  # created (folded), duration, and a reason column worth reading
+
+
+def _reason(request: dict[str, Any]) -> Text:
+    waiting = waiting_reason(request)
+    if waiting:
+        return Text.assemble("waiting: ", (waiting, "yellow"))
+    return Text(request.get("error_code") or "", style="red")
+
+
+def _requests_table(title: str, records: list[dict[str, Any]], reasons: dict[str, Text]) -> Table:
+    table = new_table(title, [Key("id"), Key("job type"), Key("state"), "created", "duration"]
+                      + (["reason"] if reasons else []))
+    for r in records:
+        started = r.get("started_at")
+        table.add_row(r["id"], Text(f"{r['job_type']} v{r['job_version']}"), _state_text(r["job_state"]),
+                      Text(_when(r["created_at"])),
+                      Text(_duration(started, r.get("ended_at"), r.get("retried")) if started else ""),
+                      *([reasons.get(r["id"], Text(""))] if reasons else []))
+    return table
 
 
 @app.command("show")
@@ -327,7 +379,7 @@ def show(ctx: typer.Context, request_id: RequestId) -> None:
         _say(Text(f"  {'error:':<11}{body.get('error_code') or ''} {body.get('error_message') or ''}".rstrip(),
                   style="red"))
     if _tasks(body):
-        console.print(_tasks_table(body, errors=True))
+        print_fitted(_tasks_table(body, errors=True))
 
 
 def _act(ctx: typer.Context, path: str, verb: str, *, params: dict[str, str] | None = None,
@@ -500,13 +552,10 @@ def ants(ctx: typer.Context) -> None:
     if json_wanted(ctx):
         print_json(body)
         return
-    table = Table(title=f"Ants ({body['TotalRecords']})", title_justify="left")
-    for column in ["id", "methods", "tags", "load", "alive", "host"]:
-        table.add_column(column)
+    table = new_table(f"Ants ({body['TotalRecords']})", [Key("id"), "methods", "tags", "load", "alive", "host"])
     for ant in body["Records"]:
-        table.add_row(ant["ant_id"], ", ".join(ant.get("methods") or []), ", ".join(ant.get("tags") or []),
+        table.add_row(ant["ant_id"], Text(", ".join(ant.get("methods") or [])), Text(", ".join(ant.get("tags") or [])),
                       f"{ant['current_load']}/{ant['max_capacity']}",
                       Text("yes", style="green") if ant.get("alive") else Text("no", style="red"),
-                      _cell(ant.get("host")))
-    console.print(table)
-
+                      Text(_cell(ant.get("host"))))
+    print_fitted(table)

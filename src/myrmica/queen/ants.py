@@ -142,7 +142,7 @@ class AntRegistry:
         """Why these (method, tags) needs cannot be met now, or None when some live ant fits each."""
         for method, tags in needs:
             if not self.can_serve(method, tags):
-                tag_text = f" with tags {sorted(tags)}" if tags else ""
+                tag_text = f" with tags [{', '.join(sorted(tags))}]" if tags else ""
                 return f"no live ant can run {method}{tag_text}"
         return None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,6 +14,7 @@ from myrmica.api.body import read_body, read_text
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.serializers import definition_json
+from myrmica.api.graphviz import FORMATS, draw
 from myrmica.api.pagination import bool_param, envelope, page_of
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import parse_definition
@@ -110,23 +110,22 @@ async def definition_dot_text(definition_id: str, request: Request,
     return PlainTextResponse(await _dot(request, principal, definition_id), media_type="text/vnd.graphviz")
 
 
-async def render_png(dot_source: str) -> bytes:
-    try:
-        process = await asyncio.create_subprocess_exec(
-            "dot", "-Tpng", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
-    except FileNotFoundError as exc:
-        raise ApiError(503, "Graphviz is not installed on the server (the `dot` program)") from exc
-    out, err = await asyncio.wait_for(process.communicate(dot_source.encode()), timeout=30)
-    if process.returncode != 0:
-        raise ApiError(422, f"Graphviz could not draw the graph: {err.decode(errors='replace')[:200]}")
-    return out
-
-
 @router.get("/{definition_id}/dot.png")
 async def definition_dot_png(definition_id: str, request: Request,
                              principal: Principal = Depends(current_principal)) -> Response:
-    return Response(await render_png(await _dot(request, principal, definition_id)), media_type="image/png")
+    return await _drawn(request, principal, definition_id, "png")
+
+
+@router.get("/{definition_id}/dot.svg")
+async def definition_dot_svg(definition_id: str, request: Request,
+                             principal: Principal = Depends(current_principal)) -> Response:
+    return await _drawn(request, principal, definition_id, "svg")
+
+
+async def _drawn(request: Request, principal: Principal, definition_id: str, fmt: str) -> Response:
+    program = context_of(request).settings.graphviz_dot
+    return Response(await draw(await _dot(request, principal, definition_id), fmt, program),
+                    media_type=FORMATS[fmt])
 
 
 @router.get("/{definition_id}")

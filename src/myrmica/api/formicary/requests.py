@@ -12,8 +12,8 @@ from myrmica.api.auth import current_principal
 from myrmica.api.body import read_json_object
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
-from myrmica.api.formicary.definitions import render_png
 from myrmica.api.formicary.serializers import execution_json, iso, request_json
+from myrmica.api.graphviz import draw
 from myrmica.api.pagination import bool_param, envelope, page_of
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.dot import definition_dot
@@ -223,4 +223,4 @@ async def request_dot(request_id: str, request: Request, principal: Principal = 
 @router.get("/{request_id}/dot.png")
 async def request_png(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     dot = await _request_dot(engine_of(request), principal, request_id)
-    return Response(await render_png(dot), media_type="image/png")
+    return Response(await draw(dot, "png", context_of(request).settings.graphviz_dot), media_type="image/png")

@@ -1,4 +1,4 @@
-"""Health (no token needed) and Prometheus metrics."""
+"""Health (no token needed) and Prometheus metrics (at /api/metrics and /metrics)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from myrmica.clock import utcnow
 from myrmica.domain.principal import Principal
 
 public_router = APIRouter(prefix="/api", tags=["system"])
+metrics_router = APIRouter(tags=["system"])
 router = APIRouter(prefix="/api", tags=["system"])
+metrics_router = APIRouter(tags=["system"])
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -49,5 +51,7 @@ async def health(request: Request) -> Response:
 
 
 @router.get("/metrics")
+@metrics_router.get("/metrics")
 async def metrics(request: Request, _: Principal = Depends(current_principal)) -> Response:
+    """Prometheus text format; at ``/metrics`` too, where Prometheus scrapes by default."""
     return Response(context_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
