@@ -93,6 +93,7 @@ __all__ = [
     "tork_context",
 ]
 
+INTERNAL_ERROR = "internal error of the expression engine"
 _UNSUPPORTED = frozenset({"now", "date", "duration", "timezone"})
 _random = random.Random()
 
@@ -478,6 +479,11 @@ def _run(source: str, env: Mapping[str, Any], rt: Runtime) -> Any:
         raise exc.located(source, "evaluating") from None
     except RecursionError:
         raise ExprError("expression evaluation nested too deeply").located(source, "evaluating") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # A defect of this engine, not of the expression: still an ExprError for the caller (the
+        # fuzz tests look for this message), and without the Python text, which may quote data.
+        message = f"{INTERNAL_ERROR} ({type(exc).__name__})"
+        raise ExprError(message).located(source, "evaluating") from None
 
 
 _CACHED_TEMPLATE = 4096  # characters: longer templates are scanned each time rather than kept

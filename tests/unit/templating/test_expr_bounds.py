@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from myrmica.templating._exprblocks import find_blocks
-from myrmica.templating.expr import ExprError, Limits, evaluate, render, tork_context
+from myrmica.templating.expr import INTERNAL_ERROR, ExprError, Limits, evaluate, render, tork_context
 
 SECRET = "Zq9-s3cr3t-VALUE"
 CTX = tork_context(
@@ -307,6 +307,7 @@ def _only_expr_errors(call: Any) -> None:
         call()
     except ExprError as exc:
         assert SECRET not in str(exc)
+        assert INTERNAL_ERROR not in str(exc)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -354,3 +355,12 @@ def test_block_scanner_is_linear_on_unclosed_blocks(template: str) -> None:
     # a backtracking regexp needs ~n²/2 steps here (minutes at this size); the scanner is one pass
     blocks = list(find_blocks(template))
     assert len(blocks) <= 1
+
+
+def test_a_defect_of_the_engine_still_surfaces_as_expr_error() -> None:
+    class Hostile(dict[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise ValueError(f"boom {SECRET}")
+
+    err = fails("x.a", {"x": Hostile()})
+    assert INTERNAL_ERROR in str(err) and SECRET not in str(err)
