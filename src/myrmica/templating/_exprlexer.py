@@ -172,10 +172,10 @@ class _Lexer:
             if char == "\\":
                 j += 2
                 continue
-            if char == quote:
+            if char == quote or char == "\n":
                 break
             j += 1
-        if j >= self.n:
+        if j >= self.n or self.src[j] == "\n":  # as Go's scanString: a quoted string is on one line
             raise ExprError("literal not terminated", start)
         self.emit(Kind.STRING, _unescape(self.src[start + 1 : j], start), start)
         self.i = j + 1

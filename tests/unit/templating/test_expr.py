@@ -355,6 +355,7 @@ def test_not_binds_tighter_than_comparison() -> None:
         ("(1", "unexpected token EOF"),
         ("1 2", 'unexpected token Number("2") (1:3)'),
         ("'abc", "literal not terminated"),
+        ("'a\nb'", "literal not terminated"),
         ("1a", "bad number syntax"),
         ("99999999999999999999", "integer literal is too large"),
         ("@", "unrecognized character: U+0040"),
