@@ -19,6 +19,7 @@ from typing import Any
 
 import re2
 
+from myrmica.templating import _exprtime
 from myrmica.templating._exprerrors import ExprError
 from myrmica.templating._exprvalues import (
     MAX_DEPTH,
@@ -623,6 +624,9 @@ FUNCTIONS: dict[str, Function] = {
     "bitshr": _bits("bitshr", lambda a, b: a >> b),
     "bitushr": _bits("bitushr", lambda a, b: (a % 2**64) >> b),
     "bitnot": _bitnot,
+    "now": lambda rt, args: _exprtime.now(args),
+    "date": lambda rt, args: _exprtime.date(args),
+    "duration": lambda rt, args: _exprtime.duration(args),
     # Tork's own (internal/eval): added to the environment of every expression
     "randomInt": _random_int,
     "sequence": _sequence,

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from myrmica.templating._exprerrors import ExprError
+from myrmica.templating._exprtime import Duration, is_time, time_add, time_json, time_less, time_sub
 from myrmica.templating._goerrors import TemplateRuntimeError
 from myrmica.templating._gofmt import METER, Meter, format_value
 from myrmica.templating._gofmt import type_name as go_type_name
@@ -125,6 +126,8 @@ def type_name(value: Any) -> str:
         return "map[string]string"
     if isinstance(value, Struct):
         return value.type_name
+    if isinstance(value, Duration):
+        return "time.Duration"
     return go_type_name(value)
 
 
@@ -142,6 +145,10 @@ def kind_name(value: Any) -> str:
         return "string"
     if is_list(value):
         return "array"
+    if is_time(value):
+        return "time.Time"
+    if isinstance(value, Duration):
+        return "time.Duration"
     if isinstance(value, Struct):
         return value.type_name
     if isinstance(value, Mapping):
@@ -187,6 +194,8 @@ def equal(left: Any, right: Any, depth: int = 0) -> bool:
         return isinstance(left, str) and isinstance(right, str) and left == right
     if is_list(left) and is_list(right):
         return len(left) == len(right) and all(equal(a, b, depth + 1) for a, b in zip(left, right, strict=True))
+    if is_time(left) or isinstance(left, Duration):
+        return time_less(left, right) is False and time_less(right, left) is False
     if isinstance(left, Mapping) and isinstance(right, Mapping):
         if len(left) != len(right):
             return False
@@ -200,7 +209,10 @@ def less(op: str, left: Any, right: Any) -> bool:
         return bool(left < right)
     if isinstance(left, str) and isinstance(right, str):
         return left < right
-    raise mismatched(op, left, right)
+    result = time_less(left, right)
+    if result is NotImplemented:
+        raise mismatched(op, left, right)
+    return bool(result)
 
 
 def compare(op: str, left: Any, right: Any) -> bool:
@@ -229,13 +241,19 @@ def add(left: Any, right: Any, meter: ExprMeter) -> Any:
     if isinstance(left, str) and isinstance(right, str):
         meter.check_length(len(left) + len(right))
         return meter.string(left + right)
-    raise mismatched("+", left, right)
+    result = time_add(left, right)
+    if result is NotImplemented:
+        raise mismatched("+", left, right)
+    return result
 
 
 def arith(op: str, left: Any, right: Any) -> Any:
     """``-``, ``*``, ``/``, ``%``, ``**`` with Go's int/float64 rules (``/`` and ``**`` give floats)."""
     if not (is_number(left) and is_number(right)):
-        raise mismatched(op, left, right)
+        result = time_sub(left, right) if op == "-" else NotImplemented
+        if result is NotImplemented:
+            raise mismatched(op, left, right)
+        return result
     if op == "-":
         return wrap(left - right) if is_int(left) and is_int(right) else float(left) - float(right)
     if op == "*":
@@ -418,6 +436,8 @@ def to_json(value: Any, meter: ExprMeter) -> str:
             write(json_float(item))
         elif isinstance(item, str):
             write(_json_string(item))
+        elif time_json(item) is not None:
+            write(str(time_json(item)))
         elif is_list(item) or isinstance(item, Mapping):
             is_map = isinstance(item, Mapping)
             if not item:

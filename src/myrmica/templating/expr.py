@@ -21,9 +21,9 @@ text), and the size of every string, list and map built, checked *before* buildi
 Deliberate departures from expr-lang (Go): strings are indexed, sliced and measured (``len``,
 ``indexOf``) in characters, not UTF-8 bytes, and ``"abc"[0]`` is ``"a"``, not the byte 97;
 ``==`` compares numbers inside lists and maps across int/float (Go's reflect.DeepEqual does not);
-``keys``/``values``/``toPairs`` are in sorted key order (Go's is random); method calls, the date
-functions (``now``, ``date``, ``duration``, ``timezone``) and ``if``/``else`` blocks are not
-supported.
+``keys``/``values``/``toPairs`` are in sorted key order (Go's is random); method calls,
+``timezone()`` and ``if``/``else`` blocks are not supported; for the date functions see
+:mod:`._exprtime`.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ __all__ = [
 ]
 
 INTERNAL_ERROR = "internal error of the expression engine"
-_UNSUPPORTED = frozenset({"now", "date", "duration", "timezone"})
+_UNSUPPORTED = frozenset({"timezone"})
 _random = random.Random()
 
 

@@ -350,7 +350,7 @@ def test_not_binds_tighter_than_comparison() -> None:
         ("'x' matches '('", "invalid regular expression for matches"),
         ("#", "cannot use pointer accessor outside predicate"),
         ("inputs.keys()", "method calls are not supported (keys)"),
-        ("now()", "function now is not supported"),
+        ("timezone()", "function timezone is not supported"),
         ("1 +", "unexpected token EOF (1:4)"),
         ("(1", "unexpected token EOF"),
         ("1 2", 'unexpected token Number("2") (1:3)'),
