@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from myrmica.cli.client import ApiClient, ClientError
-from myrmica.cli.output import Key, console, print_json, print_table
+from myrmica.cli.output import Id, Key, console, print_json, print_table
 from myrmica.cli.state import client_of, json_wanted
 
 app = typer.Typer(help="Upload, list, inspect and switch job definitions.", no_args_is_help=True)
@@ -55,10 +55,19 @@ def list_(ctx: typer.Context,
     if json_wanted(ctx):
         print_json(body)
         return
-    rows = [(d["job_type"], d["version"], d["methods"], d["tags"], "yes" if d["disabled"] else "",
-             d["max_concurrency"], d["cron_trigger"], d["id"]) for d in body["Records"]]
+    records = body["Records"]
+    disabled = any(d["disabled"] for d in records)  # a column only when it says something
+    rows = [(d["job_type"], d["version"], _spaced(d["methods"]), _spaced(d["tags"]), d["cron_trigger"],
+             *(["yes" if d["disabled"] else ""] if disabled else []), d["id"]) for d in records]
     print_table(f"Job definitions ({body['TotalRecords']})",
-                [Key("job type"), "version", "methods", "tags", "disabled", "concurrency", "cron", Key("id")], rows)
+                [Key("job type"), "ver", "methods", "tags", "cron", *(["disabled"] if disabled else []), Id("id")],
+                rows)
+
+
+def _spaced(items: str | list[str] | None) -> str:
+    """A comma-separated list with spaces, so that a narrow column wraps it between items."""
+    parts = items.split(",") if isinstance(items, str) else items or []
+    return ", ".join(part.strip() for part in parts if part.strip())
 
 
 @app.command("show")
@@ -77,8 +86,13 @@ def show(ctx: typer.Context, job_type: Annotated[str, typer.Argument(help="Job t
                   f"{'  [red]disabled[/red]' if body['disabled'] else ''}")
     if body.get("description"):
         console.print(body["description"])
+    facts = [f"at most {body['max_concurrency']} running at once" if body.get("max_concurrency") else "",
+             f"cron {body['cron_trigger']}" if body.get("cron_trigger") else "",
+             f"tags {_spaced(body.get('tags'))}" if body.get("tags") else ""]
+    if any(facts):
+        console.print(", ".join(f for f in facts if f), highlight=False, markup=False)
     rows = [(t["task_type"], t["method"], ", ".join(f"{k}→{v}" for k, v in t["on_exit_code"].items()),
-             ",".join(t["tags"]), t["retry"]) for t in body["tasks"]]
+             _spaced(t["tags"]), t["retry"]) for t in body["tasks"]]
     print_table("Tasks", [Key("task"), Key("method"), "next", "tags", "retry"], rows)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 console = Console()
@@ -21,16 +21,22 @@ def print_json(value: Any) -> None:
 
 
 class Key(str):
-    """A column header whose cells are never cut or wrapped: ids, job types, states. The other
-    columns give way, folding their cells onto more lines, when the terminal is narrow."""
+    """A column header whose cells are never cut: job types, states. The other columns give way first,
+    folding their cells onto more lines when the terminal is narrow; only when they cannot make room
+    does a key column fold too (whole, on two lines, never with an ellipsis)."""
+
+
+class Id(Key):
+    """A key column that never folds either: ids are copied from the screen."""
 
 
 GAP = 2  # between two columns of a ``new_table``: the separator and the collapsed padding
 WORD = 12  # a word this long or shorter stays whole in a folding column, when the table can afford it
+NARROWEST = 4  # the least a folding column gets before key columns fold as well
 
 
 def new_table(title: str, columns: Sequence[str]) -> Table:
-    """A borderless table (more fits in 80 columns); fill it, then print ``fit(table)``."""
+    """A borderless table (more fits in 80 columns); fill it, then print it with ``print_fitted``."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   collapse_padding=True)
     for header in columns:
@@ -49,10 +55,13 @@ def _longest_word(cell: object) -> int:
     return max((cell_len(word) for word in (cell.plain if isinstance(cell, Text) else str(cell)).split()), default=0)
 
 
+def _widest(column: Column) -> int:
+    return max(_width(c) for c in [column.header, *column.cells])
+
+
 def key_width(table: Table) -> int:
-    """What the key columns and the gaps between all columns take, whatever the terminal's width."""
-    keys = sum(max(_width(c) for c in [column.header, *column.cells]) for column in table.columns if column.no_wrap)
-    return keys + GAP * (len(table.columns) - 1)
+    """What the unfolding columns and the gaps between all columns take, whatever the terminal's width."""
+    return sum(_widest(c) for c in table.columns if c.no_wrap) + GAP * (len(table.columns) - 1)
 
 
 def _wanted(table: Table) -> list[int]:
@@ -66,32 +75,52 @@ def room(table: Table) -> int:
     return console.width - key_width(table)
 
 
-def fit(table: Table, *, whole_words: bool = False) -> Table:
-    """Key columns get the width of their widest cell, so that no squeeze of the table cuts them. The
-    others keep their words whole as far as the console has room (all of them with ``whole_words``):
-    when it has too little, the columns with the longest words fold first."""
+def _fill(floor: list[int], natural: list[int], space: int) -> list[int]:
+    """Widths from ``floor`` up towards ``natural``, the narrowest first, within ``space`` in all."""
+    level = 0
+    while level < max(natural, default=0) and \
+            sum(max(f, min(n, level + 1)) for f, n in zip(floor, natural, strict=True)) <= space:
+        level += 1
+    return [max(f, min(n, level)) for f, n in zip(floor, natural, strict=True)]
+
+
+def fit(table: Table) -> Table:
+    """Unfolding columns get the width of their widest cell, so that no squeeze of the table cuts them.
+    The others share the room left: each keeps its words whole as far as the room allows (the columns
+    with the longest words fold first), and what is left goes to the widest."""
+    released = room(table) < sum(min(NARROWEST, w) for w in _wanted(table))
+    if released:  # last resort: key columns (not ids) fold too, but get the room before the others
+        for column in table.columns:
+            if column.no_wrap and not isinstance(column.header, Id):
+                column.no_wrap, column.overflow = False, "fold"
     for column in table.columns:
         if column.no_wrap:
-            column.min_width = max(_width(c) for c in [column.header, *column.cells])
+            column.min_width = _widest(column)
     others = [column for column in table.columns if not column.no_wrap]
-    wanted = _wanted(table)
+    natural = [_widest(column) for column in others]
+    space = room(table)
+    if sum(natural) <= space:
+        return table
+    keys = [isinstance(column.header, Key) for column in others]
+    wanted = [min(NARROWEST, n) if key else w for w, n, key in zip(_wanted(table), natural, keys, strict=True)]
     cap = max(wanted, default=0)
-    if not whole_words:
-        while cap > 1 and sum(min(w, cap) for w in wanted) > room(table):
-            cap -= 1
-    for column, minimum in zip(others, wanted, strict=True):
-        column.min_width = min(minimum, cap)
+    while cap > 1 and sum(min(w, cap) for w in wanted) > space:
+        cap -= 1
+    floor = [min(w, cap, n) for w, n in zip(wanted, natural, strict=True)]
+    if released:
+        # The released key columns first grow as far as the room allows, then the others.
+        key_floor = [f for f, key in zip(floor, keys, strict=True) if key]
+        key_natural = [n for n, key in zip(natural, keys, strict=True) if key]
+        grown = iter(_fill(key_floor, key_natural, space - sum(f for f, key in zip(floor, keys, strict=True)
+                                                                if not key)))
+        floor = [next(grown) if key else f for f, key in zip(floor, keys, strict=True)]
+    for column, width in zip(others, _fill(floor, natural, space), strict=True):
+        column.width = max(1, width)
     return table
 
 
 def print_fitted(table: Table) -> None:
-    """Print a ``new_table``. One that cannot fit the console even with its folding columns squeezed
-    is printed whole, past the console's width (a terminal wraps its lines), rather than cut at the edge."""
-    wanted = _wanted(table)
-    if room(table) >= sum(min(4, w) for w in wanted):
-        console.print(fit(table))
-    else:
-        console.print(fit(table, whole_words=True), width=key_width(table) + sum(wanted), crop=False)
+    console.print(fit(table))
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

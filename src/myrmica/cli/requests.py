@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from myrmica.cli.client import ApiClient, ClientError
-from myrmica.cli.output import Key, console, err_console, fit, new_table, print_fitted, print_json, room
+from myrmica.cli.output import Id, Key, console, err_console, fit, new_table, print_fitted, print_json, room
 from myrmica.cli.state import client_of, json_wanted
 
 app = typer.Typer(help="List, inspect and steer job requests: cancel, restart, pause, trigger, approve, reject.",
@@ -344,7 +344,7 @@ def _reason(request: dict[str, Any]) -> Text:
 
 
 def _requests_table(title: str, records: list[dict[str, Any]], reasons: dict[str, Text]) -> Table:
-    table = new_table(title, [Key("id"), Key("job type"), Key("state"), "created", "duration"]
+    table = new_table(title, [Id("id"), Key("job type"), Key("state"), "created", "duration"]
                       + (["reason"] if reasons else []))
     for r in records:
         started = r.get("started_at")
@@ -552,7 +552,7 @@ def ants(ctx: typer.Context) -> None:
     if json_wanted(ctx):
         print_json(body)
         return
-    table = new_table(f"Ants ({body['TotalRecords']})", [Key("id"), "methods", "tags", "load", "alive", "host"])
+    table = new_table(f"Ants ({body['TotalRecords']})", [Id("id"), "methods", "tags", "load", "alive", "host"])
     for ant in body["Records"]:
         table.add_row(ant["ant_id"], Text(", ".join(ant.get("methods") or [])), Text(", ".join(ant.get("tags") or [])),
                       f"{ant['current_load']}/{ant['max_capacity']}",
