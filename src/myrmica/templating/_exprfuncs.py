@@ -11,22 +11,27 @@ import base64
 import binascii
 import json
 import math
-import random
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import re2
 
 from myrmica.templating import _exprtime
+from myrmica.templating._exprargs import (
+    Function,
+    Runtime,
+    arity,
+    charge_strings,
+    want_list,
+    want_number,
+    want_str,
+)
 from myrmica.templating._exprerrors import ExprError
+from myrmica.templating._exprlists import LIST_FUNCTIONS
 from myrmica.templating._exprvalues import (
     MAX_DEPTH,
     STEP_UNIT,
-    ExprMeter,
-    equal,
-    fetch,
     is_int,
     is_list,
     is_number,
@@ -37,7 +42,6 @@ from myrmica.templating._exprvalues import (
     type_name,
     wrap,
 )
-from myrmica.templating._gofmt import sorted_keys
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
@@ -48,62 +52,11 @@ _GO_INT = re.compile(r"[+-]?[0-9]+")
 _GO_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
 
 
-@dataclass
-class Runtime:
-    meter: ExprMeter
-    rng: random.Random
-    regexes: dict[str, Any]
-
-
-Function = Callable[[Runtime, list[Any]], Any]
-
-
-# ---------------------------------------------------------------- argument helpers
-
-
-def _arity(name: str, args: list[Any], low: int, high: int | None = None) -> None:
-    high = low if high is None else high
-    if low <= len(args) <= high:
-        return
-    want = str(low) if low == high else f"{low} or {high}" if high == low + 1 else f"{low} to {high}"
-    raise ExprError(f"invalid number of arguments for {name} (expected {want}, got {len(args)})")
-
-
-def _str(name: str, value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise ExprError(f"invalid argument for {name} (type {type_name(value)})")
-
-
-def _list(name: str, value: Any) -> list[Any] | tuple[Any, ...]:
-    if is_list(value):
-        return value  # type: ignore[no-any-return]
-    raise ExprError(f"invalid argument for {name} (type {type_name(value)})")
-
-
-def _map(name: str, value: Any) -> Mapping[Any, Any]:
-    if isinstance(value, Mapping):
-        return value
-    raise ExprError(f"invalid argument for {name} (type {type_name(value)})")
-
-
-def _number(name: str, value: Any) -> int | float:
-    if is_number(value):
-        return value  # type: ignore[no-any-return]
-    raise ExprError(f"invalid argument for {name} (type {type_name(value)})")
-
-
-def _strings(rt: Runtime, name: str, parts: list[str]) -> list[str]:
-    rt.meter.check_items(len(parts))
-    rt.meter.step(sum(len(p) for p in parts) // STEP_UNIT)
-    return parts
-
-
 # ---------------------------------------------------------------- strings
 
 
 def _len(rt: Runtime, args: list[Any]) -> int:
-    _arity("len", args, 1)
+    arity("len", args, 1)
     value = args[0]
     if isinstance(value, str) or is_list(value) or isinstance(value, Mapping):
         return len(value)
@@ -111,29 +64,29 @@ def _len(rt: Runtime, args: list[Any]) -> int:
 
 
 def _upper(rt: Runtime, args: list[Any]) -> str:
-    _arity("upper", args, 1)
-    return rt.meter.string(_str("upper", args[0]).upper())
+    arity("upper", args, 1)
+    return rt.meter.string(want_str("upper", args[0]).upper())
 
 
 def _lower(rt: Runtime, args: list[Any]) -> str:
-    _arity("lower", args, 1)
-    return rt.meter.string(_str("lower", args[0]).lower())
+    arity("lower", args, 1)
+    return rt.meter.string(want_str("lower", args[0]).lower())
 
 
 def _trim(rt: Runtime, args: list[Any]) -> str:
-    _arity("trim", args, 1, 2)
-    text = _str("trim", args[0])
-    return text.strip(_GO_SPACE) if len(args) == 1 else text.strip(_str("trim", args[1]))
+    arity("trim", args, 1, 2)
+    text = want_str("trim", args[0])
+    return text.strip(_GO_SPACE) if len(args) == 1 else text.strip(want_str("trim", args[1]))
 
 
 def _trim_prefix(rt: Runtime, args: list[Any]) -> str:
-    _arity("trimPrefix", args, 1, 2)
-    return _str("trimPrefix", args[0]).removeprefix(" " if len(args) == 1 else _str("trimPrefix", args[1]))
+    arity("trimPrefix", args, 1, 2)
+    return want_str("trimPrefix", args[0]).removeprefix(" " if len(args) == 1 else want_str("trimPrefix", args[1]))
 
 
 def _trim_suffix(rt: Runtime, args: list[Any]) -> str:
-    _arity("trimSuffix", args, 1, 2)
-    return _str("trimSuffix", args[0]).removesuffix(" " if len(args) == 1 else _str("trimSuffix", args[1]))
+    arity("trimSuffix", args, 1, 2)
+    return want_str("trimSuffix", args[0]).removesuffix(" " if len(args) == 1 else want_str("trimSuffix", args[1]))
 
 
 def _go_split(text: str, sep: str, limit: int, after: bool) -> list[str]:
@@ -153,19 +106,19 @@ def _go_split(text: str, sep: str, limit: int, after: bool) -> list[str]:
 
 def _splitter(name: str, after: bool) -> Function:
     def split(rt: Runtime, args: list[Any]) -> list[str]:
-        _arity(name, args, 2, 3)
+        arity(name, args, 2, 3)
         limit = -1 if len(args) == 2 else to_int(args[2], name)
-        text, sep = _str(name, args[0]), _str(name, args[1])
+        text, sep = want_str(name, args[0]), want_str(name, args[1])
         if sep == "" or after:
             rt.meter.check_items(len(text) + 1)
-        return _strings(rt, name, _go_split(text, sep, limit, after))
+        return charge_strings(rt, name, _go_split(text, sep, limit, after))
 
     return split
 
 
 def _replace(rt: Runtime, args: list[Any]) -> str:
-    _arity("replace", args, 3, 4)
-    text, old, new = (_str("replace", a) for a in args[:3])
+    arity("replace", args, 3, 4)
+    text, old, new = (want_str("replace", a) for a in args[:3])
     count = -1 if len(args) == 3 else to_int(args[3], "replace")
     occurrences = len(text) + 1 if old == "" else text.count(old)
     if count >= 0:
@@ -175,8 +128,8 @@ def _replace(rt: Runtime, args: list[Any]) -> str:
 
 
 def _repeat(rt: Runtime, args: list[Any]) -> str:
-    _arity("repeat", args, 2)
-    text, count = _str("repeat", args[0]), to_int(args[1], "repeat")
+    arity("repeat", args, 2)
+    text, count = want_str("repeat", args[0]), to_int(args[1], "repeat")
     if count < 0:
         raise ExprError("invalid argument for repeat (expected positive integer)")
     rt.meter.check_length(len(text) * count)
@@ -184,9 +137,9 @@ def _repeat(rt: Runtime, args: list[Any]) -> str:
 
 
 def _join(rt: Runtime, args: list[Any]) -> str:
-    _arity("join", args, 1, 2)
-    items = _list("join", args[0])
-    glue = "" if len(args) == 1 else _str("join", args[1])
+    arity("join", args, 1, 2)
+    items = want_list("join", args[0])
+    glue = "" if len(args) == 1 else want_str("join", args[1])
     for item in items:
         if not isinstance(item, str):
             raise ExprError(f"invalid argument for join (element of type {type_name(item)})")
@@ -194,11 +147,11 @@ def _join(rt: Runtime, args: list[Any]) -> str:
     return rt.meter.string(glue.join(items))
 
 
-def _two_strings(name: str, op: Callable[[str, str], Any]) -> Function:
+def _twocharge_strings(name: str, op: Callable[[str, str], Any]) -> Function:
     def func(rt: Runtime, args: list[Any]) -> Any:
-        _arity(name, args, 2)
-        rt.meter.step(len(_str(name, args[0])) // STEP_UNIT)
-        return op(args[0], _str(name, args[1]))
+        arity(name, args, 2)
+        rt.meter.step(len(want_str(name, args[0])) // STEP_UNIT)
+        return op(args[0], want_str(name, args[1]))
 
     return func
 
@@ -218,8 +171,8 @@ def _json_number(text: str) -> float:
 
 
 def _from_json(rt: Runtime, args: list[Any]) -> Any:
-    _arity("fromJSON", args, 1)
-    text = _str("fromJSON", args[0])
+    arity("fromJSON", args, 1)
+    text = want_str("fromJSON", args[0])
     rt.meter.step(len(text) // STEP_UNIT)
     try:
         return json.loads(text, parse_int=_json_number, parse_float=_json_number, parse_constant=_reject_constant)
@@ -231,20 +184,20 @@ def _from_json(rt: Runtime, args: list[Any]) -> Any:
 
 
 def _to_json(rt: Runtime, args: list[Any]) -> str:
-    _arity("toJSON", args, 1)
+    arity("toJSON", args, 1)
     return to_json(args[0], rt.meter)
 
 
 def _to_base64(rt: Runtime, args: list[Any]) -> str:
-    _arity("toBase64", args, 1)
-    data = _str("toBase64", args[0]).encode("utf-8", "surrogatepass")
+    arity("toBase64", args, 1)
+    data = want_str("toBase64", args[0]).encode("utf-8", "surrogatepass")
     rt.meter.check_length((len(data) + 2) // 3 * 4)
     return rt.meter.string(base64.b64encode(data).decode("ascii"))
 
 
 def _from_base64(rt: Runtime, args: list[Any]) -> str:
-    _arity("fromBase64", args, 1)
-    text = _str("fromBase64", args[0]).replace("\r", "").replace("\n", "")
+    arity("fromBase64", args, 1)
+    text = want_str("fromBase64", args[0]).replace("\r", "").replace("\n", "")
     try:
         data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
@@ -253,7 +206,7 @@ def _from_base64(rt: Runtime, args: list[Any]) -> str:
 
 
 def _int(rt: Runtime, args: list[Any]) -> int:
-    _arity("int", args, 1)
+    arity("int", args, 1)
     value = args[0]
     if isinstance(value, str):
         if not _GO_INT.fullmatch(value):
@@ -268,7 +221,7 @@ def _int(rt: Runtime, args: list[Any]) -> int:
 
 
 def _float(rt: Runtime, args: list[Any]) -> float:
-    _arity("float", args, 1)
+    arity("float", args, 1)
     value = args[0]
     if isinstance(value, str):
         if not _GO_FLOAT.fullmatch(value):
@@ -280,12 +233,12 @@ def _float(rt: Runtime, args: list[Any]) -> float:
 
 
 def _string(rt: Runtime, args: list[Any]) -> str:
-    _arity("string", args, 1)
+    arity("string", args, 1)
     return printable(args[0], rt.meter)
 
 
 def _type(rt: Runtime, args: list[Any]) -> str:
-    _arity("type", args, 1)
+    arity("type", args, 1)
     return kind_name(args[0])
 
 
@@ -293,15 +246,15 @@ def _type(rt: Runtime, args: list[Any]) -> str:
 
 
 def _abs(rt: Runtime, args: list[Any]) -> int | float:
-    _arity("abs", args, 1)
-    value = _number("abs", args[0])
+    arity("abs", args, 1)
+    value = want_number("abs", args[0])
     return wrap(abs(int(value))) if is_int(value) else abs(value)
 
 
 def _rounder(name: str, op: Callable[[float], float]) -> Function:
     def func(rt: Runtime, args: list[Any]) -> float:
-        _arity(name, args, 1)
-        value = float(_number(name, args[0]))
+        arity(name, args, 1)
+        value = float(want_number(name, args[0]))
         if math.isnan(value) or math.isinf(value):
             return value
         return op(value)
@@ -363,164 +316,6 @@ def _median(rt: Runtime, args: list[Any]) -> float:
     return numbers[middle] if len(numbers) % 2 else (numbers[middle - 1] + numbers[middle]) / 2
 
 
-# ---------------------------------------------------------------- collections
-
-
-def _first(rt: Runtime, args: list[Any]) -> Any:
-    _arity("first", args, 1)
-    return args[0][0] if is_list(args[0]) and args[0] else None
-
-
-def _last(rt: Runtime, args: list[Any]) -> Any:
-    _arity("last", args, 1)
-    return args[0][-1] if is_list(args[0]) and args[0] else None
-
-
-def _get(rt: Runtime, args: list[Any]) -> Any:
-    _arity("get", args, 2)
-    try:
-        return fetch(args[0], args[1])
-    except ExprError:
-        return None
-
-
-def _take(rt: Runtime, args: list[Any]) -> Any:
-    _arity("take", args, 2)
-    items = _list("take", args[0])
-    if not is_int(args[1]):
-        raise ExprError(f"cannot take {type_name(args[1])} elements")
-    count = max(args[1], 0)
-    rt.meter.step(min(count, len(items)))
-    return list(items[:count])
-
-
-def _keys(rt: Runtime, args: list[Any]) -> list[Any]:
-    _arity("keys", args, 1)
-    mapping = _map("keys", args[0])
-    rt.meter.check_items(len(mapping))
-    return _sorted_keys(mapping)
-
-
-def _sorted_keys(mapping: Mapping[Any, Any]) -> list[Any]:
-    return sorted_keys(mapping)
-
-
-def _values(rt: Runtime, args: list[Any]) -> list[Any]:
-    _arity("values", args, 1)
-    mapping = _map("values", args[0])
-    rt.meter.check_items(len(mapping))
-    return [mapping[key] for key in _sorted_keys(mapping)]
-
-
-def _to_pairs(rt: Runtime, args: list[Any]) -> list[Any]:
-    _arity("toPairs", args, 1)
-    mapping = _map("toPairs", args[0])
-    rt.meter.check_items(len(mapping))
-    return [[key, mapping[key]] for key in _sorted_keys(mapping)]
-
-
-def _from_pairs(rt: Runtime, args: list[Any]) -> dict[Any, Any]:
-    _arity("fromPairs", args, 1)
-    pairs = _list("fromPairs", args[0])
-    rt.meter.check_items(len(pairs), "map")
-    out: dict[Any, Any] = {}
-    for pair in pairs:
-        if not is_list(pair) or len(pair) != 2:
-            raise ExprError("invalid pair for fromPairs (want a list of two items)")
-        try:
-            out[pair[0]] = pair[1]
-        except TypeError:
-            raise ExprError(f"cannot use {type_name(pair[0])} as a map key") from None
-    return out
-
-
-def _reverse(rt: Runtime, args: list[Any]) -> list[Any]:
-    _arity("reverse", args, 1)
-    items = _list("reverse", args[0])
-    rt.meter.step(len(items))
-    return list(reversed(items))
-
-
-def _uniq(rt: Runtime, args: list[Any]) -> list[Any]:
-    _arity("uniq", args, 1)
-    out: list[Any] = []
-    for item in _list("uniq", args[0]):
-        rt.meter.step(len(out) + 1)
-        if not any(equal(item, seen) for seen in out):
-            out.append(item)
-    return out
-
-
-def _flatten(rt: Runtime, args: list[Any]) -> list[Any]:
-    _arity("flatten", args, 1)
-    out: list[Any] = []
-
-    def walk(items: Any, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise ExprError(f"cannot flatten a list nested deeper than {MAX_DEPTH} levels")
-        for item in items:
-            if is_list(item):
-                walk(item, depth + 1)
-            else:
-                rt.meter.check_items(len(out) + 1)
-                out.append(item)
-
-    walk(_list("flatten", args[0]), 0)
-    return out
-
-
-def _concat(rt: Runtime, args: list[Any]) -> list[Any]:
-    if not args:
-        raise ExprError("invalid number of arguments for concat (expected at least 1, got 0)")
-    lists = [_list("concat", a) for a in args]
-    rt.meter.check_items(sum(len(items) for items in lists))
-    return [item for items in lists for item in items]
-
-
-def sort_items(name: str, items: list[Any], keys: list[Any], descending: bool) -> list[Any]:
-    """Sort ``items`` by ``keys`` (all numbers or all strings), stable like Go's sort.Stable."""
-    if keys and not (all(is_number(k) for k in keys) or all(isinstance(k, str) for k in keys)):
-        raise ExprError(f"{name}: cannot compare values of different types")
-    order = sorted(range(len(items)), key=lambda i: keys[i], reverse=descending)
-    return [items[i] for i in order]
-
-
-def sort_order(name: str, value: Any) -> bool:
-    if value not in ("asc", "desc"):
-        raise ExprError(f"invalid order for {name}, expected asc or desc")
-    return bool(value == "desc")
-
-
-def _sort(rt: Runtime, args: list[Any]) -> list[Any]:
-    _arity("sort", args, 1, 2)
-    items = list(_list("sort", args[0]))
-    descending = sort_order("sort", args[1]) if len(args) == 2 else False
-    rt.meter.step(len(items))
-    return sort_items("sort", items, items, descending)
-
-
-def _bits(name: str, op: Callable[[int, int], int]) -> Function:
-    def func(rt: Runtime, args: list[Any]) -> int:
-        _arity(name, args, 2)
-        left, right = args
-        if not (is_int(left) and is_int(right)):
-            raise ExprError(f"invalid argument for {name} (want int, int)")
-        if name.startswith("bitsh") or name == "bitushr":
-            if right < 0:
-                raise ExprError("invalid operation: negative shift count (type int)")
-            right = min(right, 64)
-        return wrap(op(left, right))
-
-    return func
-
-
-def _bitnot(rt: Runtime, args: list[Any]) -> int:
-    _arity("bitnot", args, 1)
-    if not is_int(args[0]):
-        raise ExprError(f"invalid argument for bitnot (type {type_name(args[0])})")
-    return ~int(args[0])
-
-
 # ---------------------------------------------------------------- regexps
 
 
@@ -572,6 +367,7 @@ def _sequence(rt: Runtime, args: list[Any]) -> list[int]:
 
 
 FUNCTIONS: dict[str, Function] = {
+    **LIST_FUNCTIONS,
     "len": _len,
     "upper": _upper,
     "lower": _lower,
@@ -583,10 +379,10 @@ FUNCTIONS: dict[str, Function] = {
     "replace": _replace,
     "repeat": _repeat,
     "join": _join,
-    "indexOf": _two_strings("indexOf", lambda s, sub: s.find(sub)),
-    "lastIndexOf": _two_strings("lastIndexOf", lambda s, sub: s.rfind(sub)),
-    "hasPrefix": _two_strings("hasPrefix", lambda s, p: s.startswith(p)),
-    "hasSuffix": _two_strings("hasSuffix", lambda s, p: s.endswith(p)),
+    "indexOf": _twocharge_strings("indexOf", lambda s, sub: s.find(sub)),
+    "lastIndexOf": _twocharge_strings("lastIndexOf", lambda s, sub: s.rfind(sub)),
+    "hasPrefix": _twocharge_strings("hasPrefix", lambda s, p: s.startswith(p)),
+    "hasSuffix": _twocharge_strings("hasSuffix", lambda s, p: s.endswith(p)),
     "toJSON": _to_json,
     "fromJSON": _from_json,
     "toBase64": _to_base64,
@@ -603,27 +399,6 @@ FUNCTIONS: dict[str, Function] = {
     "min": _min_max("min", lambda a, b: bool(a < b)),
     "mean": _mean,
     "median": _median,
-    "first": _first,
-    "last": _last,
-    "get": _get,
-    "take": _take,
-    "keys": _keys,
-    "values": _values,
-    "toPairs": _to_pairs,
-    "fromPairs": _from_pairs,
-    "reverse": _reverse,
-    "uniq": _uniq,
-    "flatten": _flatten,
-    "concat": _concat,
-    "sort": _sort,
-    "bitand": _bits("bitand", lambda a, b: a & b),
-    "bitor": _bits("bitor", lambda a, b: a | b),
-    "bitxor": _bits("bitxor", lambda a, b: a ^ b),
-    "bitnand": _bits("bitnand", lambda a, b: a & ~b),
-    "bitshl": _bits("bitshl", lambda a, b: a << b),
-    "bitshr": _bits("bitshr", lambda a, b: a >> b),
-    "bitushr": _bits("bitushr", lambda a, b: (a % 2**64) >> b),
-    "bitnot": _bitnot,
     "now": lambda rt, args: _exprtime.now(args),
     "date": lambda rt, args: _exprtime.date(args),
     "duration": lambda rt, args: _exprtime.duration(args),

@@ -34,9 +34,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from myrmica.templating._exprargs import Runtime
 from myrmica.templating._exprblocks import Block, find_blocks
 from myrmica.templating._exprerrors import ExprError
-from myrmica.templating._exprfuncs import FUNCTIONS, Runtime, regex_matches, sort_items, sort_order
+from myrmica.templating._exprfuncs import FUNCTIONS, regex_matches
+from myrmica.templating._exprlists import sort_items, sort_order
 from myrmica.templating._exprparser import (
     PREDICATES,
     Array,
