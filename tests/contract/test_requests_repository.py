@@ -37,6 +37,16 @@ async def test_same_user_key_twice_gives_one_request(store: Store, alice: Princi
         {second["id"]}
 
 
+async def test_user_keys_are_per_tenant(store: Store, alice: Principal, bob: Principal) -> None:
+    """Another tenant's live key neither returns their request nor blocks ours."""
+    theirs = await store.requests.create(await make_row(store, alice, "deploy-42"))
+    mine = await store.requests.create(await make_row(store, bob, "deploy-42"))
+    assert theirs.created and mine.created
+    assert mine.request["id"] != theirs.request["id"] and mine.request["owner_key"] == bob.owner_key
+    again = await store.requests.create(await make_row(store, bob, "deploy-42"))
+    assert not again.created and again.request["id"] == mine.request["id"]
+
+
 async def test_transitions_are_compare_and_set(store: Store, alice: Principal) -> None:
     row = await make_row(store, alice)
     await store.requests.create(row)

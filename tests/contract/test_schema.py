@@ -4,13 +4,19 @@ request always finds its row through the primary key, whatever the planner knows
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Connection, inspect
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, inspect, text
+
+from myrmica.store.database import MIGRATIONS, create_database
 
 from myrmica.domain.principal import Principal
-from myrmica.store.store import Store
+from myrmica.security.crypto import SecretBox
+from myrmica.store.store import Store, open_store
 from myrmica.store.tables import metadata
 from tests.contract.test_requests_repository import make_row
 
@@ -54,3 +60,38 @@ async def test_a_conditional_update_uses_the_primary_key_on_a_young_table(store:
     finally:
         await conn.close()
     assert "pk_job_requests" in plan, plan
+
+
+def _upgrade_to(revision: str) -> Any:
+    def run(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return run
+
+
+async def test_requests_stored_before_keys_were_per_tenant_survive_the_migration(database_url: str) -> None:
+    db = create_database(database_url)
+    try:
+        async with db.begin() as conn:
+            await conn.run_sync(_upgrade_to("0003"))
+            now = "2026-01-02 03:04:05"
+            await conn.execute(text(
+                "INSERT INTO job_requests (id, user_key, job_definition_id, owner_key, description, platform, "
+                "job_type, job_version, job_state, job_group, job_priority, schedule_attempts, retried, "
+                "paused_count, cron_triggered, error_code, error_message, current_task, hard_restart, "
+                "cascade_cancel, params, scheduled_at, created_at, updated_at) VALUES ('01OLDREQUEST0000000000000A', "
+                "'k', 'D', 'tenant-a', '', '', 'j', '1', 'PENDING', '', 0, 0, 0, 0, false, '', '', '', false, "
+                "false, '{\"a\": 1}', :now, :now, :now)").bindparams(now=datetime.fromisoformat(now + "+00:00")))
+    finally:
+        await db.dispose()
+    store = await open_store(database_url, SecretBox("contract-test-key"))
+    try:
+        old = await store.requests.get("01OLDREQUEST0000000000000A")
+        assert old["params"] == {"a": 1} and old["user_key"] == "k"
+        row = {**old, "id": "01NEWREQUEST0000000000000B", "owner_key": "tenant-b"}
+        assert (await store.requests.create(row)).created  # the same key, another tenant
+        assert not (await store.requests.create({**row, "id": "01NEWREQUEST0000000000000C"})).created
+    finally:
+        await store.close()

@@ -201,7 +201,7 @@ class Engine:
         try:
             current = await self.store.definitions.get(self.ctx.admin, definition["id"])
             if not current["active"]:
-                current = await self.store.definitions.get(self.ctx.admin, job_type)
+                current = await self.store.definitions.active_of(definition["owner_key"], job_type)
             await self.cron.ensure_next(current)
         except Exception:
             log.exception("could not create the next cron request of %s", job_type)

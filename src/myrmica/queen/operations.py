@@ -114,7 +114,8 @@ class Operations:
         row: dict[str, Any] = {
             "id": new_id(), "parent_id": parent["id"] if parent else None, "user_key": key,
             "job_definition_id": definition["id"], "job_execution_id": None, "last_job_execution_id": None,
-            "owner_key": definition["owner_key"], "organization_id": principal.organization_id,
+            # The submitter's, even of another tenant's public plugin (whose configs still apply: runs.py).
+            "owner_key": principal.owner_key, "organization_id": principal.organization_id,
             "user_id": principal.user_id, "description": str(body.get("description") or ""),
             "platform": str(body.get("platform") or definition["platform"] or ""), "job_type": definition["job_type"],
             "job_version": str(definition["sem_version"] or definition["version"]), "job_state": "PENDING",

@@ -30,7 +30,8 @@ class RunFactory:
     async def prepare(self, request: dict[str, Any], definition: dict[str, Any],
                       spec: JobDefinitionSpec) -> RunContext:
         store = self.engine.store
-        configs, secrets = await store.job_configs.plaintext(request["owner_key"], request["job_type"])
+        # The definition owner's configs: a public plugin run by another tenant uses its owner's settings.
+        configs, secrets = await store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
         hidden = self.secret_params(request)
         params = {**(request.get("params") or {}), **hidden}
         secret_values = sorted({str(v) for v in hidden.values() if str(v)} | secrets, key=len, reverse=True)

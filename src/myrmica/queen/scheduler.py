@@ -226,7 +226,7 @@ class Scheduler:
         if definition["active"]:
             return definition
         try:
-            return await self.engine.store.definitions.get(self.engine.ctx.admin, definition["job_type"])
+            return await self.engine.store.definitions.active_of(definition["owner_key"], definition["job_type"])
         except Exception:
             return None
 

@@ -121,6 +121,23 @@ class DefinitionRepository:
             found = await self.get(principal, found["job_type"], version=version)
         return found
 
+    async def active_of(self, owner_key: str, job_type: str) -> dict[str, Any]:
+        """The active version of one owner's job type (not another tenant's of the same name)."""
+        async with self._engine.connect() as conn:
+            found = as_dict((await conn.execute(select(jd).where(
+                jd.c.owner_key == owner_key, jd.c.job_type == job_type, jd.c.active.is_(True)))).first())
+        if found is None:
+            raise NotFoundError(f"job definition {job_type!r} not found")
+        return found
+
+    async def get_own(self, principal: Principal, id_or_type: str) -> dict[str, Any]:
+        """The active version, when the caller owns it (or is the admin): another tenant's public plugin
+        can be read and run, not changed, nor its configs read."""
+        found = await self.get_active(principal, id_or_type)
+        if found["owner_key"] != principal.owner_key and not principal.admin:
+            raise NotFoundError(f"job definition {id_or_type!r} not found")
+        return found
+
     async def get_active(self, principal: Principal, id_or_type: str) -> dict[str, Any]:
         found = await self.get(principal, id_or_type)
         if not found["active"]:
@@ -165,9 +182,7 @@ class DefinitionRepository:
         return rows
 
     async def _update_active(self, principal: Principal, id_or_type: str, **values: Any) -> dict[str, Any]:
-        found = await self.get_active(principal, id_or_type)
-        if found["owner_key"] != principal.owner_key and not principal.admin:
-            raise NotFoundError(f"job definition {id_or_type!r} not found")
+        found = await self.get_own(principal, id_or_type)
         values["updated_at"] = utcnow()
         async with self._engine.begin() as conn:
             result = await conn.execute(update(jd).where(jd.c.id == found["id"], jd.c.active.is_(True))
@@ -185,9 +200,7 @@ class DefinitionRepository:
 
     async def delete(self, principal: Principal, id_or_type: str) -> dict[str, Any]:
         """Deactivate every version: the type disappears from lookups; history rows stay for requests."""
-        found = await self.get_active(principal, id_or_type)
-        if found["owner_key"] != principal.owner_key and not principal.admin:
-            raise NotFoundError(f"job definition {id_or_type!r} not found")
+        found = await self.get_own(principal, id_or_type)
         async with self._engine.begin() as conn:
             await conn.execute(update(jd).where(jd.c.owner_key == found["owner_key"],
                                                 jd.c.job_type == found["job_type"], jd.c.active.is_(True))

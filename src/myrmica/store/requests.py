@@ -81,7 +81,8 @@ class RequestRepository:
     # --- requests -------------------------------------------------------------------------------
 
     async def create(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> CreateResult:
-        """Insert a PENDING request; a live request with the same ``user_key`` is returned instead."""
+        """Insert a PENDING request; a live request of the same owner with the same ``user_key`` is
+        returned instead (keys are per tenant: another tenant's key never matches)."""
         try:
             await self._engine.batched_insert((insert(jr), row),
                                               *([(insert(audit_records), audit)] if audit is not None else []))
@@ -91,7 +92,8 @@ class RequestRepository:
                 raise
             async with self._engine.connect() as conn:
                 existing = as_dict((await conn.execute(
-                    select(jr).where(jr.c.user_key == row["user_key"]))).first())
+                    select(jr).where(jr.c.owner_key == row["owner_key"], jr.c.user_key == row["user_key"])
+                )).first())
             if existing is None:
                 raise
             return CreateResult(existing, created=False)

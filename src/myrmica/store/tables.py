@@ -153,7 +153,7 @@ audit_records = Table(
 job_requests = Table(
     "job_requests", metadata, _id(),
     Column("parent_id", String(26), nullable=True),
-    Column("user_key", String(300), nullable=True, unique=True),
+    Column("user_key", String(300), nullable=True),
     Column("job_definition_id", String(26), nullable=False),
     Column("job_execution_id", String(26), nullable=True),
     Column("last_job_execution_id", String(26), nullable=True),
@@ -193,6 +193,8 @@ job_requests = Table(
           postgresql_where=text(ACTIVE_PREDICATE)).ddl_if(dialect="postgresql"),
     Index("ix_job_requests_type", "owner_key", "job_type", "job_state"),
     Index("ix_job_requests_parent", "parent_id"),
+    # Idempotency keys are the tenant's own: another tenant's live key neither returns nor blocks (0004).
+    Index("uq_job_requests_owner_user_key", "owner_key", "user_key", unique=True),
     # SQLite only: the scheduler's queue in the order it takes requests, so a pass reads its first rows
     # instead of sorting every waiting one. (On PostgreSQL, where entries of started requests linger
     # until vacuum, the sort over the due index measured faster.)

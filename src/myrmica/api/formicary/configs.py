@@ -38,7 +38,7 @@ def _config_input(body: dict[str, Any]) -> tuple[str, Any, bool]:
 
 
 async def _owner(request: Request, principal: Principal, job_id: str) -> tuple[str, str, str]:
-    row = await context_of(request).store.definitions.get_active(principal, job_id)
+    row = await context_of(request).store.definitions.get_own(principal, job_id)
     return row["owner_key"], row["job_type"], row["id"]
 
 
