@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from myrmica.api.auth import current_principal
+from myrmica.api.auth import current_principal, require_admin
 from myrmica.api.context import context_of
 from myrmica.api.formicary.serializers import iso
 from myrmica.clock import utcnow
@@ -18,7 +18,6 @@ from myrmica.domain.principal import Principal
 public_router = APIRouter(prefix="/api", tags=["system"])
 metrics_router = APIRouter(tags=["system"])
 router = APIRouter(prefix="/api", tags=["system"])
-metrics_router = APIRouter(tags=["system"])
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -52,6 +51,7 @@ async def health(request: Request) -> Response:
 
 @router.get("/metrics")
 @metrics_router.get("/metrics")
-async def metrics(request: Request, _: Principal = Depends(current_principal)) -> Response:
+async def metrics(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     """Prometheus text format; at ``/metrics`` too, where Prometheus scrapes by default."""
+    require_admin(principal, "read the server's metrics")  # counts over every tenant
     return Response(context_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
