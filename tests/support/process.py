@@ -59,14 +59,23 @@ class ServerProcess(_Process):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, healthy: bool = True) -> ServerProcess:
-        """Start and wait until it answers (with 200 on /api/health unless ``healthy`` is False)."""
+    def _args(self) -> tuple[list[str], dict[str, str]]:
         args = [sys.executable, "-m", "myrmica", "server", "--port", str(self.port), "--data-dir",
                 str(self.data_dir), *self.extra]
         if self.database_url:
             args += ["--db", self.database_url]
-        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - the process owns it
         env = {**os.environ, "MYRMICA_ADMIN_TOKEN": self.token, "MYRMICA_SECRET_KEY": "shared-test-secret"}
+        return args, env
+
+    def run_to_exit(self, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Start a server that is expected to give up: its exit status and output (stdout and stderr)."""
+        args, env = self._args()
+        return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def start(self, *, healthy: bool = True) -> ServerProcess:
+        """Start and wait until it answers (with 200 on /api/health unless ``healthy`` is False)."""
+        args, env = self._args()
+        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - the process owns it
         self.process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while True:
