@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import socket
 import sys
+from typing import TYPE_CHECKING
 
-import uvicorn
-
-from myrmica.api.app import create_app
 from myrmica.config import Settings
 from myrmica.data_dir_lock import DataDirBusy, DataDirLock
-from myrmica.queen.engine import Engine
-from myrmica.runtime import Runtime
+
+if TYPE_CHECKING:
+    from myrmica.runtime import Runtime
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    from myrmica.queen.engine import Engine
+    from myrmica.runtime import Runtime
+
     return Runtime(settings, services=[Engine(settings)])
 
 
@@ -41,6 +43,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(settings: Settings) -> None:
+    """Lock, bind, then start; the application (and its imports) only once both are ours."""
     try:
         lock = DataDirLock.acquire(settings.data_dir)
     except DataDirBusy as exc:
@@ -53,6 +56,10 @@ def serve(settings: Settings) -> None:
             print(f"myrmica: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
                   file=sys.stderr, flush=True)
             raise SystemExit(1) from None
+        import uvicorn
+
+        from myrmica.api.app import create_app
+
         app = create_app(build_runtime(settings))
         print(f"myrmica: serving on http://{settings.host}:{settings.port} "
               f"(data in {settings.data_dir}, database {settings.effective_database_url.split('@')[-1]})",

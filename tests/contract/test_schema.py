@@ -12,10 +12,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, inspect, text
 
-from myrmica.store.database import MIGRATIONS, create_database
-
 from myrmica.domain.principal import Principal
 from myrmica.security.crypto import SecretBox
+from myrmica.store.database import MIGRATIONS, create_database
 from myrmica.store.store import Store, open_store
 from myrmica.store.tables import metadata
 from tests.contract.test_requests_repository import make_row
