@@ -1,6 +1,8 @@
 """Rendering one task just before it runs: the definition's text through the Go template engine.
 
-Definitions without template actions use their stored, parsed spec as is (the fast path).
+Definitions without template actions use their stored, parsed spec as is (the fast path). A
+definition's text is rendered with its values put in after parsing (``templating.yaml_render``): a
+param is data, never YAML source, so it cannot add script lines or change a task's method.
 """
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pydantic
-import yaml
 
 from myrmica.domain.definition_keys import unknown_task_key
 from myrmica.domain.definition_model import JobDefinitionSpec, TaskDefinition
 from myrmica.domain.definitions import UPLOAD_FUNCTIONS
 from myrmica.domain.fragments import job_field_line, task_fragments
 from myrmica.templating.gotemplate import Template, TemplateError, has_template
+from myrmica.templating.yaml_render import RenderedYamlError, render_yaml
 
 
 class RenderError(Exception):
@@ -32,6 +34,16 @@ def render_text(text: str, data: Mapping[str, Any],
         raise RenderError(str(exc)) from exc
 
 
+def _render_document(text: str, data: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None,
+                     prefix: str = "") -> Any:
+    try:
+        return render_yaml(text, data, {**UPLOAD_FUNCTIONS, **(functions or {})}, prefix=prefix)
+    except TemplateError as exc:
+        raise RenderError(str(exc)) from exc
+    except RenderedYamlError as exc:
+        raise RenderError(f"the rendered definition is not valid YAML: {exc}") from exc
+
+
 def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_type: str,
                 data: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None
                 ) -> TaskDefinition:
@@ -42,14 +54,9 @@ def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_
         return stored
     fragments = None if spec.dynamic_template_tasks or raw_format != "yaml" else task_fragments(raw_source)
     if fragments is not None and task_type in fragments:
-        text = "tasks:\n" + render_text(fragments[task_type], data, functions)
+        document = _render_document(fragments[task_type], data, functions, prefix="tasks:\n")
     else:
-        text = render_text(raw_source, data, functions)
-    text = "\n".join(line for line in text.splitlines() if line.strip())  # blank lines left by actions
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RenderError(f"the rendered definition is not valid YAML: {exc}") from exc
+        document = _render_document(raw_source, data, functions)
     tasks = document.get("tasks") if isinstance(document, dict) else None
     for raw_task in tasks or []:
         if isinstance(raw_task, dict) and str(raw_task.get("task_type")) == task_type:
@@ -71,10 +78,6 @@ def render_job_field(raw_source: str, field: str, data: Mapping[str, Any],
     if not has_template(raw_source):
         return ""
     line = job_field_line(raw_source, field)
-    text = render_text(line if line is not None else raw_source, data, functions)
-    try:
-        document = yaml.safe_load("\n".join(line for line in text.splitlines() if line.strip()))
-    except yaml.YAMLError as exc:
-        raise RenderError(f"the rendered definition is not valid YAML: {exc}") from exc
+    document = _render_document(line if line is not None else raw_source, data, functions)
     value = document.get(field) if isinstance(document, dict) else None
     return "" if value is None else str(value)

@@ -18,6 +18,12 @@ function returns), and the depth of ``{{template}}`` calls (:data:`MAX_TEMPLATE_
 Deliberate departures from Go: ints and floats compare numerically in ``eq``/``lt``/...;
 ``eq x nil`` is allowed; a nil value in a map behaves like a missing key (``.X.Y`` on it is
 ``<no value>``, not an error); ``len``/``index``/``slice`` on strings count characters, not bytes.
+Error messages never quote the data a template read (it may be a secret): they name the expression
+instead (``range can't iterate over .Token (of type string)``, ``atoi: parsing .Token: invalid syntax``).
+
+``execute(..., defer=f)`` hands each action's printed text to ``f``, which returns what to write in
+its place: :mod:`myrmica.templating.yaml_render` writes placeholders there, so that a document's
+structure comes from the template alone and the values are put in after parsing.
 """
 
 from __future__ import annotations
@@ -129,19 +135,30 @@ def _result_size(value: Any) -> int:
     return 0
 
 
-def _brief(value: Any) -> str:
-    """A short rendering of a value for an error message."""
-    try:
-        return format_value(value, 80)
-    except TemplateRuntimeError:
-        return f"a value of type {type_name(value)}"
+Defer = Callable[[str, str], str]  # (the printed text, the action's source) -> what to write instead
+_MIN_SCRUB = 3  # shorter values are not hunted in messages (they would garble them); see _scrub
+
+
+def _scrub(message: str, values: list[tuple[Any, str]]) -> str:
+    """``message`` with each string value replaced by the expression it came from (never the data)."""
+    for value, source in sorted(values, key=lambda pair: -len(str(pair[0]))):
+        if isinstance(value, str) and value and source:
+            for form in (f'"{value}"', repr(value), *((value,) if len(value) >= _MIN_SCRUB else ())):
+                message = message.replace(form, source)
+    return message
+
+
+def _source(pipe: PipeNode) -> str:
+    text = str(pipe)
+    return text.split(":= ", 1)[-1].split("= ", 1)[-1] if pipe.decl else text
 
 
 class _State:
     """One execution: output buffer, variable stack, counters."""
 
-    def __init__(self, template: Template, limits: Limits) -> None:
+    def __init__(self, template: Template, limits: Limits, defer: Defer | None = None) -> None:
         self.template = template
+        self.defer = defer
         self.functions = template.functions
         self.limits = limits
         self.meter = Meter(limits.max_steps, limits.max_output)
@@ -193,7 +210,10 @@ class _State:
             value = self.eval_pipeline(dot, node.pipe)
             if not node.pipe.decl:
                 self.line = node.line
-                self.write(self.printable(value))
+                text = self.printable(value)
+                self.write(text)
+                if self.defer is not None:
+                    self.out[-1] = self.defer(text, f"{{{{{node.pipe}}}}}")
         elif isinstance(node, IfNode):
             mark = len(self.vars)
             try:
@@ -234,12 +254,12 @@ class _State:
                 pairs = ((key, value[key]) for key in sorted_keys(value))
             elif isinstance(value, int) and not isinstance(value, bool):
                 if len(node.pipe.decl) > 1:
-                    raise self.error(f"can't use {value} to iterate over more than one variable")
+                    raise self.error(f"can't use {_source(node.pipe)} to iterate over more than one variable")
                 pairs = ((i, i) for i in range(value))
             elif value is None:
                 pairs = iter(())
             else:
-                raise self.error(f"range can't iterate over {_brief(value)}")
+                raise self.error(f"range can't iterate over {_source(node.pipe)} (of type {type_name(value)})")
             mark = len(self.vars)
             iterated = False
             for index, elem in pairs:
@@ -299,8 +319,10 @@ class _State:
 
     def eval_pipeline(self, dot: Any, pipe: PipeNode) -> Any:
         value = _MISSING
+        piped = ""
         for cmd in pipe.cmds:
-            value = self.eval_command(dot, cmd, value)
+            value = self.eval_command(dot, cmd, value, piped)
+            piped = str(cmd)
         for name in pipe.decl:
             if pipe.is_assign:
                 self.assign(name, value)
@@ -312,7 +334,7 @@ class _State:
         if len(cmd.args) > 1 or final is not _MISSING:
             raise self.error(f"can't give argument to non-function {cmd.args[0]}")
 
-    def eval_command(self, dot: Any, cmd: CommandNode, final: Any) -> Any:
+    def eval_command(self, dot: Any, cmd: CommandNode, final: Any, piped: str = "") -> Any:
         self.line = cmd.line
         self.step()
         first = cmd.args[0]
@@ -322,7 +344,7 @@ class _State:
             receiver = self.eval_arg(dot, first.node)
             return self.eval_fields(receiver, first.idents, cmd, final)
         if isinstance(first, IdentifierNode):
-            return self.eval_function(dot, first.name, cmd.args[1:], final)
+            return self.eval_function(dot, first.name, cmd.args[1:], final, piped)
         if isinstance(first, VariableNode):
             value = self.lookup(first.name)
             if not first.idents:
@@ -371,7 +393,8 @@ class _State:
         receiver = self.eval_arg(dot, node.node)
         return self.eval_fields(receiver, node.idents, None, _MISSING)
 
-    def eval_function(self, dot: Any, name: str, arg_nodes: tuple[Operand, ...], final: Any) -> Any:
+    def eval_function(self, dot: Any, name: str, arg_nodes: tuple[Operand, ...], final: Any,
+                      piped: str = "") -> Any:
         func = self.functions[name]
         line = self.line
         if func is gofuncs.go_and or func is gofuncs.go_or:
@@ -392,11 +415,13 @@ class _State:
         try:
             result = func(*args)
         except TemplateError as exc:
-            raise exc.with_line(line) from None
+            sources = [*zip(args, map(str, arg_nodes), strict=False), *([(final, piped)] if piped else [])]
+            raise type(exc)(_scrub(exc.message, sources), exc.line if exc.line is not None else line) from None
         except RecursionError:
             raise
         except Exception as exc:  # a function's own failure becomes a template error, like Go
-            raise TemplateRuntimeError(f"error calling {name}: {exc}", line) from exc
+            sources = [*zip(args, map(str, arg_nodes), strict=False), *([(final, piped)] if piped else [])]
+            raise TemplateRuntimeError(f"error calling {name}: {_scrub(str(exc), sources)}", line) from exc
         size = _result_size(result)
         if size > self.limits.max_output and isinstance(result, str):
             raise TemplateRuntimeError(
@@ -430,9 +455,9 @@ class Template:
             raise TemplateSyntaxError("template is nested too deeply") from None
         return cls(parsed, table, source)
 
-    def execute(self, data: Mapping[str, Any], *, limits: Limits = Limits()) -> str:
+    def execute(self, data: Mapping[str, Any], *, limits: Limits = Limits(), defer: Defer | None = None) -> str:
         """Render with ``data`` as dot and ``$``; raises :class:`TemplateRuntimeError` on failure."""
-        state = _State(self, limits)
+        state = _State(self, limits, defer)
         state.vars.append(("$", data))
         token = METER.set(state.meter)
         try:

@@ -269,8 +269,30 @@ def test_break_outside_range_is_a_syntax_error() -> None:
     assert "{{continue}} outside {{range}}" in str(syntax_error("{{continue}}"))
 
 
-def test_range_over_a_string_fails() -> None:
-    assert "range can't iterate over abc" in str(runtime_error("{{range .S}}{{end}}", S="abc"))
+def test_range_over_a_string_fails_naming_the_expression_not_the_value() -> None:
+    message = str(runtime_error("{{range .S}}{{end}}", S="abc-secret"))
+    assert "range can't iterate over .S (of type string)" in message and "abc-secret" not in message
+
+
+def test_errors_name_the_variable_never_its_value() -> None:
+    """A template error ends up in a request's error message: the data it read may be a secret."""
+    secret = "hunter2-s3cret"
+    cases = {
+        "{{ atoi .Token }}": "atoi: parsing .Token: invalid syntax",
+        "{{ .Token | atoi }}": "atoi: parsing .Token: invalid syntax",
+        "{{ $t := .Token }}{{ atof $t }}": "atof: parsing $t: invalid syntax",
+        "{{ formatTime .Token \"2006\" }}": "cannot parse .Token as an RFC 3339 time",
+        "{{ range $i, $c := .Token }}{{ end }}": "range can't iterate over .Token",
+        "{{ boom .Token }}": "error calling boom: no good: .Token",
+    }
+
+    def boom(value: str) -> str:
+        raise ValueError(f"no good: {value}")
+
+    for source, expected in cases.items():
+        with pytest.raises(TemplateRuntimeError) as info:
+            render(source, {"Token": secret}, functions={"boom": boom})
+        assert expected in str(info.value) and secret not in str(info.value), (source, str(info.value))
 
 
 def test_range_assignment_form() -> None:
