@@ -31,6 +31,16 @@ class RunContext:
     counts: dict[str, int] = field(default_factory=dict)  # CountByJobTypeAndState answers, at start
     new_execution: dict[str, Any] | None = None  # the execution row to create when this run begins
 
+    def hide_secrets(self, text: str) -> str:
+        """``text`` (an error message) with each secret value replaced by its variable's name."""
+        if not self.secrets:
+            return text
+        secret = set(self.secrets)
+        names = {str(v): k for k, v in {**self.configs, **self.params}.items() if str(v) in secret}
+        for value in self.secrets:  # longest first
+            text = text.replace(value, f"[secret {names[value]}]" if value in names else "[****]")
+        return text
+
     @property
     def request_id(self) -> str:
         return str(self.request["id"])

@@ -279,7 +279,7 @@ class Scheduler:
                                                         engine.template_functions(run))
             except RenderError as exc:
                 text = ""
-                log.warning("skip_if of %s failed to render: %s", request["id"], exc)
+                log.warning("skip_if of %s failed to render: %s", request["id"], run.hide_secrets(str(exc)))
             if is_filtered(text):
                 await engine.store.requests.finish(request["id"], None, ["READY"], "FAILED",
                                                    request_values={"error_code": ErrorCode.ERR_FILTERED_JOB,

@@ -134,7 +134,8 @@ class TaskRunner:
             task = self.render(stored, 0)
         except RenderError as exc:
             row = await self._new_row(stored, "EXECUTING")
-            outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {exc}")
+            outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE,
+                              f"template error: {self.run.hide_secrets(str(exc))}")
             self.engine.logs.system(self.run.request_id, row["id"], stored.task_type, outcome.error_message)
             await self._finish_row(row, outcome)
             return stored, outcome, row
@@ -178,7 +179,8 @@ class TaskRunner:
                 try:
                     task = self.render(stored, attempt)
                 except RenderError as exc:
-                    outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {exc}")
+                    outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE,
+                              f"template error: {self.run.hide_secrets(str(exc))}")
                     await self._finish_row(row, outcome)
                     return task, outcome, row
             if pending is not None:

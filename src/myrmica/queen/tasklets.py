@@ -43,7 +43,8 @@ class Tasklets:
             if task.method == TaskMethod.AWAIT_FORKED_JOB:
                 return await self._await(runner, task, row)
         except RenderError as exc:
-            return Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {exc}")
+            return Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE,
+                           f"template error: {runner.run.hide_secrets(str(exc))}")
         return Outcome("FAILED", "-1", ErrorCode.ERR_TASK_EXECUTE,
                        f"method {task.method.value} is not available in this version of Myrmica")
 
