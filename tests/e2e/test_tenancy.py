@@ -147,6 +147,7 @@ def _foreign_calls(w: AlphaWorld, alpha_user: str) -> list[tuple[str, str, str, 
             ("/api/jobs/definitions/{job_type}/yaml", "GET", f"/api/jobs/definitions/{ident}/yaml", {}),
             ("/api/jobs/definitions/{definition_id}/dot", "GET", f"/api/jobs/definitions/{ident}/dot", {}),
             ("/api/jobs/definitions/{definition_id}/dot.png", "GET", f"/api/jobs/definitions/{ident}/dot.png", {}),
+            ("/api/jobs/definitions/{definition_id}/dot.svg", "GET", f"/api/jobs/definitions/{ident}/dot.svg", {}),
             ("/api/jobs/definitions/{definition_id}/stats", "GET", f"/api/jobs/definitions/{ident}/stats", {}),
             ("/api/jobs/definitions/{definition_id}/disable", "POST", f"/api/jobs/definitions/{ident}/disable", {}),
             ("/api/jobs/definitions/{definition_id}/enable", "POST", f"/api/jobs/definitions/{ident}/enable", {}),
@@ -193,6 +194,7 @@ def _foreign_calls(w: AlphaWorld, alpha_user: str) -> list[tuple[str, str, str, 
         ("/api/executors/{task_execution_id}", "DELETE",
          f"/api/executors/{w.finished['execution']['tasks'][0]['id']}", {}),
         ("/api/metrics", "GET", "/api/metrics", {}),
+        ("/metrics", "GET", "/metrics", {}),
     ]
     return calls
 
