@@ -102,7 +102,12 @@ def test_submit_wait_and_requests_list_say_why_a_request_waits(server: LiveServe
             waiter.kill()
             waiter.wait()
     assert waiter.returncode == 2, (stdout, stderr)
-    # Once it has ended the request no longer waits, so no reason is shown for it.
+    timed_out = cli(server, "submit", "needs-builder", "--wait", "--timeout", "3")
+    assert timed_out.returncode == 3, (timed_out.stdout, timed_out.stderr)
+    if "waiting:" in timed_out.stdout:  # the scheduler has seen it within the 3 s (as on any unloaded machine)
+        assert f"is PENDING ({WAITING}) and goes on" in timed_out.stderr, timed_out.stderr
+    ok(server, "requests", "cancel", submitted_id(timed_out.stdout))
+    # Once they have ended the requests no longer wait, so no reason is shown for them.
     assert "waiting" not in cli_at(200, server, "requests", "list")
 
 

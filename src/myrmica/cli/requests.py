@@ -210,7 +210,8 @@ def _wait(client: ApiClient, created: dict[str, Any], timeout: float | None, *,
     elif console.is_terminal:
         def view() -> RenderableType:
             waiting = _waiting_line(body)
-            return Group(_header(body), *([waiting] if waiting else []), fit(_tasks_table(body)))
+            tasks = [fit(_tasks_table(body))] if _tasks(body) else []
+            return Group(_header(body), *([waiting] if waiting else []), *tasks)
 
         with Live(view(), console=console, refresh_per_second=8) as live:
             while not done() and not expired():
@@ -288,8 +289,10 @@ def submit(ctx: typer.Context,
     if as_json:
         print_json(final)
     if not finished:
-        err_console.print(f"[yellow]timed out[/yellow] after {timeout:g}s: request {final['id']} is "
-                          f"{final['job_state']} and goes on", highlight=False, soft_wrap=True)
+        waiting = waiting_reason(final)
+        err_console.print(Text.assemble(("timed out", "yellow"), f" after {timeout:g}s: request {final['id']} is "
+                                        f"{final['job_state']}" + (f" (waiting: {waiting})" if waiting else "")
+                                        + " and goes on"), highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_TIMEOUT)
     if not as_json:
         _say(_outcome(final))
