@@ -137,7 +137,7 @@ HELP = [
     (("logs",), ["--follow", "-f", "--task"]),
     (("ants",), ["--help"]),
     (("definitions",), ["apply", "list", "show", "graph"]),
-    (("server",), ["--ant-tags", "--ant-methods"]),
+    (("server",), ["--ant-tags", "--ant-methods", "[default: 127.0.0.1]", "[default: none]"]),
 ]
 
 

@@ -25,6 +25,7 @@ app = typer.Typer(
          "saved at its first start).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[default: …]" is text, not markup
 )
 app.add_typer(definitions.app, name="definitions")
 app.command("submit")(requests.submit)
