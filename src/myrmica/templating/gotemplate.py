@@ -149,8 +149,8 @@ def _scrub(message: str, values: list[tuple[Any, str]]) -> str:
 
 
 def _source(pipe: PipeNode) -> str:
-    text = str(pipe)
-    return text.split(":= ", 1)[-1].split("= ", 1)[-1] if pipe.decl else text
+    """The expression of a pipeline, without its variable declarations (for error messages)."""
+    return " | ".join(str(cmd) for cmd in pipe.cmds)
 
 
 class _State:
