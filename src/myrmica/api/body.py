@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import Request
 
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
+from myrmica.domain.documents import check_value, load_json
+from myrmica.domain.errors import ValidationError
 
 
 async def read_body(request: Request, limit: int | None = None) -> bytes:
@@ -35,13 +37,38 @@ async def read_text(request: Request) -> str:
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, read through the bounded loader (depth, numbers, Unicode)."""
     text = await read_text(request)
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"malformed JSON at line {exc.lineno}: {exc.msg}", field="body") from exc
+        value = load_json(text)
+    except ValidationError as exc:
+        raise ApiError(400, exc.message, field=exc.field) from exc
     if not isinstance(value, dict):
         raise ApiError(400, "the body must be a JSON object", field="body")
     return value
+
+
+async def read_fields(request: Request) -> dict[str, Any]:
+    """Formicary's clients post form fields (``a=1&b=2``); JSON objects work too. Either way the values
+    go through the same limits as any JSON body."""
+    raw = (await read_text(request)).strip()
+    if not raw:
+        return {}
+    if raw.startswith("{") or "json" in request.headers.get("content-type", ""):
+        try:
+            value = load_json(raw)
+        except ValidationError as exc:
+            raise ApiError(400, exc.message, field=exc.field) from exc
+        if not isinstance(value, dict):
+            raise ApiError(400, "the body must be a JSON object", field="body")
+        return value
+    try:
+        fields = {k: v[0] for k, v in parse_qs(raw, max_num_fields=100).items()}
+        check_value(fields)
+    except ValueError as exc:
+        raise ApiError(400, f"malformed form body: {exc}", field="body") from exc
+    except ValidationError as exc:
+        raise ApiError(400, exc.message, field=exc.field) from exc
+    return fields

@@ -8,9 +8,12 @@ from typing import Any
 from fastapi import Request
 
 from myrmica.api.errors import ApiError
+from myrmica.domain.errors import ValidationError
+from myrmica.domain.numbers import INT64_MAX, strict_int
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000  # page × page_size stays far inside a database's OFFSET
 
 
 @dataclass(frozen=True)
@@ -19,24 +22,21 @@ class Page:
     size: int
 
 
-def _int(request: Request, *names: str, default: int) -> int:
+def int_param(request: Request, *names: str, default: int, minimum: int = 0, maximum: int = INT64_MAX) -> int:
+    """A whole-number query parameter (ASCII digits, within range), under any of ``names``."""
     for name in names:
         raw = request.query_params.get(name)
         if raw is not None and raw != "":
             try:
-                return int(raw)
-            except ValueError as exc:
-                raise ApiError(400, f"{name} must be an integer, not {raw!r}", field=name) from exc
+                return strict_int(raw, name, minimum=minimum, maximum=maximum)
+            except ValidationError as exc:
+                raise ApiError(400, exc.message, field=name) from exc
     return default
 
 
 def page_of(request: Request) -> Page:
-    page = _int(request, "page", default=0)
-    size = _int(request, "page_size", "pageSize", default=DEFAULT_PAGE_SIZE)
-    if page < 0:
-        raise ApiError(400, "page must be 0 or more", field="page")
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ApiError(400, f"page_size must be between 1 and {MAX_PAGE_SIZE}", field="page_size")
+    page = int_param(request, "page", default=0, maximum=MAX_PAGE)
+    size = int_param(request, "page_size", "pageSize", default=DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
     return Page(page, size)
 
 

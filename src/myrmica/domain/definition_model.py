@@ -8,10 +8,20 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from myrmica.domain.durations import parse_duration
 from myrmica.domain.methods import TaskMethod
+from myrmica.domain.numbers import INT32_MAX, has_control
 
 
 def _duration(value: Any) -> float:
-    return parse_duration(value)
+    seconds = parse_duration(value)
+    if seconds < 0:
+        raise ValueError("a duration must not be negative")
+    return seconds
+
+
+def _name(value: Any) -> Any:
+    if isinstance(value, str) and has_control(value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 def _name_values(value: Any) -> dict[str, Any]:
@@ -63,6 +73,8 @@ def _duration_text(seconds: float) -> str:
     return (f"{seconds:.9f}".rstrip("0").rstrip(".") or "0") + "s"
 
 
+Name = Annotated[str, BeforeValidator(_name)]  # job and task types: shown, logged and used in paths
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]  # stored in 32-bit columns on PostgreSQL
 Duration = Annotated[float, BeforeValidator(_duration), PlainSerializer(_duration_text, return_type=str,
                                                                         when_used="json")]
 Variables = Annotated[dict[str, Any], BeforeValidator(_name_values)]
@@ -104,7 +116,7 @@ class SubWorkflow(_Model):
 class FanOut(_Model):
     source: str = ""
     item_var: str = "item"
-    max_parallel: int = 0
+    max_parallel: Count = 0
     fail_fast: bool = False
     fork_job_type: str = ""
     fork_job_version: str = ""
@@ -112,7 +124,7 @@ class FanOut(_Model):
 
 
 class ApprovalPolicy(_Model):
-    min_approvals: int = Field(default=1, ge=1)
+    min_approvals: int = Field(default=1, ge=1, le=INT32_MAX)
     allowed_roles: StringList = Field(default_factory=list)
     allowed_users: StringList = Field(default_factory=list)
     require_unanimous: bool = False
@@ -155,7 +167,7 @@ class NotifyTarget(_Model):
 
 
 class TaskDefinition(_Model):
-    task_type: str = Field(min_length=1, max_length=100)
+    task_type: Name = Field(min_length=1, max_length=100)
     method: TaskMethod = TaskMethod.KUBERNETES
     description: Text = Field(default="", max_length=500)
     script: Script = Field(default_factory=list)
@@ -167,7 +179,7 @@ class TaskDefinition(_Model):
     allow_failure: bool = False
     always_run: bool = False
     allow_start_if_completed: bool = False
-    retry: int = Field(default=0, ge=0)
+    retry: Count = 0
     delay_between_retries: Duration = 0.0
     retry_backoff_policy: BackoffPolicy | None = None
     timeout: Duration = 0.0
@@ -259,17 +271,17 @@ class TaskDefinition(_Model):
 
 
 class JobDefinitionSpec(_Model):
-    job_type: str = Field(min_length=1, max_length=100)
+    job_type: Name = Field(min_length=1, max_length=100)
     description: Text = ""
     tasks: list[TaskDefinition] = Field(min_length=1, max_length=100)
     job_variables: Variables = Field(default_factory=dict)
-    max_concurrency: int = 0
+    max_concurrency: Count = 0
     cron_trigger: Text = ""
     timeout: Duration = 0.0
-    retry: int = Field(default=0, ge=0)
+    retry: Count = 0
     delay_between_retries: Duration = 0.0
     retry_backoff_policy: BackoffPolicy | None = None
-    hard_reset_after_retries: int = Field(default=0, ge=0)
+    hard_reset_after_retries: Count = 0
     pause_time: Duration = 0.0
     skip_if: Text = ""
     required_params: StringList = Field(default_factory=list)
@@ -283,9 +295,9 @@ class JobDefinitionSpec(_Model):
     webhook: WebhookSpec | None = None
     resources: Any = None
     triggers: list[dict[str, Any]] = Field(default_factory=list)
-    retention_days_for_completed: int = 0
-    retention_days_for_failed: int = 0
-    retention_days_for_cancelled: int = 0
+    retention_days_for_completed: Count = 0
+    retention_days_for_failed: Count = 0
+    retention_days_for_cancelled: Count = 0
     url: Text = Field(default="", max_length=200)
     disabled: bool = False
 

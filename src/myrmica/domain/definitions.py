@@ -9,7 +9,6 @@ variables, because their task list itself is generated.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pydantic
-import yaml
 
 from myrmica.domain.cron import next_fire
 from myrmica.domain.definition_keys import check_keys
 from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.documents import load_json, load_yaml
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.graph import validate_graph
 from myrmica.templating.gotemplate import Template, TemplateError, has_template
@@ -61,18 +60,7 @@ def strip_template_lines(source: str) -> str:
 
 
 def _load(text: str, fmt: str) -> Any:
-    if fmt == "json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"malformed JSON at line {exc.lineno}: {exc.msg}", field="body") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValidationError(f"malformed YAML{where}: {problem}", field="body") from exc
+    return load_json(text) if fmt == "json" else load_yaml(text)
 
 
 def check_template_syntax(source: str) -> Template | None:

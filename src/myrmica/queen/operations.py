@@ -13,6 +13,7 @@ from myrmica.clock import utcnow
 from myrmica.domain.approval import Vote, can_vote, decide
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from myrmica.domain.numbers import INT32_MAX, INT32_MIN, check_name, is_decimal, strict_int
 from myrmica.domain.principal import Principal
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.ids import new_id
@@ -47,6 +48,19 @@ def parse_time(value: Any, field: str) -> datetime | None:
     return parsed
 
 
+def _text(body: dict[str, Any], field: str, max_length: int) -> str:
+    """An optional text field of a submit; numbers are taken as their text (as before)."""
+    value = body.get(field)
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dict | list):
+        raise ValidationError(f"{field} must be text", field=field)
+    text = str(value)
+    if len(text) > max_length:
+        raise ValidationError(f"{field} may be at most {max_length} characters, not {len(text)}", field=field)
+    return text
+
+
 class Operations:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -70,8 +84,9 @@ class Operations:
                 reading = asyncio.ensure_future(store.definitions.get(principal, job_type))
                 cached = self._definitions[key] = (reading, now + DEFINITION_CACHE_SECONDS)
             return await asyncio.shield(cached[0])
-        if version.isdigit():
-            return await store.definitions.get(principal, job_type, version=int(version))
+        if is_decimal(version):
+            number = strict_int(version.lstrip("0") or "0", "job_version", minimum=1, maximum=INT32_MAX)
+            return await store.definitions.get(principal, job_type, version=number)
         for row in await store.definitions.versions(principal, job_type):
             if row["sem_version"] == version or row["id"] == version:
                 return row
@@ -79,16 +94,14 @@ class Operations:
 
     async def submit(self, principal: Principal, body: dict[str, Any], *, parent: dict[str, Any] | None = None,
                      cron_at: datetime | None = None, user_key: str | None = None) -> tuple[dict[str, Any], bool]:
-        job_type = body.get("job_type")
-        if not isinstance(job_type, str) or not job_type.strip():
-            raise ValidationError("job_type is required", field="job_type")
+        job_type = check_name(body.get("job_type"), "job_type")
         params = body.get("params") or {}
         if not isinstance(params, dict):
             raise ValidationError("params must be an object", field="params")
         secret_params = body.get("secret_params") or {}
         if not isinstance(secret_params, dict):
             raise ValidationError("secret_params must be an object of name → value", field="secret_params")
-        definition = await self._definition(principal, job_type.strip(), str(body.get("job_version") or ""))
+        definition = await self._definition(principal, job_type, str(body.get("job_version") or ""))
         active = definition if definition["active"] else await self.engine.store.definitions.get(principal, job_type)
         if active["disabled"]:
             raise ConflictError(f"job type {job_type!r} is disabled; enable it to submit requests", field="job_type")
@@ -103,23 +116,25 @@ class Operations:
         if len(forks) > MAX_FORK_PARENTS or any(params[k] == job_type for k in forks if parent is None):
             raise ValidationError("refused: this request would fork itself (fork bomb guard)", field="params")
         priority = body.get("job_priority", 0)
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise ValidationError("job_priority must be an integer", field="job_priority")
+        if isinstance(priority, bool) or not isinstance(priority, int) or not INT32_MIN <= priority <= INT32_MAX:
+            raise ValidationError(f"job_priority must be an integer between {INT32_MIN} and {INT32_MAX}",
+                                  field="job_priority")
         now = utcnow()
         scheduled = cron_at or parse_time(body.get("scheduled_at"), "scheduled_at") or now
         scheduled = max(scheduled, now) if cron_at is None else scheduled
         key = user_key or body.get("user_key") or None
-        if key is not None and not isinstance(key, str):
-            raise ValidationError("user_key must be a string", field="user_key")
+        if key is not None and (not isinstance(key, str) or len(key) > 300):
+            raise ValidationError("user_key must be a string of at most 300 characters", field="user_key")
         row: dict[str, Any] = {
             "id": new_id(), "parent_id": parent["id"] if parent else None, "user_key": key,
             "job_definition_id": definition["id"], "job_execution_id": None, "last_job_execution_id": None,
             # The submitter's, even of another tenant's public plugin (whose configs still apply: runs.py).
             "owner_key": principal.owner_key, "organization_id": principal.organization_id,
-            "user_id": principal.user_id, "description": str(body.get("description") or ""),
-            "platform": str(body.get("platform") or definition["platform"] or ""), "job_type": definition["job_type"],
+            "user_id": principal.user_id, "description": _text(body, "description", 10_000),
+            "platform": _text(body, "platform", 100) or definition["platform"] or "",
+            "job_type": definition["job_type"],
             "job_version": str(definition["sem_version"] or definition["version"]), "job_state": "PENDING",
-            "job_group": str(body.get("job_group") or ""), "job_priority": priority, "schedule_attempts": 0,
+            "job_group": _text(body, "job_group", 100), "job_priority": priority, "schedule_attempts": 0,
             "retried": 0, "paused_count": 0, "cron_triggered": cron_at is not None, "error_code": "",
             "error_message": "", "current_task": "", "hard_restart": False, "cascade_cancel": parent is not None,
             "params": params,

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from myrmica.api.auth import current_principal
-from myrmica.api.body import read_body, read_text
+from myrmica.api.body import read_fields, read_text
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.serializers import definition_json
 from myrmica.api.graphviz import FORMATS, draw
-from myrmica.api.pagination import bool_param, envelope, page_of
+from myrmica.api.pagination import bool_param, envelope, int_param, page_of
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import parse_definition
 from myrmica.domain.dot import definition_dot
+from myrmica.domain.errors import ValidationError
+from myrmica.domain.numbers import INT32_MAX, strict_int
 from myrmica.domain.principal import Principal
 from myrmica.store.definitions import DefinitionFilter
 
@@ -27,13 +27,9 @@ plugins_router = APIRouter(prefix="/api", tags=["job definitions"])
 
 
 def _version(request: Request) -> int | None:
-    raw = request.query_params.get("version")
-    if raw in (None, ""):
+    if request.query_params.get("version") in (None, ""):
         return None
-    assert raw is not None
-    if not raw.isdigit():
-        raise ApiError(400, f"version must be a positive integer, not {raw!r}", field="version")
-    return int(raw)
+    return int_param(request, "version", default=0, minimum=1)
 
 
 async def _list(request: Request, principal: Principal, *, plugins_only: bool = False) -> dict[str, Any]:
@@ -166,24 +162,12 @@ async def enable_definition(definition_id: str, request: Request,
 async def set_concurrency(definition_id: str, request: Request,
                           principal: Principal = Depends(current_principal)) -> Any:
     """Formicary sends a form field ``concurrency``; JSON ``{"concurrency": n}`` works too."""
-    raw_body = (await read_body(request)).decode(errors="replace").strip()
-    value: Any = None
-    content_type = request.headers.get("content-type", "")
-    if "json" in content_type or raw_body.startswith("{"):
-        try:
-            value = json.loads(raw_body).get("concurrency")
-        except (ValueError, AttributeError) as exc:
-            raise ApiError(400, "malformed JSON: expected {\"concurrency\": n}", field="concurrency") from exc
-    else:
-        values = parse_qs(raw_body).get("concurrency")
-        value = values[0] if values else None
+    value = (await read_fields(request)).get("concurrency")
     if value is None:
         value = request.query_params.get("concurrency")
     try:
-        concurrency = int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        concurrency = None
-    if concurrency is None or concurrency < 1:
-        raise ApiError(400, "concurrency must be a positive integer", field="concurrency")
+        concurrency = strict_int(value, "concurrency", minimum=1, maximum=INT32_MAX)
+    except ValidationError as exc:
+        raise ApiError(400, exc.message, field="concurrency") from exc
     row = await context_of(request).store.definitions.set_concurrency(principal, definition_id, concurrency)
     return definition_json(row)

@@ -12,10 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from myrmica.api.auth import current_principal
-from myrmica.api.errors import ApiError
 from myrmica.api.formicary.requests import engine_of
 from myrmica.api.formicary.serializers import iso
-from myrmica.api.pagination import bool_param
+from myrmica.api.pagination import bool_param, int_param
 from myrmica.domain.principal import Principal
 from myrmica.queen.engine import Engine
 
@@ -69,20 +68,10 @@ async def request_logs(request_id: str, request: Request, principal: Principal =
         return StreamingResponse(_follow(engine, request_id, task_type), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     await engine.logs.flush()
-    after_id = _int_param(request, "after_id", 0)
-    limit = min(_int_param(request, "limit", MAX_LINES), MAX_LINES)
+    after_id = int_param(request, "after_id", default=0)
+    limit = min(int_param(request, "limit", default=MAX_LINES), MAX_LINES)
     rows = await engine.store.logs.read(request_id, task_type=task_type, after_id=after_id, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return {"job_request_id": request_id, "lines": [line_json(row) for row in rows], "more": more,
             "next_after_id": rows[-1]["id"] if rows else after_id}
-
-
-def _int_param(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    assert raw is not None
-    if not raw.isdigit():
-        raise ApiError(400, f"{name} must be a non-negative integer", field=name)
-    return int(raw)

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from myrmica.api.auth import current_principal, forget_tokens
-from myrmica.api.body import read_body
+from myrmica.api.body import read_fields
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.serializers import iso
 from myrmica.clock import utcnow
+from myrmica.domain.errors import ValidationError
+from myrmica.domain.numbers import check_name, strict_int
 from myrmica.domain.principal import Principal
 from myrmica.security.tokens import generate_token, hash_token
 
 router = APIRouter(prefix="/api/users/{user_id}/tokens", tags=["users"])
 
 DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_NAME = 200  # the column's length
 
 
 def _user(principal: Principal, user_id: str) -> str:
@@ -48,30 +49,17 @@ async def list_tokens(user_id: str, request: Request, principal: Principal = Dep
 async def create_token(user_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     """Formicary posts a form field ``token=<name>``; JSON ``{"token": name, "days": n}`` works too."""
     owner = _user(principal, user_id)
-    raw = (await read_body(request)).decode(errors="replace").strip()
-    fields: dict[str, Any] = {}
-    if raw.startswith("{"):
-        try:
-            fields = json.loads(raw)
-        except ValueError as exc:
-            raise ApiError(400, "malformed JSON", field="body") from exc
-    elif raw:
-        fields = {k: v[0] for k, v in parse_qs(raw).items()}
-    name = fields.get("token") or fields.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ApiError(422, "token (the token's name) is required", field="token")
-    days = fields.get("days", DEFAULT_TOKEN_DAYS)
+    fields = await read_fields(request)
     try:
-        days = int(days)
-    except (TypeError, ValueError) as exc:
-        raise ApiError(422, "days must be a whole number", field="days") from exc
-    if not 1 <= days <= 3650:
-        raise ApiError(422, "days must be between 1 and 3650", field="days")
+        name = check_name(fields.get("token") or fields.get("name"), "token", max_length=MAX_TOKEN_NAME)
+        days = strict_int(fields.get("days", DEFAULT_TOKEN_DAYS), "days", minimum=1, maximum=3650)
+    except ValidationError as exc:
+        raise ApiError(422, exc.message, field=exc.field) from exc
     token = generate_token()
     ctx = context_of(request)
-    issued = await ctx.store.accounts.issue_token(owner, name.strip(), token, hash_token(token),
+    issued = await ctx.store.accounts.issue_token(owner, name, token, hash_token(token),
                                                   expires_at=utcnow() + timedelta(days=days))
-    await ctx.store.audit.record("TOKEN_CREATED", principal, target_id=issued.id, message=name.strip())
+    await ctx.store.audit.record("TOKEN_CREATED", principal, target_id=issued.id, message=name)
     return JSONResponse({"id": issued.id, "token_name": issued.name, "api_token": token,
                          "expires_at": iso(utcnow() + timedelta(days=days))}, status_code=201)
 

@@ -1,0 +1,240 @@
+"""The one way user-supplied YAML and JSON are read: bounded, so bad input is a ValidationError, never
+a crash, a hang or a 500.
+
+Limits, checked before anything else sees the document:
+
+- nesting at most :data:`MAX_DEPTH` levels (a deeper document is refused while it is being read,
+  before Python's recursion limit could be reached);
+- YAML aliases: at most :data:`MAX_ALIASES`, and the document as a tree (every alias expanded) at most
+  :data:`MAX_NODES` nodes, so a "billion laughs" of a few hundred bytes is refused in microseconds
+  instead of being walked 9⁹ times by whatever reads it next; an alias inside its own anchor (a cycle)
+  is refused too;
+- numbers: integers within int64, floats finite (no NaN/Infinity, no YAML ``.inf``), no number of
+  more than 4300 digits (which Python itself refuses to convert);
+- strings and keys: valid Unicode (no lone surrogates such as ``"\\ud800"``) without NUL characters,
+  which no database column can hold.
+
+An error names the path of the offending value (``params.a.b``) as its field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from myrmica.domain.errors import ValidationError
+from myrmica.domain.numbers import INT64_MAX, INT64_MIN
+
+MAX_DEPTH = 64
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+_MAX_INT_DIGITS = 19  # int64 has at most 19 digits: longer text is refused before int() reads it
+
+
+class DocumentError(ValidationError):
+    """A document breaks one of the limits; ``path`` grows as the error leaves nested values."""
+
+    def __init__(self, reason: str, path: tuple[str | int, ...] = (), *, root: str = "body") -> None:
+        self.reason = reason
+        self.path = path
+        self.root = root
+        field = dotted(root, path) or "body"
+        super().__init__(f"{field}: {reason}", field=field)
+
+
+def dotted(root: str, path: tuple[str | int, ...]) -> str:
+    out = root
+    for part in path:
+        out = f"{out}[{part}]" if isinstance(part, int) else (f"{out}.{part}" if out else str(part))
+    return out
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+def _check_text(text: str) -> str | None:
+    if text.isascii():
+        return "contains a NUL character" if "\x00" in text else None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it holds a lone surrogate such as \\ud800)"
+    return "contains a NUL character" if "\x00" in text else None
+
+
+def _check(value: Any, depth: int) -> None:
+    if isinstance(value, str):
+        reason = _check_text(value)
+        if reason:
+            raise DocumentError(reason)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise DocumentError("the integer is out of range (a 64-bit integer is at most 9223372036854775807)")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise DocumentError(f"must be a finite number, not {value}")
+    elif isinstance(value, dict | list):
+        if depth >= MAX_DEPTH:
+            raise DocumentError(f"nested more than {MAX_DEPTH} levels deep")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            try:
+                if isinstance(key, str):
+                    reason = _check_text(key)
+                    if reason:
+                        raise DocumentError(f"the key {reason}")
+                _check(item, depth + 1)
+            except DocumentError as exc:
+                raise DocumentError(exc.reason, (key if isinstance(key, int | str) else str(key), *exc.path)) \
+                    from None
+
+
+def check_value(value: Any, root: str = "") -> None:
+    """Refuse a decoded value that breaks the limits (for values built by code, not read from text)."""
+    try:
+        _check(value, 0)
+    except DocumentError as exc:
+        raise DocumentError(exc.reason, exc.path, root=root) from None
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+
+def _json_int(text: str) -> int:
+    digits = text.lstrip("-")
+    if len(digits) > _MAX_INT_DIGITS:
+        raise DocumentError(f"the integer {text[:24]}… has {len(digits)} digits; a 64-bit integer has at most 19")
+    return int(text)
+
+
+def _json_constant(name: str) -> Any:
+    raise DocumentError(f"{name} is not a number JSON allows")
+
+
+def _could_be_deep(text: str) -> bool:
+    return text.count("{") + text.count("[") > MAX_DEPTH
+
+
+def load_json(text: str, *, root: str = "") -> Any:
+    """``json.loads`` within the limits. A ``JSONDecodeError`` becomes a ValidationError naming the line."""
+    if _could_be_deep(text):
+        _refuse_deep_json(text, root)
+    try:
+        value = json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
+    except DocumentError as exc:
+        raise DocumentError(exc.reason, root=root) from None
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"malformed JSON at line {exc.lineno}: {exc.msg}", field=root or "body") from exc
+    except (ValueError, RecursionError) as exc:  # e.g. a float of 400 digits' exponent is fine; anything else
+        raise ValidationError(f"unreadable JSON: {exc}"[:200], field=root or "body") from exc
+    check_value(value, root)
+    return value
+
+
+def _refuse_deep_json(text: str, root: str) -> None:
+    """Scan the brackets outside strings; refuse as soon as they nest deeper than the limit, before
+    the decoder (which recurses) sees the text."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise DocumentError(f"nested more than {MAX_DEPTH} levels deep", root=root)
+        elif char in "]}":
+            depth -= 1
+
+
+# --- YAML ---------------------------------------------------------------------------------------
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that counts aliases and nesting while it composes the node graph."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise DocumentError(f"more than {MAX_ALIASES} YAML aliases")
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise DocumentError(f"nested more than {MAX_DEPTH} levels deep")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _expanded(node: Node, sizes: dict[int, tuple[int, int]], open_nodes: set[int], level: int = 1
+              ) -> tuple[int, int]:
+    """(node count, depth) of ``node`` with every alias expanded, each distinct node measured once."""
+    if level > MAX_DEPTH:
+        raise DocumentError(f"nested more than {MAX_DEPTH} levels deep (through YAML aliases)")
+    key = id(node)
+    known = sizes.get(key)
+    if known is not None:
+        return known
+    if key in open_nodes:
+        raise DocumentError("a YAML alias refers to a node that contains it (a cycle)")
+    count, depth = 1, 1
+    if isinstance(node, SequenceNode | MappingNode):
+        open_nodes.add(key)
+        children = node.value if isinstance(node, SequenceNode) else [part for pair in node.value for part in pair]
+        for child in children:
+            child_count, child_depth = _expanded(child, sizes, open_nodes, level + 1)
+            count += child_count
+            depth = max(depth, child_depth + 1)
+            if count > MAX_NODES:
+                raise DocumentError(f"the document expands to more than {MAX_NODES} values (YAML aliases)")
+            if depth > MAX_DEPTH:
+                raise DocumentError(f"nested more than {MAX_DEPTH} levels deep (through YAML aliases)")
+        open_nodes.discard(key)
+    sizes[key] = (count, depth)
+    return count, depth
+
+
+def load_yaml(text: str, *, root: str = "") -> Any:
+    """``yaml.safe_load`` within the limits; a YAML syntax error becomes a ValidationError naming the line."""
+    loader = BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if loader._aliases:
+            _expanded(node, {}, set())
+        value = loader.construct_document(node)
+    except DocumentError as exc:
+        raise DocumentError(exc.reason, root=root) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValidationError(f"malformed YAML{where}: {problem}", field=root or "body") from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # a constructor's refusal (int of 5000 digits, a bad date)
+        raise ValidationError(f"unreadable YAML value: {exc}"[:200], field=root or "body") from exc
+    finally:
+        loader.dispose()
+    check_value(value, root)
+    return value
