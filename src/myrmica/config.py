@@ -7,8 +7,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from platformdirs import user_data_dir
+
+from myrmica.domain.documents import load_yaml
+from myrmica.domain.errors import ValidationError
 
 ENV_PREFIX = "MYRMICA_"
 
@@ -110,9 +112,11 @@ def load_settings(
     path = config_file or (Path(env[f"{ENV_PREFIX}CONFIG"]) if f"{ENV_PREFIX}CONFIG" in env else None)
     if path is not None:
         try:
-            doc = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
+            doc = load_yaml(path.read_text()) or {}
+        except OSError as exc:
             raise ConfigError(f"config file {path}: {exc}") from exc
+        except ValidationError as exc:
+            raise ConfigError(f"config file {path}: {exc.message}") from exc
         if not isinstance(doc, dict):
             raise ConfigError(f"config file {path}: expected a mapping")
         for name, value in _flatten(doc).items():

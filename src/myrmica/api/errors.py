@@ -25,8 +25,15 @@ class ApiError(Exception):
         self.extra = {k: v for k, v in extra.items() if v is not None}
 
 
+def _printable(value: Any) -> Any:
+    """An error may quote what the client sent; text that is not valid Unicode could not be sent back."""
+    if isinstance(value, str) and not value.isascii():
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def error_body(message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": message, **{k: v for k, v in extra.items() if v is not None}}
+    return {"error": _printable(message), **{k: _printable(v) for k, v in extra.items() if v is not None}}
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import yaml
@@ -31,6 +32,7 @@ from myrmica.domain.errors import ValidationError
 from myrmica.domain.numbers import INT64_MAX, INT64_MIN
 
 MAX_DEPTH = 64
+_READ_DEPTH = 2 * MAX_DEPTH  # while reading (no path known yet); past the reader, MAX_DEPTH names the path
 MAX_ALIASES = 100
 MAX_NODES = 100_000
 _MAX_INT_DIGITS = 19  # int64 has at most 19 digits: longer text is refused before int() reads it
@@ -52,6 +54,16 @@ def dotted(root: str, path: tuple[str | int, ...]) -> str:
     for part in path:
         out = f"{out}[{part}]" if isinstance(part, int) else (f"{out}.{part}" if out else str(part))
     return out
+
+
+class _Refused:
+    """Stands, while a document is read, for a value the reader could not take; the check that
+    follows refuses it with its path."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -83,17 +95,20 @@ def _check(value: Any, depth: int) -> None:
     elif isinstance(value, dict | list):
         if depth >= MAX_DEPTH:
             raise DocumentError(f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key in value:
+                reason = _check_text(key) if isinstance(key, str) else None
+                if reason:  # (the key itself is not shown: it may not even be printable)
+                    raise DocumentError(f"a key {reason}")
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
             try:
-                if isinstance(key, str):
-                    reason = _check_text(key)
-                    if reason:
-                        raise DocumentError(f"the key {reason}")
                 _check(item, depth + 1)
             except DocumentError as exc:
                 raise DocumentError(exc.reason, (key if isinstance(key, int | str) else str(key), *exc.path)) \
                     from None
+    elif isinstance(value, _Refused):
+        raise DocumentError(value.reason)
 
 
 def check_value(value: Any, root: str = "") -> None:
@@ -107,25 +122,27 @@ def check_value(value: Any, root: str = "") -> None:
 # --- JSON ---------------------------------------------------------------------------------------
 
 
-def _json_int(text: str) -> int:
-    digits = text.lstrip("-")
-    if len(digits) > _MAX_INT_DIGITS:
-        raise DocumentError(f"the integer {text[:24]}… has {len(digits)} digits; a 64-bit integer has at most 19")
-    return int(text)
+def _too_long(text: str) -> _Refused:
+    digits = len(text.lstrip("+-"))
+    return _Refused(f"the integer {text[:24]}… has {digits} digits; a 64-bit integer has at most 19")
 
 
-def _json_constant(name: str) -> Any:
-    raise DocumentError(f"{name} is not a number JSON allows")
+def _json_int(text: str) -> int | _Refused:
+    return int(text) if len(text) <= _MAX_INT_DIGITS + 1 else _too_long(text)
+
+
+def _json_constant(name: str) -> _Refused:
+    return _Refused(f"{name} is not a number JSON allows")
 
 
 def _could_be_deep(text: str) -> bool:
-    return text.count("{") + text.count("[") > MAX_DEPTH
+    return text.count("{") + text.count("[") > _READ_DEPTH
 
 
 def load_json(text: str, *, root: str = "") -> Any:
     """``json.loads`` within the limits. A ``JSONDecodeError`` becomes a ValidationError naming the line."""
     if _could_be_deep(text):
-        _refuse_deep_json(text, root)
+        _refuse_deep_brackets(text, root)
     try:
         value = json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
     except DocumentError as exc:
@@ -138,28 +155,19 @@ def load_json(text: str, *, root: str = "") -> Any:
     return value
 
 
-def _refuse_deep_json(text: str, root: str) -> None:
-    """Scan the brackets outside strings; refuse as soon as they nest deeper than the limit, before
-    the decoder (which recurses) sees the text."""
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_YAML_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\']|\'\')*\'')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _refuse_deep_brackets(text: str, root: str, strings: re.Pattern[str] = _STRINGS) -> None:
+    """Refuse brackets (outside strings) nested past the reading limit before the reader sees them:
+    JSON's decoder recurses, and PyYAML's scanner takes time quadratic in the depth of flow collections."""
     depth = 0
-    in_string = False
-    escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise DocumentError(f"nested more than {MAX_DEPTH} levels deep", root=root)
-        elif char in "]}":
-            depth -= 1
+    for match in _BRACKETS.finditer(strings.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > _READ_DEPTH:
+            raise DocumentError(f"nested more than {MAX_DEPTH} levels deep", root=root)
 
 
 # --- YAML ---------------------------------------------------------------------------------------
@@ -179,12 +187,22 @@ class BoundedLoader(yaml.SafeLoader):
             if self._aliases > MAX_ALIASES:
                 raise DocumentError(f"more than {MAX_ALIASES} YAML aliases")
         self._depth += 1
-        if self._depth > MAX_DEPTH:
+        if self._depth > _READ_DEPTH:
             raise DocumentError(f"nested more than {MAX_DEPTH} levels deep")
         try:
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_bounded_int(self, node: Node) -> int | _Refused:
+        text = str(node.value).replace("_", "")
+        if len(text) > _MAX_INT_DIGITS + 3:  # (a sign and a 0x/0o/0b prefix)
+            return _too_long(text)
+        value: int = self.construct_yaml_int(node)  # type: ignore[arg-type]
+        return value
+
+
+BoundedLoader.add_constructor("tag:yaml.org,2002:int", BoundedLoader.construct_bounded_int)
 
 
 def _expanded(node: Node, sizes: dict[int, tuple[int, int]], open_nodes: set[int], level: int = 1
@@ -217,6 +235,8 @@ def _expanded(node: Node, sizes: dict[int, tuple[int, int]], open_nodes: set[int
 
 def load_yaml(text: str, *, root: str = "") -> Any:
     """``yaml.safe_load`` within the limits; a YAML syntax error becomes a ValidationError naming the line."""
+    if _could_be_deep(text):
+        _refuse_deep_brackets(text, root, _YAML_STRINGS)
     loader = BoundedLoader(text)
     try:
         node = loader.get_single_node()

@@ -6,7 +6,7 @@ import math
 import re
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-MAX_SECONDS = (2**63 - 1) / 1e9  # Go's longest duration (int64 nanoseconds), about 292 years
+MAX_SECONDS = (2**63 - 1) // 10**9  # Go's longest duration (int64 nanoseconds), about 292 years
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import TaskDefinition
+from myrmica.domain.documents import load_json
+from myrmica.domain.errors import ValidationError
 from myrmica.domain.methods import TaskMethod
 from myrmica.domain.principal import Principal
 from myrmica.domain.states import ErrorCode
@@ -175,9 +176,9 @@ class Tasklets:
             raise _Refused(f"fan_out source {source!r} is not a variable, param or output of this job")
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise _Refused(f"fan_out source {source!r} is not a JSON array: {exc}") from exc
+                value = load_json(value, root=source)
+            except ValidationError as exc:
+                raise _Refused(f"fan_out source {source!r} is not a JSON array: {exc.message}") from exc
         if not isinstance(value, list):
             raise _Refused(f"fan_out source {source!r} is not a list")
         return value

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from myrmica.store.database_lock import Database
+from myrmica.store.json_columns import read_json
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POOL_SIZE = 25
@@ -59,14 +60,15 @@ def create_database(url: str) -> Database:
         # A fixed pool: connections opened beyond it would be closed on return and opened again under
         # steady load (each opening costs a TLS negotiation attempt and a login). Requests wait for a free
         # connection instead. 25 per queen leaves room for three queens in PostgreSQL's default 100.
-        postgres = create_async_engine(target, pool_size=POOL_SIZE, max_overflow=0, pool_timeout=60)
+        postgres = create_async_engine(target, pool_size=POOL_SIZE, max_overflow=0, pool_timeout=60,
+                                       json_deserializer=read_json)
         _ping_when_idle(postgres.sync_engine)
         return Database(postgres)
     database = make_url(target).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_sync_engine(target, connect_args={"check_same_thread": False, "timeout": 30,
-                                                      "isolation_level": None})
+                                                      "isolation_level": None}, json_deserializer=read_json)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

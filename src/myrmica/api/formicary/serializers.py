@@ -142,7 +142,8 @@ def execution_json(execution: dict[str, Any], tasks: list[dict[str, Any]]) -> di
 
 
 def request_json(row: dict[str, Any], execution: dict[str, Any] | None = None) -> dict[str, Any]:
-    params = dict(row.get("params") or {})
+    stored = row.get("params")
+    params = dict(stored) if isinstance(stored, dict) else {}  # (a row written past the API may hold anything)
     for name in row.get("secret_params") or {}:
         params[name] = "****"
     return {
