@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from myrmica import __version__
 from myrmica.api.errors import install_error_handlers
 from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
+from myrmica.api.openapi_docs import install_openapi
 from myrmica.runtime import Runtime
 
 DOCS_ASSETS = "/docs-assets"
@@ -46,5 +47,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPIOffline(title="Myrmica", version=__version__, lifespan=lifespan,
                          description="Job orchestration: the native (Formicary) API.", static_url=DOCS_ASSETS)
     install_error_handlers(app)
+    install_openapi(app)
     add_routes(app, native_routers())
     return app

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from myrmica.api.auth import current_principal, require_admin
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.requests import engine_of
+from myrmica.api.formicary.schemas import AntOut, AntPage, answers
 from myrmica.api.formicary.serializers import iso
 from myrmica.api.pagination import single_page
 from myrmica.domain.principal import Principal
@@ -25,14 +26,14 @@ def ant_json(row: dict[str, Any]) -> dict[str, Any]:
             "updated_at": iso(row["heartbeat_at"]), "created_at": iso(row["started_at"])}
 
 
-@router.get("")
+@router.get("", responses=answers(AntPage))
 async def list_ants(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     require_admin(principal, "look at ants")
     rows = [ant_json(row) for row in engine_of(request).ants.snapshot()]
     return single_page(rows)
 
 
-@router.get("/{ant_id}")
+@router.get("/{ant_id}", responses=answers(AntOut))
 async def get_ant(ant_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     require_admin(principal, "look at ants")
     for row in engine_of(request).ants.snapshot():

@@ -10,7 +10,9 @@ from myrmica.api.auth import current_principal
 from myrmica.api.body import read_json_object
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
+from myrmica.api.formicary.schemas import ConfigBody, ConfigOut, Done, answers
 from myrmica.api.formicary.serializers import config_json
+from myrmica.api.openapi_docs import body, extra
 from myrmica.domain.principal import Principal
 
 router = APIRouter(prefix="/api/jobs/definitions/{job_id}/configs", tags=["job configs"])
@@ -42,14 +44,14 @@ async def _owner(request: Request, principal: Principal, job_id: str) -> tuple[s
     return row["owner_key"], row["job_type"], row["id"]
 
 
-@router.get("")
+@router.get("", responses=answers(list[ConfigOut]))
 async def list_configs(job_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     owner, job_type, definition_id = await _owner(request, principal, job_id)
     rows = await context_of(request).store.job_configs.for_job(owner, job_type)
     return [config_json(row, definition_id) for row in rows]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=answers(ConfigOut, 201), openapi_extra=extra(body(ConfigBody)))
 async def create_config(job_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     owner, job_type, definition_id = await _owner(request, principal, job_id)
     name, value, secret = _config_input(await read_json_object(request))
@@ -57,14 +59,14 @@ async def create_config(job_id: str, request: Request, principal: Principal = De
     return config_json(row, definition_id)
 
 
-@router.get("/{config_id}")
+@router.get("/{config_id}", responses=answers(ConfigOut))
 async def get_config(job_id: str, config_id: str, request: Request,
                      principal: Principal = Depends(current_principal)) -> Any:
     owner, job_type, definition_id = await _owner(request, principal, job_id)
     return config_json(await context_of(request).store.job_configs.get(owner, job_type, config_id), definition_id)
 
 
-@router.put("/{config_id}")
+@router.put("/{config_id}", responses=answers(ConfigOut), openapi_extra=extra(body(ConfigBody)))
 async def update_config(job_id: str, config_id: str, request: Request,
                         principal: Principal = Depends(current_principal)) -> Any:
     owner, job_type, definition_id = await _owner(request, principal, job_id)
@@ -73,7 +75,7 @@ async def update_config(job_id: str, config_id: str, request: Request,
     return config_json(row, definition_id)
 
 
-@router.delete("/{config_id}")
+@router.delete("/{config_id}", responses=answers(Done))
 async def delete_config(job_id: str, config_id: str, request: Request,
                         principal: Principal = Depends(current_principal)) -> Any:
     owner, job_type, _ = await _owner(request, principal, job_id)

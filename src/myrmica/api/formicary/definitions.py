@@ -11,8 +11,10 @@ from myrmica.api.auth import current_principal
 from myrmica.api.body import read_fields, read_text
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
+from myrmica.api.formicary.schemas import ConcurrencyBody, DefinitionOut, DefinitionPage, Done, answers
 from myrmica.api.formicary.serializers import definition_json
 from myrmica.api.graphviz import FORMATS, draw
+from myrmica.api.openapi_docs import PAGING, body, extra, form_or_json, q_bool, q_int, q_str
 from myrmica.api.pagination import bool_param, envelope, int_param, page_of
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import parse_definition
@@ -24,6 +26,7 @@ from myrmica.store.definitions import DefinitionFilter
 
 router = APIRouter(prefix="/api/jobs/definitions", tags=["job definitions"])
 plugins_router = APIRouter(prefix="/api", tags=["job definitions"])
+VERSION = extra(q_int("version", "a version number (default: the active one)", minimum=1, maximum=2**31 - 1))
 
 
 def _version(request: Request) -> int | None:
@@ -52,17 +55,22 @@ async def _changed(request: Request, row: dict[str, Any]) -> None:
         await hook(row)
 
 
-@router.get("")
+@router.get("", responses=answers(DefinitionPage), openapi_extra=extra(
+    *PAGING, q_str("job_type"), q_str("platform"),
+    q_bool("disabled"), q_bool("public_plugin"), q_str("tags", "comma-separated")))
 async def list_definitions(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     return await _list(request, principal)
 
 
-@plugins_router.get("/jobs/plugins")
+@plugins_router.get("/jobs/plugins", responses=answers(DefinitionPage), openapi_extra=extra(
+    *PAGING, q_str("job_type"), q_str("platform"),
+    q_bool("disabled"), q_bool("public_plugin"), q_str("tags", "comma-separated")))
 async def list_plugins(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     return await _list(request, principal, plugins_only=True)
 
 
-@router.post("")
+@router.post("", responses=answers(DefinitionOut, 201), openapi_extra=extra(
+    body(JobDefinitionSpec, "application/yaml", "application/json")))
 async def upload_definition(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     ctx = context_of(request)
     source = await read_text(request)
@@ -80,14 +88,14 @@ async def upload_definition(request: Request, principal: Principal = Depends(cur
     return JSONResponse(body, status_code=201 if saved.created else 200)
 
 
-@router.get("/type/{job_type}/versions")
+@router.get("/type/{job_type}/versions", responses=answers(list[DefinitionOut]))
 async def definition_versions(job_type: str, request: Request,
                               principal: Principal = Depends(current_principal)) -> Any:
     rows = await context_of(request).store.definitions.versions(principal, job_type)
     return [definition_json(row, with_tasks=False) for row in rows]
 
 
-@router.get("/{job_type}/yaml")
+@router.get("/{job_type}/yaml", responses=answers(media="application/yaml"), openapi_extra=VERSION)
 async def definition_yaml(job_type: str, request: Request,
                           principal: Principal = Depends(current_principal)) -> Response:
     row = await context_of(request).store.definitions.get(principal, job_type, version=_version(request))
@@ -100,19 +108,19 @@ async def _dot(request: Request, principal: Principal, definition_id: str) -> st
     return definition_dot(JobDefinitionSpec.model_validate(row["spec"]))
 
 
-@router.get("/{definition_id}/dot")
+@router.get("/{definition_id}/dot", responses=answers(media="text/vnd.graphviz"), openapi_extra=VERSION)
 async def definition_dot_text(definition_id: str, request: Request,
                               principal: Principal = Depends(current_principal)) -> Response:
     return PlainTextResponse(await _dot(request, principal, definition_id), media_type="text/vnd.graphviz")
 
 
-@router.get("/{definition_id}/dot.png")
+@router.get("/{definition_id}/dot.png", responses=answers(media="image/png"), openapi_extra=VERSION)
 async def definition_dot_png(definition_id: str, request: Request,
                              principal: Principal = Depends(current_principal)) -> Response:
     return await _drawn(request, principal, definition_id, "png")
 
 
-@router.get("/{definition_id}/dot.svg")
+@router.get("/{definition_id}/dot.svg", responses=answers(media="image/svg+xml"), openapi_extra=VERSION)
 async def definition_dot_svg(definition_id: str, request: Request,
                              principal: Principal = Depends(current_principal)) -> Response:
     return await _drawn(request, principal, definition_id, "svg")
@@ -124,14 +132,14 @@ async def _drawn(request: Request, principal: Principal, definition_id: str, fmt
                     media_type=FORMATS[fmt])
 
 
-@router.get("/{definition_id}")
+@router.get("/{definition_id}", responses=answers(DefinitionOut), openapi_extra=VERSION)
 async def get_definition(definition_id: str, request: Request,
                          principal: Principal = Depends(current_principal)) -> Any:
     row = await context_of(request).store.definitions.get(principal, definition_id, version=_version(request))
     return definition_json(row)
 
 
-@router.delete("/{definition_id}")
+@router.delete("/{definition_id}", responses=answers(Done))
 async def delete_definition(definition_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Any:
     ctx = context_of(request)
@@ -142,7 +150,7 @@ async def delete_definition(definition_id: str, request: Request,
     return {"id": row["id"], "job_type": row["job_type"], "deleted": True}
 
 
-@router.post("/{definition_id}/disable")
+@router.post("/{definition_id}/disable", responses=answers(DefinitionOut))
 async def disable_definition(definition_id: str, request: Request,
                              principal: Principal = Depends(current_principal)) -> Any:
     row = await context_of(request).store.definitions.set_disabled(principal, definition_id, True)
@@ -150,7 +158,7 @@ async def disable_definition(definition_id: str, request: Request,
     return definition_json(row)
 
 
-@router.post("/{definition_id}/enable")
+@router.post("/{definition_id}/enable", responses=answers(DefinitionOut))
 async def enable_definition(definition_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Any:
     row = await context_of(request).store.definitions.set_disabled(principal, definition_id, False)
@@ -158,7 +166,8 @@ async def enable_definition(definition_id: str, request: Request,
     return definition_json(row)
 
 
-@router.put("/{definition_id}/concurrency")
+@router.put("/{definition_id}/concurrency", responses=answers(DefinitionOut),
+            openapi_extra=extra(form_or_json(ConcurrencyBody)))
 async def set_concurrency(definition_id: str, request: Request,
                           principal: Principal = Depends(current_principal)) -> Any:
     """Formicary sends a form field ``concurrency``; JSON ``{"concurrency": n}`` works too."""

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Depends, Request
 from myrmica.api.auth import current_principal, require_admin
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.requests import engine_of
+from myrmica.api.formicary.schemas import Done, ExecutorPage, answers
+from myrmica.api.openapi_docs import extra, q_str
 from myrmica.api.pagination import single_page
 from myrmica.domain.principal import Principal
 
 router = APIRouter(prefix="/api/executors", tags=["ants"])
 
 
-@router.get("")
+@router.get("", responses=answers(ExecutorPage))
 async def list_executors(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     require_admin(principal, "look at or stop executors")
     engine = engine_of(request)
@@ -36,7 +38,8 @@ async def list_executors(request: Request, principal: Principal = Depends(curren
     return single_page(listed)
 
 
-@router.delete("/{task_execution_id}")
+@router.delete("/{task_execution_id}", responses=answers(Done), openapi_extra=extra(
+    q_str("antID", "the ant running it (default: the one recorded)")))
 async def terminate_executor(task_execution_id: str, request: Request,
                              principal: Principal = Depends(current_principal)) -> Any:
     """Stop one running task on its ant; the task fails as cancelled and the job follows its failure edge."""

@@ -13,7 +13,9 @@ from fastapi.responses import StreamingResponse
 
 from myrmica.api.auth import current_principal
 from myrmica.api.formicary.requests import engine_of
+from myrmica.api.formicary.schemas import LogsOut, answers
 from myrmica.api.formicary.serializers import iso
+from myrmica.api.openapi_docs import extra, q_bool, q_int, q_str
 from myrmica.api.pagination import bool_param, int_param
 from myrmica.domain.principal import Principal
 from myrmica.queen.engine import Engine
@@ -59,7 +61,11 @@ async def _follow(engine: Engine, request_id: str, task_type: str | None) -> Asy
         engine.logs.unfollow(request_id, event)
 
 
-@router.get("/{request_id}/logs")
+@router.get("/{request_id}/logs", responses={**answers(LogsOut), 200: {
+    "description": "the lines; with follow=true a text/event-stream of them",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LogsOut"}},
+                "text/event-stream": {"schema": {"type": "string"}}}}},
+    openapi_extra=extra(q_str("task_type"), q_bool("follow"), q_int("after_id"), q_int("limit")))
 async def request_logs(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     engine = engine_of(request)
     await engine.store.requests.get(request_id, principal)  # 404 for unknown or foreign ids

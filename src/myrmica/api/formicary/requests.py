@@ -12,8 +12,19 @@ from myrmica.api.auth import current_principal
 from myrmica.api.body import read_json_object
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
+from myrmica.api.formicary.schemas import (
+    JobRequestOut,
+    JobStats,
+    RequestPage,
+    ReviewBody,
+    SubmitBody,
+    VoteBody,
+    WaitTime,
+    answers,
+)
 from myrmica.api.formicary.serializers import execution_json, iso, request_json
 from myrmica.api.graphviz import draw
+from myrmica.api.openapi_docs import PAGING, body, extra, q_bool, q_str
 from myrmica.api.pagination import bool_param, envelope, page_of
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.dot import definition_dot
@@ -40,7 +51,7 @@ async def full_request(engine: Engine, row: dict[str, Any]) -> dict[str, Any]:
     return request_json(row, body)
 
 
-@router.post("")
+@router.post("", responses=answers(JobRequestOut, 201), openapi_extra=extra(body(SubmitBody)))
 async def submit(request: Request) -> Response:
     # The busiest route: the principal is looked up here rather than through Depends (FastAPI's
     # dependency solving costs a few percent of a submit); the check is the same.
@@ -50,7 +61,9 @@ async def submit(request: Request) -> Response:
     return JSONResponse(request_json(row), status_code=201 if created else 200)
 
 
-@router.get("")
+@router.get("", responses=answers(RequestPage), openapi_extra=extra(
+    *PAGING, q_str("job_type"), q_str("job_state", "states or groups, comma-separated"),
+    q_str("platform"), q_str("job_group"), q_str("parent_id"), q_str("q"), q_bool("cron_triggered")))
 async def list_requests(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     engine = engine_of(request)
     page = page_of(request)
@@ -68,7 +81,7 @@ async def list_requests(request: Request, principal: Principal = Depends(current
     return envelope([request_json(row) for row in rows], total, page)
 
 
-@router.get("/dead_ids")
+@router.get("/dead_ids", responses=answers(list[str]))
 async def dead_ids(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     return await engine_of(request).store.requests.dead_ids(principal)
 
@@ -80,7 +93,7 @@ def _stats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/stats")
+@router.get("/stats", responses=answers(list[dict[str, Any]]), openapi_extra=extra(q_str("job_type")))
 async def request_stats(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     return _stats(await engine_of(request).store.requests.stats(principal, request.query_params.get("job_type")))
 
@@ -108,12 +121,12 @@ async def _job_stats(engine: Engine, principal: Principal, job_type: str | None)
     return sorted(by_type.values(), key=lambda e: e["job_type"])
 
 
-@stats_router.get("/jobs/definitions/stats")
+@stats_router.get("/jobs/definitions/stats", responses=answers(list[JobStats]))
 async def definitions_stats(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     return await _job_stats(engine_of(request), principal, None)
 
 
-@stats_router.get("/jobs/definitions/{definition_id}/stats")
+@stats_router.get("/jobs/definitions/{definition_id}/stats", responses=answers(JobStats))
 async def definition_stats(definition_id: str, request: Request,
                            principal: Principal = Depends(current_principal)) -> Any:
     engine = engine_of(request)
@@ -122,13 +135,13 @@ async def definition_stats(definition_id: str, request: Request,
     return found[0] if found else {"job_type": row["job_type"], "succeeded": 0, "failed": 0}
 
 
-@router.get("/{request_id}")
+@router.get("/{request_id}", responses=answers(JobRequestOut))
 async def get_request(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     engine = engine_of(request)
     return await full_request(engine, await engine.store.requests.get(request_id, principal))
 
 
-@router.post("/{request_id}/cancel")
+@router.post("/{request_id}/cancel", responses=answers(JobRequestOut))
 async def cancel(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     engine = engine_of(request)
     row = await engine.operations.cancel(principal, request_id)
@@ -136,7 +149,7 @@ async def cancel(request_id: str, request: Request, principal: Principal = Depen
     return request_json(row)
 
 
-@router.post("/{request_id}/pause")
+@router.post("/{request_id}/pause", responses=answers(JobRequestOut))
 async def pause(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     engine = engine_of(request)
     row = await engine.operations.pause(principal, request_id)
@@ -144,7 +157,8 @@ async def pause(request_id: str, request: Request, principal: Principal = Depend
     return request_json(row)
 
 
-@router.post("/{request_id}/restart")
+@router.post("/{request_id}/restart", responses=answers(JobRequestOut), openapi_extra=extra(
+    q_bool("hard"), q_str("version")))
 async def restart(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     hard = bool_param(request, "hard") or False
     row = await engine_of(request).operations.restart(principal, request_id, hard=hard,
@@ -152,7 +166,7 @@ async def restart(request_id: str, request: Request, principal: Principal = Depe
     return request_json(row)
 
 
-@router.post("/{request_id}/trigger")
+@router.post("/{request_id}/trigger", responses=answers(JobRequestOut))
 async def trigger(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     return request_json(await engine_of(request).operations.trigger(principal, request_id))
 
@@ -164,7 +178,8 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value
 
 
-@router.post("/{request_id}/tasks/{task_type}/vote")
+@router.post("/{request_id}/tasks/{task_type}/vote", responses=answers(dict[str, Any]),
+             openapi_extra=extra(body(VoteBody)))
 async def vote(request_id: str, task_type: str, request: Request,
                principal: Principal = Depends(current_principal)) -> Any:
     body = await read_json_object(request)
@@ -172,7 +187,7 @@ async def vote(request_id: str, task_type: str, request: Request,
                                                     _text(body, "comments"))
 
 
-@router.post("/{request_id}/review")
+@router.post("/{request_id}/review", responses=answers(dict[str, Any]), openapi_extra=extra(body(ReviewBody)))
 async def review(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     """The older form (seeds/001): ``{execution_id, task_type, comments, status: APPROVED|REJECTED}``."""
     body = await read_json_object(request)
@@ -183,7 +198,7 @@ async def review(request_id: str, request: Request, principal: Principal = Depen
                                                     _text(body, "comments"))
 
 
-@router.get("/{request_id}/wait_time")
+@router.get("/{request_id}/wait_time", responses=answers(WaitTime))
 async def wait_time(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     engine = engine_of(request)
     row = await engine.store.requests.get(request_id, principal)
@@ -214,13 +229,13 @@ async def _request_dot(engine: Engine, principal: Principal, request_id: str) ->
     return definition_dot(JobDefinitionSpec.model_validate(definition["spec"]), states)
 
 
-@router.get("/{request_id}/dot")
+@router.get("/{request_id}/dot", responses=answers(media="text/vnd.graphviz"))
 async def request_dot(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     return PlainTextResponse(await _request_dot(engine_of(request), principal, request_id),
                              media_type="text/vnd.graphviz")
 
 
-@router.get("/{request_id}/dot.png")
+@router.get("/{request_id}/dot.png", responses=answers(media="image/png"))
 async def request_png(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     dot = await _request_dot(engine_of(request), principal, request_id)
     return Response(await draw(dot, "png", context_of(request).settings.graphviz_dot), media_type="image/png")

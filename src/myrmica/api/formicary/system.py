@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from myrmica.api.auth import current_principal, require_admin
 from myrmica.api.context import context_of
+from myrmica.api.formicary.schemas import Health, answers
 from myrmica.api.formicary.serializers import iso
 from myrmica.clock import utcnow
 from myrmica.domain.principal import Principal
@@ -28,7 +29,7 @@ def _status(name: str, error: str | None, kind: str = "") -> dict[str, Any]:
             "healthy": error is None}
 
 
-@public_router.get("/health")
+@public_router.get("/health", responses={**answers(Health), 503: {"model": Health, "description": "unhealthy"}})
 async def health(request: Request) -> Response:
     ctx = context_of(request)
     checks: dict[str, tuple[str, HealthCheck]] = {"database": (ctx.store.db.name, ctx.store.ping),
@@ -49,8 +50,8 @@ async def health(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-@router.get("/metrics")
-@metrics_router.get("/metrics")
+@router.get("/metrics", responses=answers(media="text/plain"))
+@metrics_router.get("/metrics", responses=answers(media="text/plain"))
 async def metrics(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     """Prometheus text format; at ``/metrics`` too, where Prometheus scrapes by default."""
     require_admin(principal, "read the server's metrics")  # counts over every tenant

@@ -12,7 +12,9 @@ from myrmica.api.auth import current_principal, forget_tokens
 from myrmica.api.body import read_fields
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
+from myrmica.api.formicary.schemas import Done, TokenBody, TokenCreated, TokenOut, answers
 from myrmica.api.formicary.serializers import iso
+from myrmica.api.openapi_docs import extra, form_or_json
 from myrmica.clock import utcnow
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.numbers import check_name, strict_int
@@ -39,13 +41,13 @@ def _token_json(row: dict[str, Any]) -> dict[str, Any]:
             "created_at": iso(row["created_at"])}
 
 
-@router.get("")
+@router.get("", responses=answers(list[TokenOut]))
 async def list_tokens(user_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     rows = await context_of(request).store.accounts.list_tokens(_user(principal, user_id))
     return [_token_json(row) for row in rows]
 
 
-@router.post("")
+@router.post("", responses=answers(TokenCreated, 201), openapi_extra=extra(form_or_json(TokenBody)))
 async def create_token(user_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     """Formicary posts a form field ``token=<name>``; JSON ``{"token": name, "days": n}`` works too."""
     owner = _user(principal, user_id)
@@ -64,7 +66,7 @@ async def create_token(user_id: str, request: Request, principal: Principal = De
                          "expires_at": iso(utcnow() + timedelta(days=days))}, status_code=201)
 
 
-@router.delete("/{token_id}")
+@router.delete("/{token_id}", responses=answers(Done))
 async def revoke_token(user_id: str, token_id: str, request: Request,
                        principal: Principal = Depends(current_principal)) -> Any:
     await context_of(request).store.accounts.revoke_token(_user(principal, user_id), token_id)
@@ -72,7 +74,7 @@ async def revoke_token(user_id: str, token_id: str, request: Request,
     return {"id": token_id, "revoked": True}
 
 
-@router.post("/{token_id}/delete")
+@router.post("/{token_id}/delete", responses=answers(Done))
 async def revoke_token_formicary(user_id: str, token_id: str, request: Request,
                                  principal: Principal = Depends(current_principal)) -> Any:
     """Formicary's code revokes with POST …/{id}/delete (its swagger says DELETE; both work)."""
