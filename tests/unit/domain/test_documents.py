@@ -1,0 +1,92 @@
+"""The bounded YAML/JSON loader: limits refused with the path of the value, ordinary documents unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from myrmica.domain.documents import MAX_DEPTH, load_json, load_yaml
+from myrmica.domain.durations import parse_duration
+from myrmica.domain.errors import ValidationError
+from myrmica.domain.numbers import is_decimal, strict_int
+
+BOMB = ('a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(f"{b}: &{b} [{','.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)))
+
+
+def refusal(load: object, text: str) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        load(text)  # type: ignore[operator]
+    return caught.value
+
+
+def test_alias_bombs_cycles_and_alias_chains_are_refused() -> None:
+    assert "alias" in refusal(load_yaml, BOMB).message
+    assert "cycle" in refusal(load_yaml, "a: &a [*a]").message
+    chain = "".join(f"k{i}: &a{i} " + "[" * 40 + (f"*a{i - 1}" if i else "1") + "]" * 40 + "\n" for i in range(3))
+    assert "nested" in refusal(load_yaml, chain).message
+    many = "base: &b 1\n" + "".join(f"k{i}: *b\n" for i in range(101))
+    assert "aliases" in refusal(load_yaml, many).message
+
+
+def test_ordinary_anchors_and_merge_keys_still_load() -> None:
+    assert load_yaml("a: &x {b: 1}\nc:\n  <<: *x\n  d: 2\n") == {"a": {"b": 1}, "c": {"b": 1, "d": 2}}
+    assert load_yaml("") is None
+
+
+@pytest.mark.parametrize("load", [load_json, load_yaml])
+def test_depth_is_bounded_and_named(load: object) -> None:
+    ok = "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1)
+    assert load('{"a": ' + ok + "}") is not None  # type: ignore[operator]
+    error = refusal(load, '{"a": ' + "[" * MAX_DEPTH + "1" + "]" * MAX_DEPTH + "}")
+    assert error.field is not None and error.field.startswith("a[0]")
+    assert "nested" in refusal(load, "[" * 100_000 + "]" * 100_000).message
+    assert load('{"s": "' + "[" * 1000 + '"}') == {"s": "[" * 1000}  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ('{"p": {"n": 99999999999999999999}}', "p.n"),
+    ('{"p": [1, 9223372036854775808]}', "p[1]"),
+    ('{"n": ' + "9" * 5000 + "}", "n"),
+    ('{"n": NaN}', "n"),
+    ('{"n": -Infinity}', "n"),
+    ('{"n": 1e400}', "n"),
+    ('{"s": "\\ud800"}', "s"),
+    ('{"s": "a\\u0000"}', "s"),
+    ('{"k": {"\\udfff": 1}}', "k"),
+])
+def test_json_values_out_of_bounds_name_their_path(text: str, field: str) -> None:
+    assert refusal(load_json, text).field == field
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("timeout: .inf", "timeout"), ("t: {x: -.inf}", "t.x"), ("n: .nan", "n"), ("n: " + "9" * 5000, "n"),
+    ("n: 9223372036854775808", "n"), ('s: "\\ud800"', "s"), ("l: [1, 0x8000000000000000]", "l[1]"),
+])
+def test_yaml_values_out_of_bounds_name_their_path(text: str, field: str) -> None:
+    assert refusal(load_yaml, text).field == field
+
+
+def test_good_values_pass() -> None:
+    text = '{"a": [1, -9223372036854775808, 2.5, "x\\ud83d\\ude00", true, null], "é": "ü"}'
+    assert load_json(text) == {"a": [1, -(2**63), 2.5, "x😀", True, None], "é": "ü"}
+    assert refusal(load_json, '{"a": ').field == "body"
+
+
+def test_numbers_are_ascii_decimal_within_range() -> None:
+    assert not is_decimal("¹") and not is_decimal("١") and is_decimal("42")
+    assert strict_int("42", "n") == 42 and strict_int(-3, "n") == -3
+    for bad in ("¹", "١", "1_0", " 1", "1.0", "", True, 1.0, None, "9" * 5000):
+        with pytest.raises(ValidationError) as caught:
+            strict_int(bad, "n")
+        assert caught.value.field == "n"
+    with pytest.raises(ValidationError):
+        strict_int("99999999999999999999", "n")
+    with pytest.raises(ValidationError):
+        strict_int(5, "n", maximum=4)
+
+
+def test_durations_are_finite_and_fit_int64_nanoseconds() -> None:
+    assert parse_duration("2562047h") == 2562047 * 3600
+    for bad in ("2562048h", "99999999999999999999h", float("inf"), float("nan"), 10**30, "9" * 5000):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
