@@ -61,9 +61,11 @@ def test_a_billion_laughs_is_refused_at_once_with_flat_memory(api: httpx.Client)
     assert time.monotonic() - started < 20  # (a generous bound: expanded, the bomb would take hours)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB: nothing was expanded
     assert refused(post_yaml(api, "a: &a [*a]\n" + SIMPLE))["error"].endswith("(a cycle)")
-    anchors = "base: &base {method: SHELL, script: [echo shared]}\n"
-    ok = post_yaml(api, anchors + "job_type: anchored\ntasks:\n- task_type: one\n  <<: *base\n")
+    anchored = ("job_type: anchored\ntasks:\n- <<: &shell {method: SHELL, script: &s [echo shared]}\n"
+                "  task_type: one\n  on_completed: two\n- <<: *shell\n  task_type: two\n  script: *s\n")
+    ok = post_yaml(api, anchored)
     assert ok.status_code == 201, ok.text  # ordinary anchors and merge keys still work
+    assert [t["script"] for t in ok.json()["tasks"]] == [["echo shared"], ["echo shared"]]
     assert api.get("/api/jobs/definitions").json()["TotalRecords"] == 1
 
 
