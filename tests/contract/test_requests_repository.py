@@ -180,3 +180,20 @@ async def test_task_rows_read_back_as_written(store: Store, alice: Principal) ->
     assert stored is not None
     assert (stored["task_state"], stored["contexts"], stored["ended_at"], stored["allow_failure"]) == \
         ("COMPLETED", {"out": {"a": 1}}, ended, True)
+
+
+async def test_starting_clears_the_reason_a_request_waited(store: Store, alice: Principal) -> None:
+    """The waiting reason ("no live ant can run …") goes in the statement that starts the request."""
+    lease = datetime.now(UTC)
+    fresh, claimed = await make_row(store, alice), await make_row(store, alice)
+    for row in (fresh, claimed):
+        await store.requests.create(row)
+        assert await store.requests.defer(row["id"], "PENDING", scheduled_at=lease, attempts=1, priority=0,
+                                          reason="no live ant can run SHELL with tags [builder]")
+        assert (await store.requests.get(row["id"]))["error_message"].startswith("no live ant")
+    assert await store.requests.start_fresh([(fresh["id"], execution_for(fresh))], "queen-a", lease) == [fresh["id"]]
+    assert await store.requests.claim([(claimed["id"], "PENDING")], "queen-a", lease) == [claimed["id"]]
+    assert await store.requests.begin_execution(claimed["id"], None, execution_for(claimed), "queen-a")
+    for row in (fresh, claimed):
+        started = await store.requests.get(row["id"])
+        assert (started["job_state"], started["error_message"]) == ("EXECUTING", "")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
-from tests.support.jobs import wait_state
+from tests.support.jobs import apply, get_request, submit, wait_for, wait_state
 
 JOB = """job_type: viewed
 tasks:
@@ -16,6 +18,24 @@ tasks:
   method: SHELL
   script: ["exit 2"]
 """
+
+HELD = """job_type: held-back
+tasks:
+- task_type: hold
+  method: SHELL
+  script:
+    - sleep {{ .Seconds }}
+"""
+
+
+def _held_back(api: httpx.Client, running_id: str, seconds: str) -> dict[str, Any]:
+    """Submit while ``running_id`` takes the only slot; return the request once it has waited."""
+    waiting = submit(api, "held-back", {"Seconds": seconds})
+    row = wait_for(lambda: (r := get_request(api, waiting["id"]))["schedule_attempts"] > 0 and r,
+                   what="the request to wait for the running one")
+    assert row["job_state"] == "PENDING" and "1 of 1 allowed requests" in row["error_message"], row
+    assert api.post(f"/api/jobs/requests/{running_id}/cancel").status_code == 200
+    return row
 
 
 
@@ -39,3 +59,16 @@ def test_views_of_a_finished_request(api: httpx.Client) -> None:
     assert api.get("/api/jobs/requests", params={"job_state": "SLEEPING"}).status_code == 400
     assert api.get("/api/jobs/requests", params={"q": "viewed"}).json()["TotalRecords"] == 1
     assert api.get("/api/jobs/requests/nope/wait_time").status_code == 404
+
+
+def test_a_request_that_waited_shows_no_reason_once_it_runs(api: httpx.Client) -> None:
+    apply(api, HELD)
+    api.put("/api/jobs/definitions/held-back/concurrency", data={"concurrency": "1"}).raise_for_status()
+    first = submit(api, "held-back", {"Seconds": "30"})
+    wait_state(api, first["id"], "EXECUTING")
+    second = _held_back(api, first["id"], "30")
+    running = wait_state(api, second["id"], "EXECUTING")
+    assert running["error_message"] == "", running
+    third = _held_back(api, second["id"], "0")
+    done = wait_state(api, third["id"], "COMPLETED")
+    assert (done["error_code"], done["error_message"]) == ("", ""), done

@@ -311,10 +311,13 @@ class RequestRepository:
 
     async def start_fresh(self, items: Sequence[tuple[str, dict[str, Any]]], owner: str,
                           lease_until: datetime) -> list[str]:
-        """PENDING → EXECUTING with a new execution row, for many requests in one transaction; the ids won."""
+        """PENDING → EXECUTING with a new execution row, for many requests in one transaction; the ids won.
+
+        The same statement clears the reason it waited (``no live ant can run …``): a fresh request has no
+        other error_message."""
         now = utcnow()
         values = {"job_state": "EXECUTING", "lease_owner": owner, "lease_expires_at": lease_until,
-                  "started_at": now, "updated_at": now}
+                  "started_at": now, "updated_at": now, "error_message": ""}
         async with self._engine.begin(direct=True) as conn:
             won = await self._move_each(conn, [(request_id, "PENDING", {**values, "job_execution_id": execution["id"]})
                                                for request_id, execution in items])
@@ -327,10 +330,11 @@ class RequestRepository:
 
     async def begin_execution(self, request_id: str, execution: dict[str, Any] | None,
                               new_execution: dict[str, Any] | None, owner: str) -> bool:
-        """READY → EXECUTING, creating the execution row when this is a fresh run."""
+        """READY → EXECUTING, creating the execution row when this is a fresh run; the reason it waited or
+        was paused (its error_message) goes in the same statement."""
         now = utcnow()
         async with self._engine.begin() as conn:
-            values: dict[str, Any] = {"job_state": "EXECUTING", "updated_at": now}
+            values: dict[str, Any] = {"job_state": "EXECUTING", "updated_at": now, "error_message": ""}
             if new_execution is not None:
                 values["job_execution_id"] = new_execution["id"]
             ok = await conn.execute(update(jr).where(jr.c.id == request_id, jr.c.job_state == "READY",
