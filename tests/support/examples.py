@@ -14,4 +14,5 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 PROJECT_EXAMPLES = REPOSITORY / "examples"
 SHARED_EXAMPLES = Path(os.environ.get("MYRMICA_TEST_SHARED_EXAMPLES") or REPOSITORY.parent / "shared" / "examples")
 FORMICARY_EXAMPLES = SHARED_EXAMPLES / "formicary"
+TORK_EXAMPLES = SHARED_EXAMPLES / "tork"
 NO_SHARED_EXAMPLES = f"{SHARED_EXAMPLES} (../shared/examples) not beside this checkout"
