@@ -1,0 +1,152 @@
+"""A Tork job as the core definition model, and the engine features it needs that the core lacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.graph import first_task, validate_graph
+from myrmica.domain.tork.decode import decode
+from myrmica.domain.tork.translate import ENGINE_GAPS, apply_defaults, parsed_definition, to_core
+from myrmica.domain.tork.validate import validate_job
+from tests.support.examples import NO_SHARED_EXAMPLES, TORK_EXAMPLES
+
+SEQUENTIAL = """
+name: three steps
+description: in order
+inputs: {who: ants}
+secrets: {token: s3cr3t}
+defaults:
+  timeout: 30s
+  retry: {limit: 2}
+tasks:
+  - name: first
+    image: ubuntu:mantic
+    run: echo one
+    env: {A: "1"}
+  - name: second
+    run: |
+      if [ "$A" = 1 ]; then
+        exit 1
+      fi
+    timeout: 5s
+    retry: {limit: 4}
+  - name: third
+    run: echo "it's done"
+"""
+
+
+def _core(body: str):  # type: ignore[no-untyped-def]
+    job = decode(body, "yaml")
+    validate_job(job)
+    return to_core(job, body)
+
+
+def test_top_level_tasks_become_a_chain_of_shell_tasks() -> None:
+    core = _core(SEQUENTIAL)
+    tasks = core.document["tasks"]
+    assert [t["task_type"] for t in tasks] == ["task-1", "task-2", "task-3"]
+    assert [t.get("on_completed") for t in tasks] == ["task-2", "task-3", None]
+    assert {t["method"] for t in tasks} == {"SHELL"}
+    spec = parsed_definition(core).spec
+    validate_graph(spec)
+    assert first_task(spec) == "task-1"
+    assert core.settings["task_names"] == {"task-1": "first", "task-2": "second", "task-3": "third"}
+    assert core.settings["image_ignored"] is True
+    assert core.needs == ()
+
+
+def test_run_is_one_bash_script_line_kept_verbatim() -> None:
+    tasks = _core(SEQUENTIAL).document["tasks"]
+    assert tasks[0]["script"] == ["bash -c 'echo one'"]
+    assert tasks[2]["script"] == ["bash -c 'echo \"it'\"'\"'s done\"'"]
+    assert tasks[1]["script"][0].startswith("bash -c 'if [")
+
+
+def test_env_timeout_and_retry_with_defaults_filling_empty_fields() -> None:
+    tasks = _core(SEQUENTIAL).document["tasks"]
+    assert tasks[0]["environment"] == {"A": "1"}
+    assert (tasks[0]["timeout"], tasks[0]["retry"]) == ("30s", 2)
+    assert (tasks[1]["timeout"], tasks[1]["retry"]) == ("5s", 4)
+    spec = parsed_definition(_core(SEQUENTIAL)).spec
+    assert spec.tasks[1].timeout == 5.0
+    assert 0 < spec.tasks[1].delay_between_retries < 1e-6  # immediate, not the core's default 1-2 s
+
+
+def test_inputs_and_secrets_become_request_params() -> None:
+    core = _core(SEQUENTIAL)
+    assert core.params == {"who": "ants"}
+    assert core.secret_params == {"token": "s3cr3t"}
+
+
+def test_the_stored_definition_is_the_core_json_not_the_tork_text() -> None:
+    core = _core(SEQUENTIAL)
+    parsed = parsed_definition(core)
+    assert parsed.format == "json"
+    assert json.loads(parsed.raw) == core.document
+    assert isinstance(parsed.spec, JobDefinitionSpec)
+    assert core.settings["job"]["tasks"][0]["name"] == "first"
+
+
+def test_a_distinct_source_is_a_distinct_definition() -> None:
+    a, b = _core(SEQUENTIAL), _core(SEQUENTIAL + "\n# changed\n")
+    assert a.document["job_type"] != b.document["job_type"]
+    assert a.document["job_type"].startswith("tork-three-steps-")
+    assert len(a.document["job_type"]) <= 100
+
+
+def test_defaults_apply_to_parallel_and_each_children_but_not_subjobs() -> None:
+    defaults = {"timeout": "1m", "retry": {"limit": 3}, "queue": "q", "priority": 2, "limits": {"cpus": "1"}}
+    parallel = apply_defaults({"name": "p", "parallel": {"tasks": [{"name": "a", "timeout": "5s"}]}}, defaults)
+    assert parallel["parallel"]["tasks"][0] == {"name": "a", "timeout": "5s", "queue": "q", "retry": {"limit": 3},
+                                                "priority": 2, "limits": {"cpus": "1"}}
+    each = apply_defaults({"name": "e", "each": {"list": "x", "task": {"name": "c"}}}, defaults)
+    assert each["each"]["task"]["timeout"] == "1m"
+    subjob = {"name": "s", "subjob": {"name": "j", "tasks": [{"name": "a"}]}}
+    assert apply_defaults(subjob, defaults) == subjob
+
+
+@pytest.mark.parametrize(("snippet", "needs"), [
+    ("  - name: a\n    var: x\n    run: echo -n 1 > $TORK_OUTPUT\n", ("tork-output",)),
+    ("  - name: a\n    if: \"{{ inputs.go == 'yes' }}\"\n", ("expressions", "if")),
+    ("  - name: a\n    env: {X: '{{ inputs.x }}'}\n", ("expressions",)),
+    ("  - name: a\n    pre: [{name: p, run: x}]\n", ("pre-post",)),
+    ("  - name: a\n    files: {a.py: 'print(1)'}\n", ("files",)),
+    ("  - name: a\n    queue: highcpu\n", ("queue",)),
+    ("  - name: a\n    priority: 3\n", ("task-priority",)),
+    ("  - name: a\n    mounts: [{type: volume, target: /x}]\n", ("container",)),
+    ("  - name: a\n    run: echo '{{ x }}'\n", ("literal-braces",)),
+    ("  - name: p\n    parallel: {tasks: [{name: a}]}\n", ("parallel",)),
+    ("  - name: e\n    each: {list: '{{ [1] }}', task: {name: c}}\n", ("each",)),
+    ("  - name: s\n    subjob: {name: j, detached: true, tasks: [{name: a}]}\n", ("subjob", "subjob-detached")),
+])
+def test_what_the_engine_lacks_is_named(snippet: str, needs: tuple[str, ...]) -> None:
+    core = _core("name: j\ntasks:\n" + snippet)
+    assert core.needs == needs
+    assert set(core.needs) <= set(ENGINE_GAPS)
+
+
+def test_job_level_needs() -> None:
+    core = _core("name: j\noutput: '{{ tasks.x }}'\nautoDelete: {after: 1h}\nwebhooks: [{url: http://h}]\n"
+                 "tasks:\n  - name: a\n")
+    assert core.needs == ("auto-delete", "job-output", "webhooks")
+
+
+def test_a_composite_task_keeps_its_position_as_a_placeholder() -> None:
+    core = _core("name: j\ntasks:\n  - name: a\n    run: echo\n  - name: p\n    parallel: {tasks: [{name: c, run: x}]}\n"
+                 "  - name: b\n    run: echo\n")
+    assert core.document["tasks"][1] == {"task_type": "task-2", "method": "SHELL", "on_completed": "task-3"}
+
+
+@pytest.mark.skipif(not TORK_EXAMPLES.is_dir(), reason=NO_SHARED_EXAMPLES)
+def test_every_tork_example_translates_to_a_valid_core_definition() -> None:
+    expected = {"hello.yaml": ("job-output", "tork-output"), "timeout.yaml": (), "parallel.yaml": ("parallel",),
+                "each.yaml": ("each", "expressions", "tork-output")}
+    for path in sorted(TORK_EXAMPLES.glob("*.yaml")):
+        source = path.read_text()
+        core = _core(source)
+        validate_graph(parsed_definition(core).spec)
+        if path.name in expected:
+            assert core.needs == expected[path.name], path.name
