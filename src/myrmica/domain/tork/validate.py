@@ -77,14 +77,14 @@ class _Validator:
             return not value or valid_expression(str(value))
         raise AssertionError(name)
 
-    def items(self, ns: str, struct: str, key: str, data: dict[str, Any], check: Callable[[str, dict[str, Any]], None]
-              ) -> None:
+    def items(self, ns: str, struct: str, key: str, data: dict[str, Any],
+              check: Callable[[str, dict[str, Any]], object]) -> None:
         go_name = STRUCTS[struct][key].go_name
         for index, item in enumerate(data.get(key) or []):
             check(f"{ns}.{go_name}[{index}]", item if isinstance(item, dict) else {})
 
-    def nested(self, ns: str, struct: str, key: str, data: dict[str, Any], check: Callable[[str, dict[str, Any]], None]
-               ) -> None:
+    def nested(self, ns: str, struct: str, key: str, data: dict[str, Any],
+               check: Callable[[str, dict[str, Any]], object]) -> None:
         if isinstance(data.get(key), dict):
             check(f"{ns}.{STRUCTS[struct][key].go_name}", data[key])
 

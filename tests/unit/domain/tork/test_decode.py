@@ -70,7 +70,8 @@ def test_json_keys_match_case_insensitively_like_encoding_json() -> None:
 
 
 def test_json_type_errors_use_go_wording() -> None:
-    assert _message('{"name": 1}', "json") == "json: cannot unmarshal number into Go struct field Job.name of type string"
+    assert _message('{"name": 1}', "json") == \
+        "json: cannot unmarshal number into Go struct field Job.name of type string"
     assert _message('{"inputs": {"a": 1}}', "json") == \
         "json: cannot unmarshal number into Go struct field Job.inputs of type string"
     assert _message('{"tasks": [{"retry": {"limit": "x"}}]}', "json") == \

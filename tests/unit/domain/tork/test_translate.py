@@ -135,7 +135,8 @@ def test_job_level_needs() -> None:
 
 
 def test_a_composite_task_keeps_its_position_as_a_placeholder() -> None:
-    core = _core("name: j\ntasks:\n  - name: a\n    run: echo\n  - name: p\n    parallel: {tasks: [{name: c, run: x}]}\n"
+    core = _core("name: j\ntasks:\n  - name: a\n    run: echo\n"
+                 "  - name: p\n    parallel: {tasks: [{name: c, run: x}]}\n"
                  "  - name: b\n    run: echo\n")
     assert core.document["tasks"][1] == {"task_type": "task-2", "method": "SHELL", "on_completed": "task-3"}
 

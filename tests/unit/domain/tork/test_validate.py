@@ -103,7 +103,8 @@ def test_expressions_must_parse() -> None:
 
 def test_each_needs_a_list_and_a_named_task_and_a_bounded_concurrency() -> None:
     body = "name: j\ntasks:\n  - name: e\n    each: {concurrency: 100000}\n"
-    assert _errors(body) == [_key("Job.Tasks[0].Each.List", "required"), _key("Job.Tasks[0].Each.Task.Name", "required"),
+    assert _errors(body) == [_key("Job.Tasks[0].Each.List", "required"),
+                             _key("Job.Tasks[0].Each.Task.Name", "required"),
                              _key("Job.Tasks[0].Each.Concurrency", "max")]
 
 
@@ -121,13 +122,16 @@ def test_subjob_needs_a_name_and_tasks() -> None:
 
 def test_pre_and_post_tasks_need_names() -> None:
     body = f"{MINIMAL}    pre: [{{run: a}}]\n    post: [{{name: b}}, {{run: c}}]\n"
-    assert _errors(body) == [_key("Job.Tasks[0].Pre[0].Name", "required"), _key("Job.Tasks[0].Post[1].Name", "required")]
+    assert _errors(body) == [_key("Job.Tasks[0].Pre[0].Name", "required"),
+                             _key("Job.Tasks[0].Post[1].Name", "required")]
 
 
 def test_a_task_is_at_most_one_of_parallel_each_subjob() -> None:
-    body = "name: j\ntasks:\n  - name: p\n    parallel: {tasks: [{name: a}]}\n    each: {list: '{{ [1] }}', task: {name: c}}\n"
-    assert _errors(body) == [_key("Job.Tasks[0].each", "paralleloreach"), _key("Job.Tasks[0].parallel", "paralleloreach")]
-    body = "name: j\ntasks:\n  - name: p\n    each: {list: '{{ [1] }}', task: {name: c}}\n    subjob: {name: s, tasks: [{name: a}]}\n"
+    each = "    each: {list: '{{ [1] }}', task: {name: c}}\n"
+    body = "name: j\ntasks:\n  - name: p\n    parallel: {tasks: [{name: a}]}\n" + each
+    assert _errors(body) == [_key("Job.Tasks[0].each", "paralleloreach"),
+                             _key("Job.Tasks[0].parallel", "paralleloreach")]
+    body = "name: j\ntasks:\n  - name: p\n" + each + "    subjob: {name: s, tasks: [{name: a}]}\n"
     assert _errors(body) == [_key("Job.Tasks[0].subjob", "eachorsubjob"), _key("Job.Tasks[0].each", "eachorsubjob")]
 
 
