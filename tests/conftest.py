@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from myrmica.config import Settings
+from tests.support.docker_engine import DockerEngine, EngineUnavailable, throwaway_engine
 from tests.support.live import LiveServer, live_server
 from tests.support.postgres import create_database, throwaway_postgres
 from tests.support.redis_server import RedisServer
@@ -41,6 +42,20 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    """A real dockerd of our own (root only) with the busybox test image; skips saying why it cannot start."""
+    try:
+        context = throwaway_engine()
+        engine = context.__enter__()
+    except EngineUnavailable as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    try:
+        yield engine
+    finally:
+        context.__exit__(None, None, None)
 
 
 def fresh_redis(server: RedisServer) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from platformdirs import user_data_dir
 
+from myrmica.ant.executors.docker_options import DockerOptions, parse_image_map
 from myrmica.domain.documents import load_yaml
 from myrmica.domain.errors import ValidationError
 
@@ -33,11 +34,14 @@ class Settings:
     embedded_ant_process: bool = True  # without a broker, run the embedded ant in a child process
     ant_methods: tuple[str, ...] = (
         "SHELL", "HTTP_GET", "HTTP_POST_FORM", "HTTP_POST_JSON", "HTTP_PUT_FORM", "HTTP_PUT_JSON",
-        "HTTP_DELETE",
+        "HTTP_DELETE", "DOCKER",
     )
     ant_tags: tuple[str, ...] = ()
     ant_id: str = ""  # the embedded ant's name; default "embedded-ant", or host and port with a broker
     ant_capacity: int = 50
+    docker_host: str = ""  # the embedded ant's Docker engine; default unix:///var/run/docker.sock
+    docker_image_map: tuple[str, ...] = ()  # IMAGE=LOCAL_IMAGE items: run LOCAL_IMAGE where a task names IMAGE
+    docker_bind_allowed: tuple[str, ...] = ()  # host directories DOCKER tasks may bind-mount
     ant_keep_work_hours: float = 24.0  # job directories are removed this long after their last task began
     max_body_bytes: int = 256 * 1024
     max_log_bytes_per_task: int = 10 * 1024 * 1024
@@ -140,8 +144,16 @@ def load_settings(
     if settings.ant_keep_work_hours < 0:
         raise ConfigError("ant_keep_work_hours must not be negative")
     settings = replace(settings, ant_methods=tuple(m.upper() for m in settings.ant_methods))
+    try:
+        parse_image_map(settings.docker_image_map)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     unknown = [m for m in settings.ant_methods if m not in Settings.ant_methods]
     if unknown or not settings.ant_methods:
         raise ConfigError(f"ant_methods: the embedded worker cannot run {', '.join(unknown) or 'nothing'} "
                           f"(it runs {', '.join(Settings.ant_methods)})")
     return settings
+
+
+def docker_options(settings: Settings) -> DockerOptions:
+    return DockerOptions.from_settings(settings.docker_host, settings.docker_image_map, settings.docker_bind_allowed)

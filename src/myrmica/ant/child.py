@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from myrmica.ant.executors.docker_options import DockerOptions
 from myrmica.ant.executors.factory import build_executors
 from myrmica.ant.worker import Ant
 from myrmica.broker.pipe import LINE_LIMIT, PipeAntSide
@@ -29,9 +30,13 @@ async def run_child(fd: int, config: dict[str, Any]) -> None:
     reader, writer = await asyncio.open_unix_connection(sock=sock, limit=LINE_LIMIT)
     side = PipeAntSide(reader, writer)
     ant_id = str(config["ant_id"])
+    docker: dict[str, Any] = config.get("docker") or {}
     executors = build_executors(config["methods"], work_root=Path(config["work_root"]), ant_id=ant_id,
                                 max_log_bytes=int(config["max_log_bytes"]),
-                                max_timeout_secs=float(config["max_timeout_secs"]))
+                                max_timeout_secs=float(config["max_timeout_secs"]),
+                                docker=DockerOptions.from_settings(docker.get("host", ""),
+                                                                   tuple(docker.get("image_map", ())),
+                                                                   tuple(docker.get("bind_allowed", ()))))
     ant = Ant(ant_id, side, executors, capacity=int(config["capacity"]), tags=config["tags"], embedded=True,
               work_root=Path(config["work_root"]), keep_work_seconds=float(config["keep_work_seconds"]))
     loop = asyncio.get_running_loop()

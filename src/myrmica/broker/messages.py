@@ -55,6 +55,8 @@ class TaskRequest:
     artifact_paths: list[str] = field(default_factory=list)  # files kept for later tasks (artifacts.paths)
     artifacts_when: str = "always"  # always | onSuccess | onFailure
     dependencies: list[str] = field(default_factory=list)  # earlier tasks whose artifacts this one needs
+    container: dict[str, Any] = field(default_factory=dict)  # DOCKER: Formicary's container block (image, …)
+    host_network: bool = False  # DOCKER: the host's network instead of none
     reply_to: str = ""  # the queen that dispatched it
 
     def to_dict(self) -> dict[str, Any]:

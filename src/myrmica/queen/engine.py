@@ -20,7 +20,7 @@ from myrmica.broker.base import Broker
 from myrmica.broker.memory import MemoryBroker
 from myrmica.broker.messages import TaskRequest, TaskResult
 from myrmica.clock import utcnow
-from myrmica.config import Settings
+from myrmica.config import Settings, docker_options
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.ids import new_id
 from myrmica.metrics import Metrics
@@ -131,13 +131,16 @@ class Engine:
                 "ant_id": ant_id, "methods": list(settings.ant_methods), "tags": list(settings.ant_tags),
                 "capacity": settings.ant_capacity, "work_root": str(work_root),
                 "max_log_bytes": settings.max_log_bytes_per_task, "max_timeout_secs": settings.max_task_timeout_secs,
-                "keep_work_seconds": settings.ant_keep_work_hours * 3600, "log_level": settings.log_level})
+                "keep_work_seconds": settings.ant_keep_work_hours * 3600, "log_level": settings.log_level,
+                "docker": {"host": settings.docker_host, "image_map": list(settings.docker_image_map),
+                           "bind_allowed": list(settings.docker_bind_allowed)}})
             await process.start()
             self.embedded_ant = process
             return
         executors = build_executors(settings.ant_methods, work_root=work_root, ant_id=f"{self.queen_id}-ant",
                                     max_log_bytes=settings.max_log_bytes_per_task,
-                                    max_timeout_secs=settings.max_task_timeout_secs)
+                                    max_timeout_secs=settings.max_task_timeout_secs,
+                                    docker=docker_options(settings))
         ant = self.embedded_ant = Ant(ant_id, self.broker, executors, capacity=settings.ant_capacity,
                                       tags=settings.ant_tags, embedded=True, work_root=work_root,
                                       keep_work_seconds=settings.ant_keep_work_hours * 3600)

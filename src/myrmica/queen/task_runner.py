@@ -318,7 +318,10 @@ class TaskRunner:
             headers=task.headers, query=task.query, url=task.url, timeout_secs=self._timeout(task),
             working_dir=task.working_dir, report_stdout=task.report_stdout, secrets=self.run.secrets,
             reply_to=self.engine.queen_id, artifact_paths=task.artifacts.paths if task.artifacts else [],
-            artifacts_when=task.artifacts.when if task.artifacts else "always", dependencies=task.dependencies)
+            artifacts_when=task.artifacts.when if task.artifacts else "always", dependencies=task.dependencies,
+            container=dict(task.container or {}),
+            host_network=str(task.host_network).strip().lower() in ("true", "yes", "1", "host")
+            or task.network_mode.strip().lower() == "host")
 
     async def cancel_current(self) -> None:
         await self.engine.cancel_fan_out(self.run.request_id)

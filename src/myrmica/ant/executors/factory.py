@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 from myrmica.ant.executors.base import Executor
+from myrmica.ant.executors.docker_options import DockerOptions, engine_answers
 from myrmica.ant.executors.http import HttpExecutor
 from myrmica.ant.executors.shell import ShellExecutor
 
+log = logging.getLogger("myrmica.ant")
+
 
 def build_executors(methods: Iterable[str], *, work_root: Path, ant_id: str, max_log_bytes: int = 10 * 1024 * 1024,
-                    max_timeout_secs: float = 3600.0) -> list[Executor]:
+                    max_timeout_secs: float = 3600.0, docker: DockerOptions | None = None) -> list[Executor]:
+    """DOCKER is included only when the engine at ``docker.host`` answers now (else a warning says so)."""
     wanted = set(methods)
     executors: list[Executor] = [
         ShellExecutor(work_root, ant_id=ant_id, max_log_bytes=max_log_bytes, max_timeout_secs=max_timeout_secs),
         HttpExecutor(ant_id=ant_id, max_timeout_secs=max_timeout_secs),
     ]
+    if "DOCKER" in wanted:
+        options = docker or DockerOptions()
+        if engine_answers(options.host):
+            from myrmica.ant.executors.docker import DockerExecutor  # aiodocker only where DOCKER runs
+
+            executors.append(DockerExecutor(work_root, options, ant_id=ant_id, max_log_bytes=max_log_bytes,
+                                            max_timeout_secs=max_timeout_secs))
+        else:
+            log.warning("ant %s does not take DOCKER tasks: no Docker engine answers at %s", ant_id, options.host)
     return [executor for executor in executors if executor.methods & wanted]
