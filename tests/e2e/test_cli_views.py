@@ -161,10 +161,10 @@ def test_the_server_gives_its_embedded_ant_tags_and_methods(tmp_path: Path,
         server.stop()
 
     refused = subprocess.run([sys.executable, "-m", "myrmica", "server", "--data-dir", str(tmp_path / "other"),
-                              "--ant-methods", "SHELL,DOCKER"], capture_output=True, text=True, timeout=60,
+                              "--ant-methods", "SHELL,KUBERNETES"], capture_output=True, text=True, timeout=60,
                              env=env())
     assert refused.returncode == 2
-    assert "ant_methods: the embedded worker cannot run DOCKER" in refused.stderr
+    assert "ant_methods: the embedded worker cannot run KUBERNETES" in refused.stderr
 
 
 # ---------------------------------------------------------------------------------------------- 80 columns

@@ -60,7 +60,7 @@ def test_the_embedded_ants_methods_and_tags_come_comma_separated() -> None:
     assert load_settings(environ={}).ant_tags == ()
 
 
-@pytest.mark.parametrize("methods", ["SHELL,DOCKER", ","])
+@pytest.mark.parametrize("methods", ["SHELL,KUBERNETES", ","])
 def test_methods_the_embedded_ant_cannot_run_are_refused(methods: str) -> None:
     with pytest.raises(ConfigError, match="ant_methods: the embedded worker cannot run"):
         load_settings({"ant_methods": methods}, environ={})

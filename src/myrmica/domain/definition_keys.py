@@ -21,7 +21,10 @@ from myrmica.domain.definition_model import JobDefinitionSpec, TaskDefinition
 from myrmica.domain.errors import ValidationError
 
 # Known keys that have no effect in Myrmica yet, with what that means for the user.
-_CONTAINER = "stored; Myrmica runs no containers (tasks run on the ant's host)"
+_CONTAINER = "stored, not used (a DOCKER task uses container.image, cpu_limit, memory_limit, volumes and host_network)"
+_DOCKER_ONLY = "stored; only a DOCKER task runs in a container"
+# Keys a DOCKER task uses: a warning only for the tasks of other methods.
+DOCKER_TASK_KEYS = ("container", "host_network", "network_mode")
 UNSUPPORTED_JOB_KEYS: Mapping[str, str] = {
     "notify": "stored; no e-mail or Slack notifications are sent",
     "webhook": "stored; no job webhook is called",
@@ -47,9 +50,9 @@ UNSUPPORTED_TASK_KEYS: Mapping[str, str] = {
     "cost_factor": "stored; usage is not accounted",
     "execute_command_without_shell": "stored; SHELL lines always run through /bin/sh",
     "debug": "stored, no effect",
+    **{key: _DOCKER_ONLY for key in DOCKER_TASK_KEYS},
     **{key: _CONTAINER for key in (
-        "container", "helper", "helper_environment", "services", "privileged", "host_network",
-        "network_mode", "node_selector", "node_tolerations", "affinity", "pod_labels", "pod_annotations")},
+        "helper", "helper_environment", "services", "privileged", "node_selector", "node_tolerations", "affinity", "pod_labels", "pod_annotations")},
 }
 
 
@@ -126,7 +129,8 @@ def check_keys(document: Any) -> list[str]:
             raise problem
     warnings = [f"job key {key!r}: {why}" for key, why in UNSUPPORTED_JOB_KEYS.items() if key in document]
     for key, why in UNSUPPORTED_TASK_KEYS.items():
-        users = [str(t.get("task_type") or f"tasks[{i}]") for i, t in task_items if key in t]
+        users = [str(t.get("task_type") or f"tasks[{i}]") for i, t in task_items
+                 if key in t and not (key in DOCKER_TASK_KEYS and str(t.get("method", "")).upper() == "DOCKER")]
         if users:
             warnings.append(f"task key {key!r} (in {', '.join(users)}): {why}")
     return warnings

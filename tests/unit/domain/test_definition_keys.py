@@ -99,12 +99,16 @@ def test_known_keys_myrmica_does_not_run_are_warnings_grouped_by_key() -> None:
     warnings = check_keys(job({"task_type": "a", "method": "SHELL", "container": {"image": "alpine"},
                                "resources": {"value": 1}, "on_completed": "b"},
                               {"task_type": "b", "method": "SHELL", "container": {"image": "alpine"}},
+                              {"task_type": "c", "method": "DOCKER", "container": {"image": "alpine"},
+                               "host_network": "true", "services": []},
                               notify={"email": {"recipients": ["x@example.com"]}}, methods="SHELL"))
     assert warnings == [
         "job key 'notify': stored; no e-mail or Slack notifications are sent",
         "job key 'methods': derived from the tasks' methods; the value given is ignored",
         "task key 'resources' (in a): stored, not enforced",
-        "task key 'container' (in a, b): stored; Myrmica runs no containers (tasks run on the ant's host)",
+        "task key 'container' (in a, b): stored; only a DOCKER task runs in a container",
+        "task key 'services' (in c): stored, not used (a DOCKER task uses container.image, cpu_limit, "
+        "memory_limit, volumes and host_network)",
     ]
 
 
