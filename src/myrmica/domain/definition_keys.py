@@ -52,7 +52,8 @@ UNSUPPORTED_TASK_KEYS: Mapping[str, str] = {
     "debug": "stored, no effect",
     **{key: _DOCKER_ONLY for key in DOCKER_TASK_KEYS},
     **{key: _CONTAINER for key in (
-        "helper", "helper_environment", "services", "privileged", "node_selector", "node_tolerations", "affinity", "pod_labels", "pod_annotations")},
+        "helper", "helper_environment", "services", "privileged", "node_selector", "node_tolerations", "affinity",
+        "pod_labels", "pod_annotations")},
 }
 
 
