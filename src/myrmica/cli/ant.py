@@ -13,11 +13,13 @@ from typing import Annotated
 
 import typer
 
+from myrmica.ant.executors.docker_options import DockerOptions
 from myrmica.cli.output import err_console
 
 log = logging.getLogger("myrmica.ant")
 
-RUNNABLE = ("SHELL", "HTTP_GET", "HTTP_POST_FORM", "HTTP_POST_JSON", "HTTP_PUT_FORM", "HTTP_PUT_JSON", "HTTP_DELETE")
+RUNNABLE = ("SHELL", "HTTP_GET", "HTTP_POST_FORM", "HTTP_POST_JSON", "HTTP_PUT_FORM", "HTTP_PUT_JSON", "HTTP_DELETE",
+            "DOCKER")
 
 
 def _split(text: str) -> list[str]:
@@ -25,13 +27,14 @@ def _split(text: str) -> list[str]:
 
 
 async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[str], capacity: int,
-                  work_dir: Path, drain_seconds: float, keep_work_hours: float = 24.0) -> None:
+                  work_dir: Path, drain_seconds: float, keep_work_hours: float = 24.0,
+                  docker: DockerOptions | None = None) -> None:
     from myrmica.ant.executors.factory import build_executors
     from myrmica.ant.worker import Ant
     from myrmica.broker.redis import RedisBroker
 
     broker = RedisBroker(broker_url)
-    executors = build_executors(methods, work_root=work_dir, ant_id=ant_id)
+    executors = build_executors(methods, work_root=work_dir, ant_id=ant_id, docker=docker)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -72,6 +75,15 @@ def ant(
     keep_work_hours: Annotated[float, typer.Option(
         help="Remove a request's job directory this long after its last task here began.")] = 24.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    docker_host: Annotated[str, typer.Option(
+        help="The Docker engine DOCKER tasks run on; DOCKER is taken only if it answers at start. "
+             "[default: unix:///var/run/docker.sock]", envvar="MYRMICA_DOCKER_HOST")] = "",
+    docker_image_map: Annotated[str, typer.Option(
+        help="Comma-separated IMAGE=LOCAL_IMAGE: run LOCAL_IMAGE where a task names IMAGE (or * for any).",
+        envvar="MYRMICA_DOCKER_IMAGE_MAP")] = "",
+    docker_bind_allowed: Annotated[str, typer.Option(
+        help="Comma-separated host directories DOCKER tasks may bind-mount.",
+        envvar="MYRMICA_DOCKER_BIND_ALLOWED")] = "",
 ) -> None:
     """Run a standalone worker: register with the queens through Redis and run the tasks they send."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -90,11 +102,19 @@ def ant(
     if keep_work_hours < 0:
         log.error("refusing to start: --keep-work-hours must not be negative, not %g", keep_work_hours)
         raise typer.Exit(2)
+    try:
+        docker = DockerOptions.from_settings(docker_host, tuple(_split(docker_image_map)),
+                                             tuple(_split(docker_bind_allowed)))
+    except ValueError as exc:
+        log.error("refusing to start: %s", exc)
+        raise typer.Exit(2) from exc
     name = ant_id or f"{socket.gethostname()}-{os.getpid()}"
     root = work_dir or Path.home() / ".cache" / "myrmica" / "ant" / name
     try:
         import uvloop
 
-        uvloop.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours))
+        uvloop.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours,
+                           docker))
     except ImportError:
-        asyncio.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours))
+        asyncio.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours,
+                            docker))
