@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from myrmica.api.app import native_routers
+from myrmica.domain.definitions import parse_definition
+from myrmica.domain.principal import Principal
 from myrmica.security.crypto import SecretBox
 from myrmica.security.tokens import generate_token, hash_token
 from myrmica.store.store import open_store
@@ -323,3 +325,62 @@ def test_a_public_plugin_runs_for_others_as_their_request(server: LiveServer) ->
                       json={"name": "PluginSecret", "value": "stolen", "secret": False}).status_code == 404
         listed = a1.get(f"/api/jobs/definitions/{plugin['id']}/configs").json()
         assert [(c["name"], c["value"], c["secret"]) for c in listed] == [("PluginSecret", "****", True)]
+
+
+PLAIN_PLUGIN = """job_type: deploy
+public_plugin: true
+sem_version: 1.0.0
+tasks:
+- task_type: deploy
+  method: SHELL
+  script:
+    - echo deploying $Target
+"""
+
+
+def test_a_public_plugin_must_be_named_org_bundle_name(server: LiveServer) -> None:
+    users = _users(server)
+    with server.client(users["b1"].token) as b1, server.client(users["carol"].token) as carol:
+        for client, job_type, field in ((b1, "deploy", "job_type"), (b1, "bravo.deploy", "job_type"),
+                                        (b1, "bravo..deploy", "job_type"), (b1, "alpha.tools.deploy", "job_type"),
+                                        (carol, "carol.tools.deploy", "public_plugin")):
+            response = client.post("/api/jobs/definitions", headers={"Content-Type": "application/yaml"},
+                                   content=PLAIN_PLUGIN.replace("job_type: deploy", f"job_type: {job_type}"))
+            assert response.status_code == 422 and response.json()["field"] == field, (job_type, response.text)
+        assert b1.get("/api/jobs/plugins").json()["TotalRecords"] == 0
+        # The same names are fine for a job of one's own, and the organisation's prefix for a plugin.
+        assert apply(b1, PLAIN_PLUGIN.replace("public_plugin: true", "public_plugin: false"))["job_type"] == "deploy"
+        named = apply(b1, PLAIN_PLUGIN.replace("job_type: deploy", "job_type: bravo.tools.deploy"))
+        assert named["public_plugin"] is True
+
+
+def test_a_submit_resolves_to_ones_own_job_and_to_a_plugin_only_by_its_plugin_name(server: LiveServer) -> None:
+    users = _users(server)
+
+    async def store_legacy_plugin() -> None:
+        """A public plugin named like a job type, as stored before the naming rule was enforced."""
+        store = await open_store(server.settings.effective_database_url, SecretBox("test-only"))
+        try:
+            alpha = (await store.accounts.user(users["a1"].user_id))["organization_id"]
+            await store.definitions.save(Principal(users["a1"].user_id, "a1", organization_id=alpha),
+                                         parse_definition(PLAIN_PLUGIN))
+        finally:
+            await store.close()
+
+    asyncio.run(store_legacy_plugin())
+    with server.client(users["b1"].token) as b1, server.client(users["a1"].token) as a1:
+        # Bravo has no `deploy`: its submit (with secrets) must not reach alpha's plugin of that name.
+        response = b1.post("/api/jobs/requests", json={"job_type": "deploy", "params": {"Target": BRAVO_PARAM},
+                                                       "secret_params": {"Token": "bravo-secret-8W"}})
+        assert response.status_code == 404, response.text
+        assert b1.get("/api/jobs/definitions/deploy").status_code == 404
+        assert "deploy" not in b1.get("/api/jobs/plugins").text
+        mine = apply(b1, PLAIN_PLUGIN.replace("public_plugin: true", "public_plugin: false"))
+        request = submit(b1, "deploy", {"Target": BRAVO_PARAM})
+        assert request["job_definition_id"] == mine["id"]
+        assert f"deploying {BRAVO_PARAM}" in log_text(b1, wait_state(b1, request["id"], "COMPLETED")["id"])
+        # Alpha's own submit still finds its definition; a plugin named as one is still run by others.
+        assert submit(a1, "deploy", {"Target": "alpha"})["job_definition_id"] != mine["id"]
+        apply(a1, PLUGIN)
+        theirs = submit(b1, "alpha.tools.echo", {"Marker": BRAVO_PARAM})
+        assert wait_state(b1, theirs["id"], "COMPLETED")["job_type"] == "alpha.tools.echo"

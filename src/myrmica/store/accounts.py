@@ -75,6 +75,15 @@ class AccountRepository:
             raise NotFoundError(f"user {user_id} not found")
         return found
 
+    async def org_bundle(self, org_id: str) -> str:
+        """The prefix of the organisation's public plugins: its bundle id, or its name when it has none."""
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(select(organizations.c.bundle_id, organizations.c.name)
+                                        .where(organizations.c.id == org_id))).first()
+        if found is None:
+            raise NotFoundError(f"organization {org_id} not found")
+        return str(found.bundle_id or found.name)
+
     async def org_concurrency(self, org_id: str) -> int:
         async with self._engine.connect() as conn:
             value = (await conn.execute(select(organizations.c.max_concurrency)

@@ -44,9 +44,12 @@ def _looks_like_id(text: str) -> bool:
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """The caller's own definitions, and others' public plugins named as plugins (``org.bundle.name``):
+    a ``public_plugin`` stored before that rule, named like an ordinary job type, stays its owner's."""
     if principal.admin:
         return jd.c.id.is_not(None)
-    return or_(jd.c.owner_key == principal.owner_key, jd.c.public_plugin.is_(True))
+    plugin = and_(jd.c.public_plugin.is_(True), jd.c.job_type.like("_%._%._%"))
+    return or_(jd.c.owner_key == principal.owner_key, plugin)
 
 
 class DefinitionRepository:

@@ -21,6 +21,7 @@ from myrmica.domain.definitions import parse_definition
 from myrmica.domain.dot import definition_dot
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.numbers import INT32_MAX, strict_int
+from myrmica.domain.plugins import check_plugin_name
 from myrmica.domain.principal import Principal
 from myrmica.store.definitions import DefinitionFilter
 
@@ -75,6 +76,9 @@ async def upload_definition(request: Request, principal: Principal = Depends(cur
     ctx = context_of(request)
     source = await read_text(request)
     parsed = parse_definition(source, request.headers.get("content-type"))
+    if parsed.spec.public_plugin:
+        org_id = principal.organization_id
+        check_plugin_name(parsed.spec.job_type, await ctx.store.accounts.org_bundle(org_id) if org_id else None)
     saved = await ctx.store.definitions.save(principal, parsed)
     if saved.created:
         ctx.metrics.definitions_saved.inc()
