@@ -249,6 +249,11 @@ def _expanded(node: Node, sizes: dict[int, tuple[int, int]], open_nodes: set[int
     return count, depth
 
 
+def check_nodes(node: Node) -> None:
+    """Refuse a composed YAML node graph whose aliases expand too far or loop (for loaders of other code)."""
+    _expanded(node, {}, set())
+
+
 def load_yaml(text: str, *, root: str = "") -> Any:
     """``yaml.safe_load`` within the limits; a YAML syntax error becomes a ValidationError naming the line."""
     if _could_be_deep(text):

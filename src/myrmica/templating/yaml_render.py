@@ -22,6 +22,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from myrmica.domain.documents import check_nodes, check_value
+from myrmica.domain.errors import ValidationError
 from myrmica.templating.gotemplate import Template
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -54,12 +56,20 @@ def render_yaml(source: str, data: Mapping[str, Any], functions: Mapping[str, Ca
         node = loader.get_single_node()
         if node is None:
             return None
+        if "*" in text:  # aliases: bounded as at upload (a {{range}} can repeat them)
+            check_nodes(node)
         if values:
             _substitute(node, placeholder, values)
-        return loader.construct_document(node)
+        document = loader.construct_document(node)
+        check_value(document)
+        return document
     except yaml.YAMLError as exc:
         shown = placeholder.sub(lambda m: actions[int(m.group(1))], str(exc))
         raise RenderedYamlError(shown) from None
+    except ValidationError as exc:
+        raise RenderedYamlError(exc.message) from None
+    except (ValueError, OverflowError):  # a value that YAML types but Python cannot hold (an int of 5000 digits)
+        raise RenderedYamlError("a value cannot be read as the type YAML gives it (a number too long?)") from None
     finally:
         loader.dispose()
 

@@ -72,3 +72,18 @@ def test_a_yaml_error_shows_the_action_never_the_value() -> None:
         render_yaml("a: [{{ .Token }}\nb: c", {"Token": "hunter2-s3cret"})
     assert "hunter2-s3cret" not in str(info.value)
     assert "{{.Token}}" in str(info.value) or "line" in str(info.value)
+
+
+def test_values_too_big_for_their_type_are_a_render_error() -> None:
+    for value in ("9" * 5000, "99999999999999999999", ".inf"):
+        with pytest.raises(RenderedYamlError) as caught:
+            render_yaml("retry: {{.N}}\n", {"N": value})
+        assert value not in str(caught.value)
+
+
+def test_aliases_repeated_by_a_range_are_bounded() -> None:
+    source = ("a: &a [" + ",".join(["x"] * 50) + "]\nb: &b [" + ",".join(["*a"] * 50) + "]\n"
+              "items:\n{{range .Items}}- *b\n{{end}}")
+    assert len(render_yaml(source, {"Items": [1, 2]})["items"]) == 2
+    with pytest.raises(RenderedYamlError, match="expands"):
+        render_yaml(source, {"Items": list(range(100))})
