@@ -384,3 +384,18 @@ def test_a_submit_resolves_to_ones_own_job_and_to_a_plugin_only_by_its_plugin_na
         apply(a1, PLUGIN)
         theirs = submit(b1, "alpha.tools.echo", {"Marker": BRAVO_PARAM})
         assert wait_state(b1, theirs["id"], "COMPLETED")["job_type"] == "alpha.tools.echo"
+
+
+def test_the_wait_time_queue_number_counts_only_the_callers_job_key(server: LiveServer) -> None:
+    """``queue_number`` is the position among the pending requests of one owner's job type."""
+    users = _users(server)
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    with server.client(users["a1"].token) as a1, server.client(users["b1"].token) as b1:
+        for client in (a1, b1):
+            apply(client, PLUGIN.replace("alpha.tools.echo", "queued").replace("public_plugin: true", ""))
+        apply(b1, PLUGIN.replace("alpha.tools.echo", "other-queued").replace("public_plugin: true", ""))
+        theirs = [submit(b1, job_type, scheduled_at=later) for job_type in ("queued", "queued", "other-queued")]
+        first, second = (submit(a1, "queued", scheduled_at=later) for _ in range(2))
+        numbers = [a1.get(f"/api/jobs/requests/{r['id']}/wait_time").json()["queue_number"] for r in (first, second)]
+        assert numbers == [1, 2]
+        assert b1.get(f"/api/jobs/requests/{theirs[1]['id']}/wait_time").json()["queue_number"] == 2

@@ -204,9 +204,13 @@ async def wait_time(request_id: str, request: Request, principal: Principal = De
     row = await engine.store.requests.get(request_id, principal)
     ahead = 0
     if row["job_state"] == "PENDING":
+        # The position among its job key's pending requests (spec: same owner and job type), as
+        # Formicary: others' requests (a public plugin's other submitters, say) are neither counted nor shown.
+        mine = (row["owner_key"], row["job_type"])
         ahead = sum(1 for r in await engine.store.requests.due(row["scheduled_at"], 10_000)
-                    if (r["job_priority"], -r["created_at"].timestamp()) > (row["job_priority"],
-                                                                             -row["created_at"].timestamp()))
+                    if (r["owner_key"], r["job_type"]) == mine
+                    and (r["job_priority"], -r["created_at"].timestamp()) > (row["job_priority"],
+                                                                              -row["created_at"].timestamp()))
     stats = await _job_stats(engine, principal, row["job_type"])
     average = stats[0]["succeeded_job_average_secs"] if stats else 0.0
     capacity = max(1, sum(a.capacity for a in engine.ants.live()))
