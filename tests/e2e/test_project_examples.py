@@ -127,6 +127,8 @@ def test_approval_waits_for_a_vote_then_deploys_or_reports_the_rejection(api: ht
     approved, rejected = outcomes["APPROVED"], outcomes["REJECTED"]
     assert approved["job_state"] == "COMPLETED", approved
     assert task_types(approved) == ["build", "approve-release", "deploy"]
+    # As Formicary: a job whose REJECTED branch ran ends FAILED, though that branch's task succeeded.
+    assert rejected["job_state"] == "FAILED", rejected
     assert task_types(rejected) == ["build", "approve-release", "notify-rejected"]
     assert "the release was rejected" in log_text(api, rejected["id"])
 
