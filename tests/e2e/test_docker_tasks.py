@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from myrmica.config import Settings
 from tests.conftest import fresh_redis
 from tests.support.docker_engine import TEST_IMAGE, DockerEngine
-from tests.support.jobs import apply, job_context, log_text, run, task
+from tests.support.jobs import TERMINAL, apply, job_context, log_text, run, submit, task, wait_for, wait_state
 from tests.support.live import live_server
 from tests.support.postgres import create_database
 
@@ -73,3 +74,37 @@ def test_a_formicary_docker_job_completes(docker_api: httpx.Client, docker_engin
     assert task(done, "check")["exit_code"] == "0"
     assert job_context(done).get("Built") == "yes"
     assert docker_engine.containers(f"label=io.myrmica.request_id={done['id']}") == []
+
+
+LONG_JOB = """job_type: e2e-docker-long
+tasks:
+- task_type: wait
+  method: DOCKER
+  container:
+    image: alpine
+  script:
+    - echo waiting; sleep 600
+"""
+
+
+def test_executors_lists_a_live_container_and_delete_stops_it(docker_api: httpx.Client,
+                                                              docker_engine: DockerEngine) -> None:
+    apply(docker_api, LONG_JOB)
+    request = submit(docker_api, "e2e-docker-long")
+
+    def listed() -> dict[str, Any] | None:
+        records = docker_api.get("/api/executors").json()["Records"]
+        return next((r for r in records if r.get("container_name")), None)
+
+    record = wait_for(listed, timeout=60, what="the container in /api/executors")
+    assert record["event_type"] == "ContainerLifecycleEvent" and record["method"] == "DOCKER"
+    assert record["container_state"] == "EXECUTING" and record["ant_id"] == "embedded-ant"
+    assert record["labels"]["io.myrmica.request_id"] == request["id"]
+    assert record["labels"]["io.myrmica.task_type"] == "wait"
+    assert docker_engine.containers(f"id={record['container_id']}") == [record["container_id"]]
+    response = docker_api.delete(f"/api/executors/{record['container_id']}")
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == record["id"]
+    done = wait_state(docker_api, request["id"], TERMINAL, timeout=60)
+    assert done["job_state"] in ("FAILED", "CANCELLED"), done
+    assert docker_engine.containers(f"label=io.myrmica.request_id={request['id']}") == []

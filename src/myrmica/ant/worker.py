@@ -64,7 +64,16 @@ class Ant:
                 "tags": self.tags, "max_capacity": self.capacity, "current_load": self.load,
                 "total_executed": self.total_executed, "embedded": self.embedded,
                 "started_at": self.started_at, "heartbeat_at": time.time(),
-                "running": sorted(self._running), "accepting": self._accepting}
+                "running": sorted(self._running), "accepting": self._accepting,
+                "containers": self._live_containers()}
+
+    def _live_containers(self) -> list[dict[str, Any]]:
+        containers: list[dict[str, Any]] = []
+        for executor in {id(e): e for e in self._executors.values()}.values():
+            listing = getattr(executor, "containers", None)
+            if listing is not None:
+                containers.extend(listing())
+        return containers
 
     async def start(self) -> None:
         await self._broker.register(self.registration())

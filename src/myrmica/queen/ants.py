@@ -35,6 +35,7 @@ class AntInfo:
     reserved: set[str] = field(default_factory=set)  # task-execution keys this queen reserved on this ant
     reported_heartbeat: float = 0.0  # the ant's own clock: a change means a fresh heartbeat
     running: list[str] = field(default_factory=list)  # "task execution id:attempt" the ant reported running
+    containers: list[dict[str, Any]] = field(default_factory=list)  # its live DOCKER containers, as reported
     shared_reserved: int = 0  # reservations of every queen, as the broker counted them last
     own_at_count: int = 0  # this queen's reservations when the broker counted
 
@@ -88,6 +89,7 @@ class AntRegistry:
         info.reported_load = int(reg.get("current_load") or 0)
         info.total_executed = int(reg.get("total_executed") or 0)
         info.running = [str(key) for key in reg.get("running") or []]
+        info.containers = [c for c in reg.get("containers") or [] if isinstance(c, dict)]
         info.started_at = float(reg.get("started_at") or now)
         reported = float(reg.get("heartbeat_at") or now)
         if reported != info.reported_heartbeat:  # a registration read again unchanged is not a heartbeat
@@ -132,6 +134,7 @@ class AntRegistry:
             row["alive"] = info.alive(now)
             row["allocations"] = sorted(info.reserved)
             row["running"] = list(info.running)
+            row["containers"] = list(info.containers)
             rows.append(row)
         return rows
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,11 @@ class DockerExecutor(ShellExecutor):
         self.options = options
         self._client: aiodocker.Docker | None = None
         self._containers: dict[int, DockerContainer] = {}  # id(run) → its container
+        self._live: dict[int, dict[str, Any]] = {}  # id(run) → what the ant reports of its container
+
+    def containers(self) -> list[dict[str, Any]]:
+        """The live containers, for the ant's registration (``GET /api/executors`` lists them)."""
+        return list(self._live.values())
 
     def client(self) -> aiodocker.Docker:
         if self._client is None:
@@ -178,12 +184,16 @@ class DockerExecutor(ShellExecutor):
             await self._remove_named(self.container_name(request))
             return _Failure("", -1, str(exc))
         self._containers[id(run)] = container
+        self._live[id(run)] = {"container_id": container.id, "container_name": self.container_name(request),
+                               "task_execution_id": request.task_execution_id, "attempt": request.attempt,
+                               "image": config["Image"], "labels": config["Labels"], "started_at": time.time()}
         text = f"container {self.container_name(request)} started from {config['Image']}"
         run.emit("system", text, len(text) + 1)
         try:
             return await super()._phases(run, loop, cwd, env)
         finally:
             del self._containers[id(run)]
+            self._live.pop(id(run), None)
             await self._remove(container)
 
     async def _start(self, request: TaskRequest, config: dict[str, Any]) -> DockerContainer:

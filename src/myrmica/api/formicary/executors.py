@@ -1,7 +1,13 @@
-"""``/api/executors``: the task processes running on each ant, and terminating one."""
+"""``/api/executors``: the task processes running on each ant, and terminating one.
+
+A DOCKER task's record also carries Formicary's ContainerLifecycleEvent fields (``container_id``,
+``container_name``, ``container_state``, ``labels``, ``started_at``, …), from the containers its ant
+last reported (with its heartbeat), and ``DELETE`` takes a container id or name as well.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -24,11 +30,16 @@ async def list_executors(request: Request, principal: Principal = Depends(curren
     records: list[dict[str, Any]] = []
     keys: set[str] = set()
     for ant in engine.ants.snapshot():
+        containers = {str(c.get("task_execution_id")): c for c in ant.get("containers", [])}
         for key in ant.get("running", []) or ant.get("allocations", []):
             keys.add(key)
             task_execution_id, _, attempt = key.partition(":")
-            records.append({"id": task_execution_id, "attempt": int(attempt or 0), "ant_id": ant["ant_id"],
-                            "host": ant["host"], "alive": ant["alive"]})
+            record = {"id": task_execution_id, "attempt": int(attempt or 0), "ant_id": ant["ant_id"],
+                      "host": ant["host"], "alive": ant["alive"]}
+            container = containers.get(task_execution_id)
+            if container is not None:
+                record.update(_lifecycle_event(ant["ant_id"], container))
+            records.append(record)
     listed: list[dict[str, Any]] = []
     for record in records:
         row = await engine.store.requests.task_execution(record["id"])
@@ -47,6 +58,12 @@ async def terminate_executor(task_execution_id: str, request: Request,
     engine = engine_of(request)
     ant_id = request.query_params.get("antID") or request.query_params.get("ant_id")
     row = await engine.store.requests.task_execution(task_execution_id)
+    if row is None:  # a container's id or name: the task it runs
+        for ant in engine.ants.snapshot():
+            for container in ant.get("containers", []):
+                if task_execution_id in (container.get("container_id"), container.get("container_name")):
+                    task_execution_id, ant_id = str(container.get("task_execution_id")), ant["ant_id"]
+                    row = await engine.store.requests.task_execution(task_execution_id)
     if row is None:
         raise ApiError(404, f"task execution {task_execution_id} not found")
     ant_id = ant_id or row["ant_id"]
@@ -57,3 +74,13 @@ async def terminate_executor(task_execution_id: str, request: Request,
                        field="task_state")
     await engine.broker.control(ant_id, {"action": "TERMINATE", "task_execution_id": task_execution_id})
     return {"id": task_execution_id, "ant_id": ant_id, "terminating": True}
+
+
+def _lifecycle_event(ant_id: str, container: dict[str, Any]) -> dict[str, Any]:
+    """Formicary's ContainerLifecycleEvent fields for a live container."""
+    started = datetime.fromtimestamp(float(container.get("started_at") or 0), UTC).isoformat()
+    return {"event_type": "ContainerLifecycleEvent", "source": ant_id, "created_at": started,
+            "method": "DOCKER", "container_id": container.get("container_id", ""),
+            "container_name": container.get("container_name", ""), "container_state": "EXECUTING",
+            "labels": container.get("labels", {}), "image": container.get("image", ""),
+            "started_at": started, "ended_at": None}
