@@ -102,6 +102,13 @@ class Ant:
             if task is not None:
                 task.cancel()
         self._accepting = False
+        for executor in {id(e): e for e in self._executors.values()}.values():
+            close = getattr(executor, "close", None)  # a client session (DOCKER's) to end
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    log.exception("ant %s: closing an executor failed", self.ant_id)
 
     async def _heartbeats(self) -> None:
         while True:
