@@ -126,6 +126,13 @@ def _docker_cli() -> str:
     return shutil.which("docker") or "/usr/bin/docker"
 
 
+def _unmount_under(directory: Path) -> None:
+    with open("/proc/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if len(line.split()) > 1]
+    for point in sorted((p for p in points if p.startswith(f"{directory}/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
 @contextmanager
 def throwaway_engine() -> Iterator[DockerEngine]:
     # A short path: a unix socket path must stay under 108 bytes.
@@ -135,5 +142,5 @@ def throwaway_engine() -> Iterator[DockerEngine]:
         yield engine.start()
     finally:
         engine.stop()
-        subprocess.run(["umount", "-R", str(directory / "exec")], capture_output=True, check=False)
+        _unmount_under(directory)  # dockerd leaves exec/netns/default mounted
         shutil.rmtree(directory, ignore_errors=True)
