@@ -288,3 +288,21 @@ def load_yaml(text: str, *, root: str = "") -> Any:
         loader.dispose()
     check_value(value, root)
     return value
+
+
+def compose_yaml(text: str, *, root: str = "") -> Node | None:
+    """The node graph of the first YAML document (later ones are not read), within the same limits as
+    :func:`load_yaml`, for readers that need line numbers and scalars' source text (the Tork dialect's
+    yaml.v3-style decoder). A syntax error is left to the caller (``yaml.YAMLError``)."""
+    if _could_be_deep(text):
+        _refuse_deep_brackets(text, root, _YAML_STRINGS)
+    loader = BoundedLoader(text)
+    try:
+        node: Node | None = loader.get_node() if loader.check_node() else None
+        if node is not None and loader._aliases:
+            _expanded(node, {}, set())
+        return node
+    except DocumentError as exc:
+        raise DocumentError(exc.reason, root=root) from None
+    finally:
+        loader.dispose()

@@ -14,7 +14,9 @@ case-insensitively when no key matches exactly, the first error is reported
 (``json: unknown field "foo"``, ``json: cannot unmarshal number into Go struct field Job.name of
 type string``), and anything after the first value is ignored.
 
-Departure: malformed YAML or JSON gets Tork's prefix (``yaml: line N: …``, ``invalid character …``)
+Bodies are read within the limits of ``domain.documents`` (depth, aliases and their expansion,
+int64, finite numbers, valid Unicode): past one, the 400 says which (``yaml: more than 100 YAML
+aliases``). Departure: malformed YAML or JSON gets Tork's prefix (``yaml: line N: …``, ``invalid character …``)
 with PyYAML's and Python's wording of the problem, which can differ from Go's.
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from myrmica.domain.documents import DocumentError, check_value, compose_yaml
 from myrmica.domain.errors import DomainError
 from myrmica.domain.tork.schema import STRUCTS, Field
 
@@ -74,7 +77,9 @@ class _Yaml:
 
     def top(self, text: str, struct: str) -> dict[str, Any]:
         try:
-            node = next(iter(yaml.compose_all(text, Loader=yaml.SafeLoader)), None)
+            node = compose_yaml(text)
+        except DocumentError as exc:
+            raise BadInput(f"yaml: {exc.reason}") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -220,8 +225,7 @@ def _quote_char(char: str) -> str:
     return f"'{char}'"
 
 
-class _JsonTypeError(Exception):
-    pass
+_JSON_DECODER = json.JSONDecoder()
 
 
 class _Json:
@@ -233,7 +237,10 @@ class _Json:
         if not stripped:
             raise BadInput("EOF")
         try:
-            document, _ = json.JSONDecoder().raw_decode(stripped)
+            document, _ = _JSON_DECODER.raw_decode(stripped)
+            check_value(document)
+        except DocumentError as exc:
+            raise BadInput(f"json: {exc.reason}") from None
         except json.JSONDecodeError as exc:
             if exc.pos >= len(stripped) or exc.msg.startswith("Unterminated"):
                 raise BadInput("unexpected EOF") from None

@@ -126,3 +126,19 @@ def test_every_tork_example_decodes_and_validates() -> None:
         job = decode(path.read_text(), "yaml")
         validate_job(job)
         assert job["name"] and job["tasks"], path.name
+
+
+def test_a_billion_laughs_is_refused_at_once() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    message = _message("\n".join(lines) + "\nname: x\n", "yaml")
+    assert message.startswith("yaml: the document expands to more than")
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_deep_nesting_is_refused(fmt: str) -> None:
+    assert "nested more than 64 levels deep" in _message('{"inputs": ' + "[" * 200 + "]" * 200 + "}", fmt)
+
+
+def test_json_numbers_beyond_int64_are_refused() -> None:
+    assert _message('{"tasks": [{"priority": 123456789012345678901234}]}', "json").startswith("json: ")
