@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from myrmica.domain.documents import MAX_DEPTH, load_json, load_yaml
+from myrmica.domain.documents import MAX_DEPTH, compose_yaml, load_json, load_yaml
 from myrmica.domain.durations import parse_duration
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.numbers import is_decimal, strict_int
@@ -90,3 +90,12 @@ def test_durations_are_finite_and_fit_int64_nanoseconds() -> None:
     for bad in ("2562048h", "99999999999999999999h", float("inf"), float("nan"), 10**30, "9" * 5000):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_compose_yaml_reads_the_first_document_within_the_limits() -> None:
+    node = compose_yaml("a: 1\n---\nb: [\n")
+    assert node is not None and node.value[0][0].value == "a"
+    assert compose_yaml("") is None
+    aliases = "x: &x [1]\n" + "".join(f"k{i}: *x\n" for i in range(101))
+    with pytest.raises(ValidationError, match="more than 100 YAML aliases"):
+        compose_yaml(aliases)
