@@ -324,8 +324,10 @@ def test_a_queen_killed_mid_task_is_replaced_and_the_running_task_is_recorded_no
         request_id = submit_one(api, "adopted", "echo start; sleep 3", {"ant-a"})
         wait_for(lambda: request(api, request_id)["job_state"] == "EXECUTING", timeout=30,
                  what="the request to run on the first queen")
-    heir = cluster.queen()
+    # Killed before its heir starts, so that the task is surely still running when it dies (a slow start
+    # of the heir must not let the first queen finish the request itself).
     doomed.kill9()  # its task goes on on the ant, and its result goes to the dead queen's reply stream
+    heir = cluster.queen()
     with heir.client() as api:
         body = final(api, request_id, timeout=90)
         assert body["job_state"] == "COMPLETED", body

@@ -9,6 +9,8 @@ from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
 
 ResultHandler = Callable[[TaskResult], Awaitable[None]]
 LogHandler = Callable[[LogLine], None]
+# Awaited before log lines are acknowledged to their sender: True once every line handed over is stored.
+LogsStored = Callable[[], Awaitable[bool]]
 RegistrationHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -28,7 +30,7 @@ class QueenSide(Protocol):
     async def control(self, ant_id: str, message: dict[str, Any]) -> None: ...
 
     def subscribe(self, *, on_result: ResultHandler, on_log: LogHandler,
-                  on_registration: RegistrationHandler) -> None: ...
+                  on_registration: RegistrationHandler, logs_stored: LogsStored | None = None) -> None: ...
 
     def on_event(self, handler: EventHandler) -> None: ...
 

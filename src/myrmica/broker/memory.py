@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from myrmica.broker.base import EventHandler, LogHandler, RegistrationHandler, ResultHandler
+from myrmica.broker.base import EventHandler, LogHandler, LogsStored, RegistrationHandler, ResultHandler
 from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
 
 log = logging.getLogger("myrmica.broker")
@@ -44,7 +44,8 @@ class MemoryBroker:
         self._inbox(ant_id).put_nowait(message)
 
     def subscribe(self, *, on_result: ResultHandler, on_log: LogHandler,
-                  on_registration: RegistrationHandler) -> None:
+                  on_registration: RegistrationHandler, logs_stored: LogsStored | None = None) -> None:
+        # In one process a line is lost only with the process that holds it: nothing to acknowledge.
         self._on_result, self._on_log, self._on_registration = on_result, on_log, on_registration
 
     def on_event(self, handler: EventHandler) -> None:

@@ -48,7 +48,7 @@ from myrmica.broker._redis_support import (
     redact,
     require_id,
 )
-from myrmica.broker.base import LogHandler, RegistrationHandler, ResultHandler
+from myrmica.broker.base import LogHandler, LogsStored, RegistrationHandler, ResultHandler
 from myrmica.broker.messages import LogLine, TaskRequest, TaskResult
 
 __all__ = ["BrokerStopped", "RedisBroker"]
@@ -87,12 +87,14 @@ class RedisBroker:
         self._outbox = Outbox(self._client, self._link, self._closing)
         self._on_result: ResultHandler | None = None
         self._on_log: LogHandler | None = None
+        self._logs_stored: LogsStored | None = None
         self._on_registration: RegistrationHandler | None = None
         self._event_handlers: list[EventHandler] = []
         self._events_ready = asyncio.Event()
         self._adopted: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._in_hand: dict[asyncio.Task[None], int] = {}  # result batches being recorded → their size
+        self._log_acks: set[asyncio.Task[None]] = set()  # log lines acknowledged once stored
         self._started = False
         self._stopped = False
 
@@ -121,7 +123,9 @@ class RedisBroker:
         self._stopped = True
         self._closing.set()
         await self._outbox.drain(DRAIN_SECONDS)
-        tasks = list(self._tasks.values()) + list(self._in_hand)
+        if self._log_acks:  # the queen stored its lines before stopping us: say so, or its heir adds them again
+            await asyncio.wait(set(self._log_acks), timeout=DRAIN_SECONDS)
+        tasks = list(self._tasks.values()) + list(self._in_hand) + list(self._log_acks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -196,8 +200,9 @@ class RedisBroker:
         await self._retry(f"control to {ant_id}", lambda: self._client.xadd(stream, fields))
 
     def subscribe(self, *, on_result: ResultHandler, on_log: LogHandler,
-                  on_registration: RegistrationHandler) -> None:
+                  on_registration: RegistrationHandler, logs_stored: LogsStored | None = None) -> None:
         self._on_result, self._on_log, self._on_registration = on_result, on_log, on_registration
+        self._logs_stored = logs_stored
         self._start_loops()
 
     async def adopt_replies(self, queen_id: str) -> None:
@@ -450,8 +455,10 @@ class RedisBroker:
     async def _handle_replies(self, stream: str, entries: list[Entry]) -> None:
         """Log lines go to their handler at once, in order. The batch's results are handed over in the
         background — each waits until its queen recorded it, then it is acknowledged — so the next
-        batch is read meanwhile rather than after the slowest record of this one."""
+        batch is read meanwhile rather than after the slowest record of this one. Log lines too are
+        acknowledged only once stored: a queen killed with lines in its buffer leaves them to its heir."""
         done: list[str] = []
+        logged: list[str] = []
         results: list[tuple[str, TaskResult]] = []
         for entry_id, fields in entries:
             try:
@@ -468,14 +475,29 @@ class RedisBroker:
                         self._on_log(item)
                 except Exception:
                     log.exception("%s: the log handler failed on entry %s", stream, entry_id)
-                done.append(entry_id)
+                    done.append(entry_id)
+                else:
+                    logged.append(entry_id)
                 continue
             results.append((entry_id, item))
+        if self._logs_stored is None:
+            done += logged
+        elif logged:
+            task = asyncio.create_task(self._ack_when_stored(stream, logged))
+            self._log_acks.add(task)
+            task.add_done_callback(self._log_acks.discard)
         await self._ack(stream, QUEEN_GROUP, done)
         if results:
             task = asyncio.create_task(self._record_results(stream, results))
             self._in_hand[task] = len(results)
             task.add_done_callback(self._in_hand.pop)
+
+    async def _ack_when_stored(self, stream: str, entry_ids: list[str]) -> None:
+        assert self._logs_stored is not None
+        backoff = Backoff()
+        while not await self._logs_stored():  # the database is away: the lines wait in the queen's buffer
+            await self._link.pause(backoff.next())
+        await self._ack(stream, QUEEN_GROUP, entry_ids)
 
     async def _record_results(self, stream: str, results: list[tuple[str, TaskResult]]) -> None:
         handled = await asyncio.gather(*(self._deliver_result(stream, entry_id, item) for entry_id, item in results))

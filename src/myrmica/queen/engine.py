@@ -104,7 +104,7 @@ class Engine:
         for hooks in ("definition_saved_hooks", "definition_changed_hooks"):
             ctx.services.setdefault(hooks, []).append(self._definition_changed)
         self.broker.subscribe(on_result=self._on_result, on_log=self.logs.add,
-                              on_registration=self.ants.on_registration)
+                              on_registration=self.ants.on_registration, logs_stored=self.logs.stored)
         self.broker.on_event(self._on_event)
         if self.distributed:
             self.logs.on_flushed = lambda ids: self._spawn(self.publish({"type": "logs", "request_ids": ids}))

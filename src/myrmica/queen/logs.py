@@ -115,6 +115,11 @@ class LogSink:
         if self.on_flushed is not None:
             self.on_flushed(request_ids)
 
+    async def stored(self) -> bool:
+        """Store what is buffered; True when every line added before the call is in the database."""
+        await self.flush()
+        return not self._outage.down
+
     async def store_lines_of(self, request_id: str) -> None:
         """Before a request's end is written: its lines first, so that a reader who sees the end (on
         another queen, which cannot flush this buffer) finds every line."""

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from platformdirs import user_config_dir
 from sqlalchemy.exc import IntegrityError
 
 from myrmica.domain.errors import ConflictError
+from myrmica.security.credentials import save_credentials, write_private
 from myrmica.security.tokens import generate_token, hash_token
 from myrmica.store.accounts import AccountRepository
 
@@ -22,24 +20,6 @@ class Bootstrap:
     admin_user_id: str
     new_token: str | None  # set only when a token was just created
     saved_to: list[Path]
-
-
-def credentials_path() -> Path:
-    override = os.environ.get("MYRMICA_CREDENTIALS")
-    return Path(override) if override else Path(user_config_dir("myrmica")) / "credentials.json"
-
-
-def _write_private(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
-
-
-def save_credentials(url: str, token: str, path: Path | None = None) -> Path:
-    target = path or credentials_path()
-    _write_private(target, json.dumps({"url": url, "token": token}, indent=2) + "\n")
-    return target
 
 
 async def ensure_admin(accounts: AccountRepository, *, configured_token: str, token_file: Path,
@@ -69,6 +49,6 @@ async def _ensure_admin(accounts: AccountRepository, configured_token: str, toke
             return Bootstrap(admin["id"], None, [token_file])
     token = generate_token()
     await accounts.issue_token(admin["id"], "bootstrap", token, hash_token(token))
-    _write_private(token_file, token + "\n")
+    write_private(token_file, token + "\n")
     saved_to = [token_file, save_credentials(server_url, token)]
     return Bootstrap(admin["id"], token, saved_to)
