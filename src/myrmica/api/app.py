@@ -13,6 +13,7 @@ from myrmica.api.errors import install_error_handlers
 from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
 from myrmica.api.openapi_docs import install_openapi
 from myrmica.runtime import Runtime
+from myrmica.web import install_dashboard
 
 DOCS_ASSETS = "/docs-assets"
 
@@ -49,4 +50,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     add_routes(app, native_routers())
+    install_dashboard(app)  # the web dashboard at /, after the API's routes
     return app

@@ -6,7 +6,7 @@ import time
 
 from fastapi import Request
 
-from myrmica.api.context import context_of
+from myrmica.api.context import AppContext, context_of
 from myrmica.api.errors import ApiError
 from myrmica.domain.principal import Principal
 from myrmica.security.tokens import hash_token
@@ -28,7 +28,16 @@ async def current_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "missing bearer token: send Authorization: Bearer <token>")
-    digest = hash_token(token.strip())
+    principal = await principal_for(ctx, token.strip())
+    if principal is None:
+        raise ApiError(401, "invalid, expired or revoked token")
+    return principal
+
+
+async def principal_for(ctx: AppContext, token: str) -> Principal | None:
+    """Whose token this is (None when it is unknown, expired or revoked); the API's header and the
+    dashboard's cookie both go through here, so they share the cache and the revocation rule."""
+    digest = hash_token(token)
     cached = _cache.get(digest)
     now = time.monotonic()
     if cached is not None and cached[1] > now:
@@ -36,7 +45,7 @@ async def current_principal(request: Request) -> Principal:
     principal = await ctx.store.accounts.principal_for_token(digest)
     if principal is None:
         _cache.pop(digest, None)
-        raise ApiError(401, "invalid, expired or revoked token")
+        return None
     _cache[digest] = (principal, now + _CACHE_SECONDS)
     return principal
 

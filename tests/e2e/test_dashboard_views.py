@@ -1,0 +1,349 @@
+"""The dashboard's pages over HTTP (httpx against a live server): login, CSRF, tenancy, the live pieces.
+
+The browser tests (test_dashboard_browser.py) drive the same pages in Chromium; these check what a
+browser cannot easily show: cookies' attributes, refusals, what another tenant gets, and the SSE stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from myrmica.config import Settings
+from tests.support.dashboard import Browserish, make_user, signed_in
+from tests.support.jobs import apply, run, submit, wait_state
+from tests.support.live import LiveServer, live_server
+
+PAGES = ["/", "/requests", "/definitions", "/ants", "/requests/rows", "/definitions/hello", "/ants/live",
+         "/requests/01J00000000000000000000000", "/requests/01J00000000000000000000000/logs/stream"]
+
+ECHO = """job_type: {name}
+description: says {word}
+required_params: [Word]
+tasks:
+- task_type: say
+  method: SHELL
+  script:
+    - echo "said {{{{ .Word }}}}"
+    - echo "::set-output name=Said::{{{{ .Word }}}}"
+"""
+
+
+def settings(tmp: pytest.TempPathFactory, **changes: object) -> Settings:
+    base = Settings(data_dir=tmp.mktemp("data"), database_url=f"sqlite:///{tmp.mktemp('db') / 'myrmica.db'}",
+                    admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="embedded-ant")
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(settings(tmp_path_factory)) as live:
+        yield live
+
+
+@pytest.fixture
+def admin_api(web: LiveServer) -> Iterator[httpx.Client]:
+    with web.client() as client:
+        yield client
+
+
+@pytest.fixture
+def browser(web: LiveServer) -> Iterator[Browserish]:
+    session = signed_in(web)
+    try:
+        yield session
+    finally:
+        session.client.close()
+
+
+def echo_job(api: httpx.Client) -> str:
+    name = f"echo-{uuid.uuid4().hex[:8]}"
+    apply(api, ECHO.format(name=name, word="hi"))
+    return name
+
+
+# --- signing in ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_needs_a_login(web: LiveServer, path: str) -> None:
+    answer = httpx.get(f"{web.url}{path}", timeout=30)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login?next=")
+    with_token = httpx.get(f"{web.url}{path}", headers={"Authorization": f"Bearer {web.token}"}, timeout=30)
+    assert with_token.status_code == 303  # the pages take the cookie, not the API's header
+    htmx = httpx.get(f"{web.url}{path}", headers={"HX-Request": "true"}, timeout=30)
+    assert htmx.status_code == 401 and htmx.headers["hx-redirect"].startswith("/login?next=")
+
+
+def test_login_sets_http_only_strict_cookies_and_logout_clears_them(web: LiveServer) -> None:
+    session = Browserish(httpx.Client(base_url=web.url, timeout=30))
+    form = session.get("/login")
+    assert form.status_code == 200 and 'type="password"' in form.text
+    assert "httponly" in form.headers["set-cookie"].lower() and "samesite=strict" in form.headers["set-cookie"].lower()
+    answer = session.post("/login", {"token": web.token, "next": "/definitions"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/definitions"
+    cookies = answer.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith("myrmica_session="))
+    assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie and "Path=/" in session_cookie
+    assert "Secure" not in session_cookie  # plain http on 127.0.0.1
+    page = session.get("/definitions")
+    assert page.status_code == 200 and "Signed in as" in page.text and "admin" in page.text
+    out = session.post("/logout")
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert session.get("/definitions").status_code == 303
+
+
+def test_a_bad_token_is_refused_without_a_session(web: LiveServer) -> None:
+    session = Browserish(httpx.Client(base_url=web.url, timeout=30))
+    session.get("/login")
+    answer = session.post("/login", {"token": "myr_not_a_real_token"})
+    assert answer.status_code == 401 and "not valid" in answer.text
+    assert "myrmica_session" not in answer.headers.get("set-cookie", "")
+    assert session.get("/requests").status_code == 303
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_login_goes_only_to_a_path_of_this_site(web: LiveServer, target: str) -> None:
+    session = Browserish(httpx.Client(base_url=web.url, timeout=30))
+    session.get("/login")
+    answer = session.post("/login", {"token": web.token, "next": target})
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
+def test_a_revoked_token_ends_its_session(web: LiveServer, admin_api: httpx.Client) -> None:
+    made = admin_api.post("/api/users/me/tokens", json={"token": f"web-{uuid.uuid4().hex[:6]}"}).json()
+    session = signed_in(web, made["api_token"])
+    assert session.get("/requests").status_code == 200
+    assert admin_api.delete(f"/api/users/me/tokens/{made['id']}").status_code == 200
+    assert session.get("/requests").status_code == 303
+
+
+# --- CSRF ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("csrf", ["", "forged-token-value-that-is-long-enough-000"])
+def test_forms_without_the_sessions_csrf_token_are_refused(web: LiveServer, browser: Browserish,
+                                                           admin_api: httpx.Client, csrf: str) -> None:
+    name = echo_job(admin_api)
+    for path in (f"/definitions/{name}/disable", f"/definitions/{name}/submit", "/logout", "/definitions"):
+        answer = browser.post(path, {"csrf": csrf, "param:Word": "x", "source": "job_type: x"})
+        assert answer.status_code == 403 and "another site" in answer.text, path
+    assert admin_api.get(f"/api/jobs/definitions/{name}").json()["disabled"] is False
+    assert admin_api.get("/api/jobs/requests", params={"job_type": name}).json()["TotalRecords"] == 0
+    assert browser.get("/requests").status_code == 200  # still signed in
+
+
+# --- definitions --------------------------------------------------------------------------------
+
+def test_definitions_list_search_and_page(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = echo_job(admin_api)
+    listing = browser.get("/definitions")
+    assert listing.status_code == 200 and f'href="/definitions/{name}"' in listing.text
+    assert "formicary" in listing.text  # the dialect label
+    found = browser.get("/definitions", params={"q": name.upper()})
+    assert f'href="/definitions/{name}"' in found.text and "1 definition " in found.text
+    assert "No definitions match" in browser.get("/definitions", params={"q": "no-such-thing-xyz"}).text
+    assert browser.get("/definitions", params={"page": "x"}).status_code == 400
+
+    page = browser.get(f"/definitions/{name}")
+    assert page.status_code == 200
+    assert "<svg" in page.text and 'role="img"' in page.text and "Task graph of" in page.text
+    assert 'name="param:Word"' in page.text and "version 1" in page.text
+
+
+def test_upload_through_the_page_makes_versions(browser: Browserish, admin_api: httpx.Client) -> None:
+    browser.get("/definitions")
+    name = f"upload-{uuid.uuid4().hex[:8]}"
+    created = browser.post("/definitions", {"source": ECHO.format(name=name, word="one")})
+    assert created.status_code == 303 and created.headers["location"] == f"/definitions/{name}?notice=created"
+    again = browser.post("/definitions", {"source": ECHO.format(name=name, word="one")})
+    assert again.headers["location"].endswith("notice=unchanged")
+    browser.post("/definitions", {"source": ECHO.format(name=name, word="two")})
+    page = browser.get(f"/definitions/{name}")
+    assert "says two" in page.text and f'href="/definitions/{name}?version=1"' in page.text
+    old = browser.get(f"/definitions/{name}", params={"version": "1"})
+    assert "says one" in old.text and "not the active one" in old.text
+    assert admin_api.get(f"/api/jobs/definitions/{name}").json()["version"] == 2
+    warned = browser.post("/definitions", {"source": "tags: ignored\n" + ECHO.format(name=name, word="three")})
+    assert warned.status_code == 201 and "job key &#39;tags&#39;: derived from the tasks" in warned.text
+
+
+def test_a_bad_upload_says_why_and_keeps_the_text(browser: Browserish) -> None:
+    browser.get("/definitions")
+    answer = browser.post("/definitions", {"source": "job_type: broken\ntasks:\n- task_type: a\n  method: SHELL\n"
+                                                     "  scripts: [x]\n"})
+    assert answer.status_code == 422
+    assert "did you mean" in answer.text and "scripts: [x]" in answer.text
+
+
+def test_disable_and_enable(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = echo_job(admin_api)
+    browser.get(f"/definitions/{name}")
+    assert browser.post(f"/definitions/{name}/disable").status_code == 303
+    assert admin_api.get(f"/api/jobs/definitions/{name}").json()["disabled"] is True
+    page = browser.get(f"/definitions/{name}")
+    assert "disabled" in page.text and ">Enable<" in page.text and "Submit a request" not in page.text
+    assert browser.post(f"/definitions/{name}/enable").status_code == 303
+    assert admin_api.get(f"/api/jobs/definitions/{name}").json()["disabled"] is False
+
+
+def test_submit_with_params(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = echo_job(admin_api)
+    browser.get(f"/definitions/{name}")
+    missing = browser.post(f"/definitions/{name}/submit", {"param:Word": "", "params": "Extra=1"})
+    assert missing.status_code == 422 and "missing required params: Word" in missing.text
+    assert "Extra=1" in missing.text  # the form keeps what was typed
+    bad_line = browser.post(f"/definitions/{name}/submit", {"param:Word": "x", "params": "no equals sign"})
+    assert bad_line.status_code == 422 and "line 1" in bad_line.text
+    done = browser.post(f"/definitions/{name}/submit", {"param:Word": "hello", "params": "Extra=a=b\n",
+                                                        "job_priority": "5"})
+    assert done.status_code == 303
+    request_id = done.headers["location"].split("/")[2].split("?")[0]
+    body = wait_state(admin_api, request_id, "COMPLETED")
+    assert body["params"] == {"Word": "hello", "Extra": "a=b"} and body["job_priority"] == 5
+
+
+def test_graphviz_missing_is_said_plainly(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with live_server(settings(tmp_path_factory, graphviz_dot="/nonexistent/dot")) as live:
+        with live.client() as api:
+            name = echo_job(api)
+        page = signed_in(live).get(f"/definitions/{name}")
+        assert page.status_code == 200 and "<svg" not in page.text
+        assert "Graphviz is not installed on the server" in page.text
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+def test_request_page_shows_tasks_outputs_and_the_dialect(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = echo_job(admin_api)
+    done = run(admin_api, name, {"Word": "wow"})
+    page = browser.get(f"/requests/{done['id']}")
+    assert page.status_code == 200
+    assert 'id="request-state">COMPLETED<' in page.text and "formicary" in page.text
+    assert "Said=wow" in page.text and 'id="task-say"' in page.text
+    assert 'fill="palegreen"' in page.text  # the graph coloured by the task's state
+    assert "hx-trigger" not in page.text.split('id="live"')[1].split(">")[0]  # an ended request stops polling
+    text = browser.get(f"/requests/{done['id']}/logs.txt")
+    assert text.status_code == 200 and "said wow" in text.text
+
+
+def test_live_pieces_answer_204_while_nothing_changed(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = echo_job(admin_api)
+    done = run(admin_api, name, {"Word": "same"})
+    first = browser.get(f"/requests/{done['id']}/live")
+    digest = re.search(r'data-digest="([0-9a-f]+)"', first.text)
+    assert first.status_code == 200 and digest is not None
+    assert browser.get(f"/requests/{done['id']}/live", params={"seen": digest.group(1)}).status_code == 204
+    assert browser.get(f"/requests/{done['id']}/live", params={"seen": "0" * 16}).status_code == 200
+    rows = browser.get("/requests/rows", headers={"HX-Request": "true", "HX-Trigger": "request-rows"})
+    seen = re.search(r'data-digest="([0-9a-f]+)"', rows.text)
+    assert seen is not None and "hx-push-url" not in {k.lower() for k in rows.headers}
+    again = browser.get("/requests/rows", params={"seen": seen.group(1)},
+                        headers={"HX-Request": "true", "HX-Trigger": "request-rows"})
+    assert again.status_code == 204
+
+
+def test_request_list_filters_by_state(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = echo_job(admin_api)
+    done = run(admin_api, name, {"Word": "a"})
+    waiting = submit(admin_api, name, {"Word": "b"}, scheduled_at="2099-01-01T00:00:00Z")
+    completed = browser.get("/requests", params={"state": "COMPLETED", "job_type": name})
+    assert done["id"] in completed.text and waiting["id"] not in completed.text
+    pending = browser.get("/requests/rows", params={"state": "PENDING", "job_type": name},
+                          headers={"HX-Request": "true"})
+    assert waiting["id"] in pending.text and done["id"] not in pending.text
+    assert pending.headers["hx-push-url"] == f"/requests?state=PENDING&job_type={name}"
+    both = browser.get("/requests", params=[("state", "PENDING"), ("state", "COMPLETED"), ("job_type", name)])
+    assert waiting["id"] in both.text and done["id"] in both.text
+    admin_api.post(f"/api/jobs/requests/{waiting['id']}/cancel")
+
+
+def test_the_log_stream_sends_lines_then_the_end_and_resumes_after_an_id(browser: Browserish,
+                                                                         admin_api: httpx.Client) -> None:
+    name = echo_job(admin_api)
+    done = run(admin_api, name, {"Word": "streamed"})
+
+    def events(**headers: str) -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = []
+        event_id = event = ""
+        with browser.client.stream("GET", f"/requests/{done['id']}/logs/stream", headers=headers) as answer:
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+            for raw in answer.iter_lines():
+                if raw.startswith("id: "):
+                    event_id = raw[4:]
+                elif raw.startswith("event: "):
+                    event = raw[7:]
+                elif raw.startswith("data: "):
+                    found.append((event_id, event, raw[6:]))
+        return found
+
+    every = events()
+    lines = [json.loads(data)["line"] for _, event, data in every if event == "log"]
+    assert lines == ["said streamed", "::set-output name=Said::streamed"]
+    assert every[-1][1] == "end" and json.loads(every[-1][2]) == {"job_state": "COMPLETED"}
+    resumed = events(**{"Last-Event-ID": every[0][0]})
+    assert [json.loads(data)["line"] for _, event, data in resumed if event == "log"] == lines[1:]
+
+
+def test_cancel_pause_restart_and_their_refusals(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = echo_job(admin_api)
+    waiting = submit(admin_api, name, {"Word": "later"}, scheduled_at="2099-01-01T00:00:00Z")
+    browser.get(f"/requests/{waiting['id']}")
+    refused = browser.post(f"/requests/{waiting['id']}/pause")
+    assert refused.status_code == 409 and "only an EXECUTING request can be paused" in refused.text
+    assert browser.post(f"/requests/{waiting['id']}/cancel").status_code == 303
+    assert admin_api.get(f"/api/jobs/requests/{waiting['id']}").json()["job_state"] == "CANCELLED"
+    page = browser.get(f"/requests/{waiting['id']}", params={"notice": "cancelled"})
+    assert "Cancelled." in page.text and 'id="restart"' in page.text and 'id="cancel"' not in page.text
+    assert browser.post(f"/requests/{waiting['id']}/restart").status_code == 303
+    assert admin_api.get(f"/api/jobs/requests/{waiting['id']}").json()["job_state"] in ("PENDING", "READY",
+                                                                                        "EXECUTING", "COMPLETED")
+
+
+# --- tenancy ------------------------------------------------------------------------------------
+
+def test_another_tenant_sees_none_of_it(web: LiveServer, admin_api: httpx.Client) -> None:
+    owner = make_user(web, f"o-{uuid.uuid4().hex[:6]}", f"org-{uuid.uuid4().hex[:6]}")
+    other = make_user(web, f"x-{uuid.uuid4().hex[:6]}", f"org-{uuid.uuid4().hex[:6]}")
+    with web.client(owner.token) as owner_api:
+        name = echo_job(owner_api)
+        done = run(owner_api, name, {"Word": "private-word-8Q"})
+    mine, theirs = signed_in(web, owner.token), signed_in(web, other.token)
+    assert name in mine.get("/definitions").text and done["id"] in mine.get("/requests").text
+    assert "private-word-8Q" in mine.get(f"/requests/{done['id']}").text
+    for path in (f"/definitions/{name}", f"/requests/{done['id']}", f"/requests/{done['id']}/live",
+                 f"/requests/{done['id']}/logs/stream", f"/requests/{done['id']}/logs.txt"):
+        answer = theirs.get(path)
+        assert answer.status_code == 404, path
+        assert "private-word-8Q" not in answer.text
+    assert name not in theirs.get("/definitions").text and done["id"] not in theirs.get("/requests").text
+    theirs.get("/definitions")
+    assert theirs.post(f"/requests/{done['id']}/restart").status_code == 404
+    assert theirs.post(f"/definitions/{name}/disable").status_code == 404
+    assert theirs.get("/ants").status_code == 403  # as GET /api/ants: the admin's only
+    assert admin_api.get(f"/api/jobs/definitions/{name}").json()["disabled"] is False
+
+
+def test_no_auth_mode_opens_the_pages(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with live_server(settings(tmp_path_factory, auth_enabled=False)) as live:
+        session = Browserish(httpx.Client(base_url=live.url, timeout=30))
+        page = session.get("/requests")
+        assert page.status_code == 200 and "Auth is off" in page.text
+        assert session.get("/login").status_code == 303
+        assert "embedded-ant" in session.get("/ants").text
+        apply(httpx.Client(base_url=live.url), ECHO.format(name="open-echo", word="x"))
+        assert session.get("/definitions/open-echo").status_code == 200 and session.csrf
+        assert session.post("/definitions/open-echo/disable").status_code == 303  # the CSRF cookie still counts
+        assert session.post("/definitions/open-echo/enable", csrf=False).status_code == 403
+
+
+def test_the_pages_stay_out_of_the_openapi_document(web: LiveServer) -> None:
+    paths = httpx.get(f"{web.url}/openapi.json", timeout=30).json()["paths"]
+    assert all(path.startswith("/api") or path == "/metrics" for path in paths), sorted(paths)
+    assert httpx.get(f"{web.url}/static/htmx.min.js", timeout=30).status_code == 200
+    assert httpx.get(f"{web.url}/docs", timeout=30).status_code == 200
