@@ -49,6 +49,12 @@ def when(value: str | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
 
 
+def clock(value: str | None) -> str:
+    """``07:35:02`` (UTC), for tables; the full moment is in the ``<time>`` element's title."""
+    moment = _moment(value)
+    return moment.astimezone(UTC).strftime("%H:%M:%S") if moment else ""
+
+
 def seconds_text(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
@@ -83,7 +89,7 @@ def inline_svg(svg: str, label: str) -> Markup:
     return Markup(svg)  # noqa: S704 - Graphviz output of a DOT text we generate, escaped by Graphviz
 
 
-TEMPLATES.env.filters.update(when=when, took=took, state_class=state_class)
+TEMPLATES.env.filters.update(when=when, clock=clock, took=took, state_class=state_class)
 TEMPLATES.env.globals.update(version=__version__, csrf_field=CSRF_FIELD, request_states=REQUEST_STATES,
                              terminal=TERMINAL, inline_svg=inline_svg)
 
