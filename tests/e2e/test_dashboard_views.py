@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -303,6 +304,52 @@ def test_cancel_pause_restart_and_their_refusals(browser: Browserish, admin_api:
     assert browser.post(f"/requests/{waiting['id']}/restart").status_code == 303
     assert admin_api.get(f"/api/jobs/requests/{waiting['id']}").json()["job_state"] in ("PENDING", "READY",
                                                                                         "EXECUTING", "COMPLETED")
+
+
+SLEEPER = """job_type: {name}
+tasks:
+- task_type: nap
+  method: SHELL
+  timeout: 120s
+  script:
+    - echo napping
+    - sleep 100
+"""
+
+
+def test_pause_a_running_request(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = f"nap-{uuid.uuid4().hex[:8]}"
+    apply(admin_api, SLEEPER.format(name=name))
+    running = submit(admin_api, name)
+    wait_state(admin_api, running["id"], "EXECUTING")
+    page = browser.get(f"/requests/{running['id']}")
+    assert 'id="pause"' in page.text and 'id="cancel"' in page.text
+    answer = browser.post(f"/requests/{running['id']}/pause")
+    assert answer.status_code == 303 and answer.headers["location"].endswith("notice=paused")
+    assert admin_api.get(f"/api/jobs/requests/{running['id']}").json()["job_state"] == "PAUSED"
+    paused = browser.get(f"/requests/{running['id']}", params={"notice": "paused"})
+    assert "Resumes at" in paused.text and 'id="restart"' in paused.text and 'id="pause"' not in paused.text
+    assert browser.post(f"/requests/{running['id']}/cancel").status_code == 303
+    wait_state(admin_api, running["id"], "CANCELLED")
+
+
+def test_reject_needs_comments_then_ends_the_request(browser: Browserish, admin_api: httpx.Client) -> None:
+    apply(admin_api, (Path(__file__).resolve().parents[2] / "examples" / "approval.yaml").read_text())
+    waiting = submit(admin_api, "approval")
+    wait_state(admin_api, waiting["id"], "MANUAL_APPROVAL_REQUIRED")
+    page = browser.get(f"/requests/{waiting['id']}")
+    assert "approve-release awaits approval" in page.text
+    vote = f"/requests/{waiting['id']}/tasks/approve-release/vote"
+    bare = browser.post(vote, {"decision": "REJECTED", "comments": " "})
+    assert bare.status_code == 422 and "a rejection needs comments" in bare.text
+    assert browser.post(vote, {"decision": "MAYBE"}).status_code == 422
+    assert browser.post(f"/requests/{waiting['id']}/tasks/no-such-task/vote",
+                        {"decision": "APPROVED"}).status_code == 404
+    rejected = browser.post(vote, {"decision": "REJECTED", "comments": "not today"})
+    assert rejected.status_code == 303 and rejected.headers["location"].endswith("notice=REJECTED")
+    ended = wait_state(admin_api, waiting["id"], "FAILED")
+    assert ended["error_code"] == "ERR_MANUAL_REJECTION"
+    assert "Your rejection is recorded." in browser.get(rejected.headers["location"]).text
 
 
 # --- tenancy ------------------------------------------------------------------------------------

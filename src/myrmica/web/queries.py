@@ -35,7 +35,8 @@ from myrmica.queen.engine import Engine
 from myrmica.store.definitions import DefinitionFilter
 from myrmica.store.requests import RequestFilter
 
-SEARCH_LIMIT = 1000  # definitions a search looks through (the API's largest page)
+SEARCH_PAGE = 1000  # a search reads the definitions in the API's largest pages,
+SEARCH_PAGES = 10  # … at most this many (the first 10,000 definitions, by job type)
 _SVG_CACHE_SIZE = 256
 _DIALECT_CACHE_SIZE = 10_000
 
@@ -84,10 +85,14 @@ class Queries:
         if not search:
             rows, total = await store.search(principal, DefinitionFilter(), page=page, page_size=size)
             return Page([definition_json(row, with_tasks=False) for row in rows], total, page, size)
-        rows, _ = await store.search(principal, DefinitionFilter(), page=0, page_size=SEARCH_LIMIT)
         needle = search.casefold()
-        found = [row for row in rows
-                 if needle in f"{row['job_type']}\n{row['description']}\n{row['tags']}".casefold()]
+        found: list[dict[str, Any]] = []
+        for number in range(SEARCH_PAGES):
+            rows, total = await store.search(principal, DefinitionFilter(), page=number, page_size=SEARCH_PAGE)
+            found.extend(row for row in rows
+                         if needle in f"{row['job_type']}\n{row['description']}\n{row['tags']}".casefold())
+            if (number + 1) * SEARCH_PAGE >= total:
+                break
         chosen = found[page * size:(page + 1) * size]
         return Page([definition_json(row, with_tasks=False) for row in chosen], len(found), page, size)
 
