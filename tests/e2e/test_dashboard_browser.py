@@ -3,7 +3,8 @@
 One browser for the module, one live server (SQLite, embedded ant). A person signs in, uploads a
 definition through the page, submits it, watches its graph turn green and its log lines arrive while
 it runs, cancels a running request and approves a manual task. Each main page is saved as a
-screenshot under ``test-output/dashboard/`` (git-ignored); the paths are printed.
+screenshot under ``test-output/dashboard/`` (git-ignored; the paths are printed) and checked with
+axe-core's accessibility rules.
 """
 
 from __future__ import annotations
@@ -126,14 +127,28 @@ def api(web: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def axe() -> Any:
+    module = pytest.importorskip("axe_playwright_python.sync_playwright",
+                                 reason="axe-playwright-python is not installed (pip install -e '.[test]')")
+    return module.Axe()
+
+
 @pytest.fixture
-def shoot(capsys: pytest.CaptureFixture[str]) -> Any:
+def shoot(capsys: pytest.CaptureFixture[str], axe: Any) -> Any:
+    """Save a screenshot of the tab, and check the page with axe-core (WCAG 2 A and AA rules: labels,
+    contrast, headings, landmarks, names of links and buttons)."""
+
     def save(tab: Any, name: str) -> Path:
         OUTPUT.mkdir(parents=True, exist_ok=True)
         path = OUTPUT / f"{name}.png"
         tab.screenshot(path=str(path), full_page=True)
         with capsys.disabled():
             print(f"\nscreenshot: {path}")
+        found = axe.run(tab, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]})
+        problems = [(v["id"], v["impact"], [node["html"][:120] for node in v["nodes"][:3]])
+                    for v in found.response["violations"]]
+        assert problems == [], f"{name}: {problems}"
         return path
 
     return save
@@ -203,7 +218,8 @@ def test_cancel_a_running_request(page: Any, api: httpx.Client, web: LiveServer)
     expect(row).to_contain_text("EXECUTING")  # the list updates by itself
     row.get_by_role("link", name=request_id).click()
     expect(page.locator("#log")).to_contain_text("waiting to be cancelled")
-    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Cancel").focus()
+    page.keyboard.press("Enter")  # the buttons work from the keyboard
     expect(page.locator("#request-state")).to_have_text("CANCELLED")
     expect(page.get_by_role("button", name="Restart")).to_be_visible()
     expect(page.locator("#log-status")).to_contain_text("ended CANCELLED")
@@ -260,8 +276,14 @@ def test_signed_out_pages_show_the_login(browser: Any, web: LiveServer, shoot: A
         expect(tab.get_by_role("alert")).to_contain_text("not valid")
         shoot(tab, "login")
         tab.get_by_label("API token").fill(web.token)
-        tab.get_by_role("button", name="Sign in").click()
+        tab.get_by_label("API token").press("Enter")  # signing in by keyboard alone
         expect(tab.get_by_role("heading", name="Job definitions")).to_be_visible()  # back where it was going
+        tab.keyboard.press("Tab")  # the first stop is the skip link, shown when focused
+        skip = tab.get_by_role("link", name="Skip to content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        tab.keyboard.press("Enter")
+        expect(tab.locator("#main")).to_be_focused()
         tab.get_by_role("button", name="Log out").click()
         expect(tab.get_by_role("heading", name="Sign in to Myrmica")).to_be_visible()
     finally:
