@@ -159,6 +159,10 @@ class AntRegistry:
         (The broker's atomic reservation is what keeps an ant from being over-committed.)"""
         return sum(max(0, a.capacity - a.load) for a in self.candidates(method, tags))
 
+    def live_capacity(self) -> int:
+        """Task slots of the live ants, in use or not."""
+        return sum(a.capacity for a in self.live())
+
     def spare_capacity(self) -> int:
         return sum(max(0, a.capacity - a.load) for a in self.live())
 

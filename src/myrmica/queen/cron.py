@@ -8,28 +8,31 @@ when a cron request ends, and by a sweep that repairs anything missed.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from myrmica.clock import utcnow
 from myrmica.domain.cron import next_fire
 from myrmica.domain.errors import DomainError
+from myrmica.domain.principal import Principal
+from myrmica.domain.records import NewRequest
+from myrmica.queen.ports import Submitter
 from myrmica.store.accounts import principal_of
-
-if TYPE_CHECKING:
-    from myrmica.queen.engine import Engine
+from myrmica.store.store import Store
 
 log = logging.getLogger("myrmica.queen.cron")
 
 
 class CronKeeper:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, store: Store, submitter: Submitter, admin: Principal) -> None:
+        self._store = store
+        self._submitter = submitter
+        self._admin = admin
 
     async def ensure_next(self, definition: dict[str, Any]) -> dict[str, Any] | None:
         """The pending cron request of this definition's job type, created if missing."""
         if not definition.get("cron_trigger") or not definition["active"] or definition["disabled"]:
             return None
-        store = self.engine.store
+        store = self._store
         existing = await store.requests.pending_cron(definition["owner_key"], definition["job_type"])
         if existing is not None:
             return existing
@@ -41,11 +44,11 @@ class CronKeeper:
         if fire_at is None:
             return None
         owner = principal_of(await store.accounts.user(definition["user_id"])) if definition.get("user_id") \
-            else self.engine.ctx.admin
+            else self._admin
         key = f"{definition['owner_key']}-{definition['job_type']}-{fire_at.isoformat().replace('+00:00', 'Z')}"
         try:
-            request, created = await self.engine.operations.submit(
-                owner, {"job_type": definition["job_type"]}, cron_at=fire_at, user_key=key)
+            request, created = await self._submitter.submit(
+                owner, NewRequest(job_type=definition["job_type"], user_key=key), cron_at=fire_at)
         except DomainError as exc:
             log.warning("could not create the next cron request of %s: %s", definition["job_type"], exc.message)
             return None
@@ -55,16 +58,27 @@ class CronKeeper:
 
     async def stop(self, definition: dict[str, Any]) -> None:
         """A disabled or deleted definition: its waiting cron request is cancelled."""
-        existing = await self.engine.store.requests.pending_cron(definition["owner_key"], definition["job_type"])
+        existing = await self._store.requests.pending_cron(definition["owner_key"], definition["job_type"])
         if existing is not None:
-            await self.engine.store.requests.finish(
+            await self._store.requests.finish(
                 existing["id"], None, ["PENDING"], "CANCELLED",
                 request_values={"error_code": "ERR_JOB_CANCELLED", "user_key": None,
                                 "error_message": "the definition was disabled or deleted"})
 
     async def sweep(self) -> None:
-        for definition in await self.engine.store.definitions.with_cron():
+        for definition in await self._store.definitions.with_cron():
             await self.ensure_next(definition)
+
+    async def after_cron_run(self, definition: dict[str, Any]) -> None:
+        """A cron request ended: the next one of its job type (of the version active now)."""
+        job_type = definition["job_type"]
+        try:
+            current = await self._store.definitions.get(self._admin, definition["id"])
+            if not current["active"]:
+                current = await self._store.definitions.active_of(definition["owner_key"], job_type)
+            await self.ensure_next(current)
+        except Exception:
+            log.exception("could not create the next cron request of %s", job_type)
 
     async def definition_changed(self, definition: dict[str, Any]) -> None:
         if definition.get("active") and not definition.get("disabled") and definition.get("cron_trigger"):

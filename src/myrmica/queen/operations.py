@@ -7,7 +7,7 @@ import logging
 import time
 from collections import deque
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from myrmica.clock import utcnow
 from myrmica.domain.approval import Vote, can_vote, decide
@@ -15,13 +15,14 @@ from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from myrmica.domain.numbers import INT32_MAX, INT32_MIN, check_name, is_decimal, strict_int
 from myrmica.domain.principal import Principal
+from myrmica.domain.records import ApprovalRecord, NewRequest, VoteRecord
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.ids import new_id
+from myrmica.metrics import Metrics
 from myrmica.queen.logs import stamp
+from myrmica.queen.ports import EndWatch, LogWriter, Publisher, SpecSource, SupervisorLookup, Waker
 from myrmica.store.audit import audit_row
-
-if TYPE_CHECKING:
-    from myrmica.queen.engine import Engine
+from myrmica.store.store import Store
 
 log = logging.getLogger("myrmica.queen.operations")
 
@@ -30,47 +31,35 @@ NON_TERMINAL = ("PENDING", "READY", "STARTED", "EXECUTING", "PAUSED", "MANUAL_AP
 MAX_FORK_PARENTS = 10
 MAX_CASCADE_DEPTH = 20
 DEFINITION_CACHE_SECONDS = 1.0
+MAX_USER_KEY = 300
 
 
-def parse_time(value: Any, field: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{field} must be an RFC 3339 time such as 2026-01-02T15:04:05Z", field=field)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise ValidationError(f"{field} {value!r} is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)",
-                              field=field) from exc
-    if parsed.tzinfo is None or "T" not in value.upper():
-        raise ValidationError(f"{field} {value!r} needs a date, a time and a zone (e.g. 2026-01-02T15:04:05Z)",
-                              field=field)
-    return parsed
-
-
-def _text(body: dict[str, Any], field: str, max_length: int) -> str:
-    """An optional text field of a submit; numbers are taken as their text (as before)."""
-    value = body.get(field)
-    if value is None or value == "":
-        return ""
-    if isinstance(value, dict | list):
-        raise ValidationError(f"{field} must be text", field=field)
-    text = str(value)
-    if len(text) > max_length:
-        raise ValidationError(f"{field} may be at most {max_length} characters, not {len(text)}", field=field)
-    return text
+def _text(value: str, field: str, max_length: int) -> str:
+    if len(value) > max_length:
+        raise ValidationError(f"{field} may be at most {max_length} characters, not {len(value)}", field=field)
+    return value
 
 
 class Operations:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, *, store: Store, specs: SpecSource, metrics: Metrics, waker: Waker,
+                 supervisors: SupervisorLookup, watchers: EndWatch, publisher: Publisher, logs: LogWriter,
+                 admin: Principal) -> None:
+        self._store = store
+        self._specs = specs
+        self._metrics = metrics
+        self._waker = waker
+        self._supervisors = supervisors
+        self._watchers = watchers
+        self._publisher = publisher
+        self._logs = logs
+        self._admin = admin
         self._definitions: dict[tuple[str, str | None, bool, str], tuple[asyncio.Future[dict[str, Any]], float]] = {}
 
     def forget_definitions(self, *_: Any) -> None:
         self._definitions.clear()
 
     async def _definition(self, principal: Principal, job_type: str, version: str) -> dict[str, Any]:
-        store = self.engine.store
+        store = self._store
         if not version or version == "latest":
             # A short cache: submits of one job type in a burst need not read its definition each time.
             # Changes through this server clear it at once; through another queen they show within a second.
@@ -92,65 +81,62 @@ class Operations:
                 return row
         raise NotFoundError(f"job definition {job_type!r} has no version {version!r}", field="job_version")
 
-    async def submit(self, principal: Principal, body: dict[str, Any], *, parent: dict[str, Any] | None = None,
-                     cron_at: datetime | None = None, user_key: str | None = None) -> tuple[dict[str, Any], bool]:
-        job_type = check_name(body.get("job_type"), "job_type")
-        params = body.get("params") or {}
-        if not isinstance(params, dict):
-            raise ValidationError("params must be an object", field="params")
-        secret_params = body.get("secret_params") or {}
-        if not isinstance(secret_params, dict):
-            raise ValidationError("secret_params must be an object of name → value", field="secret_params")
-        definition = await self._definition(principal, job_type, str(body.get("job_version") or ""))
-        active = definition if definition["active"] else await self.engine.store.definitions.get(principal, job_type)
+    async def submit(self, principal: Principal, new: NewRequest, *, parent: dict[str, Any] | None = None,
+                     cron_at: datetime | None = None) -> tuple[dict[str, Any], bool]:
+        job_type = check_name(new.job_type, "job_type")
+        params = dict(new.params)
+        secret_params = dict(new.secret_params)
+        definition = await self._definition(principal, job_type, new.job_version)
+        active = definition if definition["active"] else await self._store.definitions.get(principal, job_type)
         if active["disabled"]:
             raise ConflictError(f"job type {job_type!r} is disabled; enable it to submit requests", field="job_type")
-        spec = self.engine.spec_of(definition)
+        spec = self._specs.spec_of(definition)
         missing = [name for name in spec.required_params if name not in params and name not in secret_params]
         if missing:
-            configs, _ = await self.engine.store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
+            configs, _ = await self._store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
             missing = [name for name in missing if name not in configs]
         if missing:
             raise ValidationError(f"missing required params: {', '.join(missing)}", field="params")
         forks = [k for k in params if k.startswith("ParentJobType_")]
         if len(forks) > MAX_FORK_PARENTS or any(params[k] == job_type for k in forks if parent is None):
             raise ValidationError("refused: this request would fork itself (fork bomb guard)", field="params")
-        priority = body.get("job_priority", 0)
+        priority = new.job_priority
         if isinstance(priority, bool) or not isinstance(priority, int) or not INT32_MIN <= priority <= INT32_MAX:
             raise ValidationError(f"job_priority must be an integer between {INT32_MIN} and {INT32_MAX}",
                                   field="job_priority")
         now = utcnow()
-        scheduled = cron_at or parse_time(body.get("scheduled_at"), "scheduled_at") or now
+        scheduled = cron_at or new.scheduled_at or now
         scheduled = max(scheduled, now) if cron_at is None else scheduled
-        key = user_key or body.get("user_key") or None
-        if key is not None and (not isinstance(key, str) or len(key) > 300):
-            raise ValidationError("user_key must be a string of at most 300 characters", field="user_key")
+        key = new.user_key or None
+        if key is not None and len(key) > MAX_USER_KEY:
+            raise ValidationError(f"user_key must be a string of at most {MAX_USER_KEY} characters",
+                                  field="user_key")
         row: dict[str, Any] = {
             "id": new_id(), "parent_id": parent["id"] if parent else None, "user_key": key,
             "job_definition_id": definition["id"], "job_execution_id": None, "last_job_execution_id": None,
             # The submitter's, even of another tenant's public plugin (whose configs still apply: runs.py).
             "owner_key": principal.owner_key, "organization_id": principal.organization_id,
-            "user_id": principal.user_id, "description": _text(body, "description", 10_000),
-            "platform": _text(body, "platform", 100) or definition["platform"] or "",
+            "user_id": principal.user_id, "description": _text(new.description, "description", 10_000),
+            "platform": _text(new.platform, "platform", 100) or definition["platform"] or "",
             "job_type": definition["job_type"],
             "job_version": str(definition["sem_version"] or definition["version"]), "job_state": "PENDING",
-            "job_group": _text(body, "job_group", 100), "job_priority": priority, "schedule_attempts": 0,
+            "job_group": _text(new.job_group, "job_group", 100), "job_priority": priority, "schedule_attempts": 0,
             "retried": 0, "paused_count": 0, "cron_triggered": cron_at is not None, "error_code": "",
             "error_message": "", "current_task": "", "hard_restart": False, "cascade_cancel": parent is not None,
             "params": params,
-            "secret_params": {k: self.engine.store.box.encrypt(str(v)) for k, v in secret_params.items()} or None,
+            "secret_params": {k: self._store.box.encrypt(str(v)) for k, v in secret_params.items()} or None,
             "lease_owner": None, "lease_expires_at": None, "scheduled_at": scheduled, "started_at": None,
             "ended_at": None, "created_at": now, "updated_at": now,
         }
         audit = audit_row("JOB_REQUEST_CREATED", principal, target_id=row["id"], job_type=row["job_type"])
-        result = await self.engine.store.requests.create(row, audit)
+        result = await self._store.requests.create(row, audit)
         if result.created:
-            self.engine.metrics.requests_submitted.inc()
-            self.engine.scheduler.wake_for_new(spec)
+            self._metrics.requests_submitted.inc()
+            self._waker.wake_for_new(spec)
         return result.request, result.created
 
     async def cancel(self, principal: Principal | None, request_id: str) -> dict[str, Any]:
-        store = self.engine.store
+        store = self._store
         request = await store.requests.get(request_id, principal)
         if request["job_state"] in TERMINAL:
             raise ConflictError(f"request {request_id} is already {request['job_state']}; it cannot be cancelled",
@@ -168,38 +154,51 @@ class Operations:
         return await store.requests.get(request_id)
 
     async def _cancel_one(self, request: dict[str, Any]) -> None:
-        store = self.engine.store
+        store = self._store
         ok = await store.requests.finish(
             request["id"], request.get("job_execution_id"), NON_TERMINAL, "CANCELLED",
             request_values={"error_code": ErrorCode.ERR_JOB_CANCELLED, "error_message": "cancelled by request",
                             "user_key": None})
         if not ok:
             return
-        supervisor = self.engine.supervisors.get(request["id"])
+        supervisor = self._supervisors.get(request["id"])
         if supervisor is not None and supervisor.task is not None:
             supervisor.stop_reason = "cancel"
             supervisor.task.cancel()
         else:
-            await self.engine.request_cancelled_elsewhere(request)
-        self.engine.metrics.requests_finished.labels("CANCELLED").inc()
-        self.engine.logs.notify(request["id"])
+            await self._cancelled_elsewhere(request)
+        self._metrics.requests_finished.labels("CANCELLED").inc()
+        self._logs.notify(request["id"])
+
+    async def _cancelled_elsewhere(self, request: dict[str, Any]) -> None:
+        """A request cancelled while no supervisor of ours runs it (waiting, paused, or on approval)."""
+        if request.get("job_execution_id"):
+            for row in await self._store.requests.task_executions([request["job_execution_id"]]):
+                if row["task_state"] in ("EXECUTING", "READY", "MANUAL_APPROVAL_REQUIRED", "PAUSED"):
+                    await self._store.requests.update_task_execution(
+                        row["id"], [row["task_state"]], task_state="CANCELLED", error_code="ERR_JOB_CANCELLED",
+                        ended_at=utcnow())
+        self._watchers.ended(request["id"])
+        await self._publisher.publish({"type": "cancel", "request_id": request["id"]})
+        await self._publisher.publish({"type": "ended", "request_id": request["id"]})
 
     async def pause(self, principal: Principal, request_id: str) -> dict[str, Any]:
-        request = await self.engine.store.requests.get(request_id, principal)
-        supervisor = self.engine.supervisors.get(request_id)
+        request = await self._store.requests.get(request_id, principal)
+        supervisor = self._supervisors.get(request_id)
         if request["job_state"] != "EXECUTING":
             raise ConflictError(f"only an EXECUTING request can be paused; {request_id} is {request['job_state']}",
                                 field="job_state")
         if supervisor is None or supervisor.task is None:
-            await self.engine.pause_elsewhere(request)
+            # The supervisor runs on another queen: ask it (every queen hears the event).
+            await self._publisher.publish({"type": "pause", "request_id": request["id"]})
         else:
             supervisor.stop_reason = "pause"
             supervisor.task.cancel()
             await supervisor.task
-        return await self.engine.store.requests.get(request_id)
+        return await self._store.requests.get(request_id)
 
     async def restart(self, principal: Principal, request_id: str, *, hard: bool, version: str) -> dict[str, Any]:
-        store = self.engine.store
+        store = self._store
         request = await store.requests.get(request_id, principal)
         if request["job_state"] not in ("FAILED", "CANCELLED", "PAUSED"):
             raise ConflictError(f"only a FAILED, CANCELLED or PAUSED request can be restarted; {request_id} is "
@@ -220,25 +219,25 @@ class Operations:
             current = await store.requests.get(request_id)
             raise ConflictError(f"request {request_id} changed to {current['job_state']} meanwhile", field="job_state")
         await store.audit.record("JOB_REQUEST_RESTARTED", principal, target_id=request_id, job_type=request["job_type"])
-        self.engine.logs.marker(request_id, f"restarted{' (hard)' if hard else ''} at {stamp(utcnow())}; it was "
+        self._logs.marker(request_id, f"restarted{' (hard)' if hard else ''} at {stamp(utcnow())}; it was "
                                             f"{request['job_state']}")
-        self.engine.scheduler.wake()
+        self._waker.wake()
         return await store.requests.get(request_id)
 
     async def trigger(self, principal: Principal, request_id: str) -> dict[str, Any]:
-        store = self.engine.store
+        store = self._store
         request = await store.requests.get(request_id, principal)
         if request["job_state"] != "PENDING":
             raise ConflictError(f"only a PENDING request can be triggered; {request_id} is {request['job_state']}",
                                 field="job_state")
         await store.requests.transition(request_id, ["PENDING"], scheduled_at=utcnow())
         await store.audit.record("JOB_REQUEST_TRIGGERED", principal, target_id=request_id, job_type=request["job_type"])
-        self.engine.scheduler.wake()
+        self._waker.wake()
         return await store.requests.get(request_id)
 
     async def vote(self, principal: Principal, request_id: str, task_type: str, decision: str,
-                   comments: str) -> dict[str, Any]:
-        store = self.engine.store
+                   comments: str) -> ApprovalRecord:
+        store = self._store
         request = await store.requests.get(request_id, principal)
         decision = decision.strip().upper()
         if decision not in (ExitCode.APPROVED, ExitCode.REJECTED):
@@ -254,7 +253,7 @@ class Operations:
                                 field="task_type")
         if decision == ExitCode.REJECTED and not comments.strip():
             raise ValidationError("a rejection needs comments saying why", field="comments")
-        definition = await store.definitions.get(self.engine.ctx.admin, request["job_definition_id"])
+        definition = await store.definitions.get(self._admin, request["job_definition_id"])
         task = JobDefinitionSpec.model_validate(definition["spec"]).task(task_type)
         policy = task.approval_policy if task is not None else None
         refusal = can_vote(policy, principal.user_id, principal.roles | ({"Admin"} if principal.admin else set()))
@@ -275,19 +274,20 @@ class Operations:
             error_message="" if approved else f"rejected by {voters}: {comments}", ended_at=utcnow())
         await store.requests.transition(request_id, ["MANUAL_APPROVAL_REQUIRED"], job_state="PENDING",
                                         scheduled_at=utcnow(), error_code="", error_message="")
-        self.engine.logs.marker(request_id, f"{task_type} {outcome.lower()} by {voters} at {stamp(utcnow())}")
+        self._logs.marker(request_id, f"{task_type} {outcome.lower()} by {voters} at {stamp(utcnow())}")
         await store.audit.record("APPROVAL_QUORUM_REACHED" if approved else "APPROVAL_REJECTED", principal,
                                  target_id=request_id, job_type=request["job_type"], message=task_type)
-        self.engine.scheduler.wake()
+        self._waker.wake()
         return self.approval_status(request, row, votes, policy_min=policy.min_approvals if policy else 1,
                                     outcome=outcome)
 
     @staticmethod
     def approval_status(request: dict[str, Any], row: dict[str, Any], votes: list[Vote], *, policy_min: int,
-                        outcome: str) -> dict[str, Any]:
-        return {"task_execution_id": row["id"], "job_request_id": request["id"], "task_type": row["task_type"],
-                "approvals_received": sum(v.decision == ExitCode.APPROVED for v in votes),
-                "rejections_received": sum(v.decision == ExitCode.REJECTED for v in votes),
-                "min_approvals_required": policy_min, "quorum_reached": outcome == ExitCode.APPROVED,
-                "rejected": outcome == ExitCode.REJECTED, "decision": outcome,
-                "votes": [{"voter": v.voter, "decision": v.decision, "comments": v.comments} for v in votes]}
+                        outcome: str) -> ApprovalRecord:
+        return ApprovalRecord(
+            task_execution_id=row["id"], job_request_id=request["id"], task_type=row["task_type"],
+            approvals_received=sum(v.decision == ExitCode.APPROVED for v in votes),
+            rejections_received=sum(v.decision == ExitCode.REJECTED for v in votes),
+            min_approvals_required=policy_min, quorum_reached=outcome == ExitCode.APPROVED,
+            rejected=outcome == ExitCode.REJECTED, decision=outcome,
+            votes=tuple(VoteRecord(v.voter, v.decision, v.comments) for v in votes))

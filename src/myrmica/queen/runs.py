@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import JobDefinitionSpec
@@ -11,25 +11,26 @@ from myrmica.domain.retry import full_restart
 from myrmica.domain.states import ExitCode
 from myrmica.ids import new_id
 from myrmica.queen.context import RunContext
-
-if TYPE_CHECKING:
-    from myrmica.queen.engine import Engine
+from myrmica.queen.ports import LogWriter
+from myrmica.store.store import Store
 
 DECIDED = {ExitCode.APPROVED, ExitCode.REJECTED}
 COUNT_CALL = re.compile(r'CountByJobTypeAndState\s+"([^"]+)"\s+"([^"]*)"')
 
 
 class RunFactory:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, store: Store, logs: LogWriter, queen_id: str) -> None:
+        self._store = store
+        self._logs = logs
+        self._queen_id = queen_id
 
     def secret_params(self, request: dict[str, Any]) -> dict[str, Any]:
-        box = self.engine.store.box
+        box = self._store.box
         return {name: box.decrypt(value) for name, value in (request.get("secret_params") or {}).items()}
 
     async def prepare(self, request: dict[str, Any], definition: dict[str, Any],
                       spec: JobDefinitionSpec) -> RunContext:
-        store = self.engine.store
+        store = self._store
         # The definition owner's configs: a public plugin run by another tenant uses its owner's settings.
         configs, secrets = await store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
         hidden = self.secret_params(request)
@@ -64,7 +65,7 @@ class RunFactory:
                 "contexts": {"contexts": {}}, "cpu_secs": 0.0, "started_at": now, "ended_at": None,
                 "updated_at": now,
             }
-        self.engine.logs.set_secrets(request["id"], secret_values)
+        self._logs.set_secrets(request["id"], secret_values)
         run.counts = await self._counts(request["owner_key"], definition["raw_source"])
         return run
 
@@ -73,17 +74,17 @@ class RunFactory:
         counts: dict[str, int] = {}
         for job_type, states in COUNT_CALL.findall(source):
             names = [s.strip().upper() for s in states.split(",") if s.strip()]
-            counts[f"{job_type}|{states}"] = await self.engine.store.requests.count_by_type_and_states(
+            counts[f"{job_type}|{states}"] = await self._store.requests.count_by_type_and_states(
                 owner_key, job_type, names)
         return counts
 
     async def begin(self, run: RunContext) -> bool:
         """READY → EXECUTING; a restart copies the previous execution's completed tasks (soft restart)."""
-        store = self.engine.store
+        store = self._store
         request = run.request
         new_execution = run.new_execution
         ok = await store.requests.begin_execution(request["id"], None if new_execution else {"id": run.execution_id},
-                                                  new_execution, self.engine.queen_id)
+                                                  new_execution, self._queen_id)
         if not ok:
             return False
         last = request.get("last_job_execution_id")
@@ -95,7 +96,7 @@ class RunFactory:
         return True
 
     async def _reuse_previous(self, run: RunContext, last_execution_id: str) -> None:
-        store = self.engine.store
+        store = self._store
         now = utcnow()
         previous = await store.requests.task_executions([last_execution_id])
         for row in previous:

@@ -15,18 +15,24 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from myrmica.clock import utcnow
+from myrmica.config import Settings
 from myrmica.domain.graph import first_task
 from myrmica.domain.methods import QUEEN_METHODS
+from myrmica.domain.principal import Principal
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import is_filtered
+from myrmica.metrics import Metrics
+from myrmica.queen.ants import AntRegistry
 from myrmica.queen.context import LEASE_SECONDS, RunContext
 from myrmica.queen.logs import stamp
+from myrmica.queen.ports import Launcher, LogWriter, SharedLoad, SpecSource
 from myrmica.queen.render import RenderError, render_job_field
+from myrmica.queen.runs import RunFactory
 from myrmica.store.outage import OutageLog
+from myrmica.store.store import Store
 
 if TYPE_CHECKING:
     from myrmica.domain.definition_model import JobDefinitionSpec
-    from myrmica.queen.engine import Engine
 
 log = logging.getLogger("myrmica.queen.scheduler")
 
@@ -41,23 +47,57 @@ NOT_READY_MAX_WAIT = 30.0
 LIMITS_CACHE_SECONDS = 1.0
 
 
-class Scheduler:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._wake = asyncio.Event()
-        self._definitions: dict[str, tuple[dict[str, Any], JobDefinitionSpec]] = {}
-        self._starved = False  # the last pass left requests waiting for ant capacity
-        self._limits: dict[str, tuple[int, float]] = {}  # "user:ID" / "org:ID" → (limit, valid until)
+def first_ant_task(spec: JobDefinitionSpec) -> tuple[str, frozenset[str]] | None:
+    """The (method, tags) of the first task when an ant runs it."""
+    task = spec.task(first_task(spec))
+    if task is None or task.execution_method in QUEEN_METHODS or task.fan_out is not None:
+        return None
+    return task.execution_method.value, frozenset(task.tags)
+
+
+class Doorbell:
+    """What wakes the scheduler: a submit, a finished request, a freed slot (anyone may ring)."""
+
+    def __init__(self, ants: AntRegistry) -> None:
+        self._ants = ants
+        self.event = asyncio.Event()
+        self.starved = False  # the last pass left requests waiting for ant capacity
 
     def wake(self) -> None:
-        self._wake.set()
+        self.event.set()
 
     def wake_for_new(self, spec: JobDefinitionSpec) -> None:
         """A request was submitted. While every ant is full and its first task needs one, a pass
         could not start it: the next freed slot wakes the scheduler anyway (``capacity_freed``)."""
-        if self._starved and self._first_ant_task(spec) is not None and self.engine.ants.spare_capacity() == 0:
+        if self.starved and first_ant_task(spec) is not None and self._ants.spare_capacity() == 0:
             return
-        self._wake.set()
+        self.event.set()
+
+
+class Scheduler:
+    def __init__(self, *, store: Store, settings: Settings, ants: AntRegistry, doorbell: Doorbell,
+                 load: SharedLoad, runs: RunFactory, launcher: Launcher, specs: SpecSource, logs: LogWriter,
+                 metrics: Metrics, admin: Principal, queen_id: str, distributed: bool) -> None:
+        self._store = store
+        self._settings = settings
+        self._ants = ants
+        self._doorbell = doorbell
+        self._wake = doorbell.event
+        self._load = load
+        self._runs = runs
+        self._launcher = launcher
+        self._specs = specs
+        self._logs = logs
+        self._metrics = metrics
+        self._admin = admin
+        self._queen_id = queen_id
+        self._distributed = distributed
+        self._definitions: dict[str, tuple[dict[str, Any], JobDefinitionSpec]] = {}
+        self._limits: dict[str, tuple[int, float]] = {}  # "user:ID" / "org:ID" → (limit, valid until)
+
+    def wake(self) -> None:
+        self._doorbell.wake()
+
 
     async def run(self) -> None:
         outage = OutageLog(log, "scheduling")
@@ -80,15 +120,15 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), timeout=idle)
 
     def _gather_seconds(self) -> float:
-        if not self._starved:
+        if not self._doorbell.starved:
             return BUSY_PAUSE_SECONDS
         # With many queens a pass costs several round trips to PostgreSQL and Redis: fewer, fuller ones.
-        return STARVED_GATHER_DISTRIBUTED_SECONDS if self.engine.distributed else STARVED_GATHER_SECONDS
+        return STARVED_GATHER_DISTRIBUTED_SECONDS if self._distributed else STARVED_GATHER_SECONDS
 
     async def _idle_wait(self) -> float:
-        if self._starved:  # due requests wait for ant capacity: a slot we free wakes us; another queen's
-            return STARVED_POLL_SECONDS if self.engine.distributed else SAFETY_POLL_SECONDS
-        next_at = await self.engine.store.requests.next_due_at()
+        if self._doorbell.starved:  # due requests wait for ant capacity: a slot we free wakes us; another queen's
+            return STARVED_POLL_SECONDS if self._distributed else SAFETY_POLL_SECONDS
+        next_at = await self._store.requests.next_due_at()
         if next_at is None:
             return SAFETY_POLL_SECONDS
         return max(0.0, min(SAFETY_POLL_SECONDS, (next_at - utcnow()).total_seconds()))
@@ -96,8 +136,8 @@ class Scheduler:
     async def definition(self, definition_id: str) -> tuple[dict[str, Any], JobDefinitionSpec]:
         cached = self._definitions.get(definition_id)
         if cached is None:
-            row = await self.engine.store.definitions.get(self.engine.ctx.admin, definition_id)
-            cached = (row, self.engine.spec_of(row))
+            row = await self._store.definitions.get(self._admin, definition_id)
+            cached = (row, self._specs.spec_of(row))
             if len(self._definitions) > 1000:
                 self._definitions.clear()
             self._definitions[definition_id] = cached
@@ -105,12 +145,12 @@ class Scheduler:
 
     async def tick(self) -> bool:
         """One pass; True when it filled a whole batch (so there may be more due right now)."""
-        store = self.engine.store
+        store = self._store
         now = utcnow()
-        await self.engine.count_shared_load()
-        spare = self.engine.ants.spare_capacity()
+        await self._load.count_shared_load()
+        spare = self._ants.spare_capacity()
         due = await store.requests.due(now, max(MIN_BATCH, min(BATCH, spare)))
-        self._starved = False
+        self._doorbell.starved = False
         if not due:
             return False
         free: dict[tuple[str, frozenset[str]], int] = {}
@@ -154,17 +194,17 @@ class Scheduler:
                         continue
             needs = [(t.execution_method.value, frozenset(t.tags)) for t in spec.tasks
                      if t.execution_method not in QUEEN_METHODS]
-            missing = self.engine.ants.missing(needs)
+            missing = self._ants.missing(needs)
             if missing:
                 await self._not_ready(request, missing)
                 continue
-            first = self._first_ant_task(spec)
+            first = first_ant_task(spec)
             if first is not None:
                 # Start only what the ants can take now; the rest waits, untouched, until capacity frees.
                 if first not in free:
-                    free[first] = self.engine.ants.free_for(*first)
+                    free[first] = self._ants.free_for(*first)
                 if free[first] <= 0:
-                    self._starved = True
+                    self._doorbell.starved = True
                     continue
                 free[first] -= 1
             active[key] = active.get(key, 0) + 1
@@ -182,7 +222,7 @@ class Scheduler:
             if fresh:
                 await self._start_fresh(fresh, lease_until)
             won = set(await store.requests.claim([(r["id"], r["job_state"]) for r, _, _ in others],
-                                                 self.engine.queen_id, lease_until)) if others else set()
+                                                 self._queen_id, lease_until)) if others else set()
             for request, definition, spec in others:
                 if request["id"] in won:
                     await self._start(request, definition, spec)
@@ -198,35 +238,27 @@ class Scheduler:
     async def _start_fresh(self, items: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]],
                            lease_until: datetime) -> None:
         """PENDING → EXECUTING with a new execution, for every fresh request of this pass at once."""
-        engine = self.engine
         runs = []
         for request, definition, spec in items:
             try:
-                runs.append(await engine.runs.prepare(request, definition, spec))
+                runs.append(await self._runs.prepare(request, definition, spec))
             except Exception as exc:
                 log.exception("could not prepare request %s", request["id"])
-                await engine.store.requests.finish(request["id"], None, ["PENDING"], "FAILED",
+                await self._store.requests.finish(request["id"], None, ["PENDING"], "FAILED",
                                                    request_values={"error_code": ErrorCode.ERR_JOB_EXECUTE,
                                                                    "error_message": f"could not start: {exc}"})
-        won = set(await engine.store.requests.start_fresh(
+        won = set(await self._store.requests.start_fresh(
             [(run.request_id, run.new_execution) for run in runs if run.new_execution is not None],
-            engine.queen_id, lease_until))
+            self._queen_id, lease_until))
         for run in runs:
             if run.request_id in won:
                 self._launch(run)
-
-    @staticmethod
-    def _first_ant_task(spec: JobDefinitionSpec) -> tuple[str, frozenset[str]] | None:
-        task = spec.task(first_task(spec))
-        if task is None or task.execution_method in QUEEN_METHODS or task.fan_out is not None:
-            return None
-        return task.execution_method.value, frozenset(task.tags)
 
     async def _active_definition(self, definition: dict[str, Any]) -> dict[str, Any] | None:
         if definition["active"]:
             return definition
         try:
-            return await self.engine.store.definitions.active_of(definition["owner_key"], definition["job_type"])
+            return await self._store.definitions.active_of(definition["owner_key"], definition["job_type"])
         except Exception:
             return None
 
@@ -236,7 +268,7 @@ class Scheduler:
         now = time.monotonic()
         cached = self._limits.get(key)
         if cached is None or cached[1] <= now:
-            accounts = self.engine.store.accounts
+            accounts = self._store.accounts
             limit = int((await accounts.user(ident))["max_concurrency"]) if kind == "user" else \
                 await accounts.org_concurrency(ident)
             if len(self._limits) > 10_000:
@@ -246,8 +278,8 @@ class Scheduler:
 
     async def _not_ready(self, request: dict[str, Any], reason: str) -> None:
         attempts = int(request["schedule_attempts"]) + 1
-        if attempts > self.engine.settings.max_schedule_attempts:
-            await self.engine.store.requests.finish(
+        if attempts > self._settings.max_schedule_attempts:
+            await self._store.requests.finish(
                 request["id"], request.get("job_execution_id"), [request["job_state"]], "FAILED",
                 request_values={"error_code": ErrorCode.ERR_ANT_RESOURCES, "schedule_attempts": attempts,
                                 "error_message": f"not schedulable after {attempts - 1} attempts: {reason}"})
@@ -256,19 +288,18 @@ class Scheduler:
         if attempts % 5 == 0 and priority > 5:
             priority -= 1
         delay = min(NOT_READY_MAX_WAIT, attempts * 0.5)
-        await self.engine.store.requests.defer(request["id"], request["job_state"], reason=reason,
+        await self._store.requests.defer(request["id"], request["job_state"], reason=reason,
                                                scheduled_at=utcnow() + timedelta(seconds=delay), attempts=attempts,
                                                priority=priority)
 
     # --- starting -------------------------------------------------------------------------------
 
     async def _start(self, request: dict[str, Any], definition: dict[str, Any], spec: JobDefinitionSpec) -> None:
-        engine = self.engine
         try:
-            run = await engine.runs.prepare(request, definition, spec)
+            run = await self._runs.prepare(request, definition, spec)
         except Exception as exc:
             log.exception("could not prepare request %s", request["id"])
-            await engine.store.requests.finish(request["id"], None, ["READY"], "FAILED",
+            await self._store.requests.finish(request["id"], None, ["READY"], "FAILED",
                                                request_values={"error_code": ErrorCode.ERR_JOB_EXECUTE,
                                                                "error_message": f"could not start: {exc}"})
             return
@@ -276,30 +307,30 @@ class Scheduler:
             try:
                 text = spec.skip_if or render_job_field(definition["raw_source"], "skip_if",
                                                         {**spec.job_variables, **run.configs, **run.params},
-                                                        engine.template_functions(run))
+                                                        self._specs.template_functions(run))
             except RenderError as exc:
                 text = ""
                 log.warning("skip_if of %s failed to render: %s", request["id"], run.hide_secrets(str(exc)))
             if is_filtered(text):
-                await engine.store.requests.finish(request["id"], None, ["READY"], "FAILED",
+                await self._store.requests.finish(request["id"], None, ["READY"], "FAILED",
                                                    request_values={"error_code": ErrorCode.ERR_FILTERED_JOB,
                                                                    "error_message": "filtered by skip_if"})
                 return
-        if not await engine.runs.begin(run):
+        if not await self._runs.begin(run):
             return
         if request["job_state"] == "PAUSED":  # the state it was claimed from
-            engine.logs.marker(request["id"], f"resumed at {stamp(utcnow())}")
+            self._logs.marker(request["id"], f"resumed at {stamp(utcnow())}")
         self._launch(run)
 
     def _launch(self, run: RunContext) -> None:
         waited = (utcnow() - run.request["created_at"]).total_seconds()
-        self.engine.metrics.submit_to_start.observe(max(0.0, waited))
-        self.engine.launch(run)
+        self._metrics.submit_to_start.observe(max(0.0, waited))
+        self._launcher.launch(run)
 
     async def resume_orphan(self, request: dict[str, Any]) -> None:
         definition, spec = await self.definition(request["job_definition_id"])
         if request["job_state"] == "EXECUTING":
-            ok = await self.engine.store.requests.transition(request["id"], ["EXECUTING"], job_state="READY")
+            ok = await self._store.requests.transition(request["id"], ["EXECUTING"], job_state="READY")
             if not ok:
                 return
             request = {**request, "job_state": "READY"}

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import TaskDefinition
@@ -19,11 +20,9 @@ from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import Outcome, always_run_tasks, final_job_state, next_step
 from myrmica.queen.context import RunContext
 from myrmica.queen.logs import stamp
+from myrmica.queen.ports import QueenTasks, RunTools
 from myrmica.queen.task_runner import ENDABLE, TaskRunner
 from myrmica.store.outage import is_outage
-
-if TYPE_CHECKING:
-    from myrmica.queen.engine import Engine
 
 log = logging.getLogger("myrmica.queen.supervisor")
 
@@ -41,10 +40,12 @@ class Suspend(Exception):
 
 
 class JobSupervisor:
-    def __init__(self, engine: Engine, run: RunContext) -> None:
-        self.engine = engine
+    def __init__(self, tools: RunTools, tasklets: QueenTasks, run: RunContext, *,
+                 on_done: Callable[[JobSupervisor], None]) -> None:
+        self.tools = tools
         self.run = run
-        self.runner = TaskRunner(engine, run)
+        self.runner = TaskRunner(tools, tasklets, run)
+        self._on_done = on_done
         self.stop_reason: str | None = None  # "cancel" | "pause" | "shutdown"
         self.task: asyncio.Task[None] | None = None
 
@@ -55,15 +56,15 @@ class JobSupervisor:
             if is_outage(exc):
                 # Nothing can be written now; what was done is in the database and what the ants
                 # report meanwhile is kept, so the request is resumed from there when it answers.
-                self.engine.interrupt(self.run.request_id, exc)
+                self.tools.interrupts.interrupt(self.run.request_id, exc)
             else:
                 log.exception("supervisor of %s failed while ending the request", self.run.request_id)
         finally:
-            self.engine.supervisor_done(self)
+            self._on_done(self)
 
     async def _supervise(self) -> None:
         run = self.run
-        timeout = run.spec.timeout or self.engine.settings.max_job_timeout_secs
+        timeout = run.spec.timeout or self.tools.settings.max_job_timeout_secs
         try:
             async with asyncio.timeout(timeout):
                 await self._walk_with_retries()
@@ -93,16 +94,16 @@ class JobSupervisor:
                 await self._end(state, code, message)
                 return
             if code not in NOT_RETRIED and run.job_retry < run.spec.retry:
-                delay = job_retry_delay(run.spec, run.job_retry, self.engine.rng)
+                delay = job_retry_delay(run.spec, run.job_retry, self.tools.rng)
                 log.info("request %s failed (%s); job retry %d of %d in %.1fs", run.request_id, code,
                          run.job_retry + 1, run.spec.retry, delay)
-                self.engine.logs.marker(run.request_id, f"{state} ({code}); job retry {run.job_retry + 1} of "
+                self.tools.logs.marker(run.request_id, f"{state} ({code}); job retry {run.job_retry + 1} of "
                                                         f"{run.spec.retry} starts at "
                                                         f"{stamp(utcnow() + timedelta(seconds=delay))}")
                 await self.runner.settle()
-                await self.engine.sleep(delay)
+                await self.tools.sleep(delay)
                 run.job_retry += 1
-                await self.engine.store.requests.transition(run.request_id, ["EXECUTING"], retried=run.job_retry)
+                await self.tools.store.requests.transition(run.request_id, ["EXECUTING"], retried=run.job_retry)
                 await self._forget_for_retry(full_restart(False, run.spec.hard_reset_after_retries, run.job_retry))
                 continue
             await self._always_run(executed)
@@ -154,9 +155,9 @@ class JobSupervisor:
 
     async def _forget_for_retry(self, everything: bool) -> None:
         """Before a job retry: failed tasks run again; with a full reset, every task does."""
-        rows = await self.engine.store.requests.task_executions([self.run.execution_id])
+        rows = await self.tools.store.requests.task_executions([self.run.execution_id])
         drop = [r["id"] for r in rows if everything or r["task_state"] != "COMPLETED"]
-        await self.engine.store.requests.delete_task_executions(drop)
+        await self.tools.store.requests.delete_task_executions(drop)
         self.run.reused = {} if everything else {r["task_type"]: r for r in rows if r["task_state"] == "COMPLETED"}
 
     # --- endings --------------------------------------------------------------------------------
@@ -169,16 +170,16 @@ class JobSupervisor:
         run = self.run
         values = {"error_code": error_code, "error_message": message, "current_task": ""}
         held = self.runner.held_end
-        if self.engine.distributed:  # followers on other queens read the lines from the database
-            await self.engine.logs.store_lines_of(run.request_id)
-        ended = await self.engine.store.requests.finish(
+        if self.tools.distributed:  # followers on other queens read the lines from the database
+            await self.tools.logs.store_lines_of(run.request_id)
+        ended = await self.tools.store.requests.finish(
             run.request_id, run.execution_id, ["EXECUTING", "READY"], state,
             request_values={**values, "user_key": None} if run.request.get("user_key") else values,
             execution_values={**values, **(await self._save_contexts())},
             task_end=(held.task_execution_id, ENDABLE, held.fields) if held is not None else None)
         self.runner.end_written()
         if ended:
-            self.engine.request_ended(run, state)
+            self.tools.ends.request_ended(run, state)
 
     async def _suspend(self, suspend: Suspend) -> None:
         await self.runner.settle()
@@ -206,39 +207,39 @@ class JobSupervisor:
                 return
             await self._forget_for_retry(full_restart(False, run.spec.hard_reset_after_retries, run.job_retry + 1))
             state = "PENDING"
-            again_at = now + timedelta(seconds=job_retry_delay(run.spec, run.job_retry, self.engine.rng))
+            again_at = now + timedelta(seconds=job_retry_delay(run.spec, run.job_retry, self.tools.rng))
             request_values.update(retried=run.job_retry + 1, scheduled_at=again_at)
             marker = f"{suspend.message} at {stamp(now)}; runs again at {stamp(again_at)}"
-        ok = await self.engine.store.requests.finish(run.request_id, run.execution_id, ["EXECUTING"], state,
+        ok = await self.tools.store.requests.finish(run.request_id, run.execution_id, ["EXECUTING"], state,
                                                      request_values=request_values,
                                                      execution_values=await self._save_contexts())
         if ok:
             if marker:
-                self.engine.logs.marker(run.request_id, marker)
-            self.engine.request_suspended(run, state)
+                self.tools.logs.marker(run.request_id, marker)
+            self.tools.ends.request_suspended(run, state)
 
     def _pause_seconds(self) -> float:
-        return self.run.spec.pause_time or self.engine.rng.uniform(30, 39)
+        return self.run.spec.pause_time or self.tools.rng.uniform(30, 39)
 
     async def _stopped(self) -> None:
         reason = self.stop_reason or "shutdown"
         await self.runner.settle()
         await self.runner.cancel_current()
         if reason == "cancel":
-            await self.engine.store.requests.update_execution(
+            await self.tools.store.requests.update_execution(
                 self.run.execution_id, job_state="CANCELLED", ended_at=utcnow(),
                 error_code=ErrorCode.ERR_JOB_CANCELLED, **(await self._save_contexts()))
             await self._mark_running_tasks("CANCELLED", ErrorCode.ERR_JOB_CANCELLED, "cancelled")
-            self.engine.request_ended(self.run, "CANCELLED")
+            self.tools.ends.request_ended(self.run, "CANCELLED")
         elif reason == "pause":
             await self._mark_running_tasks("PAUSED", ErrorCode.ERR_PAUSE_JOB, "paused")
             await self._suspend(Suspend("PAUSED", ErrorCode.ERR_PAUSE_JOB, "paused by request"))
         # shutdown: the request stays EXECUTING with our lease; recovery resumes it after restart
 
     async def _mark_running_tasks(self, state: str, code: str, message: str) -> None:
-        rows = await self.engine.store.requests.task_executions([self.run.execution_id])
+        rows = await self.tools.store.requests.task_executions([self.run.execution_id])
         for row in rows:
             if row["task_state"] in ("EXECUTING", "READY"):
-                await self.engine.store.requests.update_task_execution(
+                await self.tools.store.requests.update_task_execution(
                     row["id"], ["EXECUTING", "READY"], task_state=state, error_code=code, error_message=message,
                     ended_at=utcnow())

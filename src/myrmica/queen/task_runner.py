@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from myrmica.broker.messages import TaskRequest, TaskResult
 from myrmica.clock import utcnow
@@ -17,10 +17,8 @@ from myrmica.domain.variables import builtin_variables, task_variables, template
 from myrmica.domain.walk import Outcome, apply_exit_code_override, is_skipped, should_retry_task
 from myrmica.ids import new_id
 from myrmica.queen.context import RunContext
+from myrmica.queen.ports import QueenTasks, RunTools
 from myrmica.queen.render import RenderError, render_task
-
-if TYPE_CHECKING:
-    from myrmica.queen.engine import Engine
 
 log = logging.getLogger("myrmica.queen.tasks")
 
@@ -50,8 +48,9 @@ def _stringify(value: Any) -> str:
 
 
 class TaskRunner:
-    def __init__(self, engine: Engine, run: RunContext) -> None:
-        self.engine = engine
+    def __init__(self, tools: RunTools, tasklets: QueenTasks, run: RunContext) -> None:
+        self.tools = tools
+        self.tasklets = tasklets
         self.run = run
         self.current: tuple[str, int, str] | None = None  # (task execution id, attempt, ant id) in flight
         self._unsaved: dict[str, Any] | None = None  # a new task's row, not stored until it has an ant
@@ -74,13 +73,13 @@ class TaskRunner:
         definition = self.run.definition
         data = self.data_for(stored, task_retry, for_template=True)
         return render_task(definition["raw_source"], definition["raw_format"], self.run.spec, stored.task_type,
-                           data, self.engine.template_functions(self.run))
+                           data, self.tools.specs.template_functions(self.run))
 
     # --- records --------------------------------------------------------------------------------
 
     async def _new_row(self, task: TaskDefinition, state: str, **values: Any) -> dict[str, Any]:
         row = self._row(task, state, **values)
-        await self.engine.store.requests.insert_task_execution(row)
+        await self.tools.store.requests.insert_task_execution(row)
         return row
 
     def _row(self, task: TaskDefinition, state: str, **values: Any) -> dict[str, Any]:
@@ -100,9 +99,9 @@ class TaskRunner:
     async def _finish_row(self, row: dict[str, Any], outcome: Outcome, **values: Any) -> None:
         fields = {"task_state": outcome.state, "exit_code": outcome.exit_code, "error_code": outcome.error_code,
                   "error_message": outcome.error_message, "ended_at": utcnow(), **values}
-        await self.engine.store.requests.update_task_execution(row["id"], ENDABLE, **fields)
+        await self.tools.store.requests.update_task_execution(row["id"], ENDABLE, **fields)
         row.update(fields)
-        self.engine.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
+        self.tools.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
 
     def _hold_end(self, row: dict[str, Any], outcome: Outcome, attempt: int, values: dict[str, Any]) -> None:
         """Keep a task's end for the next write: the request's own end when this was its last task (one
@@ -110,21 +109,21 @@ class TaskRunner:
         fields = {"task_state": outcome.state, "exit_code": outcome.exit_code, "error_code": outcome.error_code,
                   "error_message": outcome.error_message, "ended_at": utcnow(), **values}
         row.update(fields)
-        self.engine.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
+        self.tools.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
         self.held_end = HeldEnd(row["id"], attempt, fields)
 
     async def settle(self) -> None:
         """Write the held task end now."""
         held = self.held_end
         if held is not None:
-            await self.engine.store.requests.update_task_execution(held.task_execution_id, ENDABLE, **held.fields)
+            await self.tools.store.requests.update_task_execution(held.task_execution_id, ENDABLE, **held.fields)
             self.end_written()
 
     def end_written(self) -> None:
         """The held task end is stored (alone, or with the request's end): its reply may be acknowledged."""
         held, self.held_end = self.held_end, None
         if held is not None:
-            self.engine.recorded(held.task_execution_id, held.attempt)
+            self.tools.dispatch.recorded(held.task_execution_id, held.attempt)
 
     # --- one task, all attempts -----------------------------------------------------------------
 
@@ -136,7 +135,7 @@ class TaskRunner:
             row = await self._new_row(stored, "EXECUTING")
             outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE,
                               f"template error: {self.run.hide_secrets(str(exc))}")
-            self.engine.logs.system(self.run.request_id, row["id"], stored.task_type, outcome.error_message)
+            self.tools.logs.system(self.run.request_id, row["id"], stored.task_type, outcome.error_message)
             await self._finish_row(row, outcome)
             return stored, outcome, row
         if task.except_ and is_skipped(task.except_):
@@ -159,11 +158,11 @@ class TaskRunner:
                 if attempt > task.retry:
                     outcome = Outcome("FAILED", "-1", ErrorCode.ERR_ANT_LOST,
                                       f"task {task.task_type} was cut off by a restart and has no retries left")
-                    await self.engine.store.requests.update_task_execution(
+                    await self.tools.store.requests.update_task_execution(
                         row["id"], ["FAILED", "EXECUTING"], task_state="FAILED", error_code=outcome.error_code,
                         error_message=outcome.error_message, ended_at=utcnow())
                     return task, outcome, row
-                await self.engine.store.requests.update_task_execution(row["id"], ["FAILED", "EXECUTING"],
+                await self.tools.store.requests.update_task_execution(row["id"], ["FAILED", "EXECUTING"],
                                                                        task_state="EXECUTING", attempt=attempt,
                                                                        retried=attempt)
         elif self._needs_ant(task):
@@ -173,7 +172,7 @@ class TaskRunner:
             row = await self._new_row(task, "EXECUTING")
             attempt = 0
         polls = 0
-        deadline = time.monotonic() + self._timeout(task)
+        deadline = time.monotonic() + self.timeout_of(task)
         while True:
             if attempt > 0:
                 try:
@@ -196,22 +195,22 @@ class TaskRunner:
                     outcome = Outcome("FAILED", outcome.exit_code, ErrorCode.ERR_TASK_TIMED_OUT,
                                       f"task {task.task_type} was still polling when its timeout passed")
                 else:
-                    await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"],
+                    await self.tools.store.requests.update_task_execution(row["id"], ["EXECUTING"],
                                                                            attempt=attempt + 1, ant_id="")
-                    self.engine.recorded(row["id"], attempt)
+                    self.tools.dispatch.recorded(row["id"], attempt)
                     attempt += 1
-                    await self.engine.sleep(task_retry_delay(task, 0, self.engine.rng))
+                    await self.tools.sleep(task_retry_delay(task, 0, self.tools.rng))
                     continue
             if should_retry_task(outcome, attempt, task):
-                delay = task_retry_delay(task, attempt, self.engine.rng)
-                self.engine.logs.system(self.run.request_id, row["id"], task.task_type,
+                delay = task_retry_delay(task, attempt, self.tools.rng)
+                self.tools.logs.system(self.run.request_id, row["id"], task.task_type,
                                         f"attempt {attempt + 1} failed ({outcome.error_code} exit {outcome.exit_code});"
                                         f" retrying in {delay:.2f}s")
-                await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], attempt=attempt + 1,
+                await self.tools.store.requests.update_task_execution(row["id"], ["EXECUTING"], attempt=attempt + 1,
                                                                        retried=attempt + 1, ant_id="")
-                self.engine.recorded(row["id"], attempt)
+                self.tools.dispatch.recorded(row["id"], attempt)
                 attempt += 1
-                await self.engine.sleep(delay)
+                await self.tools.sleep(delay)
                 continue
             extra: dict[str, Any] = {"retried": attempt, "attempt": attempt}
             if result is not None:
@@ -226,23 +225,23 @@ class TaskRunner:
         the attempt it left, or wait for that attempt while it still runs on a live ant."""
         ant_id = str(row.get("ant_id") or "")
         key = f"{row['id']}:{attempt}"
-        early = self.engine.orphan_result(key)  # it came while no supervisor waited (or was not stored)
+        early = self.tools.dispatch.orphan_result(key)  # it came while no supervisor waited (or was not stored)
         if early is not None:
             return early
-        ant = self.engine.ants.get(ant_id) if ant_id else None
-        if not self.engine.distributed or ant is None or not ant.alive(time.time()):
+        ant = self.tools.ants.get(ant_id) if ant_id else None
+        if not self.tools.distributed or ant is None or not ant.alive(time.time()):
             return None
         # Still running on the ant (its last heartbeat says so): wait for it. Otherwise its reply may
         # still be on its way through the dead queen's reply stream: wait a little, then call it lost.
         still_running = key in ant.running
-        wait = self._timeout(task) + RESULT_GRACE_SECONDS if still_running else REPLY_CATCH_UP_SECONDS
+        wait = self.timeout_of(task) + RESULT_GRACE_SECONDS if still_running else REPLY_CATCH_UP_SECONDS
         try:
-            return await self.engine.attach(ant_id, key, wait)
+            return await self.tools.dispatch.attach(ant_id, key, wait)
         finally:
-            await self.engine.release_ant(ant_id, key)
+            await self.tools.dispatch.release_ant(ant_id, key)
 
-    def _timeout(self, task: TaskDefinition) -> float:
-        limit = self.engine.settings.max_task_timeout_secs
+    def timeout_of(self, task: TaskDefinition) -> float:
+        limit = self.tools.settings.max_task_timeout_secs
         return min(task.timeout, limit) if task.timeout > 0 else limit
 
     def _absorb(self, task: TaskDefinition, result: TaskResult) -> None:
@@ -260,28 +259,29 @@ class TaskRunner:
         write, not two); when it must wait for one, the row is stored first so the task shows meanwhile."""
         method, tags = task.execution_method.value, frozenset(task.tags)
         if self._unsaved is row:
-            ant_id = await self.engine.reserve_ant(method, tags, key, 0.0)
+            ant_id = await self.tools.dispatch.reserve_ant(method, tags, key, 0.0)
             if ant_id is not None:
                 return ant_id
             await self._save_unsaved(row, ant_id="")
-        return await self.engine.reserve_ant(method, tags, key, self._timeout(task))
+        return await self.tools.dispatch.reserve_ant(method, tags, key, self.timeout_of(task))
 
     async def _save_unsaved(self, row: dict[str, Any], *, ant_id: str) -> None:
         self._unsaved = None
         row["ant_id"] = ant_id
-        await self.engine.store.requests.insert_task_execution(row)
+        await self.tools.store.requests.insert_task_execution(row)
 
     async def _attempt(self, task: TaskDefinition, row: dict[str, Any], attempt: int
                        ) -> tuple[Outcome, TaskResult | None]:
         if not self._needs_ant(task):
-            return await self.engine.tasklets.run(self, task, row, attempt), None
+            return await self.tasklets.run(self, task, row, attempt), None
         method = task.execution_method.value
         tags = frozenset(task.tags)
         key = f"{row['id']}:{attempt}"
+        dispatch = self.tools.dispatch
         for _ in range(MAX_HANDBACKS):
             ant_id = await self._reserve(task, row, key)
             if ant_id is None:
-                message = self.engine.ants.missing([(method, tags)]) or "every fitting ant is at capacity"
+                message = self.tools.ants.missing([(method, tags)]) or "every fitting ant is at capacity"
                 return Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, message), None
             result: TaskResult | None = None
             try:
@@ -289,12 +289,12 @@ class TaskRunner:
                 self.current = (row["id"], attempt, ant_id)
                 if self._unsaved is row:  # with its ant: another queen adopting this request must find it
                     await self._save_unsaved(row, ant_id=ant_id)
-                elif self.engine.distributed:
-                    await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
-                result = await self.engine.dispatch(ant_id, request, self._timeout(task) + RESULT_GRACE_SECONDS)
+                elif self.tools.distributed:
+                    await self.tools.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
+                result = await dispatch.dispatch(ant_id, request, self.timeout_of(task) + RESULT_GRACE_SECONDS)
             finally:
                 self.current = None
-                await self.engine.release_ant(ant_id, key, answered=result is not None and result.ant_id == ant_id)
+                await dispatch.release_ant(ant_id, key, answered=result is not None and result.ant_id == ant_id)
             if result is None or result.error_code != HANDED_BACK:
                 break
             # The ant was shutting down and handed the task back untouched: not an attempt.
@@ -315,19 +315,19 @@ class TaskRunner:
             task_type=task.task_type, method=task.execution_method.value, attempt=attempt,
             script=task.script, before_script=task.before_script, after_script=task.after_script,
             variables=variables, environment={k: _stringify(v) for k, v in task.environment.items()},
-            headers=task.headers, query=task.query, url=task.url, timeout_secs=self._timeout(task),
+            headers=task.headers, query=task.query, url=task.url, timeout_secs=self.timeout_of(task),
             working_dir=task.working_dir, report_stdout=task.report_stdout, secrets=self.run.secrets,
-            reply_to=self.engine.queen_id, artifact_paths=task.artifacts.paths if task.artifacts else [],
+            reply_to=self.tools.queen_id, artifact_paths=task.artifacts.paths if task.artifacts else [],
             artifacts_when=task.artifacts.when if task.artifacts else "always", dependencies=task.dependencies,
             container=dict(task.container or {}),
             host_network=str(task.host_network).strip().lower() in ("true", "yes", "1", "host")
             or task.network_mode.strip().lower() == "host")
 
     async def cancel_current(self) -> None:
-        await self.engine.cancel_fan_out(self.run.request_id)
+        await self.tools.dispatch.cancel_fan_out(self.run.request_id)
         if self.current is not None:
             te_id, _, ant_id = self.current
-            await self.engine.broker.control(ant_id, {"action": "CANCEL", "task_execution_id": te_id})
+            await self.tools.dispatch.control(ant_id, {"action": "CANCEL", "task_execution_id": te_id})
 
     # --- approvals ------------------------------------------------------------------------------
 
@@ -336,6 +336,6 @@ class TaskRunner:
                     "AwaitingApprovalFor": task.task_type}
         row = await self._new_row(task, "MANUAL_APPROVAL_REQUIRED", exit_code=ExitCode.AWAITING_APPROVAL,
                                   contexts=contexts)
-        self.engine.logs.system(self.run.request_id, row["id"], task.task_type,
+        self.tools.logs.system(self.run.request_id, row["id"], task.task_type,
                                 f"waiting for approval of {task.task_type}")
         return Outcome("MANUAL_APPROVAL_REQUIRED", ExitCode.AWAITING_APPROVAL), row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import TaskDefinition
@@ -13,15 +13,13 @@ from myrmica.domain.documents import load_json
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.methods import TaskMethod
 from myrmica.domain.principal import Principal
+from myrmica.domain.records import NewRequest
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import Outcome
 from myrmica.ids import new_id
+from myrmica.queen.ports import RunnerView, RunTools
 from myrmica.queen.render import RenderError, render_task, render_text
 from myrmica.store.accounts import principal_of
-
-if TYPE_CHECKING:
-    from myrmica.queen.engine import Engine
-    from myrmica.queen.task_runner import TaskRunner
 
 log = logging.getLogger("myrmica.queen.tasklets")
 
@@ -30,10 +28,10 @@ POLL_SECONDS = 1.0
 
 
 class Tasklets:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, tools: RunTools) -> None:
+        self.tools = tools
 
-    async def run(self, runner: TaskRunner, task: TaskDefinition, row: dict[str, Any], attempt: int) -> Outcome:
+    async def run(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any], attempt: int) -> Outcome:
         try:
             if task.fan_out is not None:
                 if task.fan_out.fork_job_type:
@@ -49,24 +47,24 @@ class Tasklets:
         return Outcome("FAILED", "-1", ErrorCode.ERR_TASK_EXECUTE,
                        f"method {task.method.value} is not available in this version of Myrmica")
 
-    async def _owner(self, runner: TaskRunner) -> Principal:
+    async def _owner(self, runner: RunnerView) -> Principal:
         user_id = runner.run.request.get("user_id")
         if user_id:
-            return principal_of(await self.engine.store.accounts.user(user_id))
-        return self.engine.ctx.admin
+            return principal_of(await self.tools.store.accounts.user(user_id))
+        return self.tools.admin
 
-    def _input_params(self, runner: TaskRunner, task: TaskDefinition, extra: dict[str, Any]) -> dict[str, Any]:
+    def _input_params(self, runner: RunnerView, task: TaskDefinition, extra: dict[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = dict(extra)
         if task.sub_workflow is None:
             return params
         data = {**runner.data_for(task, 0, for_template=True), **extra}
-        functions = self.engine.template_functions(runner.run)
+        functions = self.tools.specs.template_functions(runner.run)
         for item in task.sub_workflow.input_params:
             value = item.value
             params[item.name] = render_text(value, data, functions) if isinstance(value, str) else value
         return params
 
-    async def _submit_child(self, runner: TaskRunner, task: TaskDefinition, job_type: str, version: str,
+    async def _submit_child(self, runner: RunnerView, task: TaskDefinition, job_type: str, version: str,
                             params: dict[str, Any]) -> dict[str, Any]:
         parent = runner.run.request
         params = {**params, "ForkedJob": True, f"ParentJobType_{parent['id']}": parent["job_type"]}
@@ -77,12 +75,12 @@ class Tasklets:
                 params.setdefault(key, value)
                 if value == job_type:
                     raise _Refused(f"refused to fork {job_type}: it is already an ancestor (fork bomb guard)")
-        child, _ = await self.engine.operations.submit(
-            await self._owner(runner), {"job_type": job_type, "job_version": version, "params": params},
+        child, _ = await self.tools.submitter.submit(
+            await self._owner(runner), NewRequest(job_type=job_type, job_version=str(version or ""), params=params),
             parent=parent)
         return child
 
-    async def _fork(self, runner: TaskRunner, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
+    async def _fork(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
         try:
             child = await self._submit_child(runner, task, task.fork_job_type,
                                              task.fork_job_version or task.job_version,
@@ -99,7 +97,7 @@ class Tasklets:
             return await self._wait_children(runner, task, row, [child["id"]])
         return Outcome("COMPLETED", "0")
 
-    async def _await(self, runner: TaskRunner, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
+    async def _await(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
         ids = []
         for name in task.await_forked_tasks:
             child_id = runner.run.contexts.get(f"{name}.ForkedJobID")
@@ -108,7 +106,7 @@ class Tasklets:
             ids.append(str(child_id))
         return await self._wait_children(runner, task, row, ids)
 
-    async def _wait_children(self, runner: TaskRunner, task: TaskDefinition, row: dict[str, Any],
+    async def _wait_children(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any],
                              ids: list[str]) -> Outcome:
         children = await self.wait_terminal(ids)
         outputs: dict[str, Any] = {"RequestIDs": ",".join(ids), "TotalRequests": len(ids)}
@@ -141,14 +139,14 @@ class Tasklets:
     async def _child_contexts(self, child: dict[str, Any]) -> dict[str, Any]:
         if not child.get("job_execution_id"):
             return {}
-        execution = await self.engine.store.requests.execution(child["job_execution_id"])
+        execution = await self.tools.store.requests.execution(child["job_execution_id"])
         return dict(((execution or {}).get("contexts") or {}).get("contexts", {}))
 
     async def wait_terminal(self, ids: list[str]) -> list[dict[str, Any]]:
         """Wait until each request has ended: woken by their ends, with a slow poll as the safety net."""
-        store = self.engine.store
+        store = self.tools.store
         while True:
-            event = self.engine.watch_ends(ids)
+            event = self.tools.watch.watch_ends(ids)
             try:
                 rows = [await store.requests.get(i) for i in ids]
                 if all(r["job_state"] in TERMINAL for r in rows):
@@ -156,15 +154,15 @@ class Tasklets:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), timeout=POLL_SECONDS)
             finally:
-                self.engine.unwatch_ends(ids, event)
+                self.tools.watch.unwatch_ends(ids, event)
 
     async def _set_contexts(self, row: dict[str, Any], values: dict[str, Any]) -> None:
         row["contexts"] = {**(row.get("contexts") or {}), **values}
-        await self.engine.store.requests.update_task_execution(row["id"], ["EXECUTING"], contexts=row["contexts"])
+        await self.tools.store.requests.update_task_execution(row["id"], ["EXECUTING"], contexts=row["contexts"])
 
     # --- fan-out --------------------------------------------------------------------------------
 
-    def _items(self, runner: TaskRunner, task: TaskDefinition) -> list[Any]:
+    def _items(self, runner: RunnerView, task: TaskDefinition) -> list[Any]:
         assert task.fan_out is not None
         source = task.fan_out.source
         run = runner.run
@@ -183,7 +181,7 @@ class Tasklets:
             raise _Refused(f"fan_out source {source!r} is not a list")
         return value
 
-    async def _fan_out_tasks(self, runner: TaskRunner, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
+    async def _fan_out_tasks(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
         assert task.fan_out is not None
         fan = task.fan_out
         try:
@@ -213,7 +211,7 @@ class Tasklets:
                 done, _ = await asyncio.wait([*[j for j in jobs if not j.done()], waiter],
                                              return_when=asyncio.FIRST_COMPLETED)
             if failed.is_set():
-                await runner.engine.cancel_fan_out(runner.run.request_id)
+                await self.tools.dispatch.cancel_fan_out(runner.run.request_id)
             waiter.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
         outputs: dict[str, Any] = {"FanOutItemCount": len(items), "FanOutSource": fan.source, "FanOutMode": "task"}
@@ -234,9 +232,10 @@ class Tasklets:
                            f"fan-out item failed: {first_failure.error_message}")
         return Outcome("COMPLETED", "0")
 
-    async def _fan_out_item(self, runner: TaskRunner, stored: TaskDefinition, parent: dict[str, Any], index: int,
+    async def _fan_out_item(self, runner: RunnerView, stored: TaskDefinition, parent: dict[str, Any], index: int,
                             item: Any, item_var: str) -> tuple[Outcome, dict[str, Any]]:
-        engine = self.engine
+        tools = self.tools
+        dispatch = tools.dispatch
         now = utcnow()
         child: dict[str, Any] = {
             "id": new_id(), "job_execution_id": runner.run.execution_id, "job_request_id": runner.run.request_id,
@@ -246,49 +245,49 @@ class Tasklets:
             "comments": "", "ant_id": "", "ant_host": "", "retried": 0, "attempt": 0, "contexts": {item_var: item},
             "stdout": [], "task_order": parent["task_order"], "cost_factor": 0.0, "log_bytes": 0, "started_at": now,
             "ended_at": None, "updated_at": now}
-        await engine.store.requests.insert_task_execution(child)
+        await tools.store.requests.insert_task_execution(child)
         extra = {item_var: item, f"{item_var}_index": index}
         try:
             data = {**runner.data_for(stored, 0, for_template=True), **extra}
             task = render_task(runner.run.definition["raw_source"], runner.run.definition["raw_format"],
-                               runner.run.spec, stored.task_type, data, engine.template_functions(runner.run))
+                               runner.run.spec, stored.task_type, data, tools.specs.template_functions(runner.run))
         except RenderError as exc:
             outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {exc}")
-            await engine.store.requests.update_task_execution(child["id"], ["EXECUTING"], task_state="FAILED",
+            await tools.store.requests.update_task_execution(child["id"], ["EXECUTING"], task_state="FAILED",
                                                               exit_code="-1", error_code=outcome.error_code,
                                                               error_message=outcome.error_message, ended_at=utcnow())
             return outcome, {}
         method, tags = task.execution_method.value, frozenset(task.tags)
         key = f"{child['id']}:0"
-        timeout = runner._timeout(task)
-        ant_id = await engine.reserve_ant(method, tags, key, timeout)
+        timeout = runner.timeout_of(task)
+        ant_id = await dispatch.reserve_ant(method, tags, key, timeout)
         if ant_id is None:
             outcome = Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, f"no ant can run {method}")
         else:
             try:
                 request = runner.task_request(task, child, 0, extra_variables=extra)
-                engine.fan_out_running.setdefault(runner.run.request_id, set()).add((child["id"], ant_id))
-                result = await engine.dispatch(ant_id, request, timeout + 5)
+                dispatch.fan_out_started(runner.run.request_id, child["id"], ant_id)
+                result = await dispatch.dispatch(ant_id, request, timeout + 5)
             finally:
-                engine.fan_out_running.get(runner.run.request_id, set()).discard((child["id"], ant_id))
-                await engine.release_ant(ant_id, key)
+                dispatch.fan_out_ended(runner.run.request_id, child["id"], ant_id)
+                await dispatch.release_ant(ant_id, key)
             if result is None:
                 outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TASK_TIMED_OUT, "no result within the task timeout")
             else:
                 outcome = Outcome(result.state, result.exit_code, result.error_code, result.error_message)
-                await engine.store.requests.update_task_execution(
+                await tools.store.requests.update_task_execution(
                     child["id"], ["EXECUTING"], task_state=result.state, exit_code=result.exit_code,
                     error_code=result.error_code, error_message=result.error_message, ant_id=result.ant_id,
                     ant_host=result.ant_host, stdout=result.stdout, ended_at=utcnow(),
                     contexts={item_var: item, **result.task_context})
-                engine.recorded(child["id"], 0)
+                dispatch.recorded(child["id"], 0)
                 return outcome, result.job_context
-        await engine.store.requests.update_task_execution(child["id"], ["EXECUTING"], task_state=outcome.state,
+        await tools.store.requests.update_task_execution(child["id"], ["EXECUTING"], task_state=outcome.state,
                                                           exit_code=outcome.exit_code, error_code=outcome.error_code,
                                                           error_message=outcome.error_message, ended_at=utcnow())
         return outcome, {}
 
-    async def _fan_out_jobs(self, runner: TaskRunner, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
+    async def _fan_out_jobs(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
         assert task.fan_out is not None
         fan = task.fan_out
         try:
@@ -304,7 +303,7 @@ class Tasklets:
         outcome = await self._wait_children(runner, task, row, ids) if ids else Outcome("COMPLETED", "0")
         outputs: dict[str, Any] = {"FanOutItemCount": len(items), "FanOutSource": fan.source, "FanOutMode": "job"}
         for index, child_id in enumerate(ids):
-            child = await self.engine.store.requests.get(child_id)
+            child = await self.tools.store.requests.get(child_id)
             prefix = f"{fan.item_var}_{index}_"
             outputs.update({prefix + "status": child["job_state"], prefix + "error_message": child["error_message"],
                             prefix + "exit_code": "0" if child["job_state"] == "COMPLETED" else "-1"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
@@ -12,21 +12,14 @@ from myrmica.clock import utcnow
 from myrmica.domain.definitions import ParsedDefinition
 from myrmica.domain.errors import ConflictError, NotFoundError
 from myrmica.domain.principal import Principal
+from myrmica.domain.records import DefinitionFilter
 from myrmica.ids import new_id
 from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import job_definitions as jd
 
 DEFAULT_MAX_CONCURRENCY = 3
-
-
-@dataclass(frozen=True)
-class DefinitionFilter:
-    job_type: str | None = None
-    platform: str | None = None
-    disabled: bool | None = None
-    public_plugin: bool | None = None
-    tags: list[str] = field(default_factory=list)
+__all__ = ["DefinitionFilter", "DefinitionRepository", "SaveResult"]
 
 
 class _Raced(Exception):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from myrmica.clock import utcnow
 from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
+from myrmica.domain.records import RequestFilter
 from myrmica.store.database_lock import Conn, Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.statements import (
@@ -32,6 +33,7 @@ from myrmica.store.tables import job_requests as jr
 from myrmica.store.tables import task_executions as te
 
 TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+__all__ = ["CreateResult", "RequestFilter", "RequestRepository", "request_visible_to"]
 
 # The states are literal SQL: PostgreSQL's partial indexes need their predicate in the query (migration 0003).
 _DUE = (select(jr).where(text(WAITING_PREDICATE),
@@ -45,17 +47,6 @@ _DUE_SQLITE = text(
 _NEXT_DUE = select(func.min(jr.c.scheduled_at)).where(text(WAITING_PREDICATE))
 _ACTIVE_COUNTS = (select(jr.c.owner_key, jr.c.job_type, func.count()).where(text(ACTIVE_PREDICATE))
                   .group_by(jr.c.owner_key, jr.c.job_type))
-
-
-@dataclass(frozen=True)
-class RequestFilter:
-    job_type: str | None = None
-    states: frozenset[str] = frozenset()
-    platform: str | None = None
-    job_group: str | None = None
-    parent_id: str | None = None
-    q: str | None = None
-    cron_triggered: bool | None = None
 
 
 @dataclass

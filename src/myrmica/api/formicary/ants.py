@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from myrmica.api.auth import current_principal, require_admin
 from myrmica.api.errors import ApiError
-from myrmica.api.formicary.requests import engine_of
+from myrmica.api.formicary.engine_view import engine_of
 from myrmica.api.formicary.schemas import AntOut, AntPage, answers
 from myrmica.api.formicary.serializers import iso
 from myrmica.api.pagination import single_page

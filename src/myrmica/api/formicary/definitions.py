@@ -14,16 +14,15 @@ from myrmica.api.errors import ApiError
 from myrmica.api.formicary.schemas import ConcurrencyBody, DefinitionOut, DefinitionPage, Done, answers
 from myrmica.api.formicary.serializers import definition_json
 from myrmica.api.graphviz import FORMATS, draw
+from myrmica.api.jobs import jobs_of
 from myrmica.api.openapi_docs import PAGING, body, extra, form_or_json, q_bool, q_int, q_str
 from myrmica.api.pagination import bool_param, envelope, int_param, page_of
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import parse_definition
-from myrmica.domain.dot import definition_dot
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.numbers import INT32_MAX, strict_int
-from myrmica.domain.plugins import check_plugin_name
 from myrmica.domain.principal import Principal
-from myrmica.store.definitions import DefinitionFilter
+from myrmica.domain.records import DefinitionFilter, PageRequest
 
 router = APIRouter(prefix="/api/jobs/definitions", tags=["job definitions"])
 plugins_router = APIRouter(prefix="/api", tags=["job definitions"])
@@ -37,7 +36,6 @@ def _version(request: Request) -> int | None:
 
 
 async def _list(request: Request, principal: Principal, *, plugins_only: bool = False) -> dict[str, Any]:
-    ctx = context_of(request)
     page = page_of(request)
     tags = [t.strip().lower() for t in request.query_params.get("tags", "").split(",") if t.strip()]
     flt = DefinitionFilter(
@@ -47,13 +45,8 @@ async def _list(request: Request, principal: Principal, *, plugins_only: bool = 
         public_plugin=True if plugins_only else bool_param(request, "public_plugin"),
         tags=tags,
     )
-    rows, total = await ctx.store.definitions.search(principal, flt, page=page.page, page_size=page.size)
-    return envelope([definition_json(row) for row in rows], total, page)
-
-
-async def _changed(request: Request, row: dict[str, Any]) -> None:
-    for hook in context_of(request).services.get("definition_changed_hooks", []):
-        await hook(row)
+    found = await jobs_of(request).definitions.search(principal, flt, PageRequest(page.page, page.size))
+    return envelope([definition_json(record) for record in found.items], found.total, page)
 
 
 @router.get("", responses=answers(DefinitionPage), openapi_extra=extra(
@@ -73,43 +66,31 @@ async def list_plugins(request: Request, principal: Principal = Depends(current_
 @router.post("", responses=answers(DefinitionOut, 201), openapi_extra=extra(
     body(JobDefinitionSpec, "application/yaml", "application/json")))
 async def upload_definition(request: Request, principal: Principal = Depends(current_principal)) -> Response:
-    ctx = context_of(request)
     source = await read_text(request)
     parsed = parse_definition(source, request.headers.get("content-type"))
-    if parsed.spec.public_plugin:
-        org_id = principal.organization_id
-        check_plugin_name(parsed.spec.job_type, await ctx.store.accounts.org_bundle(org_id) if org_id else None)
-    saved = await ctx.store.definitions.save(principal, parsed)
-    if saved.created:
-        ctx.metrics.definitions_saved.inc()
-        await ctx.store.audit.record("JOB_DEFINITION_UPDATED", principal, target_id=saved.definition["id"],
-                                     job_type=parsed.spec.job_type,
-                                     message=f"version {saved.definition['version']}")
-        for hook in ctx.services.get("definition_saved_hooks", []):
-            await hook(saved.definition)
+    saved = await jobs_of(request).definitions.upsert(principal, parsed)
     # Known keys Myrmica keeps but does not act on yet (Formicary's `resources`, `notify`, …).
-    body = {**definition_json(saved.definition), "warnings": list(parsed.warnings)}
+    body = {**definition_json(saved.definition), "warnings": list(saved.warnings)}
     return JSONResponse(body, status_code=201 if saved.created else 200)
 
 
 @router.get("/type/{job_type}/versions", responses=answers(list[DefinitionOut]))
 async def definition_versions(job_type: str, request: Request,
                               principal: Principal = Depends(current_principal)) -> Any:
-    rows = await context_of(request).store.definitions.versions(principal, job_type)
-    return [definition_json(row, with_tasks=False) for row in rows]
+    records = await jobs_of(request).definitions.versions(principal, job_type)
+    return [definition_json(record, with_tasks=False) for record in records]
 
 
 @router.get("/{job_type}/yaml", responses=answers(media="application/yaml"), openapi_extra=VERSION)
 async def definition_yaml(job_type: str, request: Request,
                           principal: Principal = Depends(current_principal)) -> Response:
-    row = await context_of(request).store.definitions.get(principal, job_type, version=_version(request))
-    media = "application/yaml" if row["raw_format"] == "yaml" else "application/json"
-    return PlainTextResponse(row["raw_source"], media_type=media)
+    record = await jobs_of(request).definitions.get(principal, job_type, version=_version(request))
+    media = "application/yaml" if record.raw_format == "yaml" else "application/json"
+    return PlainTextResponse(record.raw_source, media_type=media)
 
 
 async def _dot(request: Request, principal: Principal, definition_id: str) -> str:
-    row = await context_of(request).store.definitions.get(principal, definition_id, version=_version(request))
-    return definition_dot(JobDefinitionSpec.model_validate(row["spec"]))
+    return await jobs_of(request).definitions.dot(principal, definition_id, version=_version(request))
 
 
 @router.get("/{definition_id}/dot", responses=answers(media="text/vnd.graphviz"), openapi_extra=VERSION)
@@ -139,35 +120,26 @@ async def _drawn(request: Request, principal: Principal, definition_id: str, fmt
 @router.get("/{definition_id}", responses=answers(DefinitionOut), openapi_extra=VERSION)
 async def get_definition(definition_id: str, request: Request,
                          principal: Principal = Depends(current_principal)) -> Any:
-    row = await context_of(request).store.definitions.get(principal, definition_id, version=_version(request))
-    return definition_json(row)
+    return definition_json(await jobs_of(request).definitions.get(principal, definition_id, version=_version(request)))
 
 
 @router.delete("/{definition_id}", responses=answers(Done))
 async def delete_definition(definition_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Any:
-    ctx = context_of(request)
-    row = await ctx.store.definitions.delete(principal, definition_id)
-    await _changed(request, {**row, "active": False})
-    await ctx.store.audit.record("JOB_DEFINITION_UPDATED", principal, target_id=row["id"],
-                                 job_type=row["job_type"], message="deleted")
-    return {"id": row["id"], "job_type": row["job_type"], "deleted": True}
+    record = await jobs_of(request).definitions.delete(principal, definition_id)
+    return {"id": record.id, "job_type": record.job_type, "deleted": True}
 
 
 @router.post("/{definition_id}/disable", responses=answers(DefinitionOut))
 async def disable_definition(definition_id: str, request: Request,
                              principal: Principal = Depends(current_principal)) -> Any:
-    row = await context_of(request).store.definitions.set_disabled(principal, definition_id, True)
-    await _changed(request, row)
-    return definition_json(row)
+    return definition_json(await jobs_of(request).definitions.set_disabled(principal, definition_id, True))
 
 
 @router.post("/{definition_id}/enable", responses=answers(DefinitionOut))
 async def enable_definition(definition_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Any:
-    row = await context_of(request).store.definitions.set_disabled(principal, definition_id, False)
-    await _changed(request, row)
-    return definition_json(row)
+    return definition_json(await jobs_of(request).definitions.set_disabled(principal, definition_id, False))
 
 
 @router.put("/{definition_id}/concurrency", responses=answers(DefinitionOut),
@@ -182,5 +154,4 @@ async def set_concurrency(definition_id: str, request: Request,
         concurrency = strict_int(value, "concurrency", minimum=1, maximum=INT32_MAX)
     except ValidationError as exc:
         raise ApiError(400, exc.message, field="concurrency") from exc
-    row = await context_of(request).store.definitions.set_concurrency(principal, definition_id, concurrency)
-    return definition_json(row)
+    return definition_json(await jobs_of(request).definitions.set_concurrency(principal, definition_id, concurrency))

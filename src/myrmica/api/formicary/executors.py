@@ -13,8 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from myrmica.api.auth import current_principal, require_admin
+from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
-from myrmica.api.formicary.requests import engine_of
+from myrmica.api.formicary.engine_view import engine_of
 from myrmica.api.formicary.schemas import Done, ExecutorPage, answers
 from myrmica.api.openapi_docs import extra, q_str
 from myrmica.api.pagination import single_page
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/api/executors", tags=["ants"])
 async def list_executors(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     require_admin(principal, "look at or stop executors")
     engine = engine_of(request)
+    store = context_of(request).store  # (task execution rows: executors have no job service operation)
     records: list[dict[str, Any]] = []
     keys: set[str] = set()
     for ant in engine.ants.snapshot():
@@ -42,7 +44,7 @@ async def list_executors(request: Request, principal: Principal = Depends(curren
             records.append(record)
     listed: list[dict[str, Any]] = []
     for record in records:
-        row = await engine.store.requests.task_execution(record["id"])
+        row = await store.requests.task_execution(record["id"])
         if row is not None:  # (no row yet: a reservation whose task is being stored, not yet sent)
             listed.append({**record, "job_request_id": row["job_request_id"], "task_type": row["task_type"],
                            "method": row["method"], "task_state": row["task_state"]})
@@ -56,14 +58,15 @@ async def terminate_executor(task_execution_id: str, request: Request,
     """Stop one running task on its ant; the task fails as cancelled and the job follows its failure edge."""
     require_admin(principal, "look at or stop executors")
     engine = engine_of(request)
+    store = context_of(request).store  # (task execution rows: executors have no job service operation)
     ant_id = request.query_params.get("antID") or request.query_params.get("ant_id")
-    row = await engine.store.requests.task_execution(task_execution_id)
+    row = await store.requests.task_execution(task_execution_id)
     if row is None:  # a container's id or name: the task it runs
         for ant in engine.ants.snapshot():
             for container in ant.get("containers", []):
                 if task_execution_id in (container.get("container_id"), container.get("container_name")):
                     task_execution_id, ant_id = str(container.get("task_execution_id")), ant["ant_id"]
-                    row = await engine.store.requests.task_execution(task_execution_id)
+                    row = await store.requests.task_execution(task_execution_id)
     if row is None:
         raise ApiError(404, f"task execution {task_execution_id} not found")
     ant_id = ant_id or row["ant_id"]
@@ -72,7 +75,7 @@ async def terminate_executor(task_execution_id: str, request: Request,
     if row["task_state"] != "EXECUTING":
         raise ApiError(409, f"task execution {task_execution_id} is {row['task_state']}, not running",
                        field="task_state")
-    await engine.broker.control(ant_id, {"action": "TERMINATE", "task_execution_id": task_execution_id})
+    await engine.dispatch.control(ant_id, {"action": "TERMINATE", "task_execution_id": task_execution_id})
     return {"id": task_execution_id, "ant_id": ant_id, "terminating": True}
 
 

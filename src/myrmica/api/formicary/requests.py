@@ -1,8 +1,9 @@
-"""``/api/jobs/requests``: submit, watch and steer job requests."""
+"""``/api/jobs/requests``: submit, watch and steer job requests (through the job service)."""
 
 from __future__ import annotations
 
-import statistics
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,33 +23,68 @@ from myrmica.api.formicary.schemas import (
     WaitTime,
     answers,
 )
-from myrmica.api.formicary.serializers import execution_json, iso, request_json
+from myrmica.api.formicary.serializers import approval_json, iso, request_json
 from myrmica.api.graphviz import draw
+from myrmica.api.jobs import jobs_of
 from myrmica.api.openapi_docs import PAGING, body, extra, q_bool, q_str
 from myrmica.api.pagination import bool_param, envelope, page_of
-from myrmica.domain.definition_model import JobDefinitionSpec
-from myrmica.domain.dot import definition_dot
+from myrmica.domain.errors import ValidationError
+from myrmica.domain.numbers import check_name
 from myrmica.domain.principal import Principal
+from myrmica.domain.records import NewRequest, PageRequest, RequestFilter
 from myrmica.domain.states import states_for_filter
-from myrmica.queen.engine import Engine
-from myrmica.store.requests import RequestFilter
 
 router = APIRouter(prefix="/api/jobs/requests", tags=["job requests"])
 stats_router = APIRouter(prefix="/api", tags=["job requests"])
 
 
-def engine_of(request: Request) -> Engine:
-    engine: Engine = context_of(request).services["engine"]
-    return engine
+def parse_time(value: Any, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be an RFC 3339 time such as 2026-01-02T15:04:05Z", field=field)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationError(f"{field} {value!r} is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)",
+                              field=field) from exc
+    if parsed.tzinfo is None or "T" not in value.upper():
+        raise ValidationError(f"{field} {value!r} needs a date, a time and a zone (e.g. 2026-01-02T15:04:05Z)",
+                              field=field)
+    return parsed
 
 
-async def full_request(engine: Engine, row: dict[str, Any]) -> dict[str, Any]:
-    execution_id = row.get("job_execution_id") or row.get("last_job_execution_id")
-    execution = await engine.store.requests.execution(execution_id) if execution_id else None
-    body = None
-    if execution is not None:
-        body = execution_json(execution, await engine.store.requests.task_executions([execution["id"]]))
-    return request_json(row, body)
+def _free_text(body: dict[str, Any], field: str) -> str:
+    """An optional text field of a submit; numbers are taken as their text (the service bounds the length)."""
+    value = body.get(field)
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dict | list):
+        raise ValidationError(f"{field} must be text", field=field)
+    return str(value)
+
+
+def new_request(body: dict[str, Any]) -> NewRequest:
+    """A Formicary submit body (``job_type``, ``params``, ``job_priority``, …) as a core request."""
+    job_type = check_name(body.get("job_type"), "job_type")
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise ValidationError("params must be an object", field="params")
+    secret_params = body.get("secret_params") or {}
+    if not isinstance(secret_params, dict):
+        raise ValidationError("secret_params must be an object of name → value", field="secret_params")
+    priority = body.get("job_priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ValidationError("job_priority must be an integer between -2147483648 and 2147483647",
+                              field="job_priority")
+    user_key = body.get("user_key") or None
+    if user_key is not None and not isinstance(user_key, str):
+        raise ValidationError("user_key must be a string of at most 300 characters", field="user_key")
+    return NewRequest(job_type=job_type, job_version=str(body.get("job_version") or ""), params=params,
+                      secret_params=secret_params, job_priority=priority,
+                      scheduled_at=parse_time(body.get("scheduled_at"), "scheduled_at"), user_key=user_key,
+                      description=_free_text(body, "description"), platform=_free_text(body, "platform"),
+                      job_group=_free_text(body, "job_group"))
 
 
 @router.post("", responses=answers(JobRequestOut, 201), openapi_extra=extra(body(SubmitBody)))
@@ -56,16 +92,14 @@ async def submit(request: Request) -> Response:
     # The busiest route: the principal is looked up here rather than through Depends (FastAPI's
     # dependency solving costs a few percent of a submit); the check is the same.
     principal = await current_principal(request)
-    engine = engine_of(request)
-    row, created = await engine.operations.submit(principal, await read_json_object(request))
-    return JSONResponse(request_json(row), status_code=201 if created else 200)
+    submitted = await jobs_of(request).submit(principal, new_request(await read_json_object(request)))
+    return JSONResponse(request_json(submitted.request), status_code=201 if submitted.created else 200)
 
 
 @router.get("", responses=answers(RequestPage), openapi_extra=extra(
     *PAGING, q_str("job_type"), q_str("job_state", "states or groups, comma-separated"),
     q_str("platform"), q_str("job_group"), q_str("parent_id"), q_str("q"), q_bool("cron_triggered")))
 async def list_requests(request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    engine = engine_of(request)
     page = page_of(request)
     query = request.query_params
     states: frozenset[str] = frozenset()
@@ -77,98 +111,60 @@ async def list_requests(request: Request, principal: Principal = Depends(current
     flt = RequestFilter(job_type=query.get("job_type") or None, states=states, platform=query.get("platform") or None,
                         job_group=query.get("job_group") or None, parent_id=query.get("parent_id") or None,
                         q=query.get("q") or None, cron_triggered=bool_param(request, "cron_triggered"))
-    rows, total = await engine.store.requests.search(principal, flt, page=page.page, page_size=page.size)
-    return envelope([request_json(row) for row in rows], total, page)
+    found = await jobs_of(request).search(principal, flt, PageRequest(page.page, page.size))
+    return envelope([request_json(record) for record in found.items], found.total, page)
 
 
 @router.get("/dead_ids", responses=answers(list[str]))
 async def dead_ids(request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    return await engine_of(request).store.requests.dead_ids(principal)
-
-
-def _stats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for row in rows:
-        row["start_time"] = iso(row["start_time"])
-        row["end_time"] = iso(row["end_time"])
-    return rows
+    return await jobs_of(request).dead_ids(principal)
 
 
 @router.get("/stats", responses=answers(list[dict[str, Any]]), openapi_extra=extra(q_str("job_type")))
 async def request_stats(request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    return _stats(await engine_of(request).store.requests.stats(principal, request.query_params.get("job_type")))
-
-
-async def _job_stats(engine: Engine, principal: Principal, job_type: str | None) -> list[dict[str, Any]]:
-    counts = await engine.store.requests.stats(principal, job_type)
-    durations = await engine.store.requests.durations(principal, job_type)
-    by_type: dict[str, dict[str, Any]] = {}
-    for row in counts:
-        entry = by_type.setdefault(row["job_type"], {"job_type": row["job_type"], "succeeded": 0, "failed": 0,
-                                                     "cancelled": 0, "executing": 0, "pending": 0, "paused": 0,
-                                                     "manual_approval": 0})
-        field = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "cancelled", "EXECUTING": "executing",
-                 "READY": "executing", "PENDING": "pending", "PAUSED": "paused",
-                 "MANUAL_APPROVAL_REQUIRED": "manual_approval"}.get(row["job_state"], "pending")
-        entry[field] += row["counts"]
-    for job_type_name, state, started, ended in durations:
-        found = by_type.get(job_type_name)
-        if found is not None and state == "COMPLETED":
-            found.setdefault("_durations", []).append((ended - started).total_seconds())
-    for entry in by_type.values():
-        values = entry.pop("_durations", [])
-        entry["succeeded_job_average_secs"] = statistics.fmean(values) if values else 0.0
-        entry["succeeded_job_max_secs"] = max(values) if values else 0.0
-    return sorted(by_type.values(), key=lambda e: e["job_type"])
+    counts = await jobs_of(request).state_counts(principal, request.query_params.get("job_type"))
+    return [{**asdict(count), "start_time": iso(count.start_time), "end_time": iso(count.end_time)}
+            for count in counts]
 
 
 @stats_router.get("/jobs/definitions/stats", responses=answers(list[JobStats]))
 async def definitions_stats(request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    return await _job_stats(engine_of(request), principal, None)
+    return [asdict(stats) for stats in await jobs_of(request).job_stats(principal)]
 
 
 @stats_router.get("/jobs/definitions/{definition_id}/stats", responses=answers(JobStats))
 async def definition_stats(definition_id: str, request: Request,
                            principal: Principal = Depends(current_principal)) -> Any:
-    engine = engine_of(request)
-    row = await engine.store.definitions.get(principal, definition_id)
-    found = await _job_stats(engine, principal, row["job_type"])
-    return found[0] if found else {"job_type": row["job_type"], "succeeded": 0, "failed": 0}
+    return asdict(await jobs_of(request).definition_stats(principal, definition_id))
 
 
 @router.get("/{request_id}", responses=answers(JobRequestOut))
 async def get_request(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    engine = engine_of(request)
-    return await full_request(engine, await engine.store.requests.get(request_id, principal))
+    return request_json(await jobs_of(request).get(principal, request_id), with_execution=True)
 
 
 @router.post("/{request_id}/cancel", responses=answers(JobRequestOut))
 async def cancel(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    engine = engine_of(request)
-    row = await engine.operations.cancel(principal, request_id)
-    await engine.store.audit.record("JOB_REQUEST_CANCELLED", principal, target_id=request_id, job_type=row["job_type"])
-    return request_json(row)
+    return request_json(await jobs_of(request).cancel(principal, request_id))
 
 
 @router.post("/{request_id}/pause", responses=answers(JobRequestOut))
 async def pause(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    engine = engine_of(request)
-    row = await engine.operations.pause(principal, request_id)
-    await engine.store.audit.record("JOB_REQUEST_PAUSED", principal, target_id=request_id, job_type=row["job_type"])
-    return request_json(row)
+    return request_json(await jobs_of(request).pause(principal, request_id))
 
 
 @router.post("/{request_id}/restart", responses=answers(JobRequestOut), openapi_extra=extra(
     q_bool("hard"), q_str("version")))
 async def restart(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     hard = bool_param(request, "hard") or False
-    row = await engine_of(request).operations.restart(principal, request_id, hard=hard,
-                                                      version=request.query_params.get("version", ""))
-    return request_json(row)
+    record = await jobs_of(request).restart(principal, request_id, hard=hard,
+                                            version=request.query_params.get("version", ""))
+    return request_json(record)
 
 
 @router.post("/{request_id}/trigger", responses=answers(JobRequestOut))
 async def trigger(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    return request_json(await engine_of(request).operations.trigger(principal, request_id))
+    return request_json(await jobs_of(request).trigger(principal, request_id))
 
 
 def _text(body: dict[str, Any], name: str) -> str:
@@ -183,8 +179,8 @@ def _text(body: dict[str, Any], name: str) -> str:
 async def vote(request_id: str, task_type: str, request: Request,
                principal: Principal = Depends(current_principal)) -> Any:
     body = await read_json_object(request)
-    return await engine_of(request).operations.vote(principal, request_id, task_type, _text(body, "decision"),
-                                                    _text(body, "comments"))
+    return approval_json(await jobs_of(request).vote(principal, request_id, task_type, _text(body, "decision"),
+                                                     _text(body, "comments")))
 
 
 @router.post("/{request_id}/review", responses=answers(dict[str, Any]), openapi_extra=extra(body(ReviewBody)))
@@ -194,52 +190,26 @@ async def review(request_id: str, request: Request, principal: Principal = Depen
     task_type = _text(body, "task_type")
     if not task_type:
         raise ApiError(422, "task_type is required", field="task_type")
-    return await engine_of(request).operations.vote(principal, request_id, task_type, _text(body, "status"),
-                                                    _text(body, "comments"))
+    return approval_json(await jobs_of(request).vote(principal, request_id, task_type, _text(body, "status"),
+                                                     _text(body, "comments")))
 
 
 @router.get("/{request_id}/wait_time", responses=answers(WaitTime))
 async def wait_time(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    engine = engine_of(request)
-    row = await engine.store.requests.get(request_id, principal)
-    ahead = 0
-    if row["job_state"] == "PENDING":
-        # The position among its job key's pending requests (spec: same owner and job type), as
-        # Formicary: others' requests (a public plugin's other submitters, say) are neither counted nor shown.
-        mine = (row["owner_key"], row["job_type"])
-        ahead = sum(1 for r in await engine.store.requests.due(row["scheduled_at"], 10_000)
-                    if (r["owner_key"], r["job_type"]) == mine
-                    and (r["job_priority"], -r["created_at"].timestamp()) > (row["job_priority"],
-                                                                              -row["created_at"].timestamp()))
-    stats = await _job_stats(engine, principal, row["job_type"])
-    average = stats[0]["succeeded_job_average_secs"] if stats else 0.0
-    capacity = max(1, sum(a.capacity for a in engine.ants.live()))
-    estimate = average * (ahead + 1) / capacity if row["job_state"] == "PENDING" else 0.0
-    return {"job_request_id": request_id, "job_type": row["job_type"], "job_state": row["job_state"],
-            "queue_number": ahead + 1 if row["job_state"] == "PENDING" else 0,
-            "pending_job_ids": [], "estimated_wait": int(estimate * 1e9),
-            "scheduled_at": iso(row["scheduled_at"])}
-
-
-async def _request_dot(engine: Engine, principal: Principal, request_id: str) -> str:
-    row = await engine.store.requests.get(request_id, principal)
-    definition = await engine.store.definitions.get(engine.ctx.admin, row["job_definition_id"])
-    states: dict[str, str] = {}
-    execution_id = row.get("job_execution_id") or row.get("last_job_execution_id")
-    if execution_id:
-        for task in await engine.store.requests.task_executions([execution_id]):
-            if task.get("parent_task_id") is None:
-                states[task["task_type"]] = task["task_state"]
-    return definition_dot(JobDefinitionSpec.model_validate(definition["spec"]), states)
+    wait = await jobs_of(request).wait_time(principal, request_id)
+    record = wait.request
+    return {"job_request_id": record.id, "job_type": record.job_type, "job_state": record.job_state,
+            "queue_number": wait.queue_number, "pending_job_ids": [],
+            "estimated_wait": int(wait.estimated_wait_secs * 1e9), "scheduled_at": iso(record.scheduled_at)}
 
 
 @router.get("/{request_id}/dot", responses=answers(media="text/vnd.graphviz"))
 async def request_dot(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    return PlainTextResponse(await _request_dot(engine_of(request), principal, request_id),
+    return PlainTextResponse(await jobs_of(request).request_dot(principal, request_id),
                              media_type="text/vnd.graphviz")
 
 
 @router.get("/{request_id}/dot.png", responses=answers(media="image/png"))
 async def request_png(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    dot = await _request_dot(engine_of(request), principal, request_id)
+    dot = await jobs_of(request).request_dot(principal, request_id)
     return Response(await draw(dot, "png", context_of(request).settings.graphviz_dot), media_type="image/png")

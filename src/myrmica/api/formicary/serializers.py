@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from myrmica.domain.durations import parse_duration, to_nanos
+from myrmica.domain.records import (
+    ApprovalRecord,
+    DefinitionRecord,
+    ExecutionRecord,
+    LogLine,
+    RequestRecord,
+    TaskRecord,
+)
 
 _TASK_DURATIONS = ("delay_between_retries", "timeout")
 _NESTED_DURATIONS = {
@@ -41,33 +50,33 @@ def task_json(task: dict[str, Any], job_definition_id: str, order: int) -> dict[
     return out
 
 
-def definition_json(row: dict[str, Any], *, with_tasks: bool = True) -> dict[str, Any]:
-    spec: dict[str, Any] = row["spec"]
+def definition_json(record: DefinitionRecord, *, with_tasks: bool = True) -> dict[str, Any]:
+    spec = dict(record.spec)
     body = _durations_to_nanos(spec, ("timeout", "delay_between_retries", "pause_time"))
     body.pop("tasks", None)
     out: dict[str, Any] = {
         **body,
-        "id": row["id"],
-        "job_type": row["job_type"],
-        "version": row["version"],
-        "sem_version": row["sem_version"],
-        "active": row["active"],
-        "disabled": row["disabled"],
-        "max_concurrency": row["max_concurrency"],
-        "public_plugin": row["public_plugin"],
-        "platform": row["platform"],
-        "description": row["description"],
-        "tags": row["tags"],
-        "methods": row["methods"],
-        "cron_trigger": row["cron_trigger"],
-        "organization_id": row["organization_id"] or "",
-        "user_id": row["user_id"] or "",
-        "dialect": row["dialect"],
-        "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]),
+        "id": record.id,
+        "job_type": record.job_type,
+        "version": record.version,
+        "sem_version": record.sem_version,
+        "active": record.active,
+        "disabled": record.disabled,
+        "max_concurrency": record.max_concurrency,
+        "public_plugin": record.public_plugin,
+        "platform": record.platform,
+        "description": record.description,
+        "tags": ",".join(record.tags),
+        "methods": ",".join(record.methods),
+        "cron_trigger": record.cron_trigger,
+        "organization_id": record.organization_id or "",
+        "user_id": record.user_id or "",
+        "dialect": record.dialect,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
     }
     if with_tasks:
-        out["tasks"] = [task_json(task, row["id"], i) for i, task in enumerate(spec.get("tasks", []))]
+        out["tasks"] = [task_json(task, record.id, i) for i, task in enumerate(spec.get("tasks", []))]
     return out
 
 
@@ -100,67 +109,77 @@ def json_text(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-def task_execution_json(row: dict[str, Any], children: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def task_execution_json(task: TaskRecord, children: list[TaskRecord] | None = None) -> dict[str, Any]:
     out = {
-        "id": row["id"], "job_execution_id": row["job_execution_id"], "task_type": row["task_type"],
-        "method": row["method"], "task_state": row["task_state"], "allow_failure": row["allow_failure"],
-        "exit_code": row["exit_code"], "exit_message": row["exit_message"], "error_code": row["error_code"],
-        "error_message": row["error_message"], "failed_command": row["failed_command"], "comments": row["comments"],
-        "ant_id": row["ant_id"], "ant_host": row["ant_host"], "retried": row["retried"],
-        "contexts": _context_rows(row.get("contexts") or {}, "task_execution_id", row["id"]),
-        "artifacts": [], "task_order": row["task_order"], "count_services": 0, "cost_factor": row["cost_factor"],
-        "started_at": iso(row["started_at"]), "ended_at": iso(row["ended_at"]), "updated_at": iso(row["updated_at"]),
-        "stdout": row.get("stdout") or [],
+        "id": task.id, "job_execution_id": task.job_execution_id, "task_type": task.task_type,
+        "method": task.method, "task_state": task.task_state, "allow_failure": task.allow_failure,
+        "exit_code": task.exit_code, "exit_message": task.exit_message, "error_code": task.error_code,
+        "error_message": task.error_message, "failed_command": task.failed_command, "comments": task.comments,
+        "ant_id": task.ant_id, "ant_host": task.ant_host, "retried": task.retried,
+        "contexts": _context_rows(dict(task.contexts), "task_execution_id", task.id),
+        "artifacts": [], "task_order": task.task_order, "count_services": 0, "cost_factor": task.cost_factor,
+        "started_at": iso(task.started_at), "ended_at": iso(task.ended_at), "updated_at": iso(task.updated_at),
+        "stdout": list(task.stdout),
     }
-    if row.get("item_index") is not None:
-        out["item_index"] = row["item_index"]
+    if task.item_index is not None:
+        out["item_index"] = task.item_index
     if children:
         out["items"] = [task_execution_json(child) for child in children]
     return out
 
 
-def execution_json(execution: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    contexts = (execution.get("contexts") or {}).get("contexts", {})
-    top = [t for t in tasks if t.get("parent_task_id") is None]
-    by_parent: dict[str, list[dict[str, Any]]] = {}
-    for t in tasks:
-        if t.get("parent_task_id"):
-            by_parent.setdefault(t["parent_task_id"], []).append(t)
+def execution_json(execution: ExecutionRecord) -> dict[str, Any]:
+    top = [t for t in execution.tasks if t.parent_task_id is None]
+    by_parent: dict[str, list[TaskRecord]] = {}
+    for t in execution.tasks:
+        if t.parent_task_id:
+            by_parent.setdefault(t.parent_task_id, []).append(t)
     return {
-        "id": execution["id"], "job_request_id": execution["job_request_id"], "job_type": execution["job_type"],
-        "job_version": execution["job_version"], "job_state": execution["job_state"],
-        "organization_id": execution["organization_id"] or "", "user_id": execution["user_id"] or "",
-        "current_task": execution["current_task"], "exit_code": execution["exit_code"],
-        "exit_message": execution["exit_message"], "error_code": execution["error_code"],
-        "error_message": execution["error_message"],
-        "contexts": _context_rows(contexts, "job_execution_id", execution["id"]),
-        "tasks": [task_execution_json(t, sorted(by_parent.get(t["id"], []), key=lambda c: c["item_index"] or 0))
+        "id": execution.id, "job_request_id": execution.job_request_id, "job_type": execution.job_type,
+        "job_version": execution.job_version, "job_state": execution.job_state,
+        "organization_id": execution.organization_id or "", "user_id": execution.user_id or "",
+        "current_task": execution.current_task, "exit_code": execution.exit_code,
+        "exit_message": execution.exit_message, "error_code": execution.error_code,
+        "error_message": execution.error_message,
+        "contexts": _context_rows(dict(execution.contexts), "job_execution_id", execution.id),
+        "tasks": [task_execution_json(t, sorted(by_parent.get(t.id, []), key=lambda c: c.item_index or 0))
                   for t in top],
-        "started_at": iso(execution["started_at"]), "ended_at": iso(execution["ended_at"]),
-        "updated_at": iso(execution["updated_at"]), "cpu_secs": execution["cpu_secs"],
+        "started_at": iso(execution.started_at), "ended_at": iso(execution.ended_at),
+        "updated_at": iso(execution.updated_at), "cpu_secs": execution.cpu_secs,
     }
 
 
-def request_json(row: dict[str, Any], execution: dict[str, Any] | None = None) -> dict[str, Any]:
-    stored = row.get("params")
-    params = dict(stored) if isinstance(stored, dict) else {}  # (a row written past the API may hold anything)
-    for name in row.get("secret_params") or {}:
+def request_json(record: RequestRecord, *, with_execution: bool = False) -> dict[str, Any]:
+    params = dict(record.params)
+    for name in record.secret_names:
         params[name] = "****"
+    execution = execution_json(record.execution) if with_execution and record.execution is not None else None
     return {
-        "id": row["id"], "parent_id": row["parent_id"] or "", "user_key": row["user_key"] or "",
-        "job_definition_id": row["job_definition_id"], "job_execution_id": row["job_execution_id"] or "",
-        "last_job_execution_id": row["last_job_execution_id"] or "",
-        "organization_id": row["organization_id"] or "", "user_id": row["user_id"] or "", "permissions": 0,
-        "description": row["description"], "platform": row["platform"], "job_type": row["job_type"],
-        "job_version": row["job_version"], "job_state": row["job_state"], "job_group": row["job_group"],
-        "job_priority": row["job_priority"], "timeout": 0, "schedule_attempts": row["schedule_attempts"],
-        "retried": row["retried"], "paused_count": row["paused_count"], "cron_triggered": row["cron_triggered"],
-        "quick_search": "", "error_code": row["error_code"], "error_message": row["error_message"],
-        "current_task": row["current_task"], "scheduled_at": iso(row["scheduled_at"]),
+        "id": record.id, "parent_id": record.parent_id or "", "user_key": record.user_key or "",
+        "job_definition_id": record.job_definition_id, "job_execution_id": record.job_execution_id or "",
+        "last_job_execution_id": record.last_job_execution_id or "",
+        "organization_id": record.organization_id or "", "user_id": record.user_id or "", "permissions": 0,
+        "description": record.description, "platform": record.platform, "job_type": record.job_type,
+        "job_version": record.job_version, "job_state": record.job_state, "job_group": record.job_group,
+        "job_priority": record.job_priority, "timeout": 0, "schedule_attempts": record.schedule_attempts,
+        "retried": record.retried, "paused_count": record.paused_count, "cron_triggered": record.cron_triggered,
+        "quick_search": "", "error_code": record.error_code, "error_message": record.error_message,
+        "current_task": record.current_task, "scheduled_at": iso(record.scheduled_at),
         # A paused request resumes by itself at its scheduled_at (Myrmica's field, not Formicary's).
-        "resumes_at": iso(row["scheduled_at"]) if row["job_state"] == "PAUSED" else None,
-        "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
-        "started_at": iso(row.get("started_at")), "ended_at": iso(row.get("ended_at")),
-        "hard_restart": row["hard_restart"], "cascade_cancel": row["cascade_cancel"], "params": params,
+        "resumes_at": iso(record.scheduled_at) if record.job_state == "PAUSED" else None,
+        "created_at": iso(record.created_at), "updated_at": iso(record.updated_at),
+        "started_at": iso(record.started_at), "ended_at": iso(record.ended_at),
+        "hard_restart": record.hard_restart, "cascade_cancel": record.cascade_cancel, "params": params,
         "execution": execution,
     }
+
+
+def approval_json(record: ApprovalRecord) -> dict[str, Any]:
+    body = asdict(record)
+    body["votes"] = [asdict(vote) for vote in record.votes]
+    return body
+
+
+def log_line_json(line: LogLine) -> dict[str, Any]:
+    return {"id": line.id, "task_execution_id": line.task_execution_id, "task_type": line.task_type,
+            "stream": line.stream, "line": line.line, "created_at": iso(line.created_at)}

@@ -1,0 +1,1 @@
+"""The job service: the one interface every dialect (Formicary, Tork, …) calls for jobs."""

@@ -1,0 +1,257 @@
+"""The job service: what every dialect does with jobs, in core terms.
+
+A dialect decodes its body into a core call here and turns the core records it gets back into its
+own shapes; it never reaches the queen's parts or the store. Every call takes the principal and
+sees only what it may: another tenant's request or definition is "not found" (``NotFoundError``),
+the same answer as for an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.definitions import ParsedDefinition
+from myrmica.domain.dot import definition_dot
+from myrmica.domain.principal import Principal
+from myrmica.domain.records import (
+    ApprovalRecord,
+    ExecutionRecord,
+    FollowEvent,
+    JobStatsRecord,
+    LogLine,
+    LogPage,
+    NewRequest,
+    Page,
+    PageRequest,
+    Quiet,
+    RequestEnded,
+    RequestFilter,
+    RequestRecord,
+    StateCount,
+    Submitted,
+    TaskRecord,
+    WaitRecord,
+)
+from myrmica.service.definitions import Definitions
+from myrmica.service.ports import (
+    Audit,
+    Capacity,
+    LogFeed,
+    LogReader,
+    RequestControl,
+    RequestReader,
+    Submitter,
+)
+
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+MAX_LOG_PAGE = 200_000
+QUIET_SECONDS = 15.0
+MAX_QUEUE_SCAN = 10_000
+_STATS_FIELD = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "cancelled", "EXECUTING": "executing",
+                "READY": "executing", "PENDING": "pending", "PAUSED": "paused",
+                "MANUAL_APPROVAL_REQUIRED": "manual_approval"}
+
+
+class JobService:
+    def __init__(self, *, definitions: Definitions, submitter: Submitter, control: RequestControl,
+                 requests: RequestReader, logs: LogReader, feed: LogFeed, audit: Audit, capacity: Capacity,
+                 admin: Principal) -> None:
+        self.definitions = definitions
+        self._submitter = submitter
+        self._control = control
+        self._requests = requests
+        self._logs = logs
+        self._feed = feed
+        self._audit = audit
+        self._capacity = capacity
+        self._admin = admin  # reads a request's definition version (a public plugin's may be another tenant's)
+
+    # --- submitting -----------------------------------------------------------------------------
+
+    async def submit(self, principal: Principal, new: NewRequest) -> Submitted:
+        """A request of an existing definition (by job type and version)."""
+        row, created = await self._submitter.submit(principal, new)
+        return Submitted(RequestRecord.from_row(row), created)
+
+    async def submit_job(self, principal: Principal, parsed: ParsedDefinition, *, dialect: str,
+                         dialect_settings: dict[str, Any] | None = None,
+                         request: NewRequest | None = None) -> Submitted:
+        """A definition and a request of it in one call (Tork, Fastlane, Strait): the definition is
+        upserted with its dialect tag (the same source again reuses the active version), then a
+        request of exactly that version is made; ``request``'s job type and version are set here."""
+        saved = await self.definitions.upsert(principal, parsed, dialect=dialect, dialect_settings=dialect_settings)
+        definition = saved.definition
+        new = replace(request or NewRequest(job_type=definition.job_type), job_type=definition.job_type,
+                      job_version=str(definition.version))
+        submitted = await self.submit(principal, new)
+        return replace(submitted, definition=definition, definition_created=saved.created)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, request_id: str) -> RequestRecord:
+        """A request with its current (or last) execution and that execution's tasks."""
+        row = await self._requests.get(request_id, principal)
+        execution_id = row.get("job_execution_id") or row.get("last_job_execution_id")
+        execution = await self._requests.execution(execution_id) if execution_id else None
+        record = None
+        if execution is not None:
+            tasks = tuple(TaskRecord.from_row(t) for t in await self._requests.task_executions([execution["id"]]))
+            record = ExecutionRecord.from_row(execution, tasks)
+        return RequestRecord.from_row(row, record)
+
+    async def search(self, principal: Principal, flt: RequestFilter, page: PageRequest) -> Page[RequestRecord]:
+        """Newest first."""
+        rows, total = await self._requests.search(principal, flt, page=page.page, page_size=page.size)
+        return Page(tuple(RequestRecord.from_row(row) for row in rows), total, page.page, page.size)
+
+    async def dead_ids(self, principal: Principal) -> list[str]:
+        """Ids of finished requests, most recently changed first."""
+        return await self._requests.dead_ids(principal)
+
+    async def state_counts(self, principal: Principal, job_type: str | None = None) -> list[StateCount]:
+        return [StateCount(r["job_type"], r["job_state"], r["error_code"], r["counts"], r["start_time"],
+                           r["end_time"]) for r in await self._requests.stats(principal, job_type)]
+
+    async def job_stats(self, principal: Principal, job_type: str | None = None) -> list[JobStatsRecord]:
+        """Per job type: requests by outcome, and the mean and longest run of the completed ones."""
+        counts: dict[str, dict[str, int]] = {}
+        for row in await self._requests.stats(principal, job_type):
+            entry = counts.setdefault(row["job_type"], {})
+            field = _STATS_FIELD.get(row["job_state"], "pending")
+            entry[field] = entry.get(field, 0) + row["counts"]
+        durations: dict[str, list[float]] = {}
+        for job_type_name, state, started, ended in await self._requests.durations(principal, job_type):
+            if job_type_name in counts and state == "COMPLETED":
+                durations.setdefault(job_type_name, []).append((ended - started).total_seconds())
+        out = []
+        for name in sorted(counts):
+            values = durations.get(name, [])
+            out.append(JobStatsRecord(job_type=name, **counts[name],
+                                      succeeded_job_average_secs=statistics.fmean(values) if values else 0.0,
+                                      succeeded_job_max_secs=max(values) if values else 0.0))
+        return out
+
+    async def definition_stats(self, principal: Principal, id_or_type: str) -> JobStatsRecord:
+        definition = await self.definitions.get(principal, id_or_type)
+        found = await self.job_stats(principal, definition.job_type)
+        return found[0] if found else JobStatsRecord(job_type=definition.job_type)
+
+    async def wait_time(self, principal: Principal, request_id: str) -> WaitRecord:
+        """Where a PENDING request stands among its job key's (its owner's and job type's) waiting
+        requests, and a guess of its wait from the completed runs' mean and the live ants' slots."""
+        row = await self._requests.get(request_id, principal)
+        record = RequestRecord.from_row(row)
+        if record.job_state != "PENDING":
+            return WaitRecord(record, 0, 0.0)
+        # As Formicary: others' requests (a public plugin's other submitters, say) are neither counted nor shown.
+        mine = (record.owner_key, record.job_type)
+        rank = (record.job_priority, -record.created_at.timestamp())
+        ahead = sum(1 for r in await self._requests.due(record.scheduled_at, MAX_QUEUE_SCAN)
+                    if (r["owner_key"], r["job_type"]) == mine
+                    and (r["job_priority"], -r["created_at"].timestamp()) > rank)
+        stats = await self.job_stats(principal, record.job_type)
+        average = stats[0].succeeded_job_average_secs if stats else 0.0
+        capacity = max(1, self._capacity.live_capacity())
+        return WaitRecord(record, ahead + 1, average * (ahead + 1) / capacity)
+
+    async def request_dot(self, principal: Principal, request_id: str) -> str:
+        """The request's task graph in DOT, each task coloured by its state in the current (or last) run."""
+        row = await self._requests.get(request_id, principal)
+        definition = await self.definitions.get(self._admin, row["job_definition_id"])
+        states: dict[str, str] = {}
+        execution_id = row.get("job_execution_id") or row.get("last_job_execution_id")
+        if execution_id:
+            for task in await self._requests.task_executions([execution_id]):
+                if task.get("parent_task_id") is None:
+                    states[task["task_type"]] = task["task_state"]
+        return definition_dot(JobDefinitionSpec.model_validate(definition.spec), states)
+
+    # --- steering -------------------------------------------------------------------------------
+
+    async def cancel(self, principal: Principal, request_id: str) -> RequestRecord:
+        """Cancels it and the children it forked that cascade; 409 when it has ended."""
+        row = await self._control.cancel(principal, request_id)
+        await self._audit.record("JOB_REQUEST_CANCELLED", principal, target_id=request_id, job_type=row["job_type"])
+        return RequestRecord.from_row(row)
+
+    async def pause(self, principal: Principal, request_id: str) -> RequestRecord:
+        """Stops an EXECUTING request's walk; it resumes by itself at its ``scheduled_at``."""
+        row = await self._control.pause(principal, request_id)
+        await self._audit.record("JOB_REQUEST_PAUSED", principal, target_id=request_id, job_type=row["job_type"])
+        return RequestRecord.from_row(row)
+
+    async def restart(self, principal: Principal, request_id: str, *, hard: bool = False,
+                      version: str = "") -> RequestRecord:
+        """A FAILED, CANCELLED or PAUSED request runs again (a soft restart reuses completed tasks)."""
+        return RequestRecord.from_row(await self._control.restart(principal, request_id, hard=hard, version=version))
+
+    async def trigger(self, principal: Principal, request_id: str) -> RequestRecord:
+        """A PENDING request scheduled for later is due now."""
+        return RequestRecord.from_row(await self._control.trigger(principal, request_id))
+
+    async def vote(self, principal: Principal, request_id: str, task_type: str, decision: str,
+                   comments: str = "") -> ApprovalRecord:
+        """APPROVED or REJECTED on a task awaiting manual approval."""
+        return await self._control.vote(principal, request_id, task_type, decision, comments)
+
+    async def approve(self, principal: Principal, request_id: str, task_type: str,
+                      comments: str = "") -> ApprovalRecord:
+        return await self.vote(principal, request_id, task_type, "APPROVED", comments)
+
+    async def reject(self, principal: Principal, request_id: str, task_type: str, comments: str) -> ApprovalRecord:
+        return await self.vote(principal, request_id, task_type, "REJECTED", comments)
+
+    # --- logs -----------------------------------------------------------------------------------
+
+    async def logs(self, principal: Principal, request_id: str, *, task_type: str | None = None, after_id: int = 0,
+                   limit: int = MAX_LOG_PAGE) -> LogPage:
+        """A page of a request's lines in order (every line printed so far is readable)."""
+        await self._requests.get(request_id, principal)
+        await self._feed.flush()
+        limit = max(0, min(limit, MAX_LOG_PAGE))
+        rows = await self._logs.read(request_id, task_type=task_type, after_id=after_id, limit=limit + 1)
+        more = len(rows) > limit
+        lines = tuple(LogLine.from_row(row) for row in rows[:limit])
+        return LogPage(request_id, lines, more, lines[-1].id if lines else after_id)
+
+    async def follow(self, principal: Principal, request_id: str, *, task_type: str | None = None,
+                     after_id: int = 0, quiet_seconds: float = QUIET_SECONDS) -> AsyncIterator[FollowEvent]:
+        """The request's lines as they come, then ``RequestEnded`` once it has ended and every line was
+        given; ``Quiet`` after ``quiet_seconds`` without news. The visibility check happens here, before
+        the first event, so a caller can answer "not found" before it starts a stream."""
+        await self._requests.get(request_id, principal)
+        return self._follow(request_id, task_type, after_id, quiet_seconds)
+
+    async def _follow(self, request_id: str, task_type: str | None, after_id: int,
+                      quiet_seconds: float) -> AsyncIterator[FollowEvent]:
+        last = after_id
+        event = self._feed.follow(request_id)
+        try:
+            while True:
+                event.clear()
+                rows = await self._logs.read(request_id, task_type=task_type, after_id=last)
+                for row in rows:
+                    last = row["id"]
+                    yield LogLine.from_row(row)
+                if rows:
+                    continue
+                state = (await self._requests.get(request_id))["job_state"]
+                if state in TERMINAL:
+                    await self._feed.flush()
+                    for row in await self._logs.read(request_id, task_type=task_type, after_id=last):
+                        last = row["id"]
+                        yield LogLine.from_row(row)
+                    yield RequestEnded(state)
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=quiet_seconds)
+                if not event.is_set():
+                    yield Quiet()
+        finally:
+            self._feed.unfollow(request_id, event)
