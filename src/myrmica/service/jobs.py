@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import Any
 
@@ -221,7 +221,7 @@ class JobService:
         return LogPage(request_id, lines, more, lines[-1].id if lines else after_id)
 
     async def follow(self, principal: Principal, request_id: str, *, task_type: str | None = None,
-                     after_id: int = 0, quiet_seconds: float = QUIET_SECONDS) -> AsyncIterator[FollowEvent]:
+                     after_id: int = 0, quiet_seconds: float = QUIET_SECONDS) -> AsyncGenerator[FollowEvent, None]:
         """The request's lines as they come, then ``RequestEnded`` once it has ended and every line was
         given; ``Quiet`` after ``quiet_seconds`` without news. The visibility check happens here, before
         the first event, so a caller can answer "not found" before it starts a stream."""
@@ -229,7 +229,7 @@ class JobService:
         return self._follow(request_id, task_type, after_id, quiet_seconds)
 
     async def _follow(self, request_id: str, task_type: str | None, after_id: int,
-                      quiet_seconds: float) -> AsyncIterator[FollowEvent]:
+                      quiet_seconds: float) -> AsyncGenerator[FollowEvent, None]:
         last = after_id
         event = self._feed.follow(request_id)
         try:
