@@ -64,7 +64,7 @@ class Engine:
         self.ants = ants = AntRegistry(store.ants)
         self.logs = logs = LogSink(store.logs, max_bytes_per_task=settings.max_log_bytes_per_task)
         specs = SpecCache()
-        background = BackgroundTasks()
+        self.background = background = BackgroundTasks()
         watchers = EndWatchers()
         registry = SupervisorRegistry()
         interrupts = Interruptions()
@@ -105,9 +105,8 @@ class Engine:
         self.broker.subscribe(on_result=self.dispatch.on_result, on_log=self.logs.add,
                               on_registration=self.ants.on_registration, logs_stored=self.logs.stored)
         self.broker.on_event(self.peers.on_event)
-        if self.distributed:
-            background = BackgroundTasks()
-            self.logs.on_flushed = lambda ids: background.spawn(
+        if self.distributed:  # other queens' followers hear of new lines
+            self.logs.on_flushed = lambda ids: self.background.spawn(
                 self.peers.publish({"type": "logs", "request_ids": ids}))
         await self.broker.start()
         self.logs.start()
