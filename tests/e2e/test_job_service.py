@@ -135,6 +135,12 @@ async def test_a_definition_and_a_request_in_one_call(world: World) -> None:
     assert [(t.task_type, t.task_state, t.exit_code) for t in done.execution.tasks] == [
         ("greet", "COMPLETED", "0"), ("count", "COMPLETED", "0")]
     assert "s3cr3t-value" not in repr(done)
+    greet = done.execution.tasks[0]
+    assert await world.jobs.get_task(world.alpha2, greet.id) == greet
+    with pytest.raises(NotFoundError):
+        await world.jobs.get_task(world.bravo, greet.id)
+    with pytest.raises(NotFoundError):
+        await world.jobs.get_task(world.alpha, "01NOSUCHTASKEXECUTION0000")
 
     # The same source again: the same definition version, a new request.
     again = await jobs.submit_job(world.alpha, parse_definition(HELLO), dialect="tork", request=request)

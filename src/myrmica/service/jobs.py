@@ -18,6 +18,7 @@ from typing import Any
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import ParsedDefinition
 from myrmica.domain.dot import definition_dot
+from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import (
     ApprovalRecord,
@@ -104,6 +105,18 @@ class JobService:
             tasks = tuple(TaskRecord.from_row(t) for t in await self._requests.task_executions([execution["id"]]))
             record = ExecutionRecord.from_row(execution, tasks)
         return RequestRecord.from_row(row, record)
+
+    async def get_task(self, principal: Principal, task_execution_id: str) -> TaskRecord:
+        """One task execution, when its request is visible to the principal."""
+        row = await self._requests.task_execution(task_execution_id)
+        if row is not None:
+            try:
+                await self._requests.get(row["job_request_id"], principal)
+            except NotFoundError:
+                row = None
+        if row is None:
+            raise NotFoundError(f"task execution {task_execution_id} not found")
+        return TaskRecord.from_row(row)
 
     async def search(self, principal: Principal, flt: RequestFilter, page: PageRequest) -> Page[RequestRecord]:
         """Newest first."""
