@@ -219,6 +219,18 @@ async def test_approve_a_manual_task(world: World) -> None:
     assert events[-1] == RequestEnded("COMPLETED") and "approved" in lines(events)
 
 
+async def test_wait_returns_at_the_end_or_when_the_time_is_up(world: World) -> None:
+    jobs = world.jobs
+    await jobs.definitions.upsert(world.alpha, parse_definition(HELLO))
+    quick = (await jobs.submit(world.alpha, NewRequest("svc-hello", params={"Name": "w"}))).request
+    assert (await jobs.wait(world.alpha, quick.id, timeout_seconds=WAIT_SECONDS)).job_state == "COMPLETED"
+    waiting = (await jobs.submit(world.alpha, NewRequest("svc-hello", params={"Name": "w"},
+                                                         scheduled_at=later()))).request
+    assert (await jobs.wait(world.alpha, waiting.id, timeout_seconds=0.05)).job_state == "PENDING"
+    with pytest.raises(NotFoundError):
+        await jobs.wait(world.bravo, quick.id, timeout_seconds=0.05)
+
+
 async def test_logs_in_pages_and_a_follow_from_where_a_page_ended(world: World) -> None:
     jobs = world.jobs
     await jobs.definitions.upsert(world.alpha, parse_definition(HELLO))

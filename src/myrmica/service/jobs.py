@@ -185,6 +185,23 @@ class JobService:
                     states[task["task_type"]] = task["task_state"]
         return definition_dot(JobDefinitionSpec.model_validate(definition.spec), states)
 
+    async def wait(self, principal: Principal, request_id: str, *, timeout_seconds: float) -> RequestRecord:
+        """The request once it has ended, or as it is when ``timeout_seconds`` have passed (woken by its
+        end and by its new lines, here or on another queen — no polling)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
+        row = await self._requests.get(request_id, principal)
+        event = self._feed.follow(request_id)
+        try:
+            while row["job_state"] not in TERMINAL and loop.time() < deadline:
+                event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=max(0.0, deadline - loop.time()))
+                row = await self._requests.get(request_id, principal)
+        finally:
+            self._feed.unfollow(request_id, event)
+        return RequestRecord.from_row(row)
+
     # --- steering -------------------------------------------------------------------------------
 
     async def cancel(self, principal: Principal, request_id: str) -> RequestRecord:
