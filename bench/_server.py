@@ -31,10 +31,11 @@ def _free_port() -> int:
 def embedded_server(extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> Iterator[Target]:
     port = _free_port()
     token = "myr_bench_" + os.urandom(8).hex()
-    with tempfile.TemporaryDirectory(prefix="myrmica-bench-") as data_dir:
+    with tempfile.TemporaryDirectory(prefix="myrmica-bench-") as data_dir, \
+            tempfile.TemporaryDirectory(prefix="myrmica-bench-work-") as work_dir:
         process = subprocess.Popen(
             [sys.executable, "-m", "myrmica", "server", "--port", str(port), "--data-dir", data_dir,
-             "--log-level", "warning", *(extra_args or [])],
+             "--work-dir", work_dir, "--log-level", "warning", *(extra_args or [])],
             env={**os.environ, "MYRMICA_ADMIN_TOKEN": token, **(env or {})},
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "server.log"), "w"))  # noqa: SIM115
         url = f"http://127.0.0.1:{port}"

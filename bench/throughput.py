@@ -3,7 +3,8 @@
 Prints requests/s from the first submit to the last COMPLETED, and submit→start latency (median, p99)
 both under that load and with an idle queue (one request at a time).
 
-    .venv/bin/python bench/throughput.py            # starts its own server on SQLite
+    .venv/bin/python bench/throughput.py            # starts its own server on SQLite (tasks in bubblewrap)
+    .venv/bin/python bench/throughput.py --sandbox none   # tasks without the sandbox
     .venv/bin/python bench/throughput.py --url http://127.0.0.1:7777 --token …
 """
 
@@ -184,11 +185,13 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=200, help="requests for the idle-queue latency")
     parser.add_argument("--url")
     parser.add_argument("--token", default="")
+    parser.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                        help="how the server confines SHELL tasks (bwrap costs a sandbox per task)")
     args = parser.parse_args()
     if args.url:
         asyncio.run(run([Target(args.url, args.token)], args.requests, args.parallel, args.idle))
         return
-    with embedded_server() as target:
+    with embedded_server(["--sandbox", args.sandbox]) as target:
         asyncio.run(run([target], args.requests, args.parallel, args.idle))
 
 

@@ -79,7 +79,8 @@ def server_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
         database_url = create_database(request.getfixturevalue("postgres_cluster"), f"t_{uuid.uuid4().hex[:12]}")
     broker_url = fresh_redis(request.getfixturevalue("redis_server")) if mode == "postgresql+redis" else ""
     return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url, broker_url=broker_url,
-                    admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="embedded-ant")
+                    admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="embedded-ant",
+                    work_dir=tmp_path_factory.mktemp("work"))
 
 
 @pytest.fixture

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_path, user_data_dir
 
 from myrmica.ant.executors.docker_options import DockerOptions, parse_image_map
+from myrmica.ant.executors.sandbox import MODES as SANDBOX_MODES
+from myrmica.ant.executors.sandbox import SandboxSettings
 from myrmica.domain.documents import load_yaml
 from myrmica.domain.errors import ValidationError
+from myrmica.security.private_files import credentials_path
 
 ENV_PREFIX = "MYRMICA_"
 
@@ -50,15 +54,41 @@ class Settings:
     max_schedule_attempts: int = 10_000
     log_level: str = "info"
     graphviz_dot: str = "dot"  # the Graphviz program that draws graphs (dot.png, dot.svg)
+    work_dir: Path | None = None  # the embedded ant's task directories; default: default_work_dir(data_dir)
+    sandbox: str = "auto"  # auto | bwrap | none: how SHELL tasks are confined (ant/executors/sandbox.py)
+    sandbox_network: bool = True  # False: sandboxed tasks get no network (bwrap --unshare-net)
+    sandbox_hide: tuple[str, ...] = ()  # more host paths sandboxed tasks must not see
+    config_path: Path | None = None  # the YAML file the settings came from (not a setting: hidden from tasks)
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'myrmica.db'}"
 
     @property
+    def effective_work_dir(self) -> Path:
+        return self.work_dir or default_work_dir(self.data_dir)
+
+    @property
     def admin_token_file(self) -> Path:
         return self.data_dir / "admin-token"
 
+
+def default_work_dir(data_dir: Path) -> Path:
+    """``<user cache dir>/myrmica/work/<data dir name>-<hash of its path>``: outside the data directory,
+    and one per data directory (two servers never share one, nor sweep each other's)."""
+    resolved = Path(os.path.abspath(data_dir.expanduser()))
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
+    return user_cache_path("myrmica") / "work" / f"{resolved.name or 'root'}-{digest}"
+
+
+def _inside(path: Path, other: Path) -> bool:
+    """``path`` is ``other`` or somewhere under it (symbolic links resolved where they exist)."""
+    a, b = path.expanduser().resolve(), other.expanduser().resolve()
+    return a == b or b in a.parents
+
+
+_PATH_SETTINGS = {"work_dir"}  # Optional paths (their default None says nothing of their type)
+_NOT_SETTINGS = {"config_path"}
 
 _ENV_NAMES = {
     "database_url": ("DATABASE_URL", "DB"),
@@ -67,6 +97,8 @@ _ENV_NAMES = {
 
 
 def _coerce(name: str, raw: Any) -> Any:
+    if name in _PATH_SETTINGS:
+        return Path(str(raw)).expanduser() if str(raw).strip() else None
     default = getattr(Settings(), name)
     try:
         if isinstance(default, bool):
@@ -111,7 +143,7 @@ def load_settings(
 ) -> Settings:
     """Merge defaults, the YAML file, the environment and explicit overrides (highest first wins)."""
     env = os.environ if environ is None else environ
-    known = {f.name for f in fields(Settings)}
+    known = {f.name for f in fields(Settings)} - _NOT_SETTINGS
     values: dict[str, Any] = {}
     path = config_file or (Path(env[f"{ENV_PREFIX}CONFIG"]) if f"{ENV_PREFIX}CONFIG" in env else None)
     if path is not None:
@@ -138,6 +170,8 @@ def load_settings(
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = _coerce(name, value)
+    if path is not None:
+        values["config_path"] = path
     settings = replace(Settings(), **values)
     if settings.ant_capacity <= 0:
         raise ConfigError("ant_capacity must be positive")
@@ -148,11 +182,45 @@ def load_settings(
         parse_image_map(settings.docker_image_map)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    settings = replace(settings, sandbox=settings.sandbox.strip().lower())
+    if settings.sandbox not in SANDBOX_MODES:
+        raise ConfigError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}, not {settings.sandbox!r}")
+    check_work_dir(settings)
     unknown = [m for m in settings.ant_methods if m not in Settings.ant_methods]
     if unknown or not settings.ant_methods:
         raise ConfigError(f"ant_methods: the embedded worker cannot run {', '.join(unknown) or 'nothing'} "
                           f"(it runs {', '.join(Settings.ant_methods)})")
     return settings
+
+
+def check_work_dir(settings: Settings) -> None:
+    """The work directory and the data directory must not hold one another: tasks would reach the
+    server's files, or the janitor would sweep them."""
+    work, data = settings.effective_work_dir, settings.data_dir
+    if _inside(work, data):
+        raise ConfigError(f"work_dir {work} is inside the data directory {data}: tasks could read the "
+                          "server's files; choose a directory outside it")
+    if _inside(data, work):
+        raise ConfigError(f"the data directory {data} is inside work_dir {work}; choose a directory outside it")
+
+
+def hidden_paths(settings: Settings) -> tuple[str, ...]:
+    """What sandboxed tasks must not see: the data directory, the CLI's credentials, the config file, the
+    SQLite database (wherever it is) and the Docker engine's socket, plus ``sandbox_hide``."""
+    paths = [str(settings.data_dir), str(credentials_path())]
+    if settings.config_path is not None:
+        paths.append(str(settings.config_path))
+    url = settings.effective_database_url
+    if url.startswith("sqlite:///"):
+        database = url[len("sqlite:///"):].split("?")[0]
+        paths += [database + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+    if settings.docker_host.startswith("unix://"):
+        paths.append(settings.docker_host[len("unix://"):])
+    return (*paths, *settings.sandbox_hide)
+
+
+def sandbox_settings(settings: Settings) -> SandboxSettings:
+    return SandboxSettings(mode=settings.sandbox, network=settings.sandbox_network, hide=hidden_paths(settings))
 
 
 def docker_options(settings: Settings) -> DockerOptions:

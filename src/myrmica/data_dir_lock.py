@@ -13,6 +13,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from myrmica.security.private_files import private_dir
+
 LOCK_NAME = "server.lock"
 
 
@@ -31,7 +33,7 @@ class DataDirLock:
     @classmethod
     def acquire(cls, data_dir: Path) -> DataDirLock:
         """Lock ``data_dir`` for this process, or raise :class:`DataDirBusy` at once (never waits)."""
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(data_dir)
         fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

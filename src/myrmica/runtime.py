@@ -11,6 +11,7 @@ from myrmica.config import Settings
 from myrmica.metrics import Metrics
 from myrmica.security.bootstrap import ensure_admin
 from myrmica.security.crypto import SecretBox, load_or_create_key
+from myrmica.security.private_files import secure_data_dir
 from myrmica.store.accounts import principal_of
 from myrmica.store.store import Store, open_store
 
@@ -35,7 +36,7 @@ class Runtime:
 
     async def start(self) -> AppContext:
         settings = self.settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
         box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir))
         self._store = store = await open_store(settings.effective_database_url, box)
         boot = await ensure_admin(store.accounts, configured_token=settings.admin_token,

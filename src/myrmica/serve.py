@@ -12,7 +12,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING
 
-from myrmica.config import Settings
+from myrmica.config import Settings, sandbox_settings
 from myrmica.data_dir_lock import DataDirBusy, DataDirLock
 
 if TYPE_CHECKING:
@@ -42,6 +42,24 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def say_sandbox(settings: Settings) -> None:
+    """Print how the embedded ant's tasks are confined, or exit when ``sandbox = bwrap`` cannot be had."""
+    from myrmica.ant.executors.sandbox import SandboxUnavailable, resolve
+
+    try:
+        resolve(sandbox_settings(settings))
+    except SandboxUnavailable as exc:
+        print(f"myrmica: cannot start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    sandbox, line = resolve(sandbox_settings(settings))
+    print(f"myrmica: {line}; task directories in {settings.effective_work_dir}",
+          file=sys.stdout if sandbox is not None else sys.stderr, flush=True)
+    old = settings.data_dir / "work"
+    if old.is_dir():
+        print(f"myrmica: {old} holds task directories of an earlier version, which tasks could read the server's "
+              "files from; remove it once no task of that version runs", file=sys.stderr, flush=True)
+
+
 def serve(settings: Settings) -> None:
     """Lock, bind, then start; the application (and its imports) only once both are ours."""
     try:
@@ -56,6 +74,8 @@ def serve(settings: Settings) -> None:
             print(f"myrmica: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
                   file=sys.stderr, flush=True)
             raise SystemExit(1) from None
+        if settings.embedded_ant:
+            say_sandbox(settings)
         import uvicorn
 
         from myrmica.api.app import create_app

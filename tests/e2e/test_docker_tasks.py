@@ -56,7 +56,8 @@ def docker_api(request: pytest.FixtureRequest, docker_engine: DockerEngine,
         broker_url = fresh_redis(request.getfixturevalue("redis_server"))
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url, broker_url=broker_url,
                         admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="embedded-ant",
-                        docker_host=docker_engine.host, docker_image_map=(f"alpine={TEST_IMAGE}",))
+                        docker_host=docker_engine.host, docker_image_map=(f"alpine={TEST_IMAGE}",),
+                        work_dir=tmp_path_factory.mktemp("work"))
     monkeypatch.setenv("MYRMICA_CREDENTIALS", str(tmp_path_factory.mktemp("cli") / "credentials.json"))
     with live_server(settings) as live, live.client() as client:
         yield client

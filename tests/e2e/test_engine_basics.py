@@ -16,13 +16,12 @@ from tests.support.jobs import (
     from_rfc3339,
     job_context,
     log_text,
-    read_pid,
     run,
     submit,
     task,
     task_types,
-    wait_process_gone,
     wait_state,
+    wait_task_process_gone,
 )
 from tests.support.live import LiveServer
 
@@ -594,7 +593,7 @@ def test_task_timeout_kills_the_process_and_follows_the_failure_edge(api: httpx.
     assert "handler-ran" in log_text(api, done["id"])
     assert done["job_state"] == "FAILED"
     assert done["error_code"] == "ERR_TASK_TIMED_OUT"
-    wait_process_gone(read_pid(server, done["id"], timeout=1))
+    wait_task_process_gone(server, done["id"])
 
 
 JOB_TIMEOUT = """job_type: e2e-job-timeout
@@ -617,7 +616,7 @@ def test_job_timeout_fails_the_job_and_stops_its_task(api: httpx.Client, server:
     # The task that was running when the job ran out of time is over too, and its process is gone.
     slow = task(done, "slow")
     assert slow["task_state"] in ("FAILED", "CANCELLED"), slow
-    wait_process_gone(read_pid(server, done["id"], timeout=1))
+    wait_task_process_gone(server, done["id"])
 
 
 # --- templates ---------------------------------------------------------------------------------------

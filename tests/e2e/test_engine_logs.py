@@ -106,3 +106,32 @@ def test_secrets_are_masked_in_logs_and_never_served(api: httpx.Client) -> None:
     failed = task(get_request(api, done["id"]), "fail")
     assert failed["failed_command"] == 'test "[****]" = "[****]"'
     assert "[****]" in failed["error_message"]
+
+
+MULTI_LINE_SECRET = "-----BEGIN KEY-----\nline-one-Tq93nM\nline-two-Wz55pR\n-----END KEY-----"
+SPLIT_SECRET = "split-secret-Jd82kLmN"
+
+LONG_AND_MULTI_LINE = """job_type: e2e-long-and-multi-line-secrets
+tasks:
+- task_type: leak
+  method: SHELL
+  script:
+    - printf '%s\\n' "$PrivateKey"
+    - head -c 65530 /dev/zero | tr '\\0' x; echo "$Split"
+"""
+
+
+def test_secrets_across_the_line_split_and_multi_line_ones_are_masked(api: httpx.Client) -> None:
+    definition = apply(api, LONG_AND_MULTI_LINE)
+    created = api.post(f"/api/jobs/definitions/{definition['id']}/configs",
+                       json={"name": "PrivateKey", "value": MULTI_LINE_SECRET, "secret": True})
+    assert created.status_code == 201, created.text
+    done = run(api, "e2e-long-and-multi-line-secrets", secret_params={"Split": SPLIT_SECRET})
+    assert done["job_state"] == "COMPLETED", done
+    lines = log_text(api, done["id"])
+    assert lines[:4] == ["[****]"] * 4  # each line of the key (its BEGIN and END lines too)
+    # The 64 KiB cut would fall inside the secret: it falls before it, and the secret is masked whole.
+    assert "".join(lines[4:]) == "x" * 65530 + "[****]"
+    served = api.get(f"/api/jobs/requests/{done['id']}/logs").text
+    for fragment in ("Tq93nM", "Wz55pR", "split-secret", "Jd82kLmN"):
+        assert fragment not in served, fragment

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -12,9 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from myrmica.ant.executors.sandbox import probe
 from myrmica.broker.messages import TaskResult
 from myrmica.broker.redis import RedisBroker
 from tests.conftest import fresh_redis
+from tests.support.jobs import log_text
 from tests.support.postgres import create_database
 from tests.support.process import AntProcess, ServerProcess, free_port
 from tests.support.redis_server import RedisServer
@@ -34,6 +38,56 @@ def test_ant_refuses_an_unknown_method() -> None:
 def test_ant_refuses_a_capacity_of_zero() -> None:
     result = run_ant("--broker", "redis://127.0.0.1:1/0", "--capacity", "0")
     assert result.returncode == 2 and "--capacity must be positive" in result.stderr
+
+
+def test_ant_refuses_an_unknown_sandbox() -> None:
+    result = run_ant("--broker", "redis://127.0.0.1:1/0", "--sandbox", "sometimes")
+    assert result.returncode == 2 and "sandbox must be one of auto, bwrap, none" in result.stderr
+
+
+SNOOP = """job_type: snoop
+tasks:
+- task_type: look
+  method: SHELL
+  script:
+    - cat {secret} 2>/dev/null || echo denied
+    - env | cut -d= -f1 | sort | tr '\\n' ' '
+"""
+
+
+@pytest.mark.skipif(probe("bwrap") is not None, reason=f"no working bubblewrap: {probe('bwrap')}")
+def test_a_standalone_ant_runs_tasks_in_the_same_sandbox(tmp_path: Path, postgres_cluster: str,
+                                                        redis_server: RedisServer) -> None:
+    broker_url = fresh_redis(redis_server)
+    database_url = create_database(postgres_cluster, f"q_{uuid.uuid4().hex[:12]}")
+    hidden = Path(tempfile.mkdtemp(prefix="myrmica-ant-test-", dir="/var/tmp"))  # outside /tmp, hidden by name
+    (hidden / "secret").write_text("the-ants-secret")
+    queen = ServerProcess(tmp_path, database_url=database_url, extra=["--broker", broker_url, "--no-embedded-ant"])
+    ant = AntProcess(tmp_path, broker_url, "boxed", extra=["--sandbox-hide", str(hidden)],
+                     env={"MYRMICA_BROKER_PASSWORD": "redis-password", "AWS_SECRET_ACCESS_KEY": "aws"})
+    try:
+        queen.start()
+        ant.start()
+        with queen.client() as api:
+            response = api.post("/api/jobs/definitions", content=SNOOP.format(secret=hidden / "secret"),
+                                headers={"Content-Type": "application/yaml"})
+            assert response.status_code == 201, response.text
+            request = api.post("/api/jobs/requests", json={"job_type": "snoop"}).json()
+            deadline = time.monotonic() + 60
+            while (state := api.get(f"/api/jobs/requests/{request['id']}").json()["job_state"]) not in (
+                    "COMPLETED", "FAILED"):
+                assert time.monotonic() < deadline, ant.log_text()
+                time.sleep(0.1)
+            assert state == "COMPLETED", ant.log_text()
+            lines = log_text(api, request["id"])
+        assert lines[0] == "denied"
+        names = set(lines[1].split())
+        assert "PATH" in names and not names & {"MYRMICA_BROKER_PASSWORD", "AWS_SECRET_ACCESS_KEY"}, names
+        assert "ant boxed: tasks run in a bubblewrap sandbox" in ant.log_text()
+    finally:
+        ant.stop()
+        queen.stop()
+        shutil.rmtree(hidden, ignore_errors=True)
 
 
 def test_ant_says_when_its_broker_does_not_answer_and_stops_on_sigterm(tmp_path: Path) -> None:

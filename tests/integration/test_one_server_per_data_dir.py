@@ -25,16 +25,16 @@ tasks:
   method: SHELL
   script:
     - echo waiting
-    - while [ ! -e "$Gate" ]; do sleep 0.02; done
+    - while [ ! -e "$MYRMICA_JOB_DIR/gate" ]; do sleep 0.02; done
     - echo released
 """
 
 
-def _start_gated(api: httpx.Client, gate: Path) -> str:
+def _start_gated(api: httpx.Client) -> str:
+    """A request whose task waits for ``gate`` in its job directory (a sandboxed task sees no other)."""
     assert api.post("/api/jobs/definitions", content=GATED,
                     headers={"Content-Type": "application/yaml"}).status_code == 201
-    request_id: str = api.post("/api/jobs/requests", json={"job_type": "gated", "params": {"Gate": str(gate)}}
-                               ).json()["id"]
+    request_id: str = api.post("/api/jobs/requests", json={"job_type": "gated"}).json()["id"]
 
     def waiting() -> bool:
         lines = api.get(f"/api/jobs/requests/{request_id}/logs").json()["lines"]
@@ -48,13 +48,13 @@ def test_a_second_server_on_a_live_data_dir_exits_at_once_and_changes_nothing(tm
     first = ServerProcess(tmp_path).start()
     try:
         with first.client() as api:
-            request_id = _start_gated(api, tmp_path / "gate")
+            request_id = _start_gated(api)
             second = ServerProcess(tmp_path).run_to_exit()
             assert second.returncode != 0
             assert first.process is not None
             assert f"another server (pid {first.process.pid}) is using {tmp_path}" in second.stderr
             assert "serving on" not in second.stdout
-            (tmp_path / "gate").touch()
+            (first.work_dir / request_id / "gate").touch()
             wait_for(lambda: api.get(f"/api/jobs/requests/{request_id}").json()["job_state"] in
                      ("COMPLETED", "FAILED"), timeout=30, what="the request to end")
             body = api.get(f"/api/jobs/requests/{request_id}").json()
@@ -86,7 +86,7 @@ def _snapshot(data_dir: Path, request_id: str) -> dict[str, Any]:
 def test_a_server_whose_port_is_taken_resumes_nothing(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path).start()
     with server.client() as api:
-        request_id = _start_gated(api, tmp_path / "gate")
+        request_id = _start_gated(api)
     server.kill9()
     before = _snapshot(tmp_path, request_id)
     assert before["request"]["job_state"] == "EXECUTING"

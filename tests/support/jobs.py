@@ -167,21 +167,52 @@ def list_requests(api: httpx.Client, **query: str) -> dict[str, Any]:
 
 def job_dir(server: LiveServer, request_id: str) -> Path:
     """The SHELL working root the embedded ant gives a request (``$MYRMICA_JOB_DIR``)."""
-    return Path(server.settings.data_dir) / "work" / request_id
+    return Path(server.settings.effective_work_dir) / request_id
+
+
+def host_pid(job: Path, pid: int) -> int | None:
+    """The host's PID of the task process of the request in ``job`` that saw itself as ``pid`` (a sandboxed
+    task has its own PID namespace, where ``$$`` is a small number): the process whose environment holds
+    ``MYRMICA_JOB_DIR=<job>`` and whose innermost PID (``NSpid``) is ``pid``."""
+    marker = f"MYRMICA_JOB_DIR={job}".encode()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                if marker not in environ.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry.name}/status") as status:
+                nspid = next((line.split()[1:] for line in status if line.startswith("NSpid:")), [])
+        except OSError:
+            continue
+        if nspid and int(nspid[-1]) == pid:
+            return int(entry.name)
+    return None
 
 
 def read_pid(server: LiveServer, request_id: str, name: str = "pid", timeout: float = 15.0) -> int:
-    """Wait for a script to write its PID to ``$MYRMICA_JOB_DIR/<name>``; return it."""
-    path = job_dir(server, request_id) / name
+    """Wait for a script to write its PID (``$$``) to ``$MYRMICA_JOB_DIR/<name>``; return that process's
+    PID on the host (in a sandbox, ``$$`` is its PID in the sandbox's own namespace)."""
+    job = job_dir(server, request_id)
+    path = job / name
 
     def check() -> int | None:
         try:
             text = path.read_text().strip()
         except FileNotFoundError:
             return None
-        return int(text) if text.isdigit() else None
+        return host_pid(job, int(text)) if text.isdigit() else None
 
-    return wait_for(check, timeout=timeout, what=f"{path} to hold a PID")
+    return wait_for(check, timeout=timeout, what=f"{path} to hold the PID of a running process")
+
+
+def wait_task_process_gone(server: LiveServer, request_id: str, name: str = "pid", timeout: float = 10.0) -> None:
+    """The process that wrote its PID (``$$``) to ``$MYRMICA_JOB_DIR/<name>`` is gone (or a zombie)."""
+    job = job_dir(server, request_id)
+    text = wait_for(lambda: (job / name).read_text().strip() if (job / name).exists() else None, timeout=timeout,
+                    what=f"{job / name} to hold a PID")
+    wait_for(lambda: host_pid(job, int(text)) is None, timeout=timeout, what=f"the process of {job / name} to end")
 
 
 def process_alive(pid: int) -> bool:

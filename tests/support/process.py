@@ -59,9 +59,14 @@ class ServerProcess(_Process):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def work_dir(self) -> Path:
+        """Beside the data directory (never in it), so that it goes with the test's temporary files."""
+        return self.data_dir.with_name(self.data_dir.name + "-work")
+
     def _args(self) -> tuple[list[str], dict[str, str]]:
         args = [sys.executable, "-m", "myrmica", "server", "--port", str(self.port), "--data-dir",
-                str(self.data_dir), *self.extra]
+                str(self.data_dir), "--work-dir", str(self.work_dir), *self.extra]
         if self.database_url:
             args += ["--db", self.database_url]
         env = {**os.environ, "MYRMICA_ADMIN_TOKEN": self.token, "MYRMICA_SECRET_KEY": "shared-test-secret"}
@@ -101,12 +106,13 @@ class AntProcess(_Process):
     """A real `myrmica ant` process."""
 
     def __init__(self, directory: Path, broker_url: str, ant_id: str, *, capacity: int = 8,
-                 extra: list[str] | None = None) -> None:
+                 extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.directory = directory
         self.broker_url = broker_url
         self.ant_id = ant_id
         self.capacity = capacity
         self.extra = extra or []
+        self.env = env  # added to this process's environment
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> AntProcess:
@@ -114,7 +120,7 @@ class AntProcess(_Process):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "myrmica", "ant", "--broker", self.broker_url, "--id", self.ant_id,
              "--capacity", str(self.capacity), "--work-dir", str(self.directory / f"work-{self.ant_id}"),
-             "--drain-seconds", "5", *self.extra], stdout=log, stderr=log)
+             "--drain-seconds", "5", *self.extra], stdout=log, stderr=log, env={**os.environ, **(self.env or {})})
         return self
 
     @property

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from myrmica.config import ConfigError, load_settings
+from myrmica.config import ConfigError, load_settings, sandbox_settings
 
 
 def test_defaults_are_safe() -> None:
@@ -64,3 +64,45 @@ def test_the_embedded_ants_methods_and_tags_come_comma_separated() -> None:
 def test_methods_the_embedded_ant_cannot_run_are_refused(methods: str) -> None:
     with pytest.raises(ConfigError, match="ant_methods: the embedded worker cannot run"):
         load_settings({"ant_methods": methods}, environ={})
+
+
+def test_the_work_directory_is_outside_the_data_directory_by_default(tmp_path: Path) -> None:
+    default = load_settings(environ={})
+    assert default.data_dir not in default.effective_work_dir.parents
+    assert default.effective_work_dir.parent.parent.name == "myrmica"  # <user cache>/myrmica/work/<name>-<hash>
+    one = load_settings({"data_dir": tmp_path / "one"}, environ={})
+    two = load_settings({"data_dir": tmp_path / "two"}, environ={})
+    assert one.effective_work_dir != two.effective_work_dir  # two servers never share one
+    assert one.effective_work_dir.name.startswith("one-")
+    assert tmp_path not in one.effective_work_dir.parents
+
+
+def test_the_work_directory_comes_from_a_flag_or_the_environment(tmp_path: Path) -> None:
+    from_env = load_settings(environ={"MYRMICA_WORK_DIR": str(tmp_path / "w1")})
+    assert from_env.effective_work_dir == tmp_path / "w1"
+    assert load_settings({"work_dir": tmp_path / "w2"}, environ={}).effective_work_dir == tmp_path / "w2"
+
+
+@pytest.mark.parametrize("work", ["data/work", "data", "."])
+def test_a_work_directory_holding_or_inside_the_data_directory_is_refused(tmp_path: Path, work: str) -> None:
+    with pytest.raises(ConfigError, match="work_dir"):
+        load_settings({"data_dir": tmp_path / "data", "work_dir": tmp_path / work}, environ={})
+
+
+def test_sandbox_settings() -> None:
+    assert load_settings(environ={}).sandbox == "auto" and load_settings(environ={}).sandbox_network
+    settings = load_settings(environ={"MYRMICA_SANDBOX": "None", "MYRMICA_SANDBOX_NETWORK": "false"})
+    assert (settings.sandbox, settings.sandbox_network) == ("none", False)
+    with pytest.raises(ConfigError, match="sandbox must be one of auto, bwrap, none"):
+        load_settings(environ={"MYRMICA_SANDBOX": "maybe"})
+
+
+def test_sandboxed_tasks_do_not_see_the_servers_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MYRMICA_CREDENTIALS", str(tmp_path / "creds.json"))  # where the CLI's credentials are
+    config = tmp_path / "myrmica.yaml"
+    config.write_text(f"db: sqlite:///{tmp_path / 'db' / 'm.db'}\nsandbox_hide: /srv/secrets\n")
+    settings = load_settings({"data_dir": tmp_path / "data"}, config_file=config, environ={})
+    hidden = sandbox_settings(settings).hide
+    for path in (tmp_path / "data", tmp_path / "creds.json", config, tmp_path / "db" / "m.db",
+                 tmp_path / "db" / "m.db-wal", Path("/srv/secrets")):
+        assert str(path) in hidden

@@ -19,6 +19,7 @@ from typing import Any
 
 from myrmica.ant.executors.docker_options import DockerOptions
 from myrmica.ant.executors.factory import build_executors
+from myrmica.ant.executors.sandbox import Sandbox
 from myrmica.ant.worker import Ant
 from myrmica.broker.pipe import LINE_LIMIT, PipeAntSide
 
@@ -36,7 +37,8 @@ async def run_child(fd: int, config: dict[str, Any]) -> None:
                                 max_timeout_secs=float(config["max_timeout_secs"]),
                                 docker=DockerOptions.from_settings(docker.get("host", ""),
                                                                    tuple(docker.get("image_map", ())),
-                                                                   tuple(docker.get("bind_allowed", ()))))
+                                                                   tuple(docker.get("bind_allowed", ()))),
+                                sandbox=Sandbox.from_config(config.get("sandbox")))
     ant = Ant(ant_id, side, executors, capacity=int(config["capacity"]), tags=config["tags"], embedded=True,
               work_root=Path(config["work_root"]), keep_work_seconds=float(config["keep_work_seconds"]))
     loop = asyncio.get_running_loop()

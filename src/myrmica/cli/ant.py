@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from platformdirs import user_data_dir
 
 from myrmica.ant.executors.docker_options import DockerOptions
+from myrmica.ant.executors.sandbox import Sandbox, SandboxSettings, SandboxUnavailable, resolve
 from myrmica.cli.output import err_console
+from myrmica.security.private_files import credentials_path
 
 log = logging.getLogger("myrmica.ant")
 
@@ -28,13 +31,13 @@ def _split(text: str) -> list[str]:
 
 async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[str], capacity: int,
                   work_dir: Path, drain_seconds: float, keep_work_hours: float = 24.0,
-                  docker: DockerOptions | None = None) -> None:
+                  docker: DockerOptions | None = None, sandbox: Sandbox | None = None) -> None:
     from myrmica.ant.executors.factory import build_executors
     from myrmica.ant.worker import Ant
     from myrmica.broker.redis import RedisBroker
 
     broker = RedisBroker(broker_url)
-    executors = build_executors(methods, work_root=work_dir, ant_id=ant_id, docker=docker)
+    executors = build_executors(methods, work_root=work_dir, ant_id=ant_id, docker=docker, sandbox=sandbox)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -84,6 +87,15 @@ def ant(
     docker_bind_allowed: Annotated[str, typer.Option(
         help="Comma-separated host directories DOCKER tasks may bind-mount.",
         envvar="MYRMICA_DOCKER_BIND_ALLOWED")] = "",
+    sandbox: Annotated[str, typer.Option(
+        help="How SHELL tasks are confined: auto (bubblewrap when it works, else none with a warning), bwrap "
+             "(refuse to start without it) or none.", envvar="MYRMICA_SANDBOX")] = "auto",
+    sandbox_network: Annotated[bool, typer.Option(
+        "--sandbox-network/--no-sandbox-network", help="Whether sandboxed tasks reach the network.",
+        envvar="MYRMICA_SANDBOX_NETWORK")] = True,
+    sandbox_hide: Annotated[str, typer.Option(
+        help="Comma-separated host paths sandboxed tasks must not see (besides Myrmica's default data directory, "
+             "the CLI's credentials and the Docker socket).", envvar="MYRMICA_SANDBOX_HIDE")] = "",
 ) -> None:
     """Run a standalone worker: register with the queens through Redis and run the tasks they send."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -110,11 +122,22 @@ def ant(
         raise typer.Exit(2) from exc
     name = ant_id or f"{socket.gethostname()}-{os.getpid()}"
     root = work_dir or Path.home() / ".cache" / "myrmica" / "ant" / name
+    # What tasks must not see: a server's default data directory and the CLI's credentials on this machine,
+    # the Docker engine's socket, and what --sandbox-hide names.
+    hide = [user_data_dir("myrmica"), str(credentials_path()), *_split(sandbox_hide)]
+    if docker_host.startswith("unix://"):
+        hide.append(docker_host.removeprefix("unix://"))
+    try:
+        confined, line = resolve(SandboxSettings(sandbox.strip().lower(), sandbox_network, tuple(hide)))
+    except (SandboxUnavailable, ValueError) as exc:
+        log.error("refusing to start: %s", exc)
+        raise typer.Exit(2) from exc
+    (log.info if confined is not None else log.warning)("ant %s: %s", name, line)
     try:
         import uvloop
 
         uvloop.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours,
-                           docker))
+                           docker, confined))
     except ImportError:
         asyncio.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours,
-                            docker))
+                            docker, confined))

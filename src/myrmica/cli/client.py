@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from myrmica.security.credentials import credentials_path
+from myrmica.security.private_files import credentials_path
 
 DEFAULT_URL = "http://127.0.0.1:7777"
 

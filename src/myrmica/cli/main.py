@@ -77,6 +77,15 @@ def server(
     ant_tags: Annotated[str | None, typer.Option(
         help="Comma-separated tags of the embedded worker; a task with tags runs only on a worker that has "
              "them all (env MYRMICA_ANT_TAGS). [default: none]")] = None,
+    work_dir: Annotated[Path | None, typer.Option(
+        help="Where the embedded worker's tasks get their working directories; never inside the data directory "
+             "(env MYRMICA_WORK_DIR). [default: <user cache dir>/myrmica/work/<data dir name>-<hash>]")] = None,
+    sandbox: Annotated[str | None, typer.Option(
+        help="How SHELL tasks are confined: auto (bubblewrap when it works, else none with a warning), bwrap "
+             "(refuse to start without it) or none (env MYRMICA_SANDBOX). [default: auto]")] = None,
+    sandbox_network: Annotated[bool | None, typer.Option(
+        "--sandbox-network/--no-sandbox-network",
+        help="Whether sandboxed tasks reach the network (env MYRMICA_SANDBOX_NETWORK). [default: yes]")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error. [default: info]")] = None,
 ) -> None:
     """Start the server: the API, the scheduler and (unless told not to) an embedded worker."""
@@ -84,7 +93,8 @@ def server(
         settings = load_settings({
             "host": host, "port": port, "data_dir": data_dir, "database_url": db, "broker_url": broker,
             "auth_enabled": False if no_auth else None, "embedded_ant": False if no_embedded_ant else None,
-            "log_level": log_level, "ant_methods": ant_methods, "ant_tags": ant_tags,
+            "log_level": log_level, "ant_methods": ant_methods, "ant_tags": ant_tags, "work_dir": work_dir,
+            "sandbox": sandbox, "sandbox_network": sandbox_network,
         }, config_file=config)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")

@@ -23,6 +23,7 @@ from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.documents import load_json, load_yaml
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.graph import validate_graph
+from myrmica.domain.task_env import check_mapping
 from myrmica.templating.gotemplate import Template, TemplateError, has_template
 
 # Functions that need the engine at run time; at upload they only need to exist (for parsing)
@@ -85,9 +86,19 @@ def to_spec(document: Any) -> JobDefinitionSpec:
         raise ValidationError(f"a job definition may have at most 100 tasks, not {len(document['tasks'])}",
                               field="tasks")
     try:
-        return JobDefinitionSpec.model_validate(document)
+        spec = JobDefinitionSpec.model_validate(document)
     except pydantic.ValidationError as exc:
         raise _translate(exc, document) from exc
+    check_variable_names(spec)
+    return spec
+
+
+def check_variable_names(spec: JobDefinitionSpec) -> None:
+    """No variable that reaches a task's environment may change how its programs load (domain/task_env.py)."""
+    check_mapping(spec.job_variables, "job_variables")
+    for task in spec.tasks:
+        check_mapping(task.variables, "variables", task=task.task_type)
+        check_mapping(task.environment, "environment", task=task.task_type)
 
 
 def _translate(exc: pydantic.ValidationError, document: dict[str, Any]) -> ValidationError:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.masking import secret_terms
 
 # A queen holds each request it runs by a lease it renews every housekeeping pass; one that stops
 # renewing for this long (it died) has its requests adopted by another.
@@ -37,8 +38,9 @@ class RunContext:
             return text
         secret = set(self.secrets)
         names = {str(v): k for k, v in {**self.configs, **self.params}.items() if str(v) in secret}
-        for value in self.secrets:  # longest first
-            text = text.replace(value, f"[secret {names[value]}]" if value in names else "[****]")
+        for value in secret_terms(self.secrets):  # longest first; the lines of a multi-line one too
+            if value in text:
+                text = text.replace(value, f"[secret {names[value]}]" if value in names else "[****]")
         return text
 
     @property

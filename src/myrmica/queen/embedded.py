@@ -6,9 +6,10 @@ from __future__ import annotations
 import socket
 
 from myrmica.ant.executors.factory import build_executors
+from myrmica.ant.executors.sandbox import resolve as resolve_sandbox
 from myrmica.ant.worker import Ant
 from myrmica.broker.base import Broker
-from myrmica.config import Settings, docker_options
+from myrmica.config import Settings, docker_options, sandbox_settings
 from myrmica.queen.ant_process import EmbeddedAntProcess
 from myrmica.queen.ants import AntRegistry
 
@@ -27,11 +28,13 @@ class EmbeddedAnt:
         settings = self._settings
         ant_id = settings.ant_id or (f"embedded-{socket.gethostname()}-{settings.port}" if self._distributed
                                      else "embedded-ant")
-        work_root = settings.data_dir / "work"
+        work_root = settings.effective_work_dir
+        sandbox, _ = resolve_sandbox(sandbox_settings(settings))  # serve() has said which, or refused to start
         if not self._distributed and settings.embedded_ant_process:
             process = EmbeddedAntProcess(self._broker, {
                 "ant_id": ant_id, "methods": list(settings.ant_methods), "tags": list(settings.ant_tags),
                 "capacity": settings.ant_capacity, "work_root": str(work_root),
+                "sandbox": sandbox.to_config() if sandbox is not None else None,
                 "max_log_bytes": settings.max_log_bytes_per_task, "max_timeout_secs": settings.max_task_timeout_secs,
                 "keep_work_seconds": settings.ant_keep_work_hours * 3600, "log_level": settings.log_level,
                 "docker": {"host": settings.docker_host, "image_map": list(settings.docker_image_map),
@@ -42,7 +45,7 @@ class EmbeddedAnt:
         executors = build_executors(settings.ant_methods, work_root=work_root, ant_id=f"{self._queen_id}-ant",
                                     max_log_bytes=settings.max_log_bytes_per_task,
                                     max_timeout_secs=settings.max_task_timeout_secs,
-                                    docker=docker_options(settings))
+                                    docker=docker_options(settings), sandbox=sandbox)
         ant = self.ant = Ant(ant_id, self._broker, executors, capacity=settings.ant_capacity,
                              tags=settings.ant_tags, embedded=True, work_root=work_root,
                              keep_work_seconds=settings.ant_keep_work_hours * 3600)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from myrmica.ant.executors.base import mask
 from myrmica.broker.messages import LogLine
+from myrmica.domain.masking import mask_terms, secret_terms
 from myrmica.store.logs import LogRepository
 from myrmica.store.outage import OutageLog
 
@@ -35,7 +35,7 @@ class LogSink:
         self._max_bytes = max_bytes_per_task
         self._buffer: list[dict[str, Any]] = []
         self._outage = OutageLog(log, "storing log lines")
-        self._secrets: dict[str, list[str]] = {}  # request id → values to mask
+        self._secrets: dict[str, list[str]] = {}  # request id → what to mask (domain/masking.py)
         self._bytes: dict[str, int] = defaultdict(int)  # task execution id → bytes kept
         self._truncated: set[str] = set()
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
@@ -54,7 +54,7 @@ class LogSink:
 
     def set_secrets(self, request_id: str, secrets: list[str]) -> None:
         if secrets:
-            self._secrets[request_id] = sorted({s for s in secrets if s}, key=len, reverse=True)
+            self._secrets[request_id] = secret_terms(secrets)
 
     def forget(self, request_id: str, task_execution_ids: list[str]) -> None:
         self._secrets.pop(request_id, None)
@@ -63,7 +63,8 @@ class LogSink:
             self._truncated.discard(te_id)
 
     def add(self, line: LogLine) -> None:
-        text = mask(line.line, self._secrets.get(line.request_id, []))
+        terms = self._secrets.get(line.request_id)
+        text = mask_terms(line.line, terms) if terms else line.line
         key = line.task_execution_id
         if key in self._truncated:
             return

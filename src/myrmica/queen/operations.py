@@ -17,6 +17,7 @@ from myrmica.domain.numbers import INT32_MAX, INT32_MIN, check_name, is_decimal,
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import ApprovalRecord, NewRequest, VoteRecord
 from myrmica.domain.states import ErrorCode, ExitCode
+from myrmica.domain.task_env import check_names
 from myrmica.ids import new_id
 from myrmica.metrics import Metrics
 from myrmica.queen.logs import stamp
@@ -86,6 +87,8 @@ class Operations:
         job_type = check_name(new.job_type, "job_type")
         params = dict(new.params)
         secret_params = dict(new.secret_params)
+        check_names(params, "params")
+        check_names(secret_params, "secret_params")
         definition = await self._definition(principal, job_type, new.job_version)
         active = definition if definition["active"] else await self._store.definitions.get(principal, job_type)
         if active["disabled"]:

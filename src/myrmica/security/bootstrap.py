@@ -8,11 +8,12 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 
 from myrmica.domain.errors import ConflictError
-from myrmica.security.credentials import save_credentials, write_private
+from myrmica.security.private_files import credentials_path, save_credentials, write_private
 from myrmica.security.tokens import generate_token, hash_token
 from myrmica.store.accounts import AccountRepository
 
 ADMIN_USERNAME = "admin"
+__all__ = ["Bootstrap", "credentials_path", "ensure_admin", "save_credentials"]
 
 
 @dataclass(frozen=True)

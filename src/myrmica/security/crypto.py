@@ -10,6 +10,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from myrmica.security.private_files import private_dir
+
 PREFIX = "_ENCRYPTED_"
 MASK = "****"
 
@@ -39,7 +41,7 @@ def load_or_create_key(configured: str, data_dir: Path) -> str:
     path = data_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = base64.urlsafe_b64encode(os.urandom(32)).decode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

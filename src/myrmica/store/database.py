@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from myrmica.security.private_files import FILE_MODE, create_private, tighten
 from myrmica.store.database_lock import Database
 from myrmica.store.json_columns import read_json
 
@@ -54,6 +55,15 @@ def _ping_when_idle(engine: Any) -> None:
             raise DisconnectionError(f"a pooled connection is dead: {exc}") from exc
 
 
+def _private_database_files(path: Path) -> None:
+    """The SQLite file is created 0600 before SQLite opens it (its ``-wal`` and ``-shm`` files take its
+    mode); files an older version made with the umask's mode are tightened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + suffix), FILE_MODE)
+
+
 def create_database(url: str) -> Database:
     target = normalise_url(url)
     if not target.startswith("sqlite"):
@@ -65,8 +75,8 @@ def create_database(url: str) -> Database:
         _ping_when_idle(postgres.sync_engine)
         return Database(postgres)
     database = make_url(target).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        _private_database_files(Path(database))
     engine = create_sync_engine(target, connect_args={"check_same_thread": False, "timeout": 30,
                                                       "isolation_level": None}, json_deserializer=read_json)
 

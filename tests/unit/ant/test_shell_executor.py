@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from myrmica.ant.executors.shell import MAX_LINE_BYTES, ShellExecutor
+from myrmica.ant.executors.shell import MAX_LINE_BYTES, ShellExecutor, _LineProtocol, _Run
 from myrmica.broker.messages import TaskRequest, TaskResult
+from myrmica.domain.masking import secret_terms
 
 
 class Recorder:
@@ -79,7 +80,7 @@ async def test_environment_from_variables_and_environment(executor: ShellExecuto
     job_dir = tmp_path / "work" / "req1"
     assert Path(out[2]).resolve() == (job_dir / "build").resolve()
     assert Path(out[3]) == job_dir
-    assert out[4] == "has-path"  # the ant's own environment is inherited
+    assert out[4] == "has-path"  # PATH comes from the ant's, the rest of its environment does not
     assert out[5] == "0"
 
 
@@ -269,3 +270,163 @@ async def test_many_quick_tasks_run_concurrently(executor: ShellExecutor) -> Non
     requests = [make_request(f"t{i}", script=["true"]) for i in range(50)]
     results = await asyncio.gather(*(run(executor, request) for request in requests))
     assert {result.state for result in results} == {"COMPLETED"}
+
+
+# --- secrets in long and multi-line output -----------------------------------------------------------
+
+LONG_SECRET = "s3cr3t-0123456789-abcdef"
+
+
+def protocol_for(secrets: list[str]) -> tuple[_LineProtocol, Recorder]:
+    log = Recorder()
+    loop = asyncio.new_event_loop()
+    try:
+        run_state = _Run(make_request(secrets=secrets), log, 10 * 1024 * 1024, loop.create_future())
+        run_state.terms = secret_terms(secrets)
+        run_state.byte_terms = [term.encode() for term in run_state.terms]
+        run_state.span = max(len(term) for term in run_state.byte_terms) - 1
+        return _LineProtocol(run_state, loop, None), log
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096, 65536, 65540, 10**6])
+def test_a_secret_across_the_64k_split_is_masked_however_the_output_arrives(chunk: int) -> None:
+    protocol, log = protocol_for([LONG_SECRET])
+    for offset in (-20, -10, -1, 0, 1, 10):  # the secret starts this far from the 64 KiB cut
+        data = b"x" * (MAX_LINE_BYTES + offset) + LONG_SECRET.encode() + b"y" * 70000 + b"\n"
+        for start in range(0, len(data), chunk):
+            protocol.pipe_data_received(1, data[start:start + chunk])
+    protocol.pipe_connection_lost(1, None)
+    out = log.stream("stdout")
+    assert len(out) >= 6 * 2
+    assert all(len(line.encode()) <= MAX_LINE_BYTES for line in out if "[****]" not in line)
+    for fragment in ("s3cr3t", "0123456789", "abcdef"):
+        assert all(fragment not in line for line in out), fragment
+    assert sum(line.count("[****]") for line in out) == 6
+
+
+def test_a_secret_at_the_end_of_an_unfinished_line_is_masked() -> None:
+    protocol, log = protocol_for([LONG_SECRET])
+    protocol.pipe_data_received(2, b"x" * (MAX_LINE_BYTES - 5) + LONG_SECRET.encode()[:12])
+    protocol.pipe_data_received(2, LONG_SECRET.encode()[12:])
+    protocol.pipe_connection_lost(2, None)  # no newline: the rest is flushed at the end
+    assert "".join(log.stream("stderr")) == "x" * (MAX_LINE_BYTES - 5) + "[****]"
+
+
+async def test_a_secret_across_the_64k_split_is_masked_in_a_real_task(executor: ShellExecutor) -> None:
+    log = Recorder()
+    request = make_request(variables={"TOKEN": LONG_SECRET}, secrets=[LONG_SECRET],
+                           script=[f"head -c {MAX_LINE_BYTES - 6} /dev/zero | tr '\\0' x; echo \"$TOKEN\""])
+    result = await run(executor, request, log)
+    assert result.state == "COMPLETED", result
+    out = log.stream("stdout")
+    assert "".join(out) == "x" * (MAX_LINE_BYTES - 6) + "[****]"
+    assert all("s3cr3t" not in line and "abcdef" not in line for line in out)
+
+
+PRIVATE_KEY = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
+               "-----END PRIVATE KEY-----")
+
+
+async def test_every_line_of_a_multi_line_secret_is_masked(executor: ShellExecutor) -> None:
+    log = Recorder()
+    request = make_request(variables={"KEY": PRIVATE_KEY}, secrets=[PRIVATE_KEY],
+                           script=['printf "%s\\n" "$KEY"',
+                                   'printf "%s\\n" "$KEY" | sed -n 2p | tr -d "\\n"; echo " <- 2nd"',
+                                   "echo ::set-output name=K::$(echo \"$KEY\" | sed -n 3p)"])
+    result = await run(executor, request, log)
+    assert result.state == "COMPLETED", result
+    out = log.stream("stdout")
+    assert out[:4] == ["[****]"] * 4
+    assert out[4] == "[****] <- 2nd"
+    assert result.job_context["K"] == "[****]"
+    for secret_line in PRIVATE_KEY.splitlines()[1:3]:
+        assert all(secret_line not in line for _, line in log.lines)
+
+
+# --- the environment -----------------------------------------------------------------------------------
+
+
+async def test_the_environment_is_built_from_scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MYRMICA_ADMIN_TOKEN", "myr_admin_from_the_server_env")
+    monkeypatch.setenv("MYRMICA_SECRET_KEY", "server-secret-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
+    monkeypatch.setenv("PATH", "relative/bin::/usr/bin:/bin:/usr/bin")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    executor = ShellExecutor(tmp_path / "work")
+    log = Recorder()
+    result = await run(executor, make_request(variables={"NAME": "ant"}, script=["env", 'echo "home=$HOME"', "pwd"]),
+                       log)
+    assert result.state == "COMPLETED", result
+    out = log.stream("stdout")
+    env = dict(line.split("=", 1) for line in out[:-2])
+    cwd = out[-1]
+    assert not {"MYRMICA_ADMIN_TOKEN", "MYRMICA_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "_MYRMICA_LINE"} & set(env)
+    assert set(env) - {"PWD", "OLDPWD", "SHLVL", "_"} == {"PATH", "HOME", "LANG", "USER", "LOGNAME", "NAME",
+                                                          "MYRMICA_JOB_DIR"}
+    assert env["PATH"] == "/usr/bin:/bin"  # the ant's, without its relative and empty entries
+    assert out[-2] == f"home={cwd}" and env["HOME"] == cwd  # HOME is the task's own directory
+    assert not any("server-secret-key" in line or "aws-secret" in line for _, line in log.lines)
+
+
+async def test_variables_that_change_how_programs_load_are_left_out(executor: ShellExecutor) -> None:
+    log = Recorder()
+    request = make_request(variables={"LD_PRELOAD": "/tmp/evil.so", "PATH": "/evil", "OK": "yes"},
+                           environment={"BASH_ENV": "/tmp/evil.sh", "PYTHONPATH": "/evil"},
+                           script=['echo "${LD_PRELOAD-unset} ${BASH_ENV-unset} ${PYTHONPATH-unset} $OK"',
+                                   'echo "$PATH"'])
+    result = await run(executor, request, log)
+    assert result.state == "COMPLETED", result
+    assert log.stream("stdout")[0] == "unset unset unset yes"
+    assert "/evil" not in log.stream("stdout")[1]
+    [line] = log.stream("system")
+    assert line.startswith("left out of the task's environment: LD_PRELOAD, PATH, BASH_ENV, PYTHONPATH"), line
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+
+def command_lines() -> list[bytes]:
+    lines = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                    lines.append(handle.read())
+            except OSError:
+                continue
+    return lines
+
+
+async def wait_for_path(path: Path, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        await asyncio.sleep(0.01)
+
+
+async def lines_are_not_on_the_command_line(executor: ShellExecutor) -> None:
+    """A line holding a secret, running (blocked on a FIFO the test opens): the secret is in no process's
+    command line on the machine (``ps`` shows every user's), and the task's own processes agree."""
+    secret = "argv-secret-" + os.urandom(6).hex()
+    gate = executor.work_root / "req-argv" / "build" / "gate"
+    request = make_request(request_id="req-argv", variables={"TOKEN": secret}, secrets=[secret], timeout_secs=30,
+                           script=[f'T="{secret}"; cat /proc/$$/cmdline /proc/$PPID/cmdline | tr "\\0" " "; echo; '
+                                   'mkfifo gate; read x < gate; echo "released $x"'])
+    log = Recorder()
+    running = asyncio.ensure_future(run(executor, request, log))
+    await wait_for_path(gate)
+    seen = [line for line in command_lines() if secret.encode() in line]
+    fd = os.open(gate, os.O_WRONLY)  # the task waits in open() for reading, so this does not block
+    os.write(fd, b"go\n")
+    os.close(fd)
+    result = await running
+    assert result.state == "COMPLETED", result
+    assert seen == [], seen
+    assert log.stream("stdout")[-1] == "released go"
+    assert "argv-secret" not in log.stream("stdout")[0]
+
+
+async def test_a_line_is_not_on_any_command_line(executor: ShellExecutor) -> None:
+    await lines_are_not_on_the_command_line(executor)

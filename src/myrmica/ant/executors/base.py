@@ -7,6 +7,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from myrmica.broker.messages import TaskRequest, TaskResult
+from myrmica.domain.masking import mask
+
+__all__ = ["Executor", "LogCallback", "mask"]
 
 # Called for every line a task prints: (stream, text). Must not block.
 LogCallback = Callable[[str, str], None]
@@ -23,10 +26,3 @@ class Executor(Protocol):
         ERR_TASK_TIMED_OUT.
         """
         ...
-
-
-def mask(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[****]")
-    return text

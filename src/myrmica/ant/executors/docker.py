@@ -2,7 +2,8 @@
 
 Formicary's model: the container is created from ``container.image`` and kept alive by a small shell
 loop; every line of ``before_script``, ``script`` and ``after_script`` is then run in it as
-``sh -c LINE`` through the engine's exec API. So the phases share the container's filesystem and
+``sh -c`` through the engine's exec API, the line in its environment (not on its command line, which the
+host's ``ps`` shows every local user: ``spawn.py``). So the phases share the container's filesystem and
 processes, and each line has its own exit code, which gives the same per-line semantics as SHELL
 (the first failing line stops its phase and names the failed command; ``after_script`` always runs,
 its failures are only logged). The phase logic, line splitting, masking, log bounds, artifacts and
@@ -42,6 +43,7 @@ from myrmica.ant.executors.shell import (
     build_env,
     job_dir_name,
 )
+from myrmica.ant.executors.spawn import LINE_VARIABLE, RUN_LINE
 from myrmica.broker.messages import TaskRequest
 
 log = logging.getLogger("myrmica.ant.docker")
@@ -161,6 +163,7 @@ class DockerExecutor(ShellExecutor):
     async def _phases(self, run: _Run, loop: asyncio.AbstractEventLoop, cwd: str,
                       env: dict[str, str]) -> _Failure | None:
         request = run.request
+        # The container's own PATH (execute() has logged the variables left out, as for SHELL).
         env = build_env(request, {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
                         {"MYRMICA_JOB_DIR": str(self.job_dir(request))})
         image = str((request.container or {}).get("image") or "").strip()
@@ -241,7 +244,8 @@ class DockerExecutor(ShellExecutor):
         protocol = _LineProtocol(run, loop, capture)
         workdir = run.request.working_dir if run.request.working_dir.startswith("/") else cwd
         try:
-            execution = await container.exec(["sh", "-c", line], environment=env, workdir=workdir)
+            execution = await container.exec(["sh", "-c", RUN_LINE], environment={**env, LINE_VARIABLE: line},
+                                             workdir=workdir)
         except aiodocker.DockerError as exc:
             return _Failure(line, -1, f"could not be started: {exc.message}")
         reading = loop.create_task(self._read(execution.start(detach=False), protocol))

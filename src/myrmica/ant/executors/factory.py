@@ -9,17 +9,21 @@ from pathlib import Path
 from myrmica.ant.executors.base import Executor
 from myrmica.ant.executors.docker_options import DockerOptions, engine_answers
 from myrmica.ant.executors.http import HttpExecutor
+from myrmica.ant.executors.sandbox import Sandbox
 from myrmica.ant.executors.shell import ShellExecutor
 
 log = logging.getLogger("myrmica.ant")
 
 
 def build_executors(methods: Iterable[str], *, work_root: Path, ant_id: str, max_log_bytes: int = 10 * 1024 * 1024,
-                    max_timeout_secs: float = 3600.0, docker: DockerOptions | None = None) -> list[Executor]:
-    """DOCKER is included only when the engine at ``docker.host`` answers now (else a warning says so)."""
+                    max_timeout_secs: float = 3600.0, docker: DockerOptions | None = None,
+                    sandbox: Sandbox | None = None) -> list[Executor]:
+    """DOCKER is included only when the engine at ``docker.host`` answers now (else a warning says so).
+    SHELL tasks run in ``sandbox`` when one is given."""
     wanted = set(methods)
     executors: list[Executor] = [
-        ShellExecutor(work_root, ant_id=ant_id, max_log_bytes=max_log_bytes, max_timeout_secs=max_timeout_secs),
+        ShellExecutor(work_root, ant_id=ant_id, max_log_bytes=max_log_bytes, max_timeout_secs=max_timeout_secs,
+                      sandbox=sandbox),
         HttpExecutor(ant_id=ant_id, max_timeout_secs=max_timeout_secs),
     ]
     if "DOCKER" in wanted:

@@ -1,10 +1,15 @@
-"""SHELL: every line of a task runs as ``/bin/sh -c LINE`` on the ant host, in its own process group.
+"""SHELL: every line of a task runs in its own ``/bin/sh`` on the ant host, in its own process group.
+
+The line reaches the shell through its environment (``_MYRMICA_LINE``, unset before the line runs), not
+its command line: a line's text, and the secrets a template put in it, are not in ``ps`` for other local
+users to see. With a sandbox (``sandbox.py``) the shell runs inside bubblewrap. The environment is built
+from scratch (``task_env.py``).
 
 Phases run in order: ``before_script`` (a failure skips ``script``), ``script`` (the first failing line
 stops it and decides the result), then ``after_script`` (always, unless the task was timed out or
 cancelled; its failures are only logged). Output is read as it is produced, split into lines here
-(lines longer than 64 KiB are split), masked and handed to the log callback until ``max_log_bytes``
-is reached; after that the pipes are still drained so the process never blocks.
+(lines longer than 64 KiB are split, never inside a secret), masked and handed to the log callback
+until ``max_log_bytes`` is reached; after that the pipes are still drained so the process never blocks.
 
 Timeout and cancel: SIGTERM to the process group, SIGKILL after 2 s, and the executor waits until
 the group is gone before it returns. Such a result is FAILED with exit code ``"-1"``.
@@ -23,11 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from myrmica.ant.executors.base import LogCallback, mask
+from myrmica.ant.executors.base import LogCallback
+from myrmica.ant.executors.sandbox import Sandbox
 from myrmica.ant.executors.spawn import spawn_shell
+from myrmica.ant.executors.task_env import base_environment
 from myrmica.ant.executors.workdirs import WorkDirs
 from myrmica.ant.executors.workspace import collect_artifacts, fetch_dependencies
 from myrmica.broker.messages import TaskRequest, TaskResult
+from myrmica.domain.masking import mask, mask_terms, safe_cut, secret_terms
+from myrmica.domain.task_env import WHY, refused
 
 MAX_LINE_BYTES = 64 * 1024
 KILL_GRACE_SECS = 2.0  # SIGTERM → SIGKILL
@@ -52,14 +61,22 @@ def stringify(value: Any) -> str:
     return str(value)
 
 
-def build_env(request: TaskRequest, base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
-    """``base`` overlaid with the request's variables, then its environment, then ``extra``."""
+def build_env(request: TaskRequest, base: dict[str, str], extra: dict[str, str],
+              left_out: list[str] | None = None) -> dict[str, str]:
+    """``base`` overlaid with the request's variables, then its environment, then ``extra``. A variable
+    whose name could change how programs load (``PATH``, ``LD_PRELOAD`` …) is left out, and its name
+    added to ``left_out``."""
     env = dict(base)
-    for source in (request.variables, request.environment, extra):
+    for source in (request.variables, request.environment):
         for name, value in source.items():
             text = stringify(value)
             if isinstance(name, str) and _ENV_NAME.match(name) and "\x00" not in text:
+                if refused(name):
+                    if left_out is not None and name not in left_out:
+                        left_out.append(name)
+                    continue
                 env[name] = text
+    env.update(extra)
     return env
 
 
@@ -109,6 +126,10 @@ class _Run:
     log: LogCallback
     max_log_bytes: int
     stop: asyncio.Future[str]
+    terms: list[str] = field(default_factory=list)  # what to mask (domain/masking.py)
+    byte_terms: list[bytes] = field(default_factory=list)
+    span: int = 0  # bytes a long line is held back past 64 KiB, so that no cut falls inside a secret
+    prefix: list[str] = field(default_factory=list)  # the sandbox's command before the shell
     logged: int = 0
     truncated: bool = False
     interrupted: bool = False
@@ -157,13 +178,18 @@ class _LineProtocol(asyncio.SubprocessProtocol):
         parts = data.split(b"\n")
         rest = parts.pop()
         for part in parts:
-            self._line(fd, self._emit_long(fd, part))
-        self._pending[fd] = self._emit_long(fd, rest)
+            self._line(fd, self._emit_long(fd, part, complete=True))
+        self._pending[fd] = self._emit_long(fd, rest, complete=False)
 
-    def _emit_long(self, fd: int, text: bytes) -> bytes:
-        """Emit full-size pieces of an over-long line; return what is left of it."""
-        while len(text) > MAX_LINE_BYTES:
+    def _emit_long(self, fd: int, text: bytes, *, complete: bool) -> bytes:
+        """Emit full-size pieces of an over-long line; return what is left of it. A piece never ends
+        inside a secret (it ends before it), so each piece is masked alone; the unfinished end of a line
+        is held until the bytes a secret could span past the cut have arrived."""
+        span = self.run.span
+        while len(text) > MAX_LINE_BYTES and (complete or len(text) >= MAX_LINE_BYTES + span):
             cut = _utf8_cut(text, MAX_LINE_BYTES)
+            if span:
+                cut = safe_cut(text, cut, self.run.byte_terms)
             self._line(fd, text[:cut])
             text = text[cut:]
         return text
@@ -171,7 +197,7 @@ class _LineProtocol(asyncio.SubprocessProtocol):
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         rest = self._pending.pop(fd, b"")
         if rest:
-            self._line(fd, rest)
+            self._line(fd, self._emit_long(fd, rest, complete=True))
 
     def process_exited(self) -> None:
         if not self.exited.done():
@@ -194,13 +220,13 @@ class _LineProtocol(asyncio.SubprocessProtocol):
         if run.truncated and not set_output and capture is None:
             return
         text = raw.decode("utf-8", "replace")
-        secrets = run.request.secrets
-        masked = mask(text, secrets) if secrets else text
+        terms = run.terms
+        masked = mask_terms(text, terms) if terms else text
         run.emit("stdout" if is_stdout else "stderr", masked, len(raw) + 1)
         if set_output:
             match = _SET_OUTPUT.match(text)
             if match:
-                run.job_context[match.group(1).strip()] = mask(match.group(2), secrets)
+                run.job_context[match.group(1).strip()] = mask_terms(match.group(2), terms)
         if capture is not None:
             size = len(raw) + 1
             if size > run.capture_left:
@@ -222,12 +248,15 @@ class ShellExecutor:
     methods: frozenset[str] = frozenset({"SHELL"})
 
     def __init__(self, work_root: Path, *, ant_id: str = "", ant_host: str = "",
-                 max_log_bytes: int = 10 * 1024 * 1024, max_timeout_secs: float = 3600.0) -> None:
+                 max_log_bytes: int = 10 * 1024 * 1024, max_timeout_secs: float = 3600.0,
+                 sandbox: Sandbox | None = None) -> None:
         self.work_root = Path(work_root)
         self.ant_id = ant_id
         self.ant_host = ant_host
         self.max_log_bytes = max_log_bytes
         self.max_timeout_secs = max_timeout_secs
+        self.sandbox = sandbox
+        self.base_env = base_environment()
         self.workdirs = WorkDirs(self.work_root)
 
     def job_dir(self, request: TaskRequest) -> Path:
@@ -246,6 +275,10 @@ class ShellExecutor:
         started = time.time()
         loop = asyncio.get_running_loop()
         run = _Run(request, log, self.max_log_bytes, loop.create_future(), capture_left=self.max_log_bytes)
+        if request.secrets:
+            run.terms = secret_terms(request.secrets)
+            run.byte_terms = [term.encode() for term in run.terms]
+            run.span = max(len(term) for term in run.byte_terms) - 1
         timeout = self.timeout_for(request)
         failure: _Failure | None
         job_dir = self.job_dir(request)
@@ -257,7 +290,15 @@ class ShellExecutor:
                 # In a worker thread: creating directories is kernel work that can take a millisecond
                 # on a busy disk, and the ant's loop has other tasks to start and read meanwhile.
                 await asyncio.to_thread(os.makedirs, cwd, exist_ok=True)
-            env = build_env(request, dict(os.environ), {"MYRMICA_JOB_DIR": str(job_dir)})
+            left_out: list[str] = []
+            env = build_env(request, {**self.base_env, "HOME": str(cwd)}, {"MYRMICA_JOB_DIR": str(job_dir)},
+                            left_out)
+            if left_out:
+                text = f"left out of the task's environment: {', '.join(left_out)} ({WHY})"
+                run.emit("system", text, len(text) + 1)
+            if self.sandbox is not None:
+                self.sandbox.prepare(self.work_root, job_dir)
+                run.prefix = self.sandbox.prefix(cwd=cwd, job_dir=job_dir, work_root=self.work_root)
         except (OSError, ValueError) as exc:
             failure = _Failure("", -1, f"cannot prepare the working directory: {exc}")
         else:
@@ -334,7 +375,7 @@ class ShellExecutor:
                        env: dict[str, str], capture: list[str] | None) -> _Failure | None:
         protocol = _LineProtocol(run, loop, capture)
         try:
-            transport = await spawn_shell(protocol, line, cwd=cwd, env=env)
+            transport = await spawn_shell(protocol, line, cwd=cwd, env=env, prefix=run.prefix)
         except (OSError, ValueError) as exc:
             return _Failure(line, -1, f"could not be started: {exc}")
         pgid = transport.get_pid()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -92,12 +93,21 @@ class SpawnedProcess:
             self._exited = True
 
 
+# The shell reads its line from the environment, so the line (and the secrets a template put in it) is not
+# on a command line, which every local user can read (``ps``, ``/proc/PID/cmdline``); a process's
+# environment is readable by its own user only. ``unset`` keeps it from the line's own processes.
+LINE_VARIABLE = "_MYRMICA_LINE"
+RUN_LINE = f'eval "unset {LINE_VARIABLE}; ${LINE_VARIABLE}"'
+
+
 async def spawn_shell(protocol: asyncio.SubprocessProtocol, line: str, *, cwd: str, env: dict[str, str],
-                      **_: Any) -> SpawnedProcess:
-    """Run ``/bin/sh -c line`` in its own session, stdin from /dev/null, stdout and stderr piped."""
+                      prefix: Sequence[str] = (), **_: Any) -> SpawnedProcess:
+    """Run ``line`` in ``/bin/sh`` (after ``prefix``: a sandbox's command) in its own session, stdin from
+    /dev/null, stdout and stderr piped."""
     loop = asyncio.get_running_loop()
-    process = subprocess.Popen(["/bin/sh", "-c", line], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # noqa: ASYNC220 - vfork is the point
-                               stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True, close_fds=True)
+    process = subprocess.Popen([*prefix, "/bin/sh", "-c", RUN_LINE], stdin=subprocess.DEVNULL,  # noqa: ASYNC220 - vfork is the point
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                               env={**env, LINE_VARIABLE: line}, start_new_session=True, close_fds=True)
     handle = SpawnedProcess(process, protocol, loop)
     await handle.connect()
     return handle

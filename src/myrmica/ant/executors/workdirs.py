@@ -7,6 +7,9 @@ renaming one (ext4 on the 2-core test VM: about 0.3–0.5 ms of kernel CPU for a
 leaves behind is moved to a pool of spares (``<work root>/.spare/``) instead of staying, and the
 next task's directories are renamed out of that pool; only when it is empty is one created.
 
+A job directory's ``.tmp`` (a sandboxed request's ``/tmp``, ``sandbox.py``) does not count when it holds
+only empty directories: it is removed first.
+
 Only the default layout (``<job dir>/<task type>``) is recycled. A directory with anything in it
 stays where it is, for the janitor to remove once it is old (``ant/janitor.py``).
 """
@@ -20,6 +23,25 @@ from pathlib import Path
 
 SPARE_DIR = ".spare"  # the janitor skips names starting with a dot
 MAX_SPARES = 1024
+DISPOSABLE = ".tmp"  # in a job directory: removed when it holds only empty directories
+
+
+def _prune(path: Path) -> None:
+    """Remove ``path`` if it holds nothing but (nested) empty directories."""
+    try:
+        os.rmdir(path)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
+    for top, _dirs, files in os.walk(path, topdown=False):
+        if files:
+            return
+        try:
+            os.rmdir(top)
+        except OSError:
+            return
 
 
 def _empty(path: Path) -> bool:
@@ -107,4 +129,6 @@ class WorkDirs:
                 self._users[path] -= 1
                 if self._users[path] <= 0:
                     del self._users[path]
+                    if path is job_dir:
+                        _prune(path / DISPOSABLE)
                     self.give_back(path)
