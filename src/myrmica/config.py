@@ -59,6 +59,7 @@ class Settings:
     sandbox_network: bool = True  # False: sandboxed tasks get no network (bwrap --unshare-net)
     sandbox_hide: tuple[str, ...] = ()  # more host paths sandboxed tasks must not see
     config_path: Path | None = None  # the YAML file the settings came from (not a setting: hidden from tasks)
+    tork_prefix: str = "/tork"  # where the Tork dialect is mounted; "/" mounts it at the root
 
     @property
     def effective_database_url(self) -> str:
@@ -177,7 +178,8 @@ def load_settings(
         raise ConfigError("ant_capacity must be positive")
     if settings.ant_keep_work_hours < 0:
         raise ConfigError("ant_keep_work_hours must not be negative")
-    settings = replace(settings, ant_methods=tuple(m.upper() for m in settings.ant_methods))
+    settings = replace(settings, ant_methods=tuple(m.upper() for m in settings.ant_methods),
+                       tork_prefix=tork_prefix(settings.tork_prefix))
     try:
         parse_image_map(settings.docker_image_map)
     except ValueError as exc:
@@ -221,6 +223,15 @@ def hidden_paths(settings: Settings) -> tuple[str, ...]:
 
 def sandbox_settings(settings: Settings) -> SandboxSettings:
     return SandboxSettings(mode=settings.sandbox, network=settings.sandbox_network, hide=hidden_paths(settings))
+def tork_prefix(value: str) -> str:
+    """The Tork dialect's mount point as a route prefix: "/tork", or "" for the root ("/")."""
+    text = value.strip()
+    if not text.startswith("/") or any(c.isspace() or c in "?#{}" for c in text) or "//" in text:
+        raise ConfigError(f"tork_prefix {value!r}: a path such as /tork, or / for the root")
+    text = text.rstrip("/")
+    if text == "/api" or text.startswith("/api/"):
+        raise ConfigError(f"tork_prefix {value!r}: /api is the native API's")
+    return text
 
 
 def docker_options(settings: Settings) -> DockerOptions:

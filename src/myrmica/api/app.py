@@ -12,6 +12,8 @@ from myrmica import __version__
 from myrmica.api.errors import install_error_handlers
 from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
 from myrmica.api.openapi_docs import install_openapi
+from myrmica.api.tork import router as tork
+from myrmica.config import tork_prefix
 from myrmica.runtime import Runtime
 from myrmica.web import install_dashboard
 
@@ -46,9 +48,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     # The /docs and /redoc pages load Swagger UI and ReDoc from this server (fastapi-offline ships
     # them), not from a CDN, so they work offline.
     app = FastAPIOffline(title="Myrmica", version=__version__, lifespan=lifespan,
-                         description="Job orchestration: the native (Formicary) API.", static_url=DOCS_ASSETS)
+                         description="Job orchestration: the native (Formicary) API under /api, and the Tork "
+                                     "dialect.", static_url=DOCS_ASSETS)
     install_error_handlers(app)
     install_openapi(app)
-    add_routes(app, native_routers())
+    prefix = tork_prefix(runtime.settings.tork_prefix)
+    tork_routes = tork.mount(app, prefix)
+    if prefix:
+        add_routes(app, native_routers())
+        app.router.routes.extend(tork_routes)
+    else:  # at the root, Tork's clients come first (its /metrics and /health are not the native ones)
+        app.router.routes.extend(tork_routes)
+        add_routes(app, native_routers())
     install_dashboard(app)  # the web dashboard at /, after the API's routes
     return app

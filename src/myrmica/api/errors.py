@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from myrmica.domain.errors import DomainError
 from myrmica.store.outage import is_outage
 
+__all__ = ["ApiError", "error_body", "install_error_handlers", "is_outage"]
+
 log = logging.getLogger("myrmica.api")
 
 
@@ -54,7 +56,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(message, field=field), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # A dialect mounted at a prefix answers unknown paths and wrong methods there in its own shape.
+        for belongs, shape in getattr(app.state, "http_error_shapes", ()):
+            if belongs(request.url.path):
+                response: JSONResponse = shape(request, exc)
+                return response
         return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)

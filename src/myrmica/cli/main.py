@@ -87,6 +87,9 @@ def server(
         "--sandbox-network/--no-sandbox-network",
         help="Whether sandboxed tasks reach the network (env MYRMICA_SANDBOX_NETWORK). [default: yes]")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error. [default: info]")] = None,
+    tork_prefix: Annotated[str | None, typer.Option(
+        help="Where the Tork dialect is mounted; / mounts it at the root, for Tork's own clients "
+             "(env MYRMICA_TORK_PREFIX). [default: /tork]")] = None,
 ) -> None:
     """Start the server: the API, the scheduler and (unless told not to) an embedded worker."""
     try:
@@ -94,7 +97,7 @@ def server(
             "host": host, "port": port, "data_dir": data_dir, "database_url": db, "broker_url": broker,
             "auth_enabled": False if no_auth else None, "embedded_ant": False if no_embedded_ant else None,
             "log_level": log_level, "ant_methods": ant_methods, "ant_tags": ant_tags, "work_dir": work_dir,
-            "sandbox": sandbox, "sandbox_network": sandbox_network,
+            "sandbox": sandbox, "sandbox_network": sandbox_network, "tork_prefix": tork_prefix,
         }, config_file=config)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")

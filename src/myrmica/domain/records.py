@@ -7,6 +7,7 @@ reads a row (or sees a stored secret, a lease, or an encrypted value).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,21 @@ T = TypeVar("T")
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.split(",") if part)
+
+
+def labels_text(labels: tuple[str, ...] | list[str]) -> str | None:
+    """Labels as stored: a JSON list of strings (None for none)."""
+    return json.dumps([str(label) for label in labels]) if labels else None
+
+
+def _labels(stored: Any) -> tuple[str, ...]:
+    if not isinstance(stored, str) or not stored:
+        return ()
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 # --- what a caller asks for ---------------------------------------------------------------------
@@ -36,6 +52,7 @@ class NewRequest:
     description: str = ""
     platform: str = ""
     job_group: str = ""
+    labels: tuple[str, ...] = ()  # a dialect's tags of the request (Tork's job tags), for search
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,9 @@ class RequestFilter:
     parent_id: str | None = None
     q: str | None = None  # a substring of the id, job type, description, user, organisation or params
     cron_triggered: bool | None = None
+    dialect: str | None = None  # only requests of definitions this dialect made
+    words: tuple[str, ...] = ()  # each one, in any case, in the request's or its definition's description
+    labels_any: tuple[str, ...] = ()  # the request has at least one of these labels
 
 
 @dataclass(frozen=True)
@@ -188,16 +208,19 @@ class ExecutionRecord:
     ended_at: datetime | None
     updated_at: datetime
     tasks: tuple[TaskRecord, ...] = ()
+    result: str = ""  # the job's result (a definition's ``output``, evaluated when it completed)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], tasks: tuple[TaskRecord, ...] = ()) -> ExecutionRecord:
+        stored = row.get("contexts") or {}
         return cls(
             id=row["id"], job_request_id=row["job_request_id"], job_type=row["job_type"],
             job_version=row["job_version"], job_state=row["job_state"], organization_id=row["organization_id"],
             user_id=row["user_id"], current_task=row["current_task"], exit_code=row["exit_code"],
             exit_message=row["exit_message"], error_code=row["error_code"], error_message=row["error_message"],
-            contexts=(row.get("contexts") or {}).get("contexts", {}), cpu_secs=row["cpu_secs"],
-            started_at=row["started_at"], ended_at=row["ended_at"], updated_at=row["updated_at"], tasks=tasks)
+            contexts=stored.get("contexts", {}) if isinstance(stored, dict) else {}, cpu_secs=row["cpu_secs"],
+            started_at=row["started_at"], ended_at=row["ended_at"], updated_at=row["updated_at"], tasks=tasks,
+            result=str(stored.get("result") or "") if isinstance(stored, dict) else "")
 
 
 @dataclass(frozen=True)
@@ -237,6 +260,7 @@ class RequestRecord:
     created_at: datetime
     updated_at: datetime
     execution: ExecutionRecord | None = None  # filled by ``JobService.get``
+    labels: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], execution: ExecutionRecord | None = None) -> RequestRecord:
@@ -255,7 +279,7 @@ class RequestRecord:
             params=dict(stored) if isinstance(stored, dict) else {},
             secret_names=tuple(row.get("secret_params") or ()), scheduled_at=row["scheduled_at"],
             started_at=row.get("started_at"), ended_at=row.get("ended_at"), created_at=row["created_at"],
-            updated_at=row["updated_at"], execution=execution)
+            updated_at=row["updated_at"], execution=execution, labels=_labels(row.get("labels")))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from myrmica.domain.numbers import INT32_MAX, INT32_MIN, check_name, is_decimal, strict_int
 from myrmica.domain.principal import Principal
-from myrmica.domain.records import ApprovalRecord, NewRequest, VoteRecord
+from myrmica.domain.records import ApprovalRecord, NewRequest, VoteRecord, labels_text
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.domain.task_env import check_names
 from myrmica.ids import new_id
@@ -39,6 +39,10 @@ def _text(value: str, field: str, max_length: int) -> str:
     if len(value) > max_length:
         raise ValidationError(f"{field} may be at most {max_length} characters, not {len(value)}", field=field)
     return value
+
+
+MAX_LABELS = 100
+MAX_LABEL_LENGTH = 200
 
 
 class Operations:
@@ -107,6 +111,9 @@ class Operations:
         if isinstance(priority, bool) or not isinstance(priority, int) or not INT32_MIN <= priority <= INT32_MAX:
             raise ValidationError(f"job_priority must be an integer between {INT32_MIN} and {INT32_MAX}",
                                   field="job_priority")
+        if len(new.labels) > MAX_LABELS or any(len(str(label)) > MAX_LABEL_LENGTH for label in new.labels):
+            raise ValidationError(f"at most {MAX_LABELS} labels (tags) of at most {MAX_LABEL_LENGTH} characters each",
+                                  field="tags")
         now = utcnow()
         scheduled = cron_at or new.scheduled_at or now
         scheduled = max(scheduled, now) if cron_at is None else scheduled
@@ -126,7 +133,7 @@ class Operations:
             "job_group": _text(new.job_group, "job_group", 100), "job_priority": priority, "schedule_attempts": 0,
             "retried": 0, "paused_count": 0, "cron_triggered": cron_at is not None, "error_code": "",
             "error_message": "", "current_task": "", "hard_restart": False, "cascade_cancel": parent is not None,
-            "params": params,
+            "params": params, "labels": labels_text(tuple(new.labels)),
             "secret_params": {k: self._store.box.encrypt(str(v)) for k, v in secret_params.items()} or None,
             "lease_owner": None, "lease_expires_at": None, "scheduled_at": scheduled, "started_at": None,
             "ended_at": None, "created_at": now, "updated_at": now,

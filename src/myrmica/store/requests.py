@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from myrmica.store.statements import (
     where_params,
 )
 from myrmica.store.tables import ACTIVE_PREDICATE, ACTIVE_STATES, WAITING_PREDICATE, audit_records
+from myrmica.store.tables import job_definitions as jd
 from myrmica.store.tables import job_executions as je
 from myrmica.store.tables import job_requests as jr
 from myrmica.store.tables import task_executions as te
@@ -47,6 +49,10 @@ _DUE_SQLITE = text(
 _NEXT_DUE = select(func.min(jr.c.scheduled_at)).where(text(WAITING_PREDICATE))
 _ACTIVE_COUNTS = (select(jr.c.owner_key, jr.c.job_type, func.count()).where(text(ACTIVE_PREDICATE))
                   .group_by(jr.c.owner_key, jr.c.job_type))
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass
@@ -124,6 +130,7 @@ class RequestRepository:
             conditions.append(or_(jr.c.id.like(like), jr.c.job_type.like(like), jr.c.description.like(like),
                                   jr.c.user_id.like(like), jr.c.organization_id.like(like),
                                   func.cast(jr.c.params, jr.c.description.type).like(like)))
+        conditions += self._dialect_conditions(flt)
         where = and_(*conditions)
         async with self._engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(jr).where(where))).scalar() or 0
@@ -131,6 +138,22 @@ class RequestRepository:
                 select(jr).where(where).order_by(jr.c.created_at.desc(), jr.c.id.desc())
                 .offset(page * page_size).limit(page_size)))
         return rows, int(total)
+
+    @staticmethod
+    def _dialect_conditions(flt: RequestFilter) -> list[ColumnElement[bool]]:
+        """The filters a dialect's search needs: its own requests, words in the descriptions, labels."""
+        conditions: list[ColumnElement[bool]] = []
+        if flt.dialect:
+            conditions.append(jr.c.job_definition_id.in_(select(jd.c.id).where(jd.c.dialect == flt.dialect)))
+        for word in flt.words:
+            pattern = f"%{_like_escaped(word.lower())}%"
+            described = select(jd.c.id).where(func.lower(jd.c.description).like(pattern, escape="\\"))
+            conditions.append(or_(func.lower(jr.c.description).like(pattern, escape="\\"),
+                                  jr.c.job_definition_id.in_(described)))
+        if flt.labels_any:
+            conditions.append(or_(*[jr.c.labels.like(f"%{_like_escaped(json.dumps(label))}%", escape="\\")
+                                    for label in flt.labels_any]))
+        return conditions
 
     async def transition(self, request_id: str, from_states: Iterable[str], **values: Any) -> bool:
         """Set ``values`` when the request is still in one of ``from_states``; False when it is not."""

@@ -178,6 +178,8 @@ job_requests = Table(
     Column("cascade_cancel", Boolean, nullable=False, default=False),
     Column("params", JSON, nullable=False),
     Column("secret_params", JSON, nullable=True),
+    # Labels a dialect gave the request, for search (Tork's job tags): a JSON list of strings, as text.
+    Column("labels", Text, nullable=True),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
     Column("scheduled_at", DateTime(timezone=True), nullable=False),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -13,14 +12,13 @@ from myrmica.api.auth import current_principal, require_admin
 from myrmica.api.context import context_of
 from myrmica.api.formicary.schemas import Health, answers
 from myrmica.api.formicary.serializers import iso
+from myrmica.api.health import dependency_checks
 from myrmica.clock import utcnow
 from myrmica.domain.principal import Principal
 
 public_router = APIRouter(prefix="/api", tags=["system"])
 metrics_router = APIRouter(tags=["system"])
 router = APIRouter(prefix="/api", tags=["system"])
-
-HealthCheck = Callable[[], Awaitable[None]]
 
 
 def _status(name: str, error: str | None, kind: str = "") -> dict[str, Any]:
@@ -32,15 +30,7 @@ def _status(name: str, error: str | None, kind: str = "") -> dict[str, Any]:
 @public_router.get("/health", responses={**answers(Health), 503: {"model": Health, "description": "unhealthy"}})
 async def health(request: Request) -> Response:
     ctx = context_of(request)
-    checks: dict[str, tuple[str, HealthCheck]] = {"database": (ctx.store.db.name, ctx.store.ping),
-                                                  **ctx.services.get("health_checks", {})}
-    statuses = []
-    for name, (kind, check) in checks.items():
-        try:
-            await check()
-            statuses.append(_status(name, None, kind))
-        except Exception as exc:  # any failure of a dependency is a health answer, not a crash
-            statuses.append(_status(name, f"{type(exc).__name__}: {exc}"[:300], kind))
+    statuses = [_status(check.name, check.error, check.kind) for check in await dependency_checks(request)]
     healthy = all(s["healthy"] for s in statuses)
     overall = _status("myrmica", None if healthy else "a dependency is unhealthy")
     engine = ctx.services.get("engine")

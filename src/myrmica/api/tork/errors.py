@@ -14,6 +14,7 @@ NO_MORE_TASKS = "job has no more tasks to run"
 WAIT_TIMEOUT = "timeout waiting for job to complete"
 NOT_FOUND = "Not Found"
 INTERNAL = "Internal Server Error"
+PASSED_ON = frozenset({401, 403, 413, 429, 503})  # core statuses Tork has too; the rest are its 400
 
 
 def cannot_restart(state: str) -> BadInput:
@@ -46,5 +47,5 @@ def error_response(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, WaitTimeout):
         return 408, {"message": exc.message}
     if isinstance(exc, DomainError):
-        return 400, {"message": exc.message}
+        return (exc.status if exc.status in PASSED_ON else 400), {"message": exc.message}
     return 500, {"message": INTERNAL}

@@ -52,6 +52,11 @@ _TASK = {
 TIMEOUT_ERROR = "context deadline exceeded"
 
 
+def core_states_of(tork_state: str) -> frozenset[str]:
+    """The core request states shown as this Tork job state."""
+    return frozenset(core for core, tork in _JOB.items() if tork == tork_state)
+
+
 def job_state(request: dict[str, Any]) -> str:
     return _JOB.get(str(request.get("job_state", "")), "PENDING")
 
