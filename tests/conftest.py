@@ -72,7 +72,11 @@ def fresh_redis(server: RedisServer) -> str:
 @pytest.fixture(params=["sqlite", "postgresql", "postgresql+redis"])
 def server_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Every server test runs embedded (SQLite), on PostgreSQL, and distributed (PostgreSQL + Redis)."""
-    mode = request.param
+    return fresh_settings(request, tmp_path_factory, request.param)
+
+
+def fresh_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mode: str) -> Settings:
+    """A server's settings on an empty database of ``mode`` (sqlite, postgresql, postgresql+redis)."""
     if mode == "sqlite":
         database_url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'myrmica.db'}"
     else:

@@ -106,3 +106,12 @@ def test_sandboxed_tasks_do_not_see_the_servers_files(tmp_path: Path, monkeypatc
     for path in (tmp_path / "data", tmp_path / "creds.json", config, tmp_path / "db" / "m.db",
                  tmp_path / "db" / "m.db-wal", Path("/srv/secrets")):
         assert str(path) in hidden
+def test_the_tork_prefix_is_a_path_or_the_root() -> None:
+    from myrmica.config import tork_prefix
+
+    assert load_settings(environ={}).tork_prefix == "/tork"
+    assert load_settings(environ={"MYRMICA_TORK_PREFIX": "/"}).tork_prefix == ""
+    assert load_settings({"tork_prefix": "/dialects/tork/"}, environ={}).tork_prefix == "/dialects/tork"
+    for bad in ("tork", "/a b", "//x", "/api", "/api/tork", "/x?y"):
+        with pytest.raises(ConfigError):
+            tork_prefix(bad)

@@ -39,10 +39,9 @@ OK = {"status": "OK"}
 
 
 def stored_settings(core: CoreJob) -> dict[str, Any]:
-    """The definition's settings: the Tork job with each secret's value left out."""
-    job = dict(core.settings["job"])
-    if job.get("secrets"):
-        job["secrets"] = {name: shapes.REDACTED for name in job["secrets"]}
+    """The definition's settings (what ``GET /jobs/{id}`` shows): the Tork job redacted as Tork redacts
+    it on read, so no secret's value is kept there (the engine runs the core definition)."""
+    job = shapes.redact_secrets(dict(core.settings["job"]), core.secret_params)
     return {**core.settings, "job": job}
 
 
@@ -100,6 +99,8 @@ async def list_jobs(request: Request) -> Response:
     for record in found.items:
         settings = await views.settings_of(jobs, principal, record.job_definition_id)
         if settings is not None:
+            if views.needs_execution(record):
+                record = await jobs.get(principal, record.id)
             items.append(views.summary(record, settings))
     return JSONResponse(shapes.page(items, number, size, found.total))
 

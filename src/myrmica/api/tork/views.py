@@ -64,6 +64,22 @@ def row(record: Any) -> dict[str, Any]:
     return dict(vars(record))
 
 
+def request_row(record: RequestRecord) -> dict[str, Any]:
+    """The request's fields; once it has ended, its current task is the last top-level one that ran
+    (the core clears it; Tork's ``position`` stays where the job stopped)."""
+    fields = row(record)
+    if not record.current_task and record.execution is not None:
+        positions = [shapes.position_of(t.task_type) for t in record.execution.tasks if t.parent_task_id is None]
+        if positions:
+            fields["current_task"] = f"task-{max(positions)}"
+    return fields
+
+
+def needs_execution(record: RequestRecord) -> bool:
+    """A listed job whose position only its execution tells (it ended, not COMPLETED)."""
+    return record.job_state in ("FAILED", "CANCELLED") and record.execution is None
+
+
 def task_result(task: TaskRecord) -> str:
     value = task.contexts.get(RESULT) if isinstance(task.contexts, Mapping) else None
     return value if isinstance(value, str) else ""
@@ -75,12 +91,12 @@ def job_result(record: RequestRecord) -> str:
 
 
 def summary(record: RequestRecord, settings: Mapping[str, Any]) -> dict[str, Any]:
-    return shapes.job_summary(row(record), settings, result=job_result(record))
+    return shapes.job_summary(request_row(record), settings, result=job_result(record))
 
 
 def full_job(record: RequestRecord, settings: Mapping[str, Any], *, redact: bool = True) -> dict[str, Any]:
     tasks = list(record.execution.tasks) if record.execution is not None else []
-    return shapes.job(row(record), settings, [row(t) for t in tasks], result=job_result(record),
+    return shapes.job(request_row(record), settings, [row(t) for t in tasks], result=job_result(record),
                       task_results={t.id: task_result(t) for t in tasks if task_result(t)}, redact=redact)
 
 
