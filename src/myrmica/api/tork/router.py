@@ -90,7 +90,7 @@ def mount(app: FastAPI, prefix: str) -> list[APIRoute]:
     for router in routers():
         for route in router.routes:
             if isinstance(route, APIRoute):  # (include_router would nest the router, walked per request)
-                parent.add_api_route(route.path, route.endpoint, methods=sorted(route.methods),
+                parent.add_api_route(route.path, route.endpoint, methods=sorted(route.methods or ()),
                                      responses=route.responses, openapi_extra=route.openapi_extra,
                                      tags=route.tags, name=route.name, summary=route.summary,
                                      description=route.description, include_in_schema=route.include_in_schema)
