@@ -57,6 +57,8 @@ class TaskRequest:
     dependencies: list[str] = field(default_factory=list)  # earlier tasks whose artifacts this one needs
     container: dict[str, Any] = field(default_factory=dict)  # DOCKER: Formicary's container block (image, …)
     host_network: bool = False  # DOCKER: the host's network instead of none
+    output_file_env: str = ""  # SHELL: this env var names a fresh file whose content becomes the result
+    files: dict[str, str] = field(default_factory=dict)  # SHELL: written read-only into the working dir
     reply_to: str = ""  # the queen that dispatched it
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class TaskResult:
     task_context: dict[str, Any] = field(default_factory=dict)
     job_context: dict[str, Any] = field(default_factory=dict)  # ::set-output values, {task}-status
     stdout: list[str] = field(default_factory=list)
+    result: str = ""  # what the task wrote to the file of ``output_file_env``
     started_at: float = 0.0  # epoch seconds on the ant
     ended_at: float = 0.0
     reply_to: str = ""  # the queen that dispatched the task

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
@@ -74,6 +75,9 @@ def _duration_text(seconds: float) -> str:
 
 
 Name = Annotated[str, BeforeValidator(_name)]  # job and task types: shown, logged and used in paths
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_FILES = 100
+
 Count = Annotated[int, Field(ge=0, le=INT32_MAX)]  # stored in 32-bit columns on PostgreSQL
 Duration = Annotated[float, BeforeValidator(_duration), PlainSerializer(_duration_text, return_type=str,
                                                                         when_used="json")]
@@ -225,6 +229,29 @@ class TaskDefinition(_Model):
     cost_factor: float = 0.0
     execute_command_without_shell: bool = False
     debug: bool = False
+    # A task's result and files (SHELL; the Tork dialect's $TORK_OUTPUT, ``var``, ``if`` and ``files``).
+    output_file_env: Text = ""  # an env var naming a fresh file: what the task writes there is its result
+    result_var: Text = ""  # a non-empty result is kept under this name (``tasks.<name>`` in expr templates)
+    run_if: Text = ""  # rendered when the task is created: exactly ``false`` (trimmed) skips it
+    files: dict[str, Text] = Field(default_factory=dict)  # written read-only into the working directory
+
+    @field_validator("output_file_env", mode="after")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if value and not _ENV_NAME.fullmatch(value):
+            raise ValueError("must be an environment variable name (letters, digits, _)")
+        return value
+
+    @field_validator("files", mode="after")
+    @classmethod
+    def _file_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            parts = name.split("/")
+            if not name or name.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\x00" in name:
+                raise ValueError(f"file name {name!r} must be a relative path without '.' or '..' parts")
+        if len(value) > MAX_FILES:
+            raise ValueError(f"at most {MAX_FILES} files")
+        return value
 
     @field_validator("method", mode="before")
     @classmethod
@@ -300,6 +327,11 @@ class JobDefinitionSpec(_Model):
     retention_days_for_cancelled: Count = 0
     url: Text = Field(default="", max_length=200)
     disabled: bool = False
+    # The template language of the tasks: ``go`` (Formicary's: the whole definition's text is rendered
+    # with text/template before each task) or ``expr`` (expr-lang: only each task's environment values,
+    # ``result_var`` and ``run_if`` are rendered, against inputs, secrets, tasks and job; scripts never).
+    templates: Literal["go", "expr"] = "go"
+    output: Text = ""  # with expr templates: the job's result, rendered when it completes
 
     def task(self, task_type: str) -> TaskDefinition | None:
         for task in self.tasks:

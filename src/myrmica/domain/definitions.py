@@ -60,6 +60,9 @@ def strip_template_lines(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if "{{" not in line)
 
 
+_EXPR_TEMPLATES = re.compile(r"""\btemplates["']?\s*:\s*["']?expr\b""")
+
+
 def _load(text: str, fmt: str) -> Any:
     return load_json(text) if fmt == "json" else load_yaml(text)
 
@@ -71,6 +74,18 @@ def check_template_syntax(source: str) -> Template | None:
         return Template.parse(source, functions=UPLOAD_FUNCTIONS)
     except TemplateError as exc:
         raise ValidationError(f"template error: {exc}", field="template") from exc
+
+
+def _expr_document(source: str, fmt: str) -> dict[str, Any] | None:
+    """The document of a definition with ``templates: expr``, whose ``{{ }}`` are expr-lang templates
+    rendered per field at run time (never Go templates over the text); None for any other definition."""
+    if not _EXPR_TEMPLATES.search(source):
+        return None
+    try:
+        document = _load(source, fmt)
+    except ValidationError:
+        return None
+    return document if isinstance(document, dict) and document.get("templates") == "expr" else None
 
 
 def _is_dynamic(source: str) -> bool:
@@ -123,8 +138,9 @@ def parse_definition(source: str, content_type: str | None = None) -> ParsedDefi
     if not source.strip():
         raise ValidationError("the job definition is empty", field="body")
     fmt = detect_format(source, content_type)
-    template = check_template_syntax(source)
-    static_doc = _load(strip_template_lines(source), fmt)
+    expr_document = _expr_document(source, fmt)
+    template = None if expr_document is not None else check_template_syntax(source)
+    static_doc = expr_document if expr_document is not None else _load(strip_template_lines(source), fmt)
     if template is not None and _is_dynamic(source):
         variables = static_doc.get("job_variables") if isinstance(static_doc, dict) else None
         data: dict[str, Any] = dict(variables) if isinstance(variables, dict) else {}

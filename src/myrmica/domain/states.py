@@ -116,6 +116,7 @@ class ErrorCode:
     # Myrmica's additions.
     ERR_ANT_LOST = "ERR_ANT_LOST"  # the ant running the task vanished mid-task
     ERR_TEMPLATE = "ERR_TEMPLATE"  # a template failed to render at run time
+    ERR_JOB_OUTPUT = "ERR_JOB_OUTPUT"  # the job's ``output`` (expr templates) failed to render at completion
 
     @classmethod
     def all(cls) -> frozenset[str]:

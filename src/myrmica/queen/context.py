@@ -12,6 +12,8 @@ from myrmica.domain.masking import secret_terms
 # A queen holds each request it runs by a lease it renews every housekeeping pass; one that stops
 # renewing for this long (it died) has its requests adopted by another.
 LEASE_SECONDS = 15.0
+# In a job's context: the results its tasks kept by ``result_var`` (``tasks.<name>`` in expr templates).
+RESULTS = "tasks"
 
 
 @dataclass

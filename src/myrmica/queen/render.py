@@ -7,7 +7,8 @@ param is data, never YAML source, so it cannot add script lines or change a task
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import random
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pydantic
@@ -16,12 +17,51 @@ from myrmica.domain.definition_keys import unknown_task_key
 from myrmica.domain.definition_model import JobDefinitionSpec, TaskDefinition
 from myrmica.domain.definitions import UPLOAD_FUNCTIONS
 from myrmica.domain.fragments import job_field_line, task_fragments
+from myrmica.templating import expr
+from myrmica.templating.expr import has_expression
 from myrmica.templating.gotemplate import Template, TemplateError, has_template
 from myrmica.templating.yaml_render import RenderedYamlError, render_yaml
 
 
 class RenderError(Exception):
     """A task's template failed at run time; the task fails with this message."""
+
+
+def _expr(text: Any, env: Mapping[str, Any], rng: random.Random | None) -> Any:
+    if not isinstance(text, str) or not has_expression(text):
+        return text
+    try:
+        return expr.render(text, env, rng=rng)
+    except expr.ExprError as exc:
+        raise RenderError(str(exc)) from exc
+
+
+def render_expr_task(stored: TaskDefinition, env: Mapping[str, Any], rng: random.Random | None = None
+                     ) -> TaskDefinition:
+    """A task of an ``expr`` definition as it runs: its environment values, ``result_var`` and
+    ``run_if`` rendered with expr-lang against ``env`` (:func:`expr_env`); nothing else, never a script."""
+    updates: dict[str, Any] = {}
+    if stored.environment:
+        updates["environment"] = {name: _expr(value, env, rng) for name, value in stored.environment.items()}
+    for field in ("result_var", "run_if"):
+        value = getattr(stored, field)
+        if value:
+            updates[field] = _expr(value, env, rng)
+    return stored.model_copy(update=updates) if updates else stored
+
+
+def render_expr_text(text: str, env: Mapping[str, Any], rng: random.Random | None = None) -> str:
+    """A job-level expr template (``output``) rendered against ``env``."""
+    return str(_expr(text, env, rng))
+
+
+def expr_env(*, params: Mapping[str, Any], secret_names: Iterable[str], results: Mapping[str, Any],
+             job: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What an expr template sees: ``inputs`` (the request's params), ``secrets`` (its secret params),
+    ``tasks`` (the results kept so far, by ``result_var``) and ``job`` (``id``, ``name``; None for a child job)."""
+    hidden = set(secret_names)
+    return expr.tork_context(inputs={k: v for k, v in params.items() if k not in hidden},
+                             secrets={k: v for k, v in params.items() if k in hidden}, tasks=results, job=job)
 
 
 def render_text(text: str, data: Mapping[str, Any],

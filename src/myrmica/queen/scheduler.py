@@ -233,7 +233,7 @@ class Scheduler:
         """A first run with nothing to resume, reuse or filter: it can start in the pass's one transaction."""
         return (request["job_state"] == "PENDING" and not request.get("job_execution_id")
                 and not request.get("last_job_execution_id") and not spec.skip_if
-                and "skip_if" not in definition["raw_source"])
+                and (spec.templates != "go" or "skip_if" not in definition["raw_source"]))
 
     async def _start_fresh(self, items: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]],
                            lease_until: datetime) -> None:
@@ -303,7 +303,7 @@ class Scheduler:
                                                request_values={"error_code": ErrorCode.ERR_JOB_EXECUTE,
                                                                "error_message": f"could not start: {exc}"})
             return
-        if spec.skip_if or "skip_if" in definition["raw_source"]:
+        if spec.skip_if or (spec.templates == "go" and "skip_if" in definition["raw_source"]):
             try:
                 text = spec.skip_if or render_job_field(definition["raw_source"], "skip_if",
                                                         {**spec.job_variables, **run.configs, **run.params},

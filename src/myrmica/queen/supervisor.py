@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from myrmica.ant.executors.base import mask
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import TaskDefinition
 from myrmica.domain.graph import first_task
@@ -21,6 +22,7 @@ from myrmica.domain.walk import Outcome, always_run_tasks, final_job_state, next
 from myrmica.queen.context import RunContext
 from myrmica.queen.logs import stamp
 from myrmica.queen.ports import QueenTasks, RunTools
+from myrmica.queen.render import RenderError, render_expr_text
 from myrmica.queen.task_runner import ENDABLE, TaskRunner
 from myrmica.store.outage import is_outage
 
@@ -47,6 +49,7 @@ class JobSupervisor:
         self.runner = TaskRunner(tools, tasklets, run)
         self._on_done = on_done
         self.stop_reason: str | None = None  # "cancel" | "pause" | "shutdown"
+        self.result: str | None = None  # the job's result (an expr definition's ``output``)
         self.task: asyncio.Task[None] | None = None
 
     async def supervise(self) -> None:
@@ -163,11 +166,28 @@ class JobSupervisor:
     # --- endings --------------------------------------------------------------------------------
 
     async def _save_contexts(self) -> dict[str, Any]:
-        """Column values for the execution row: its ``contexts`` column holds ``{"contexts": {…}}``."""
-        return {"contexts": {"contexts": dict(self.run.contexts)}}
+        """Column values for the execution row: its ``contexts`` column holds ``{"contexts": {…}}`` (and
+        the job's ``result``, once an expr definition's ``output`` gave one)."""
+        column: dict[str, Any] = {"contexts": dict(self.run.contexts)}
+        if self.result is not None:
+            column["result"] = self.result
+        return {"contexts": column}
+
+    def _output(self, state: str, error_code: str, message: str) -> tuple[str, str, str]:
+        """A completing expr definition's ``output`` rendered into the job's result; failing, it fails the job."""
+        spec = self.run.spec
+        if state != "COMPLETED" or spec.templates != "expr" or not spec.output:
+            return state, error_code, message
+        try:
+            # stored masked, as log lines are: a result is shown to whoever may read the job
+            self.result = mask(render_expr_text(spec.output, self.runner.expr_env(), self.tools.rng), self.run.secrets)
+        except RenderError as exc:
+            return "FAILED", ErrorCode.ERR_JOB_OUTPUT, self.run.hide_secrets(str(exc))
+        return state, error_code, message
 
     async def _end(self, state: str, error_code: str, message: str) -> None:
         run = self.run
+        state, error_code, message = self._output(state, error_code, message)
         values = {"error_code": error_code, "error_message": message, "current_task": ""}
         held = self.runner.held_end
         if self.tools.distributed:  # followers on other queens read the lines from the database

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ulid import ULID
+
 from myrmica.broker.messages import TaskRequest, TaskResult
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import TaskDefinition
@@ -16,9 +18,9 @@ from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.domain.variables import builtin_variables, task_variables, template_data
 from myrmica.domain.walk import Outcome, apply_exit_code_override, is_skipped, should_retry_task
 from myrmica.ids import new_id
-from myrmica.queen.context import RunContext
+from myrmica.queen.context import RESULTS, RunContext
 from myrmica.queen.ports import QueenTasks, RunTools
-from myrmica.queen.render import RenderError, render_task
+from myrmica.queen.render import RenderError, expr_env, render_expr_task, render_task
 
 log = logging.getLogger("myrmica.queen.tasks")
 
@@ -69,7 +71,19 @@ class TaskRunner:
                      job_configs=run.configs, builtins=builtins, task_variables=task.variables,
                      params=run.params, contexts=run.contexts)
 
+    def expr_env(self) -> dict[str, Any]:
+        """What this run's expr templates see (inputs, secrets, tasks, job)."""
+        run = self.run
+        results = run.contexts.get(RESULTS)
+        job = None if run.request.get("parent_id") else {
+            "id": ULID.from_str(run.request_id).hex,
+            "name": run.request.get("description") or run.job_type}
+        return expr_env(params=run.params, secret_names=run.request.get("secret_params") or (),
+                        results=results if isinstance(results, dict) else {}, job=job)
+
     def render(self, stored: TaskDefinition, task_retry: int) -> TaskDefinition:
+        if self.run.spec.templates == "expr":
+            return render_expr_task(stored, self.expr_env(), self.tools.rng)
         definition = self.run.definition
         data = self.data_for(stored, task_retry, for_template=True)
         return render_task(definition["raw_source"], definition["raw_format"], self.run.spec, stored.task_type,
@@ -143,6 +157,11 @@ class TaskRunner:
             outcome = Outcome("COMPLETED", ExitCode.SKIPPED)
             await self._finish_row(row, outcome, exit_message="Skipped task due to except flag")
             return task, outcome, row
+        if task.run_if and task.run_if.strip() == "false":
+            row = await self._new_row(task, "EXECUTING")
+            outcome = Outcome("COMPLETED", ExitCode.SKIPPED)
+            await self._finish_row(row, outcome, exit_message="Skipped task: its run_if is false")
+            return task, outcome, row
         if task.method == TaskMethod.MANUAL:
             return task, *await self._manual(task)
         lost = self.run.lost.pop(task.task_type, None)
@@ -214,9 +233,11 @@ class TaskRunner:
                 continue
             extra: dict[str, Any] = {"retried": attempt, "attempt": attempt}
             if result is not None:
+                contexts = {**result.task_context, "result": result.result} if task.output_file_env \
+                    else result.task_context
                 extra.update(exit_message=result.exit_message, failed_command=result.failed_command,
                              ant_id=result.ant_id, ant_host=result.ant_host, stdout=result.stdout,
-                             contexts=result.task_context)
+                             contexts=contexts)
             self._hold_end(row, outcome, attempt, extra)
             return task, outcome, row
 
@@ -249,6 +270,9 @@ class TaskRunner:
         if result.job_context:
             self.run.contexts.update(result.job_context)
         self.run.contexts[f"{task.task_type}-status"] = result.state
+        if task.result_var and result.result and result.state == "COMPLETED":
+            kept = self.run.contexts.get(RESULTS)
+            self.run.contexts[RESULTS] = {**(kept if isinstance(kept, dict) else {}), task.result_var: result.result}
 
     @staticmethod
     def _needs_ant(task: TaskDefinition) -> bool:
@@ -307,7 +331,8 @@ class TaskRunner:
 
     def task_request(self, task: TaskDefinition, row: dict[str, Any], attempt: int,
                      extra_variables: dict[str, Any] | None = None) -> TaskRequest:
-        variables = self.data_for(task, attempt, for_template=False)
+        # An expr definition's task gets its environment only (Tork's tasks see no Formicary variables).
+        variables = {} if self.run.spec.templates == "expr" else self.data_for(task, attempt, for_template=False)
         if extra_variables:
             variables.update(extra_variables)
         return TaskRequest(
@@ -321,7 +346,8 @@ class TaskRunner:
             artifacts_when=task.artifacts.when if task.artifacts else "always", dependencies=task.dependencies,
             container=dict(task.container or {}),
             host_network=str(task.host_network).strip().lower() in ("true", "yes", "1", "host")
-            or task.network_mode.strip().lower() == "host")
+            or task.network_mode.strip().lower() == "host",
+            output_file_env=task.output_file_env, files=dict(task.files))
 
     async def cancel_current(self) -> None:
         await self.tools.dispatch.cancel_fan_out(self.run.request_id)

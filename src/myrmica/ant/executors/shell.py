@@ -39,6 +39,7 @@ from myrmica.domain.masking import mask, mask_terms, safe_cut, secret_terms
 from myrmica.domain.task_env import WHY, refused
 
 MAX_LINE_BYTES = 64 * 1024
+MAX_RESULT_BYTES = 1024 * 1024  # a task's result file is read up to this size
 KILL_GRACE_SECS = 2.0  # SIGTERM → SIGKILL
 PIPE_GRACE_SECS = 2.0  # how long to wait for the pipes once the group is dead
 REAP_WAIT_SECS = 5.0  # how long to wait for killed group members to be reaped
@@ -78,6 +79,19 @@ def build_env(request: TaskRequest, base: dict[str, str], extra: dict[str, str],
                 env[name] = text
     env.update(extra)
     return env
+
+
+def write_files(cwd: Path, files: dict[str, str]) -> None:
+    """Each file (a relative path) written read-only into ``cwd``; a name that would leave it is refused."""
+    root = cwd.resolve()
+    for name, content in files.items():
+        target = (cwd / name).resolve()
+        if not name or os.path.isabs(name) or not target.is_relative_to(root) or target == root:
+            raise ValueError(f"file {name!r} is outside the working directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        target.write_text(content, encoding="utf-8")
+        target.chmod(0o444)
 
 
 def _path_part(name: str) -> str:
@@ -291,11 +305,18 @@ class ShellExecutor:
                 # on a busy disk, and the ant's loop has other tasks to start and read meanwhile.
                 await asyncio.to_thread(os.makedirs, cwd, exist_ok=True)
             left_out: list[str] = []
-            env = build_env(request, {**self.base_env, "HOME": str(cwd)}, {"MYRMICA_JOB_DIR": str(job_dir)},
-                            left_out)
+            extra = {"MYRMICA_JOB_DIR": str(job_dir)}
+            if request.output_file_env:
+                output = self.output_file(request)
+                output.unlink(missing_ok=True)
+                output.touch()
+                extra[request.output_file_env] = str(output)
+            env = build_env(request, {**self.base_env, "HOME": str(cwd)}, extra, left_out)
             if left_out:
                 text = f"left out of the task's environment: {', '.join(left_out)} ({WHY})"
                 run.emit("system", text, len(text) + 1)
+            if request.files:
+                write_files(cwd, request.files)
             if self.sandbox is not None:
                 self.sandbox.prepare(self.work_root, job_dir)
                 run.prefix = self.sandbox.prefix(cwd=cwd, job_dir=job_dir, work_root=self.work_root)
@@ -319,7 +340,28 @@ class ShellExecutor:
             self._collect(request, run, cwd, succeeded=failure is None and not run.interrupted)
         finally:
             self.workdirs.leave(job_dir, cwd if recyclable else None)
-        return self._result(request, run, failure, timeout, started)
+        result = self._result(request, run, failure, timeout, started)
+        if request.output_file_env:
+            result.result = mask(self.take_output(request), request.secrets)
+        return result
+
+    def output_file(self, request: TaskRequest) -> Path:
+        """Where a task's result is written: in its job directory, not among its working files."""
+        return self.job_dir(request) / f".output-{_path_part(request.task_execution_id)}-{request.attempt}"
+
+    def take_output(self, request: TaskRequest) -> str:
+        """The result file's content (at most ``MAX_RESULT_BYTES``), and the file is gone."""
+        path = self.output_file(request)
+        try:
+            with path.open("rb") as file:
+                data = file.read(MAX_RESULT_BYTES + 1)
+        except OSError:
+            return ""
+        finally:
+            path.unlink(missing_ok=True)
+        if len(data) > MAX_RESULT_BYTES:
+            data = data[:_utf8_cut(data, MAX_RESULT_BYTES)]
+        return data.decode("utf-8", "replace")
 
     def _fetch(self, request: TaskRequest, run: _Run, cwd: Path) -> None:
         if request.dependencies:

@@ -16,13 +16,13 @@ from typing import Any
 
 from myrmica.api.tork import shapes
 from myrmica.api.tork.ids import to_tork
+from myrmica.api.tork.views import unmasked
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import LogLine
 from myrmica.service.jobs import JobService
 
 DEFAULT_SIZE = 25
 MAX_SIZE = 100
-MASKED = "[****]"  # how the engine stores a secret's value in a log line
 OUTPUT_STREAMS = ("stdout", "stderr")
 
 
@@ -43,7 +43,7 @@ def parts_of(lines: list[LogLine]) -> list[dict[str, Any]]:
         position = shapes.position_of(task_lines[0].task_type)
         tork_task = to_tork(task_id)
         for number, group in enumerate(groups, start=1):
-            contents = "".join(line.line + "\n" for line in group).replace(MASKED, shapes.REDACTED)
+            contents = unmasked("".join(line.line + "\n" for line in group))
             part = {"id": hashlib.md5(f"{task_id}:{number}".encode(), usedforsecurity=False).hexdigest(),
                     "number": number, "taskId": tork_task, "contents": contents,
                     "createdAt": shapes.tork_time(group[0].created_at)}

@@ -21,6 +21,7 @@ from typing import Any
 from myrmica.api.tork.ids import to_tork
 from myrmica.api.tork.states import job_state, task_error, task_state
 from myrmica.domain.errors import NotFoundError
+from myrmica.domain.states import ErrorCode
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(r"SECRET|PASSWORD|ACCESS_KEY", re.IGNORECASE)
@@ -95,7 +96,9 @@ def job_summary(request: Mapping[str, Any], settings: Mapping[str, Any], *, resu
         "position": position,
         "taskCount": count,
         "result": result,
-        "error": "",  # Tork stores no job error when a task fails (spec §0.8)
+        # Tork stores no job error when a task fails (spec §0.8), only when its output fails to evaluate.
+        "error": str(request.get("error_message") or "") if request.get("error_code") == ErrorCode.ERR_JOB_OUTPUT
+        else "",
         "progress": job_progress(position, count, state),
     }, keep=("position",))
 
@@ -133,7 +136,8 @@ def task(row: Mapping[str, Any], definition: Mapping[str, Any] | None = None, *,
 
 def job(request: Mapping[str, Any], settings: Mapping[str, Any], rows: list[Mapping[str, Any]], *,
         result: str = "", task_results: Mapping[str, str] | None = None,
-        created_by: Mapping[str, Any] | None = None, redact: bool = True) -> dict[str, Any]:
+        created_by: Mapping[str, Any] | None = None, redact: bool = True,
+        context_tasks: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The full Job: the summary plus ``tasks`` as submitted, ``execution``, ``context`` and the rest."""
     spec = _settings_job(settings)
     definitions = list(spec.get("tasks") or [])
@@ -152,6 +156,8 @@ def job(request: Mapping[str, Any], settings: Mapping[str, Any], rows: list[Mapp
                           if position_of(str(r.get("task_type", ""))) == index + 1 and results.get(str(r["id"]))), "")
             if value:
                 tasks_results[var] = value
+    if context_tasks is not None:  # the job's own record of its results (var names as evaluated)
+        tasks_results = {str(k): v for k, v in context_tasks.items() if isinstance(v, str) and v}
     context = omit_empty({"job": {"id": summary["id"], "name": spec.get("name", "")},
                           "inputs": dict(spec.get("inputs") or {}), "secrets": dict(spec.get("secrets") or {}),
                           "tasks": tasks_results})

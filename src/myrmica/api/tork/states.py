@@ -50,6 +50,7 @@ _TASK = {
 }
 
 TIMEOUT_ERROR = "context deadline exceeded"
+TEMPLATE_PREFIX = "template error: "  # the core's words before a template's error
 
 
 def core_states_of(tork_state: str) -> frozenset[str]:
@@ -76,6 +77,9 @@ def task_error(task: dict[str, Any]) -> str:
         return ""
     if task.get("error_code") == ErrorCode.ERR_TASK_TIMED_OUT:
         return TIMEOUT_ERROR
+    message = str(task.get("error_message") or "")
+    if task.get("error_code") == ErrorCode.ERR_TEMPLATE and message.startswith(TEMPLATE_PREFIX):
+        return message[len(TEMPLATE_PREFIX):]  # an expression's own error, as Tork gives it
     code = str(task.get("exit_code", ""))
     if task.get("method") == "SHELL" and code.isdigit() and code != "0":
         return f"error executing command: exit status {code}"

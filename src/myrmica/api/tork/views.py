@@ -18,7 +18,9 @@ from myrmica.service.jobs import JobService
 MAX_CACHED = 4000
 _settings: dict[str, Mapping[str, Any]] = {}
 
-RESULT = "result"  # a task's (and an execution's) result, in its contexts
+MASKED = "[****]"  # how the engine writes a secret's value in logs and results
+RESULT = "result"  # a task's result, in its contexts
+RESULTS = "tasks"  # the results a job kept by ``var``, in its execution's contexts
 
 
 async def settings_of(jobs: JobService, principal: Principal, definition_id: str) -> Mapping[str, Any] | None:
@@ -80,14 +82,19 @@ def needs_execution(record: RequestRecord) -> bool:
     return record.job_state in ("FAILED", "CANCELLED") and record.execution is None
 
 
+def unmasked(text: str) -> str:
+    """A secret the engine masked (``[****]``) reads as Tork's ``[REDACTED]``."""
+    return text.replace(MASKED, shapes.REDACTED)
+
+
 def task_result(task: TaskRecord) -> str:
     value = task.contexts.get(RESULT) if isinstance(task.contexts, Mapping) else None
-    return value if isinstance(value, str) else ""
+    return unmasked(value) if isinstance(value, str) else ""
 
 
 def job_result(record: RequestRecord) -> str:
     execution = record.execution
-    return execution.result if execution is not None else ""
+    return unmasked(execution.result) if execution is not None else ""
 
 
 def summary(record: RequestRecord, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,8 +103,11 @@ def summary(record: RequestRecord, settings: Mapping[str, Any]) -> dict[str, Any
 
 def full_job(record: RequestRecord, settings: Mapping[str, Any], *, redact: bool = True) -> dict[str, Any]:
     tasks = list(record.execution.tasks) if record.execution is not None else []
+    kept = record.execution.contexts.get(RESULTS) if record.execution is not None else None
     return shapes.job(request_row(record), settings, [row(t) for t in tasks], result=job_result(record),
-                      task_results={t.id: task_result(t) for t in tasks if task_result(t)}, redact=redact)
+                      task_results={t.id: task_result(t) for t in tasks if task_result(t)}, redact=redact,
+                      context_tasks={k: unmasked(v) for k, v in kept.items() if isinstance(v, str)}
+                      if isinstance(kept, dict) else None)
 
 
 def task_view(task: TaskRecord, settings: Mapping[str, Any]) -> dict[str, Any]:

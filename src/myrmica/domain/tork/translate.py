@@ -9,13 +9,19 @@ job's ``defaults`` (``timeout``, ``retry.limit``) applied where the task left th
 scheduler does. ``image`` is ignored (the DOCKER executor is not there yet), and said so in
 ``settings``. ``inputs`` become the request's params, ``secrets`` its secret params.
 
+The definition's ``templates`` is ``expr``: the core renders Tork's ``{{ … }}`` (expr-lang) in each
+task's ``env`` values, ``var`` (the core's ``result_var``) and ``if`` (``run_if``: exactly ``false``
+skips the task) when the task is created, against ``inputs``, ``secrets``, ``tasks`` and ``job``,
+and never in ``run``. Every task's ``$TORK_OUTPUT`` names a fresh file whose content becomes its
+result (the core's ``output_file_env``); ``files`` are written into its working directory; the
+job's ``output`` is rendered when it completes into its result.
+
 What does not map is listed in :attr:`CoreJob.needs` — one name per engine feature the job uses and
 the core lacks (see ``ENGINE_GAPS``). A caller that cannot run such a job must refuse it, not run
 it differently. Composite tasks (``parallel``/``each``/``subjob``) get a placeholder node in the
 chain (SHELL, no script) so the core spec keeps Tork's positions; they are always in ``needs``.
 
-The core definition is stored as JSON (``raw``), never as the Tork text: the core renders a
-definition's text with Go templates, and Tork's ``{{ … }}`` are expr-lang. The Tork job as
+The core definition is stored as JSON (``raw``), never as the Tork text. The Tork job as
 submitted is kept in ``settings["job"]`` (``GET /tork/jobs/{id}`` answers ``tasks`` from it).
 """
 
@@ -30,20 +36,13 @@ from typing import Any
 
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import ParsedDefinition
-from myrmica.templating.expr import has_expression
 
 DIALECT = "tork"
+OUTPUT_ENV = "TORK_OUTPUT"  # the file a task writes its result to
+MAX_CONCURRENCY = 1_000_000
 
 # Each need, and what the engine must add for it (also in the README and /work/notes/tork-engine-gaps.md).
 ENGINE_GAPS: dict[str, str] = {
-    "tork-output": "a file named by $TORK_OUTPUT in the task's environment whose whole content becomes the "
-                   "task's result; a task's `var` stores a non-empty result as context.tasks[var]",
-    "job-output": "the job `output` expression evaluated (expr-lang) against inputs/secrets/tasks/job at "
-                  "completion into the job's result; an evaluation error fails the job",
-    "expressions": "expr-lang evaluation of the templated fields (torktask.evaluate_task) when each task is "
-                   "created, against the job context at that moment; an error fails the task and the job",
-    "if": "`if` evaluated at task creation; the exact string `false` (trimmed) makes the task SKIPPED, "
-          "which counts as a completion",
     "pre-post": "pre tasks, then the task, then post tasks on the same ant, each in its own fresh directory "
                 "with its own env; any failure fails the task; the task's timeout covers all three",
     "parallel": "a parallel group: children created with the parent's position, all started at once, the "
@@ -53,7 +52,6 @@ ENGINE_GAPS: dict[str, str] = {
     "subjob": "a child job built from the subjob's tasks (its own inputs, secrets, output, webhooks), the "
               "parent task completed with the child's result; cancelling either cancels the other",
     "subjob-detached": "a detached child job: the parent task completes as soon as the child is created",
-    "files": "`files` written read-only into the task's working directory before `run`",
     "queue": "a task queue: routing to ants that serve the queue (or an ant tag per queue)",
     "task-priority": "a per-task priority (Tork: 0-9, the queue message priority)",
     "container": "the DOCKER executor for image, cmd, entrypoint, mounts, networks, limits, registry, "
@@ -61,13 +59,10 @@ ENGINE_GAPS: dict[str, str] = {
     "webhooks": "job and task webhooks (events, `if`, templated headers, 5 retries on 429/5xx)",
     "auto-delete": "autoDelete.after: deleting the job (and its tasks and logs) that long after it completed",
     "permissions": "job permissions filtering the job list by user and role",
-    "literal-braces": "a `run` holding `{{`: stored core scripts are rendered with Go templates, Tork never "
-                      "templates `run`",
 }
 
 _CONTAINER_FIELDS = ("cmd", "entrypoint", "mounts", "networks", "limits", "registry", "sidecars", "gpus",
                      "workdir")
-_TEMPLATED = ("name", "var", "image", "queue", "if")
 
 
 @dataclass(frozen=True)
@@ -128,25 +123,14 @@ def _task_needs(task: dict[str, Any], needs: set[str]) -> None:
             needs.add(kind)
     if (task.get("subjob") or {}).get("detached"):
         needs.add("subjob-detached")
-    if task.get("var") or "TORK_OUTPUT" in str(task.get("run", "")):
-        needs.add("tork-output")
-    if "if" in task:
-        needs.add("if")
     if task.get("pre") or task.get("post"):
         needs.add("pre-post")
-    if task.get("files"):
-        needs.add("files")
     if task.get("queue"):
         needs.add("queue")
     if task.get("priority"):
         needs.add("task-priority")
     if any(task.get(key) for key in _CONTAINER_FIELDS):
         needs.add("container")
-    if "{{" in str(task.get("run", "")):
-        needs.add("literal-braces")
-    texts = [task.get(key) for key in _TEMPLATED] + list((task.get("env") or {}).values()) + list(task.get("cmd") or [])
-    if any(isinstance(text, str) and has_expression(text) for text in texts):
-        needs.add("expressions")
     children = list((task.get("parallel") or {}).get("tasks", []))
     if "each" in task:
         children.append(task["each"].get("task") or {})
@@ -154,8 +138,6 @@ def _task_needs(task: dict[str, Any], needs: set[str]) -> None:
     for child in children:
         _task_needs(child, needs)
     subjob = task.get("subjob") or {}
-    if subjob.get("output"):
-        needs.add("job-output")
     if subjob.get("webhooks"):
         needs.add("webhooks")
 
@@ -164,8 +146,6 @@ def needs_of(job: dict[str, Any]) -> tuple[str, ...]:
     needs: set[str] = set()
     for task in job.get("tasks", []):
         _task_needs(apply_defaults(task, job.get("defaults")), needs)
-    if job.get("output"):
-        needs.add("job-output")
     if job.get("webhooks"):
         needs.add("webhooks")
     if job.get("autoDelete"):
@@ -183,7 +163,14 @@ def _core_task(position: int, task: dict[str, Any], last: bool) -> dict[str, Any
         if task.get("run"):
             core["script"] = ["bash -c " + shlex.quote(str(task["run"]))]
         if task.get("env"):
-            core["environment"] = dict(task["env"])
+            core["environment"] = dict(task["env"])  # its {{ expressions }} are rendered by the core
+        core["output_file_env"] = OUTPUT_ENV
+        if task.get("var"):
+            core["result_var"] = str(task["var"])
+        if "if" in task:
+            core["run_if"] = str(task["if"])
+        if task.get("files"):
+            core["files"] = dict(task["files"])
         if task.get("timeout"):
             core["timeout"] = task["timeout"]
         limit = (task.get("retry") or {}).get("limit", 0)
@@ -201,6 +188,9 @@ def to_core(job: dict[str, Any], source: str) -> CoreJob:
     document: dict[str, Any] = {
         "job_type": job_type(job, source),
         "description": str(job.get("description", "")),
+        "templates": "expr",  # Tork's {{ }} are expr-lang, in exactly the fields Tork templates; never `run`
+        "max_concurrency": MAX_CONCURRENCY,  # Tork has no per-job limit
+        **({"output": str(job["output"])} if job.get("output") else {}),
         "tasks": [_core_task(i + 1, task, i == len(tasks) - 1) for i, task in enumerate(tasks)],
     }
     settings: dict[str, Any] = {

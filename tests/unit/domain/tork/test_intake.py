@@ -31,13 +31,19 @@ def test_validation_comes_before_translation() -> None:
         "Key: 'Job.Tasks[0].Retry.Limit' Error:Field validation for 'Limit' failed on the 'max' tag"
 
 
+PARALLEL_AND_QUEUE = (b"name: hello\ntasks:\n  - name: p\n    parallel:\n      tasks: [{name: a, run: x}]\n"
+                      b"  - name: q\n    queue: highcpu\n    run: echo\n")
+
+
 def test_a_job_needing_what_the_engine_lacks_is_refused_with_each_reason() -> None:
-    message = _refusal(HELLO, "application/x-yaml")
-    assert message.startswith("not supported by this server yet: job-output (")
-    assert "; tork-output (" in message
+    message = _refusal(PARALLEL_AND_QUEUE, "application/x-yaml")
+    assert message.startswith("not supported by this server yet: parallel (")
+    assert "; queue (" in message
 
 
 def test_a_job_the_engine_can_run_comes_back_translated() -> None:
     core = read_job(b"name: plain\ntasks:\n  - name: t\n    image: alpine\n    run: echo hi\n", "text/yaml")
-    assert core.document["tasks"] == [{"task_type": "task-1", "method": "SHELL", "script": ["bash -c 'echo hi'"]}]
-    assert read_job(HELLO, "text/yaml", supported={"job-output", "tork-output"}).needs == ("job-output", "tork-output")
+    assert core.document["tasks"] == [{"task_type": "task-1", "method": "SHELL", "script": ["bash -c 'echo hi'"],
+                                       "output_file_env": "TORK_OUTPUT"}]
+    assert read_job(HELLO, "text/yaml").needs == ()
+    assert read_job(PARALLEL_AND_QUEUE, "text/yaml", supported={"parallel", "queue"}).needs == ("parallel", "queue")

@@ -109,15 +109,15 @@ def test_defaults_apply_to_parallel_and_each_children_but_not_subjobs() -> None:
 
 
 @pytest.mark.parametrize(("snippet", "needs"), [
-    ("  - name: a\n    var: x\n    run: echo -n 1 > $TORK_OUTPUT\n", ("tork-output",)),
-    ("  - name: a\n    if: \"{{ inputs.go == 'yes' }}\"\n", ("expressions", "if")),
-    ("  - name: a\n    env: {X: '{{ inputs.x }}'}\n", ("expressions",)),
+    ("  - name: a\n    var: x\n    run: echo -n 1 > $TORK_OUTPUT\n", ()),
+    ("  - name: a\n    if: \"{{ inputs.go == 'yes' }}\"\n", ()),
+    ("  - name: a\n    env: {X: '{{ inputs.x }}'}\n", ()),
     ("  - name: a\n    pre: [{name: p, run: x}]\n", ("pre-post",)),
-    ("  - name: a\n    files: {a.py: 'print(1)'}\n", ("files",)),
+    ("  - name: a\n    files: {a.py: 'print(1)'}\n", ()),
     ("  - name: a\n    queue: highcpu\n", ("queue",)),
     ("  - name: a\n    priority: 3\n", ("task-priority",)),
     ("  - name: a\n    mounts: [{type: volume, target: /x}]\n", ("container",)),
-    ("  - name: a\n    run: echo '{{ x }}'\n", ("literal-braces",)),
+    ("  - name: a\n    run: echo '{{ x }}'\n", ()),
     ("  - name: p\n    parallel: {tasks: [{name: a}]}\n", ("parallel",)),
     ("  - name: e\n    each: {list: '{{ [1] }}', task: {name: c}}\n", ("each",)),
     ("  - name: s\n    subjob: {name: j, detached: true, tasks: [{name: a}]}\n", ("subjob", "subjob-detached")),
@@ -131,7 +131,7 @@ def test_what_the_engine_lacks_is_named(snippet: str, needs: tuple[str, ...]) ->
 def test_job_level_needs() -> None:
     core = _core("name: j\noutput: '{{ tasks.x }}'\nautoDelete: {after: 1h}\nwebhooks: [{url: http://h}]\n"
                  "tasks:\n  - name: a\n")
-    assert core.needs == ("auto-delete", "job-output", "webhooks")
+    assert core.needs == ("auto-delete", "webhooks")
 
 
 def test_a_composite_task_keeps_its_position_as_a_placeholder() -> None:
@@ -141,10 +141,23 @@ def test_a_composite_task_keeps_its_position_as_a_placeholder() -> None:
     assert core.document["tasks"][1] == {"task_type": "task-2", "method": "SHELL", "on_completed": "task-3"}
 
 
+def test_results_expressions_if_and_files_map_to_the_core() -> None:
+    core = _core("name: j\noutput: '{{ tasks.x }}!'\ntasks:\n"
+                 "  - name: a\n    var: x{{ inputs.n }}\n    if: \"{{ inputs.go }}\"\n    run: echo '{{ raw }}'\n"
+                 "    env: {X: '{{ secrets.s }}'}\n    files: {a.py: 'print(1)'}\n")
+    assert (core.document["templates"], core.document["output"]) == ("expr", "{{ tasks.x }}!")
+    task = core.document["tasks"][0]
+    assert task["script"] == ["bash -c 'echo '\"'\"'{{ raw }}'\"'\"''"]  # kept as it is: the core renders no script
+    assert (task["output_file_env"], task["result_var"], task["run_if"]) == ("TORK_OUTPUT", "x{{ inputs.n }}",
+                                                                              "{{ inputs.go }}")
+    assert task["environment"] == {"X": "{{ secrets.s }}"} and task["files"] == {"a.py": "print(1)"}
+    spec = parsed_definition(core).spec
+    assert spec.templates == "expr" and spec.tasks[0].files == {"a.py": "print(1)"}
+
+
 @pytest.mark.skipif(not TORK_EXAMPLES.is_dir(), reason=NO_SHARED_EXAMPLES)
 def test_every_tork_example_translates_to_a_valid_core_definition() -> None:
-    expected = {"hello.yaml": ("job-output", "tork-output"), "timeout.yaml": (), "parallel.yaml": ("parallel",),
-                "each.yaml": ("each", "expressions", "tork-output")}
+    expected = {"hello.yaml": (), "timeout.yaml": (), "parallel.yaml": ("parallel",), "each.yaml": ("each",)}
     for path in sorted(TORK_EXAMPLES.glob("*.yaml")):
         source = path.read_text()
         core = _core(source)
