@@ -21,13 +21,15 @@ class LeanConnection:
     async def _connect(self) -> None:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
 
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
+                      content_type: str = "application/json") -> tuple[int, Any]:
+        """One request; ``raw`` is sent as it is (with ``content_type``), else ``body`` as JSON."""
         if self._writer is None:
             await self._connect()
         assert self._reader is not None and self._writer is not None
-        payload = b"" if body is None else json.dumps(body).encode()
+        payload = raw if raw is not None else b"" if body is None else json.dumps(body).encode()
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {self.token}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+                f"Content-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n\r\n")
         self._writer.write(head.encode() + payload)
         status_line = await self._reader.readline()
         status = int(status_line.split()[1])

@@ -290,12 +290,37 @@ def load_yaml(text: str, *, root: str = "") -> Any:
     return value
 
 
+_C_LOADER: type[Any] | None = getattr(yaml, "CSafeLoader", None)
+_MAX_SIMPLE_INDENT = 120
+
+
+def _simple(text: str) -> bool:
+    """A document libyaml's composer (C) can read within the limits without our checks: no anchor, so no
+    alias, and block nesting shallow enough that its recursion stays small (brackets were checked)."""
+    if "&" in text:
+        return False
+    return max((len(line) - len(line.lstrip(" -")) for line in text.splitlines()), default=0) <= _MAX_SIMPLE_INDENT
+
+
 def compose_yaml(text: str, *, root: str = "") -> Node | None:
     """The node graph of the first YAML document (later ones are not read), within the same limits as
     :func:`load_yaml`, for readers that need line numbers and scalars' source text (the Tork dialect's
     yaml.v3-style decoder). A syntax error is left to the caller (``yaml.YAMLError``)."""
     if _could_be_deep(text):
         _refuse_deep_brackets(text, root, _YAML_STRINGS)
+    if _C_LOADER is not None and _simple(text):
+        fast = _C_LOADER(text)
+        try:
+            composed: Node | None = fast.get_node() if fast.check_node() else None
+            if composed is not None:
+                _expanded(composed, {}, set())  # the depth limit, as the reader below has it
+            return composed
+        except DocumentError as exc:
+            raise DocumentError(exc.reason, root=root) from None
+        except yaml.YAMLError:
+            pass  # the pure-Python reader below says what is wrong, in its words
+        finally:
+            fast.dispose()
     loader = BoundedLoader(text)
     try:
         node: Node | None = loader.get_node() if loader.check_node() else None

@@ -80,7 +80,16 @@ class Operations:
             return await asyncio.shield(cached[0])
         if is_decimal(version):
             number = strict_int(version.lstrip("0") or "0", "job_version", minimum=1, maximum=INT32_MAX)
-            return await store.definitions.get(principal, job_type, version=number)
+            # A version never changes: the same short cache (a dialect submits its definitions by version).
+            key = (principal.user_id, principal.organization_id, principal.admin, f"{job_type}@{number}")
+            cached = self._definitions.get(key)
+            now = time.monotonic()
+            if cached is None or cached[1] <= now or (cached[0].done() and cached[0].exception() is not None):
+                if len(self._definitions) > 1000:
+                    self._definitions.clear()
+                reading = asyncio.ensure_future(store.definitions.get(principal, job_type, version=number))
+                cached = self._definitions[key] = (reading, now + DEFINITION_CACHE_SECONDS)
+            return await asyncio.shield(cached[0])
         for row in await store.definitions.versions(principal, job_type):
             if row["sem_version"] == version or row["id"] == version:
                 return row

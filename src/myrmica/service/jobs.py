@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import statistics
 from collections.abc import AsyncGenerator
 from dataclasses import replace
@@ -22,6 +23,7 @@ from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import (
     ApprovalRecord,
+    DefinitionRecord,
     ExecutionRecord,
     FollowEvent,
     JobStatsRecord,
@@ -54,6 +56,7 @@ TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 MAX_LOG_PAGE = 200_000
 QUIET_SECONDS = 15.0
 MAX_QUEUE_SCAN = 10_000
+MAX_KNOWN = 2000
 _STATS_FIELD = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "cancelled", "EXECUTING": "executing",
                 "READY": "executing", "PENDING": "pending", "PAUSED": "paused",
                 "MANUAL_APPROVAL_REQUIRED": "manual_approval"}
@@ -72,6 +75,7 @@ class JobService:
         self._audit = audit
         self._capacity = capacity
         self._admin = admin  # reads a request's definition version (a public plugin's may be another tenant's)
+        self._known: dict[tuple[str, str, str, str, str], DefinitionRecord] = {}  # submit_job's saved definitions
 
     # --- submitting -----------------------------------------------------------------------------
 
@@ -86,12 +90,26 @@ class JobService:
         """A definition and a request of it in one call (Tork, Fastlane, Strait): the definition is
         upserted with its dialect tag (the same source again reuses the active version), then a
         request of exactly that version is made; ``request``'s job type and version are set here."""
+        key = (principal.owner_key, dialect, parsed.spec.job_type, parsed.digest,
+               json.dumps(dialect_settings, sort_keys=True, default=str))
+        known = self._known.get(key)
+        if known is not None:  # saved before with this very text: no upsert (a transaction) needed
+            try:
+                return replace(await self.submit(principal, self._of(known, request)), definition=known)
+            except NotFoundError:  # deleted since
+                self._known.pop(key, None)
         saved = await self.definitions.upsert(principal, parsed, dialect=dialect, dialect_settings=dialect_settings)
         definition = saved.definition
-        new = replace(request or NewRequest(job_type=definition.job_type), job_type=definition.job_type,
-                      job_version=str(definition.version))
-        submitted = await self.submit(principal, new)
+        submitted = await self.submit(principal, self._of(definition, request))
+        if len(self._known) >= MAX_KNOWN:
+            self._known.clear()
+        self._known[key] = definition
         return replace(submitted, definition=definition, definition_created=saved.created)
+
+    @staticmethod
+    def _of(definition: DefinitionRecord, request: NewRequest | None) -> NewRequest:
+        return replace(request or NewRequest(job_type=definition.job_type), job_type=definition.job_type,
+                       job_version=str(definition.version))
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -99,3 +99,48 @@ def test_compose_yaml_reads_the_first_document_within_the_limits() -> None:
     aliases = "x: &x [1]\n" + "".join(f"k{i}: *x\n" for i in range(101))
     with pytest.raises(ValidationError, match="more than 100 YAML aliases"):
         compose_yaml(aliases)
+
+
+def _shape(node: object) -> object:
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    if isinstance(node, ScalarNode):
+        return ("scalar", node.tag, node.value, node.start_mark.line, node.style or None)  # (C: "" for plain)
+    if isinstance(node, SequenceNode):
+        return ("seq", node.tag, node.start_mark.line, [_shape(child) for child in node.value])
+    if isinstance(node, MappingNode):
+        return ("map", node.tag, node.start_mark.line, [(_shape(k), _shape(v)) for k, v in node.value])
+    return node
+
+
+@pytest.mark.parametrize("text", [
+    "name: x\ntasks:\n  - name: t\n    run: |\n      echo 1\n      echo 2\n    env: {A: '1', B: \"two\"}\n",
+    "a: 1\nb: 1.5\nc: true\nd: ~\ne: 0x1f\nf: '007'\ng: [1, [2, 3]]\nh: 2001-12-14\n---\nsecond: doc\n",
+    "- - - deep\n- !!str 12\n- ? complex\n  : key\n",
+    "",
+])
+def test_the_c_composer_gives_the_same_nodes_as_the_bounded_one(text: str) -> None:
+    from myrmica.domain import documents
+
+    fast = documents.compose_yaml(text)
+    saved = documents._C_LOADER
+    documents._C_LOADER = None
+    try:
+        slow = documents.compose_yaml(text)
+    finally:
+        documents._C_LOADER = saved
+    assert _shape(fast) == _shape(slow)
+
+
+def test_the_c_composer_keeps_the_limits_and_the_pure_readers_words() -> None:
+    import yaml
+
+    from myrmica.domain.documents import DocumentError, compose_yaml
+
+    # 30 levels by indentation (60 columns: the C composer's) and 40 of brackets: 71 in all
+    deep = "".join("  " * i + f"k{i}:\n" for i in range(30)) + "  " * 30 + "k: " + "[" * 40 + "]" * 40 + "\n"
+    with pytest.raises(DocumentError, match="nested more than"):
+        compose_yaml(deep)
+    with pytest.raises(yaml.YAMLError) as caught:
+        compose_yaml("a: [1\n")
+    assert "expected ',' or ']'" in str(caught.value)  # PyYAML's wording, not libyaml's

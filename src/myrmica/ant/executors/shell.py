@@ -308,8 +308,7 @@ class ShellExecutor:
             extra = {"MYRMICA_JOB_DIR": str(job_dir)}
             if request.output_file_env:
                 output = self.output_file(request)
-                output.unlink(missing_ok=True)
-                output.touch()
+                output.unlink(missing_ok=True)  # (left by an ant that died; the task creates it, as `> $VAR`)
                 extra[request.output_file_env] = str(output)
             env = build_env(request, {**self.base_env, "HOME": str(cwd)}, extra, left_out)
             if left_out:
