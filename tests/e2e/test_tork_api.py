@@ -154,14 +154,14 @@ def test_a_timeout_fails_the_task_with_the_deadline_text(api: httpx.Client) -> N
 
 def test_cancel_and_restart_texts_and_states(api: httpx.Client) -> None:
     job_id = post_job(api, SLOW)["id"]
-    running = wait_job(api, job_id, "RUNNING")
-    assert running["execution"][0]["state"] == "RUNNING"
+    wait_for(lambda: (get_job(api, job_id).get("execution") or [{}])[0].get("state") == "RUNNING",
+             what="the first task to run")
     again = api.put(f"/tork/jobs/{job_id}/restart")
     assert (again.status_code, again.json()) == (400, {"message": "job is RUNNING and can not be restarted"})
     cancelled = api.put(f"/tork/jobs/{job_id}/cancel")
     assert (cancelled.status_code, cancelled.json()) == (200, {"status": "OK"})
-    job = wait_job(api, job_id, "CANCELLED")
-    assert job["execution"][0]["state"] == "CANCELLED"
+    wait_job(api, job_id, "CANCELLED")
+    wait_for(lambda: get_job(api, job_id)["execution"][0]["state"] == "CANCELLED", what="the task's cancel")
     twice = api.put(f"/tork/jobs/{job_id}/cancel")
     assert (twice.status_code, twice.json()) == (400, {"message": "job is not running"})
     restarted = api.put(f"/tork/jobs/{job_id}/restart")
