@@ -47,7 +47,9 @@ def _seed(server: LiveServer) -> dict[str, str]:
         request = api.post("/api/jobs/requests", json={"job_type": "fuzz-seed"}).json()
         config = api.post("/api/jobs/definitions/fuzz-seed/configs", json={"name": "c", "value": "v"}).json()
         token = api.post("/api/users/me/tokens", json={"token": "fuzz"}).json()
-    return {"definition_id": definition.json()["id"], "job_id": "fuzz-seed", "job_type": "fuzz-seed",
+        tork = api.post("/tork/jobs", content="name: fuzz\ntasks:\n  - name: t\n    run: echo\n",
+                        headers={"Content-Type": "text/yaml"}).json()
+    return {"tork_job_id": tork["id"], "tork_task_id": tork["id"],"definition_id": definition.json()["id"], "job_id": "fuzz-seed", "job_type": "fuzz-seed",
             "request_id": request["id"], "config_id": config["id"], "user_id": "me", "token_id": token["id"],
             "task_type": "one"}
 
@@ -76,7 +78,8 @@ def test_no_input_gets_a_server_error(fuzz_server: LiveServer, fuzz_session: req
     schema = schemathesis.openapi.from_url(f"{fuzz_server.url}/openapi.json")
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 40
+    assert len(operations) >= 48
+    assert any(operation.path == "/tork/jobs" for operation in operations)
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
@@ -97,4 +100,5 @@ def test_no_input_gets_a_server_error(fuzz_server: LiveServer, fuzz_session: req
                 failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {exc!r}")
     with httpx.Client(base_url=fuzz_server.url, timeout=10) as probe:
         assert probe.get("/api/health").status_code == 200
+        assert probe.get("/tork/health").json()["status"] == "UP"
     assert not failures, "\n".join(failures)

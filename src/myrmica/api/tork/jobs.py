@@ -8,8 +8,6 @@ the definition's settings without its secrets' values, which go to the request's
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import pydantic
@@ -27,11 +25,11 @@ from myrmica.api.tork.search import job_filter
 from myrmica.api.tork.states import CANCELLABLE_JOB_STATES, RESTARTABLE_JOB_STATES, job_state
 from myrmica.domain.durations import parse_duration
 from myrmica.domain.errors import ConflictError
-from myrmica.domain.records import NewRequest, PageRequest, RequestEnded
+from myrmica.domain.records import NewRequest, PageRequest
 from myrmica.domain.tork.decode import BadInput
 from myrmica.domain.tork.intake import read_job
 from myrmica.domain.tork.translate import DIALECT, CoreJob, parsed_definition
-from myrmica.service.jobs import JobService
+from myrmica.service.jobs import TERMINAL, JobService
 
 router = tork_router()
 
@@ -56,15 +54,9 @@ def _definition(core: CoreJob) -> Any:
 
 async def _wait(jobs: JobService, principal: Any, request_id: str, seconds: float) -> None:
     """Until the request has ended (COMPLETED, FAILED or CANCELLED); 408 after ``seconds``."""
-    try:
-        async with asyncio.timeout(seconds):
-            events = await jobs.follow(principal, request_id, quiet_seconds=max(1.0, min(seconds, 15.0)))
-            async with contextlib.aclosing(events):
-                async for event in events:
-                    if isinstance(event, RequestEnded):
-                        return
-    except TimeoutError:
-        raise WaitTimeout() from None
+    record = await jobs.wait(principal, request_id, timeout_seconds=seconds)
+    if record.job_state not in TERMINAL:
+        raise WaitTimeout()
 
 
 @router.post("/jobs", responses=answers(JobSummary), openapi_extra=JOB_BODY)
@@ -105,18 +97,18 @@ async def list_jobs(request: Request) -> Response:
     return JSONResponse(shapes.page(items, number, size, found.total))
 
 
-@router.get("/jobs/{job_id}", responses=answers(Job))
-async def get_job(request: Request, job_id: str) -> Response:
+@router.get("/jobs/{tork_job_id}", responses=answers(Job))
+async def get_job(request: Request, tork_job_id: str) -> Response:
     principal = await tork_principal(request)
-    record, settings = await views.tork_request(jobs_of(request), principal, job_id)
+    record, settings = await views.tork_request(jobs_of(request), principal, tork_job_id)
     return JSONResponse(views.full_job(record, settings))
 
 
-@router.put("/jobs/{job_id}/cancel", responses=answers(Status))
-async def cancel(request: Request, job_id: str) -> Response:
+@router.put("/jobs/{tork_job_id}/cancel", responses=answers(Status))
+async def cancel(request: Request, tork_job_id: str) -> Response:
     principal = await tork_principal(request)
     jobs = jobs_of(request)
-    record, _ = await views.tork_request(jobs, principal, job_id)
+    record, _ = await views.tork_request(jobs, principal, tork_job_id)
     if job_state(views.row(record)) not in CANCELLABLE_JOB_STATES:
         raise not_running()
     try:
@@ -126,11 +118,11 @@ async def cancel(request: Request, job_id: str) -> Response:
     return JSONResponse(OK)
 
 
-@router.put("/jobs/{job_id}/restart", responses=answers(Status))
-async def restart(request: Request, job_id: str) -> Response:
+@router.put("/jobs/{tork_job_id}/restart", responses=answers(Status))
+async def restart(request: Request, tork_job_id: str) -> Response:
     principal = await tork_principal(request)
     jobs = jobs_of(request)
-    record, settings = await views.tork_request(jobs, principal, job_id)
+    record, settings = await views.tork_request(jobs, principal, tork_job_id)
     state = job_state(views.row(record))
     if state not in RESTARTABLE_JOB_STATES:
         raise cannot_restart(state)
@@ -145,10 +137,10 @@ async def restart(request: Request, job_id: str) -> Response:
     return JSONResponse(OK)
 
 
-@router.get("/jobs/{job_id}/log", responses=answers(LogPage),
+@router.get("/jobs/{tork_job_id}/log", responses=answers(LogPage),
             openapi_extra={"parameters": [*PAGING, query("q", "text the part contains")]})
-async def job_log(request: Request, job_id: str) -> Response:
+async def job_log(request: Request, tork_job_id: str) -> Response:
     principal = await tork_principal(request)
     jobs = jobs_of(request)
-    record, _ = await views.tork_request(jobs, principal, job_id)
+    record, _ = await views.tork_request(jobs, principal, tork_job_id)
     return JSONResponse(await logparts.log_page(jobs, principal, record.id, request.query_params))

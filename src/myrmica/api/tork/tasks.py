@@ -30,18 +30,18 @@ async def _task(jobs: JobService, principal: Principal, tork_id: str) -> tuple[T
     return task, dict(settings)
 
 
-@router.get("/tasks/{task_id}", responses=answers(Task))
-async def get_task(request: Request, task_id: str) -> Response:
+@router.get("/tasks/{tork_task_id}", responses=answers(Task))
+async def get_task(request: Request, tork_task_id: str) -> Response:
     principal = await tork_principal(request)
-    task, settings = await _task(jobs_of(request), principal, task_id)
+    task, settings = await _task(jobs_of(request), principal, tork_task_id)
     return JSONResponse(views.task_view(task, settings))
 
 
-@router.get("/tasks/{task_id}/log", responses=answers(LogPage),
+@router.get("/tasks/{tork_task_id}/log", responses=answers(LogPage),
             openapi_extra={"parameters": [*PAGING, query("q", "text the part contains")]})
-async def task_log(request: Request, task_id: str) -> Response:
+async def task_log(request: Request, tork_task_id: str) -> Response:
     principal = await tork_principal(request)
     jobs = jobs_of(request)
-    task, _ = await _task(jobs, principal, task_id)
+    task, _ = await _task(jobs, principal, tork_task_id)
     return JSONResponse(await logparts.log_page(jobs, principal, task.job_request_id, request.query_params,
                                                 task_execution_id=task.id))
