@@ -49,7 +49,8 @@ def _seed(server: LiveServer) -> dict[str, str]:
         token = api.post("/api/users/me/tokens", json={"token": "fuzz"}).json()
         tork = api.post("/tork/jobs", content="name: fuzz\ntasks:\n  - name: t\n    run: echo\n",
                         headers={"Content-Type": "text/yaml"}).json()
-    return {"tork_job_id": tork["id"], "tork_task_id": tork["id"],"definition_id": definition.json()["id"], "job_id": "fuzz-seed", "job_type": "fuzz-seed",
+    return {"tork_job_id": tork["id"], "tork_task_id": tork["id"],
+            "definition_id": definition.json()["id"], "job_id": "fuzz-seed", "job_type": "fuzz-seed",
             "request_id": request["id"], "config_id": config["id"], "user_id": "me", "token_id": token["id"],
             "task_type": "one"}
 
