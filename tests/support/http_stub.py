@@ -28,10 +28,13 @@ class HttpStub:
 
 
 @contextmanager
-def http_stub() -> Iterator[HttpStub]:
-    """Answers GET/PUT/DELETE with 200 and POST with 201, always a small JSON object; records each call."""
+def http_stub(statuses: list[int] | None = None) -> Iterator[HttpStub]:
+    """Answers GET/PUT/DELETE with 200 and POST with 201, always a small JSON object; records each call.
+
+    With ``statuses``, the calls are answered with those statuses in turn (429, 503, …), then as usual."""
     stub = HttpStub(url="")
     lock = threading.Lock()
+    script = list(statuses or [])
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self, status: int) -> None:
@@ -39,6 +42,8 @@ def http_stub() -> Iterator[HttpStub]:
             body = self.rfile.read(length) if length else b""
             with lock:
                 stub.seen.append(Seen(self.command, self.path, body, dict(self.headers.items())))
+                if script:
+                    status = script.pop(0)
             payload = json.dumps({"id": 1, "title": "stub", "method": self.command}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

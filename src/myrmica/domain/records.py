@@ -388,3 +388,29 @@ class Quiet:
 
 
 FollowEvent = LogLine | RequestEnded | Quiet
+
+
+# --- events -------------------------------------------------------------------------------------
+
+# What happened to a request (``JobEvent.cause``).
+SUBMITTED = "submitted"  # created PENDING
+STARTED = "started"  # a fresh run began (EXECUTING); not sent again when another queen resumes it
+TASK_STARTED = "task_started"  # an attempt of a task was handed to an ant (or the queen runs it)
+TASK_ENDED = "task_ended"  # a task ended (COMPLETED, FAILED, CANCELLED; exit code SKIPPED when skipped)
+ENDED = "ended"  # the request ended (COMPLETED, FAILED, CANCELLED)
+RESTARTED = "restarted"  # a FAILED or CANCELLED request was put back to PENDING
+EVENT_CAUSES = (SUBMITTED, STARTED, TASK_STARTED, TASK_ENDED, ENDED, RESTARTED)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """A change of a request or of one of its tasks, as a dialect hears of it (after it was stored).
+
+    ``request`` is the request as the queen knew it then, with ``job_state`` the state the event is
+    about (other fields may be older: read the request again for its times)."""
+
+    cause: str
+    request: RequestRecord
+    definition: DefinitionRecord
+    task: TaskRecord | None
+    at: datetime

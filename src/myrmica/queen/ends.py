@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from myrmica.clock import utcnow
+from myrmica.domain.records import ENDED
 from myrmica.metrics import Metrics
 from myrmica.queen.context import RunContext
-from myrmica.queen.ports import Background, CronFollowUp, LogWriter, Publisher, Waker
+from myrmica.queen.ports import Background, CronFollowUp, Events, LogWriter, Publisher, Waker
 
 
 class EndWatchers:
@@ -37,7 +39,8 @@ class EndWatchers:
 
 class RequestEndings:
     def __init__(self, *, metrics: Metrics, logs: LogWriter, watchers: EndWatchers, waker: Waker,
-                 publisher: Publisher, background: Background, cron: CronFollowUp, distributed: bool) -> None:
+                 publisher: Publisher, background: Background, cron: CronFollowUp, events: Events,
+                 distributed: bool) -> None:
         self._metrics = metrics
         self._logs = logs
         self._watchers = watchers
@@ -45,6 +48,7 @@ class RequestEndings:
         self._publisher = publisher
         self._background = background
         self._cron = cron
+        self._events = events
         self._distributed = distributed
         self._to_announce: list[str] = []
 
@@ -55,6 +59,7 @@ class RequestEndings:
         if self._distributed:
             self._announce(run.request_id)
         self._waker.wake()
+        self._events.emit(ENDED, {**run.request, "job_state": state, "ended_at": utcnow()}, run.definition)
         if run.request.get("cron_triggered"):
             self._background.spawn(self._cron.after_cron_run(run.definition))
 

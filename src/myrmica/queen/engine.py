@@ -24,6 +24,7 @@ from myrmica.queen.cron import CronKeeper
 from myrmica.queen.dispatch import Dispatch
 from myrmica.queen.embedded import EmbeddedAnt
 from myrmica.queen.ends import EndWatchers, RequestEndings
+from myrmica.queen.events import EventHub
 from myrmica.queen.housekeeping import Housekeeping
 from myrmica.queen.logs import LogSink
 from myrmica.queen.operations import Operations
@@ -33,6 +34,7 @@ from myrmica.queen.runs import RunFactory
 from myrmica.queen.scheduler import Doorbell, Scheduler
 from myrmica.queen.specs import SpecCache
 from myrmica.queen.supervisors import Interruptions, SupervisorRegistry, Supervisors
+from myrmica.queen.webhooks import WebhookSender
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
 
@@ -69,17 +71,20 @@ class Engine:
         registry = SupervisorRegistry()
         interrupts = Interruptions()
         doorbell = Doorbell(ants)
+        self.events = events = EventHub(store, admin)
+        self.webhooks = webhooks = WebhookSender(store.webhooks, queen_id=queen_id)
         self.peers = peers = Peers(broker, logs=logs, watchers=watchers, supervisors=registry)
         self.dispatch = dispatch = Dispatch(broker, ants, distributed=distributed, interrupts=interrupts,
                                             waker=doorbell)
         self.operations = operations = Operations(
             store=store, specs=specs, metrics=metrics, waker=doorbell, supervisors=registry, watchers=watchers,
-            publisher=peers, logs=logs, admin=admin)
+            publisher=peers, logs=logs, events=events, admin=admin)
         self.cron = cron = CronKeeper(store, operations, admin)
         ends = RequestEndings(metrics=metrics, logs=logs, watchers=watchers, waker=doorbell, publisher=peers,
-                              background=background, cron=cron, distributed=distributed)
+                              background=background, cron=cron, events=events, distributed=distributed)
         tools = RunTools(store=store, settings=settings, metrics=metrics, logs=logs, ants=ants, dispatch=dispatch,
                          ends=ends, watch=watchers, interrupts=interrupts, submitter=operations, specs=specs,
+                         events=events,
                          admin=admin, queen_id=queen_id, distributed=distributed, rng=self.rng, sleep=self.sleep)
         self.scheduler = scheduler = Scheduler(
             store=store, settings=settings, ants=ants, doorbell=doorbell, load=dispatch,
@@ -94,7 +99,7 @@ class Engine:
             definitions=Definitions(store=store.definitions, audit=store.audit, bundles=store.accounts,
                                     metrics=metrics, listeners=[self._definition_changed]),
             submitter=operations, control=operations, requests=store.requests, logs=store.logs, feed=logs,
-            audit=store.audit, capacity=ants, admin=admin)
+            audit=store.audit, capacity=ants, events=events, webhooks=webhooks, admin=admin)
 
     async def _definition_changed(self, definition: dict[str, Any]) -> None:
         self.operations.forget_definitions()
@@ -119,12 +124,15 @@ class Engine:
         await self.housekeeping.recover()
         await self.cron.sweep()
         self._loops = [asyncio.create_task(self.scheduler.run(), name="scheduler"),
-                       asyncio.create_task(self.housekeeping.run(), name="housekeeping")]
+                       asyncio.create_task(self.housekeeping.run(), name="housekeeping"),
+                       asyncio.create_task(self.webhooks.run(), name="webhooks")]
 
     async def stop(self) -> None:
         for task in self._loops:
             task.cancel()
         await self.supervisors.stop_all()
+        await self.events.stop()
+        await self.webhooks.close()
         await self.embedded.stop()
         await self.logs.stop()
         await self.broker.stop()

@@ -15,13 +15,13 @@ from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from myrmica.domain.numbers import INT32_MAX, INT32_MIN, check_name, is_decimal, strict_int
 from myrmica.domain.principal import Principal
-from myrmica.domain.records import ApprovalRecord, NewRequest, VoteRecord, labels_text
+from myrmica.domain.records import ENDED, RESTARTED, SUBMITTED, ApprovalRecord, NewRequest, VoteRecord, labels_text
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.domain.task_env import check_names
 from myrmica.ids import new_id
 from myrmica.metrics import Metrics
 from myrmica.queen.logs import stamp
-from myrmica.queen.ports import EndWatch, LogWriter, Publisher, SpecSource, SupervisorLookup, Waker
+from myrmica.queen.ports import EndWatch, Events, LogWriter, Publisher, SpecSource, SupervisorLookup, Waker
 from myrmica.store.audit import audit_row
 from myrmica.store.store import Store
 
@@ -48,7 +48,7 @@ MAX_LABEL_LENGTH = 200
 class Operations:
     def __init__(self, *, store: Store, specs: SpecSource, metrics: Metrics, waker: Waker,
                  supervisors: SupervisorLookup, watchers: EndWatch, publisher: Publisher, logs: LogWriter,
-                 admin: Principal) -> None:
+                 events: Events, admin: Principal) -> None:
         self._store = store
         self._specs = specs
         self._metrics = metrics
@@ -57,6 +57,7 @@ class Operations:
         self._watchers = watchers
         self._publisher = publisher
         self._logs = logs
+        self._events = events
         self._admin = admin
         self._definitions: dict[tuple[str, str | None, bool, str], tuple[asyncio.Future[dict[str, Any]], float]] = {}
 
@@ -152,6 +153,7 @@ class Operations:
         if result.created:
             self._metrics.requests_submitted.inc()
             self._waker.wake_for_new(spec)
+            self._events.emit(SUBMITTED, result.request, definition)
         return result.request, result.created
 
     async def cancel(self, principal: Principal | None, request_id: str) -> dict[str, Any]:
@@ -198,6 +200,7 @@ class Operations:
                         row["id"], [row["task_state"]], task_state="CANCELLED", error_code="ERR_JOB_CANCELLED",
                         ended_at=utcnow())
         self._watchers.ended(request["id"])
+        await self._events.emit_loading(ENDED, {**request, "job_state": "CANCELLED", "ended_at": utcnow()})
         await self._publisher.publish({"type": "cancel", "request_id": request["id"]})
         await self._publisher.publish({"type": "ended", "request_id": request["id"]})
 
@@ -241,7 +244,9 @@ class Operations:
         self._logs.marker(request_id, f"restarted{' (hard)' if hard else ''} at {stamp(utcnow())}; it was "
                                             f"{request['job_state']}")
         self._waker.wake()
-        return await store.requests.get(request_id)
+        restarted = await store.requests.get(request_id)
+        await self._events.emit_loading(RESTARTED, restarted)
+        return restarted
 
     async def trigger(self, principal: Principal, request_id: str) -> dict[str, Any]:
         store = self._store

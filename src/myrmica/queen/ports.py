@@ -70,6 +70,17 @@ class RequestEnds(Protocol):
     def request_suspended(self, run: RunContext, state: str) -> None: ...
 
 
+class Events(Protocol):
+    """Events of requests and tasks for listening dialects (``events.py``); free when nobody listens."""
+
+    @property
+    def listening(self) -> bool: ...
+
+    def emit(self, cause: str, request: dict[str, Any], definition: dict[str, Any],
+             task: dict[str, Any] | None = None) -> None: ...
+    async def emit_loading(self, cause: str, request: dict[str, Any]) -> None: ...
+
+
 class CronFollowUp(Protocol):
     async def after_cron_run(self, definition: dict[str, Any]) -> None: ...
 
@@ -174,6 +185,7 @@ class RunTools:
     interrupts: Interrupts
     submitter: Submitter
     specs: SpecSource
+    events: Events
     admin: Principal
     queen_id: str
     distributed: bool

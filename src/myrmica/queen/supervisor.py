@@ -16,6 +16,7 @@ from myrmica.ant.executors.base import mask
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import TaskDefinition
 from myrmica.domain.graph import first_task
+from myrmica.domain.records import STARTED
 from myrmica.domain.retry import full_restart, job_retry_delay
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import Outcome, always_run_tasks, final_job_state, next_step
@@ -67,6 +68,10 @@ class JobSupervisor:
 
     async def _supervise(self) -> None:
         run = self.run
+        if run.new_execution is not None:  # a fresh run (not one resumed after a queen's death)
+            self.tools.events.emit(STARTED, {**run.request, "job_state": "EXECUTING",
+                                             "started_at": run.request.get("started_at") or run.started},
+                                   run.definition)
         timeout = run.spec.timeout or self.tools.settings.max_job_timeout_secs
         try:
             async with asyncio.timeout(timeout):

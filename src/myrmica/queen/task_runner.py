@@ -13,6 +13,7 @@ from myrmica.broker.messages import TaskRequest, TaskResult
 from myrmica.clock import utcnow
 from myrmica.domain.definition_model import TaskDefinition
 from myrmica.domain.methods import QUEEN_METHODS, TaskMethod
+from myrmica.domain.records import TASK_ENDED, TASK_STARTED
 from myrmica.domain.retry import task_retry_delay
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.domain.variables import builtin_variables, task_variables, template_data
@@ -116,6 +117,7 @@ class TaskRunner:
         await self.tools.store.requests.update_task_execution(row["id"], ENDABLE, **fields)
         row.update(fields)
         self.tools.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
+        self._task_event(TASK_ENDED, row)
 
     def _hold_end(self, row: dict[str, Any], outcome: Outcome, attempt: int, values: dict[str, Any]) -> None:
         """Keep a task's end for the next write: the request's own end when this was its last task (one
@@ -125,6 +127,12 @@ class TaskRunner:
         row.update(fields)
         self.tools.metrics.tasks_finished.labels(row["method"], outcome.state).inc()
         self.held_end = HeldEnd(row["id"], attempt, fields)
+        self._task_event(TASK_ENDED, row)
+
+    def _task_event(self, cause: str, row: dict[str, Any]) -> None:
+        events = self.tools.events
+        if events.listening:
+            events.emit(cause, {**self.run.request, "job_state": "EXECUTING"}, self.run.definition, row)
 
     async def settle(self) -> None:
         """Write the held task end now."""
@@ -297,6 +305,7 @@ class TaskRunner:
     async def _attempt(self, task: TaskDefinition, row: dict[str, Any], attempt: int
                        ) -> tuple[Outcome, TaskResult | None]:
         if not self._needs_ant(task):
+            self._task_event(TASK_STARTED, row)
             return await self.tasklets.run(self, task, row, attempt), None
         method = task.execution_method.value
         tags = frozenset(task.tags)
@@ -315,6 +324,7 @@ class TaskRunner:
                     await self._save_unsaved(row, ant_id=ant_id)
                 elif self.tools.distributed:
                     await self.tools.store.requests.update_task_execution(row["id"], ["EXECUTING"], ant_id=ant_id)
+                self._task_event(TASK_STARTED, {**row, "ant_id": ant_id, "attempt": attempt})
                 result = await dispatch.dispatch(ant_id, request, self.timeout_of(task) + RESULT_GRACE_SECONDS)
             finally:
                 self.current = None

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import statistics
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -41,15 +41,19 @@ from myrmica.domain.records import (
     TaskRecord,
     WaitRecord,
 )
+from myrmica.domain.webhooks import WebhookCall
 from myrmica.service.definitions import Definitions
 from myrmica.service.ports import (
     Audit,
     Capacity,
+    EventListener,
+    EventSource,
     LogFeed,
     LogReader,
     RequestControl,
     RequestReader,
     Submitter,
+    WebhookOutbox,
 )
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
@@ -65,7 +69,7 @@ _STATS_FIELD = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "canc
 class JobService:
     def __init__(self, *, definitions: Definitions, submitter: Submitter, control: RequestControl,
                  requests: RequestReader, logs: LogReader, feed: LogFeed, audit: Audit, capacity: Capacity,
-                 admin: Principal) -> None:
+                 events: EventSource, webhooks: WebhookOutbox, admin: Principal) -> None:
         self.definitions = definitions
         self._submitter = submitter
         self._control = control
@@ -74,6 +78,8 @@ class JobService:
         self._feed = feed
         self._audit = audit
         self._capacity = capacity
+        self._events = events
+        self._webhooks = webhooks
         self._admin = admin  # reads a request's definition version (a public plugin's may be another tenant's)
         self._known: dict[tuple[str, str, str, str, str], DefinitionRecord] = {}  # submit_job's saved definitions
 
@@ -254,6 +260,18 @@ class JobService:
 
     async def reject(self, principal: Principal, request_id: str, task_type: str, comments: str) -> ApprovalRecord:
         return await self.vote(principal, request_id, task_type, "REJECTED", comments)
+
+    # --- events and webhooks ----------------------------------------------------------------------
+
+    def subscribe(self, listener: EventListener, wants: Callable[[DefinitionRecord], bool]) -> None:
+        """``listener`` hears the events (``JobEvent``) of the requests of each definition ``wants`` accepts.
+        Events come after the change was stored, in order, on the queen where it happened."""
+        self._events.subscribe(listener, lambda row: wants(DefinitionRecord.from_row(row)))
+
+    async def send_webhook(self, call: WebhookCall) -> str:
+        """Store a webhook call and have it delivered by its retry policy (at least once, never silently
+        dropped: it ends DELIVERED or FAILED). Returns its id."""
+        return await self._webhooks.send(call)
 
     # --- logs -----------------------------------------------------------------------------------
 

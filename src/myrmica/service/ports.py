@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from myrmica.domain.definitions import ParsedDefinition
 from myrmica.domain.principal import Principal
-from myrmica.domain.records import ApprovalRecord, DefinitionFilter, NewRequest, RequestFilter
+from myrmica.domain.records import ApprovalRecord, DefinitionFilter, JobEvent, NewRequest, RequestFilter
+from myrmica.domain.webhooks import WebhookCall
 
 
 class Submitter(Protocol):
@@ -87,6 +88,21 @@ class Bundles(Protocol):
     """An organisation's bundle id: its public plugins are named ``org.bundle.name``."""
 
     async def org_bundle(self, org_id: str) -> str: ...
+
+
+EventListener = Callable[[JobEvent], Awaitable[None]]
+
+
+class EventSource(Protocol):
+    """Events of requests and their tasks: ``wants`` picks the definitions whose events a listener hears."""
+
+    def subscribe(self, listener: EventListener, wants: Callable[[Any], bool]) -> None: ...
+
+
+class WebhookOutbox(Protocol):
+    """Webhook calls stored, then sent (and retried by their policy) by the queens' senders."""
+
+    async def send(self, call: WebhookCall) -> str: ...
 
 
 class Capacity(Protocol):

@@ -16,6 +16,7 @@ from myrmica.store.job_configs import JobConfigRepository
 from myrmica.store.leases import LeaseRepository
 from myrmica.store.logs import LogRepository
 from myrmica.store.requests import RequestRepository
+from myrmica.store.webhooks import WebhookRepository
 
 
 class Store:
@@ -31,6 +32,7 @@ class Store:
         self.ants = AntRepository(db)
         self.approvals = ApprovalRepository(db)
         self.leases = LeaseRepository(db)
+        self.webhooks = WebhookRepository(db, box)
 
     @property
     def backend(self) -> str:

@@ -65,6 +65,8 @@ users = Table(
     Column("roles", String(500), nullable=False, default=""),
     Column("admin", Boolean, nullable=False, default=False),
     Column("max_concurrency", Integer, nullable=False, default=0),
+    # A password for HTTP basic auth (Tork's POST /users): an argon2id hash, never the password (0005).
+    Column("password_hash", String(200), nullable=True),
     *_stamps(),
 )
 
@@ -185,6 +187,8 @@ job_requests = Table(
     Column("scheduled_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("ended_at", DateTime(timezone=True), nullable=True),
+    # When a request that ended is deleted with its runs and logs (Tork's autoDelete; 0005).
+    Column("delete_at", DateTime(timezone=True), nullable=True),
     *_stamps(),
     Index("ix_job_requests_due", "job_state", "scheduled_at").ddl_if(dialect="sqlite"),
     # PostgreSQL: partial indexes, so that no plan of a conditional update (WHERE id = $1 AND
@@ -195,6 +199,7 @@ job_requests = Table(
           postgresql_where=text(ACTIVE_PREDICATE)).ddl_if(dialect="postgresql"),
     Index("ix_job_requests_type", "owner_key", "job_type", "job_state"),
     Index("ix_job_requests_parent", "parent_id"),
+    Index("ix_job_requests_delete_at", "delete_at"),
     # Idempotency keys are the tenant's own: another tenant's live key neither returns nor blocks (0004).
     Index("uq_job_requests_owner_user_key", "owner_key", "user_key", unique=True),
     # SQLite only: the scheduler's queue in the order it takes requests, so a pass reads its first rows
@@ -298,4 +303,27 @@ leases = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(100), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# The webhook outbox (0005): every call is stored before its first attempt, so a queen that dies
+# mid-delivery leaves it to another (its lease lapses); it ends DELIVERED or FAILED, never dropped.
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata, _id(),
+    Column("source", String(100), nullable=False, default=""),
+    Column("event", String(100), nullable=False, default=""),
+    Column("method", String(10), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON, encrypted with the server's secret key
+    Column("body", Text, nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_status", Integer, nullable=False, default=0),  # 0: no answer
+    Column("last_error", Text, nullable=False, default=""),
+    *_stamps(),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_webhook_deliveries_source", "source"),
 )

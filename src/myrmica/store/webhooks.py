@@ -1,0 +1,137 @@
+"""The webhook outbox: calls stored before they are sent, claimed under a lease, ended once.
+
+Every change is a compare-and-set: a claim takes a due PENDING row, or a SENDING row whose sender's
+lease lapsed (that sender died mid-attempt); an attempt's outcome is written only by the sender that
+holds the lease. Headers are stored encrypted (they may carry a secret, e.g. a bearer token).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+
+from myrmica.clock import utcnow
+from myrmica.domain.webhooks import DELIVERED, FAILED, PENDING, SENDING, RetryPolicy, WebhookCall
+from myrmica.ids import new_id
+from myrmica.security.crypto import SecretBox
+from myrmica.store.database_lock import Database
+from myrmica.store.rows import as_dict, as_dicts
+from myrmica.store.tables import webhook_deliveries as table
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One stored call, as a sender sees it (headers decrypted)."""
+
+    id: str
+    call: WebhookCall
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status: int
+    last_error: str
+
+
+class WebhookRepository:
+    def __init__(self, engine: Database, box: SecretBox) -> None:
+        self._engine = engine
+        self._box = box
+
+    async def add(self, call: WebhookCall, *, now: datetime | None = None) -> str:
+        moment = now or utcnow()
+        row = {"id": new_id(), "source": call.source[:100], "event": call.event[:100], "method": call.method,
+               "url": call.url, "headers": self._box.encrypt(json.dumps(dict(call.headers))), "body": call.body,
+               "policy": call.policy.to_json(), "state": PENDING, "attempts": 0, "next_attempt_at": moment,
+               "lease_owner": None, "lease_expires_at": None, "last_status": 0, "last_error": "",
+               "created_at": moment, "updated_at": moment}
+        async with self._engine.begin() as conn:
+            await conn.execute(table.insert(), row)
+        return str(row["id"])
+
+    def _delivery(self, row: dict[str, Any]) -> Delivery:
+        try:
+            headers = json.loads(self._box.decrypt(row["headers"]))
+        except ValueError:
+            headers = {}
+        call = WebhookCall(url=row["url"], body=row["body"], headers=headers, method=row["method"],
+                           policy=RetryPolicy.from_json(row["policy"] or {}), source=row["source"], event=row["event"])
+        return Delivery(id=row["id"], call=call, state=row["state"], attempts=row["attempts"],
+                        next_attempt_at=row["next_attempt_at"], last_status=row["last_status"],
+                        last_error=row["last_error"])
+
+    @staticmethod
+    def _due(now: datetime) -> Any:
+        return or_(and_(table.c.state == PENDING, table.c.next_attempt_at <= now),
+                   and_(table.c.state == SENDING, table.c.lease_expires_at < now))
+
+    async def claim(self, owner: str, *, now: datetime, lease_seconds: float, limit: int = 50) -> list[Delivery]:
+        """Due calls, each taken by a conditional update (another sender may win some)."""
+        async with self._engine.connect() as conn:
+            candidates = as_dicts(await conn.execute(
+                select(table.c.id, table.c.state, table.c.lease_owner).where(self._due(now))
+                .order_by(table.c.next_attempt_at).limit(limit)))
+        until = now + timedelta(seconds=lease_seconds)
+        won = []
+        async with self._engine.begin() as conn:
+            for candidate in candidates:
+                result = await conn.execute(
+                    update(table).where(table.c.id == candidate["id"], table.c.state == candidate["state"],
+                                        self._due(now))
+                    .values(state=SENDING, lease_owner=owner, lease_expires_at=until, updated_at=now))
+                if result.rowcount:
+                    won.append(candidate["id"])
+        if not won:
+            return []
+        async with self._engine.connect() as conn:
+            rows = as_dicts(await conn.execute(select(table).where(table.c.id.in_(won))))
+        return [self._delivery(row) for row in rows]
+
+    async def attempted(self, delivery_id: str, owner: str, *, now: datetime, status: int | None, error: str,
+                        state: str, next_attempt_at: datetime | None = None) -> bool:
+        """One attempt's outcome (``state``: DELIVERED, FAILED, or PENDING again at ``next_attempt_at``),
+        written only while ``owner`` still holds the call."""
+        values: dict[str, Any] = {"state": state, "attempts": table.c.attempts + 1, "last_status": status or 0,
+                                  "last_error": error[:2000], "lease_owner": None, "lease_expires_at": None,
+                                  "updated_at": now}
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(table).where(table.c.id == delivery_id, table.c.state == SENDING,
+                                                            table.c.lease_owner == owner).values(**values))
+        return bool(result.rowcount)
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        async with self._engine.connect() as conn:
+            row = as_dict((await conn.execute(select(table).where(table.c.id == delivery_id))).first())
+        return self._delivery(row) if row is not None else None
+
+    async def of_source(self, source: str) -> list[Delivery]:
+        async with self._engine.connect() as conn:
+            rows = as_dicts(await conn.execute(select(table).where(table.c.source == source)
+                                               .order_by(table.c.created_at, table.c.id)))
+        return [self._delivery(row) for row in rows]
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest next attempt of a waiting call, or the earliest lapse of a sender's lease."""
+        async with self._engine.connect() as conn:
+            pending = (await conn.execute(select(table.c.next_attempt_at).where(table.c.state == PENDING)
+                                          .order_by(table.c.next_attempt_at).limit(1))).scalar()
+            leased = (await conn.execute(select(table.c.lease_expires_at).where(table.c.state == SENDING)
+                                         .order_by(table.c.lease_expires_at).limit(1))).scalar()
+        found = [as_aware(v) for v in (pending, leased) if v is not None]
+        return min(found) if found else None
+
+    async def purge(self, before: datetime, states: Sequence[str] = (DELIVERED, FAILED)) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(table).where(table.c.state.in_(list(states)),
+                                                            table.c.updated_at < before))
+        return int(result.rowcount or 0)
+
+
+def as_aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
