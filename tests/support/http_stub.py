@@ -16,6 +16,7 @@ class Seen:
     path: str
     body: bytes
     headers: dict[str, str]
+    status: int = 0  # what it was answered
 
 
 @dataclass
@@ -41,9 +42,9 @@ def http_stub(statuses: list[int] | None = None) -> Iterator[HttpStub]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             with lock:
-                stub.seen.append(Seen(self.command, self.path, body, dict(self.headers.items())))
                 if script:
                     status = script.pop(0)
+                stub.seen.append(Seen(self.command, self.path, body, dict(self.headers.items()), status))
             payload = json.dumps({"id": 1, "title": "stub", "method": self.command}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -1,4 +1,5 @@
-"""Helpers for Tork dialect tests: post a job (YAML or JSON) to /tork/jobs and poll it by Tork state."""
+"""Helpers for Tork dialect tests: post a job (YAML or JSON) to /tork/jobs and poll it by Tork state, or submit one
+through the job service as the route does."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from typing import Any
 
 import httpx
 
+from myrmica.domain.principal import Principal
+from myrmica.domain.records import NewRequest, Submitted
+from myrmica.domain.tork.intake import read_job
+from myrmica.domain.tork.translate import DIALECT, parsed_definition
+from myrmica.service.jobs import JobService
 from tests.support.jobs import POLL_SECONDS, Timeout
 
 YAML = {"Content-Type": "text/yaml"}
@@ -47,3 +53,11 @@ def wait_job(api: httpx.Client, job_id: str, states: str | Iterable[str] = TERMI
 
 def run_job(api: httpx.Client, body: str, **kw: Any) -> dict[str, Any]:
     return wait_job(api, post_job(api, body)["id"], **kw)
+
+
+async def submit_tork(jobs: JobService, principal: Principal, source: str, *,
+                      content_type: str = "text/yaml") -> Submitted:
+    core = read_job(source, content_type)
+    return await jobs.submit_job(principal, parsed_definition(core), dialect=DIALECT, dialect_settings=core.settings,
+                                 request=NewRequest(job_type=DIALECT, params=core.params,
+                                                    secret_params=core.secret_params))

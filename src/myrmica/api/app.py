@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from myrmica import __version__
+from myrmica.api.context import AppContext
 from myrmica.api.errors import install_error_handlers
 from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
 from myrmica.api.openapi_docs import install_openapi
 from myrmica.api.tork import router as tork
 from myrmica.config import tork_prefix
+from myrmica.api.tork import webhooks as tork_webhooks
 from myrmica.runtime import Runtime
 from myrmica.web import install_dashboard
 
@@ -28,6 +30,11 @@ def native_routers() -> list[APIRouter]:
             system.metrics_router]
 
 
+def dialect_starts() -> list[Callable[[AppContext], None]]:
+    """What each dialect sets up once the engine runs: the listeners of its events (webhooks)."""
+    return [tork_webhooks.start]
+
+
 def add_routes(app: FastAPI, routers: list[APIRouter]) -> None:
     """The routers' routes become the app's own. ``include_router`` would keep each router as a
     branch that FastAPI re-walks on every request to see whether its routes changed: under load
@@ -39,7 +46,9 @@ def add_routes(app: FastAPI, routers: list[APIRouter]) -> None:
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ctx = await runtime.start()
+        app.state.ctx = ctx = await runtime.start()
+        for start in dialect_starts():
+            start(ctx)
         try:
             yield
         finally:

@@ -56,7 +56,6 @@ ENGINE_GAPS: dict[str, str] = {
     "task-priority": "a per-task priority (Tork: 0-9, the queue message priority)",
     "container": "the DOCKER executor for image, cmd, entrypoint, mounts, networks, limits, registry, "
                  "sidecars, gpus and workdir",
-    "webhooks": "job and task webhooks (events, `if`, templated headers, 5 retries on 429/5xx)",
     "auto-delete": "autoDelete.after: deleting the job (and its tasks and logs) that long after it completed",
     "permissions": "job permissions filtering the job list by user and role",
 }
@@ -138,16 +137,12 @@ def _task_needs(task: dict[str, Any], needs: set[str]) -> None:
     for child in children:
         _task_needs(child, needs)
     subjob = task.get("subjob") or {}
-    if subjob.get("webhooks"):
-        needs.add("webhooks")
 
 
 def needs_of(job: dict[str, Any]) -> tuple[str, ...]:
     needs: set[str] = set()
     for task in job.get("tasks", []):
         _task_needs(apply_defaults(task, job.get("defaults")), needs)
-    if job.get("webhooks"):
-        needs.add("webhooks")
     if job.get("autoDelete"):
         needs.add("auto-delete")
     if job.get("permissions"):
