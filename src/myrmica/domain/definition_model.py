@@ -322,6 +322,8 @@ class JobDefinitionSpec(_Model):
     webhook: WebhookSpec | None = None
     resources: Any = None
     triggers: list[dict[str, Any]] = Field(default_factory=list)
+    # A request that COMPLETED is deleted, with its runs and logs, this long after it ended (0: kept).
+    delete_after: Duration = 0.0
     retention_days_for_completed: Count = 0
     retention_days_for_failed: Count = 0
     retention_days_for_cancelled: Count = 0

@@ -261,6 +261,7 @@ class RequestRecord:
     updated_at: datetime
     execution: ExecutionRecord | None = None  # filled by ``JobService.get``
     labels: tuple[str, ...] = ()
+    delete_at: datetime | None = None  # when it is deleted with its runs and logs (a definition's delete_after)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], execution: ExecutionRecord | None = None) -> RequestRecord:
@@ -279,7 +280,8 @@ class RequestRecord:
             params=dict(stored) if isinstance(stored, dict) else {},
             secret_names=tuple(row.get("secret_params") or ()), scheduled_at=row["scheduled_at"],
             started_at=row.get("started_at"), ended_at=row.get("ended_at"), created_at=row["created_at"],
-            updated_at=row["updated_at"], execution=execution, labels=_labels(row.get("labels")))
+            updated_at=row["updated_at"], execution=execution, labels=_labels(row.get("labels")),
+            delete_at=row.get("delete_at"))
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ class Engine:
             definitions=Definitions(store=store.definitions, audit=store.audit, bundles=store.accounts,
                                     metrics=metrics, listeners=[self._definition_changed]),
             submitter=operations, control=operations, requests=store.requests, logs=store.logs, feed=logs,
-            audit=store.audit, capacity=ants, events=events, webhooks=webhooks, admin=admin)
+            audit=store.audit, capacity=ants, events=events, webhooks=webhooks, deleter=store.requests,
+            admin=admin)
 
     async def _definition_changed(self, definition: dict[str, Any]) -> None:
         self.operations.forget_definitions()

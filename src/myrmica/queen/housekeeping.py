@@ -25,6 +25,7 @@ ADOPTION_GRACE_SECONDS = 3 * HOUSEKEEPING_SECONDS
 CRON_SWEEP_SECONDS = 60.0
 LEADER_LEASE = "leader"
 LEADER_LEASE_SECONDS = 10.0
+AUTO_DELETE_SECONDS = 30.0  # how often the leader deletes requests whose delete_at passed
 
 
 class Housekeeping:
@@ -42,6 +43,7 @@ class Housekeeping:
         self._metrics = metrics
         self._queen_id = queen_id
         self._cron_swept = 0.0
+        self._auto_deleted = 0.0
         self._adopt_others_after = 0.0  # loop time; see ADOPTION_GRACE_SECONDS
         self._adopted_queens: set[str] = set()
         self.leader = False
@@ -73,6 +75,18 @@ class Housekeeping:
         if self.leader and loop_time - self._cron_swept >= CRON_SWEEP_SECONDS:
             self._cron_swept = loop_time
             await self._cron.sweep()
+        if self.leader and loop_time - self._auto_deleted >= AUTO_DELETE_SECONDS:
+            self._auto_deleted = loop_time
+            await self.delete_expired()
+
+    async def delete_expired(self) -> int:
+        """Requests whose ``delete_at`` passed (a definition's ``delete_after``), gone with their runs and logs."""
+        total = 0
+        while ids := await self._store.requests.expired(utcnow()):
+            total += await self._store.requests.delete_requests(ids)
+        if total:
+            log.info("deleted %d request(s) past their delete_at", total)
+        return total
 
     async def _expire_ants(self) -> None:
         for ant_id, keys in self._ants.expire():

@@ -194,12 +194,15 @@ class JobSupervisor:
         run = self.run
         state, error_code, message = self._output(state, error_code, message)
         values = {"error_code": error_code, "error_message": message, "current_task": ""}
+        request_values: dict[str, Any] = {**values, "user_key": None} if run.request.get("user_key") else values
+        if state == "COMPLETED" and run.spec.delete_after > 0:
+            request_values = {**request_values, "delete_at": utcnow() + timedelta(seconds=run.spec.delete_after)}
         held = self.runner.held_end
         if self.tools.distributed:  # followers on other queens read the lines from the database
             await self.tools.logs.store_lines_of(run.request_id)
         ended = await self.tools.store.requests.finish(
             run.request_id, run.execution_id, ["EXECUTING", "READY"], state,
-            request_values={**values, "user_key": None} if run.request.get("user_key") else values,
+            request_values=request_values,
             execution_values={**values, **(await self._save_contexts())},
             task_end=(held.task_execution_id, ENDABLE, held.fields) if held is not None else None)
         self.runner.end_written()

@@ -19,7 +19,7 @@ from typing import Any
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import ParsedDefinition
 from myrmica.domain.dot import definition_dot
-from myrmica.domain.errors import NotFoundError
+from myrmica.domain.errors import ConflictError, NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import (
     ApprovalRecord,
@@ -51,6 +51,7 @@ from myrmica.service.ports import (
     LogFeed,
     LogReader,
     RequestControl,
+    RequestDeleter,
     RequestReader,
     Submitter,
     WebhookOutbox,
@@ -69,7 +70,7 @@ _STATS_FIELD = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "canc
 class JobService:
     def __init__(self, *, definitions: Definitions, submitter: Submitter, control: RequestControl,
                  requests: RequestReader, logs: LogReader, feed: LogFeed, audit: Audit, capacity: Capacity,
-                 events: EventSource, webhooks: WebhookOutbox, admin: Principal) -> None:
+                 events: EventSource, webhooks: WebhookOutbox, deleter: RequestDeleter, admin: Principal) -> None:
         self.definitions = definitions
         self._submitter = submitter
         self._control = control
@@ -80,6 +81,7 @@ class JobService:
         self._capacity = capacity
         self._events = events
         self._webhooks = webhooks
+        self._deleter = deleter
         self._admin = admin  # reads a request's definition version (a public plugin's may be another tenant's)
         self._known: dict[tuple[str, str, str, str, str], DefinitionRecord] = {}  # submit_job's saved definitions
 
@@ -244,6 +246,30 @@ class JobService:
                       version: str = "") -> RequestRecord:
         """A FAILED, CANCELLED or PAUSED request runs again (a soft restart reuses completed tasks)."""
         return RequestRecord.from_row(await self._control.restart(principal, request_id, hard=hard, version=version))
+
+    async def delete(self, principal: Principal, request_id: str) -> RequestRecord:
+        """An ended request, gone with its runs and logs; 409 while it may still run."""
+        record = RequestRecord.from_row(await self._requests.get(request_id, principal))
+        if record.job_state not in TERMINAL:
+            raise ConflictError(f"request {request_id} is {record.job_state}; cancel it before deleting it",
+                                field="job_state")
+        await self._deleter.delete_requests([request_id])
+        await self._audit.record("JOB_REQUEST_DELETED", principal, target_id=request_id, job_type=record.job_type)
+        return record
+
+    async def delete_definition_and_requests(self, principal: Principal, id_or_type: str) -> DefinitionRecord:
+        """A definition (every version) and every request of it, live ones cancelled first (a Tork
+        scheduled job and its instances)."""
+        definition = await self.definitions.get(principal, id_or_type)
+        await self.definitions.delete(principal, definition.id)
+        ids = await self._deleter.ids_of_type(definition.owner_key, definition.job_type)
+        for request_id in ids:
+            row = await self._requests.get(request_id)
+            if row["job_state"] not in TERMINAL:
+                with contextlib.suppress(ConflictError, NotFoundError):
+                    await self._control.cancel(self._admin, request_id)
+        await self._deleter.delete_requests(ids)
+        return definition
 
     async def trigger(self, principal: Principal, request_id: str) -> RequestRecord:
         """A PENDING request scheduled for later is due now."""

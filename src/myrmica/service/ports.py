@@ -47,6 +47,13 @@ class RequestReader(Protocol):
     async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]: ...
 
 
+class RequestDeleter(Protocol):
+    """Requests removed with everything they ran (executions, task executions, logs)."""
+
+    async def delete_requests(self, ids: Sequence[str]) -> int: ...
+    async def ids_of_type(self, owner_key: str, job_type: str, limit: int = 100_000) -> list[str]: ...
+
+
 class LogReader(Protocol):
     async def read(self, request_id: str, *, task_type: str | None = None, after_id: int = 0,
                    limit: int = 10_000) -> list[dict[str, Any]]: ...

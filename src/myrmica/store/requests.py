@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from myrmica.clock import utcnow
@@ -28,7 +28,14 @@ from myrmica.store.statements import (
     update_where,
     where_params,
 )
-from myrmica.store.tables import ACTIVE_PREDICATE, ACTIVE_STATES, WAITING_PREDICATE, audit_records
+from myrmica.store.tables import (
+    ACTIVE_PREDICATE,
+    ACTIVE_STATES,
+    WAITING_PREDICATE,
+    approval_votes,
+    audit_records,
+    log_lines,
+)
 from myrmica.store.tables import job_definitions as jd
 from myrmica.store.tables import job_executions as je
 from myrmica.store.tables import job_requests as jr
@@ -378,6 +385,32 @@ class RequestRepository:
         if ids:
             async with self._engine.begin() as conn:
                 await conn.execute(delete_in(te, len(ids)), where_params(in_values=list(ids)))
+
+    async def delete_requests(self, ids: Sequence[str]) -> int:
+        """Requests gone with everything they ran: executions, task executions, log lines, votes."""
+        if not ids:
+            return 0
+        chosen = list(ids)
+        async with self._engine.begin() as conn:
+            for table in (log_lines, te, approval_votes, je):
+                await conn.execute(delete(table).where(table.c.job_request_id.in_(chosen)))
+            result = await conn.execute(delete(jr).where(jr.c.id.in_(chosen)))
+        return int(result.rowcount or 0)
+
+    async def expired(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Ids of ended requests whose ``delete_at`` has passed (Tork's autoDelete)."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(jr.c.id).where(jr.c.delete_at <= now,
+                                                            jr.c.job_state.in_(list(TERMINAL_STATES)))
+                                      .order_by(jr.c.delete_at).limit(limit))
+            return [str(row.id) for row in rows]
+
+    async def ids_of_type(self, owner_key: str, job_type: str, limit: int = 100_000) -> list[str]:
+        """Every request of one job type of one owner (a scheduled job's instances)."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(jr.c.id).where(jr.c.owner_key == owner_key, jr.c.job_type == job_type)
+                                      .limit(limit))
+            return [str(row.id) for row in rows]
 
     async def update_execution(self, execution_id: str, **values: Any) -> None:
         values.setdefault("updated_at", utcnow())

@@ -65,7 +65,7 @@ users = Table(
     Column("roles", String(500), nullable=False, default=""),
     Column("admin", Boolean, nullable=False, default=False),
     Column("max_concurrency", Integer, nullable=False, default=0),
-    # A password for HTTP basic auth (Tork's POST /users): an argon2id hash, never the password (0005).
+    # A password for HTTP basic auth (Tork's POST /users): an argon2id hash, never the password (0006).
     Column("password_hash", String(200), nullable=True),
     *_stamps(),
 )
@@ -187,7 +187,7 @@ job_requests = Table(
     Column("scheduled_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("ended_at", DateTime(timezone=True), nullable=True),
-    # When a request that ended is deleted with its runs and logs (Tork's autoDelete; 0005).
+    # When a request that ended is deleted with its runs and logs (Tork's autoDelete; 0006).
     Column("delete_at", DateTime(timezone=True), nullable=True),
     *_stamps(),
     Index("ix_job_requests_due", "job_state", "scheduled_at").ddl_if(dialect="sqlite"),
@@ -305,7 +305,7 @@ leases = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
-# The webhook outbox (0005): every call is stored before its first attempt, so a queen that dies
+# The webhook outbox (0006): every call is stored before its first attempt, so a queen that dies
 # mid-delivery leaves it to another (its lease lapses); it ends DELIVERED or FAILED, never dropped.
 webhook_deliveries = Table(
     "webhook_deliveries", metadata, _id(),

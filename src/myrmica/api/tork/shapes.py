@@ -171,6 +171,7 @@ def job(request: Mapping[str, Any], settings: Mapping[str, Any], rows: list[Mapp
         "webhooks": spec.get("webhooks"),
         "permissions": spec.get("permissions"),
         "autoDelete": spec.get("autoDelete"),
+        "deleteAt": tork_time(request.get("delete_at")),
         "secrets": dict(spec.get("secrets") or {}),
     }
     shaped = omit_empty(full, keep=("position", "tasks", "execution"))

@@ -56,7 +56,6 @@ ENGINE_GAPS: dict[str, str] = {
     "task-priority": "a per-task priority (Tork: 0-9, the queue message priority)",
     "container": "the DOCKER executor for image, cmd, entrypoint, mounts, networks, limits, registry, "
                  "sidecars, gpus and workdir",
-    "auto-delete": "autoDelete.after: deleting the job (and its tasks and logs) that long after it completed",
     "permissions": "job permissions filtering the job list by user and role",
 }
 
@@ -143,8 +142,6 @@ def needs_of(job: dict[str, Any]) -> tuple[str, ...]:
     needs: set[str] = set()
     for task in job.get("tasks", []):
         _task_needs(apply_defaults(task, job.get("defaults")), needs)
-    if job.get("autoDelete"):
-        needs.add("auto-delete")
     if job.get("permissions"):
         needs.add("permissions")
     return tuple(sorted(needs))
@@ -188,6 +185,9 @@ def to_core(job: dict[str, Any], source: str) -> CoreJob:
         **({"output": str(job["output"])} if job.get("output") else {}),
         "tasks": [_core_task(i + 1, task, i == len(tasks) - 1) for i, task in enumerate(tasks)],
     }
+    after = (job.get("autoDelete") or {}).get("after")
+    if after:  # Tork's autoDelete: a COMPLETED job is deleted that long after it ended (core delete_after)
+        document["delete_after"] = after
     settings: dict[str, Any] = {
         "job": job,
         "task_names": {f"task-{i + 1}": str(task.get("name", "")) for i, task in enumerate(tasks)},

@@ -131,7 +131,8 @@ def test_what_the_engine_lacks_is_named(snippet: str, needs: tuple[str, ...]) ->
 def test_job_level_needs() -> None:
     core = _core("name: j\noutput: '{{ tasks.x }}'\nautoDelete: {after: 1h}\nwebhooks: [{url: http://h}]\n"
                  "tasks:\n  - name: a\n")
-    assert core.needs == ("auto-delete",)  # webhooks and output run
+    assert core.needs == ()  # webhooks (api/tork/webhooks.py), output and autoDelete run
+    assert core.document["delete_after"] == "1h"
 
 
 def test_a_composite_task_keeps_its_position_as_a_placeholder() -> None:

@@ -6,15 +6,15 @@
 * ``job_requests.delete_at``: when an ended request is deleted with its runs and logs (Tork's
   ``autoDelete``).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
