@@ -49,6 +49,9 @@ CONTEXT_ACCESS_ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "myrmica.api.formicary.system": (frozenset({"store", "engine"}), "health checks, the queen's id and lead"),
     "myrmica.web.queries": (frozenset({"engine"}), "the ants page (the engine's live view of the ants)"),
 }
+# The service layer's objects in the app context, which every dialect may use: the job service, users
+# with passwords (basic auth), and the cluster's workers and running counts.
+SERVICE_KEYS = frozenset({"jobs", "health_checks", "users", "cluster"})
 # The composition root and who may import it.
 ENGINE = "myrmica.queen.engine"
 ENGINE_IMPORTERS = {"myrmica.serve"}
@@ -147,7 +150,7 @@ def _reaches_context(tree: ast.Module) -> list[tuple[str, str]]:
         if isinstance(node, ast.Attribute) and node.attr == "store":
             found.append(("store", f"line {node.lineno}: .store"))
         key = _services_key(node)
-        if key is not None and key not in ("jobs", "health_checks"):
+        if key is not None and key not in SERVICE_KEYS:
             found.append(("engine", f"line {getattr(node, 'lineno', 0)}: services[{key!r}]"))
     return found
 

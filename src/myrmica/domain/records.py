@@ -416,3 +416,51 @@ class JobEvent:
     definition: DefinitionRecord
     task: TaskRecord | None
     at: datetime
+
+
+# --- users and the cluster ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A user as a dialect shows it (never a password or its hash)."""
+
+    id: str
+    username: str
+    name: str
+    organization_id: str | None
+    created_at: datetime
+    has_password: bool = False
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> UserRecord:
+        return cls(id=row["id"], username=row["username"], name=row.get("name") or "",
+                   organization_id=row.get("organization_id"), created_at=row["created_at"],
+                   has_password=bool(row.get("password_hash")))
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """A worker (ant) heard from recently."""
+
+    id: str
+    host: str
+    version: str
+    methods: tuple[str, ...]
+    tags: tuple[str, ...]
+    capacity: int
+    load: int
+    total_executed: int
+    embedded: bool
+    alive: bool  # a heartbeat within the live window (15 s)
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class ClusterMetrics:
+    """What is running now, as the caller may see it, and the live workers."""
+
+    running_requests: int
+    running_tasks: int
+    live_nodes: int

@@ -35,8 +35,11 @@ from myrmica.queen.scheduler import Doorbell, Scheduler
 from myrmica.queen.specs import SpecCache
 from myrmica.queen.supervisors import Interruptions, SupervisorRegistry, Supervisors
 from myrmica.queen.webhooks import WebhookSender
+from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
+from myrmica.service.users import Users
+from myrmica.store.accounts import principal_of
 
 
 class Engine:
@@ -118,6 +121,8 @@ class Engine:
         self.logs.start()
         ctx.services["engine"] = self
         ctx.services["jobs"] = self.jobs
+        ctx.services["users"] = Users(ctx.store.accounts, principal_of)
+        ctx.services["cluster"] = Cluster(ctx.store.ants, ctx.store.requests)
         ctx.services.setdefault("health_checks", {})["broker"] = (
             "redis" if self.distributed else "in-process", self.broker.ping)
         if self.settings.embedded_ant:

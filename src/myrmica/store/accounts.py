@@ -63,6 +63,13 @@ class AccountRepository:
             raise ConflictError(f"a user named {username!r} exists", field="username") from exc
         return row
 
+    async def set_password_hash(self, user_id: str, password_hash: str | None) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(users).where(users.c.id == user_id)
+                                        .values(password_hash=password_hash, updated_at=utcnow()))
+        if result.rowcount == 0:
+            raise NotFoundError(f"user {user_id} not found")
+
     async def user_by_name(self, username: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
             result = await conn.execute(select(users).where(users.c.username == username))

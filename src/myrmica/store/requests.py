@@ -405,6 +405,17 @@ class RequestRepository:
                                       .order_by(jr.c.delete_at).limit(limit))
             return [str(row.id) for row in rows]
 
+    async def running_counts(self, principal: Principal) -> tuple[int, int]:
+        """(requests READY or EXECUTING, their task executions EXECUTING) that ``principal`` may see."""
+        visible = request_visible_to(principal)
+        async with self._engine.connect() as conn:
+            jobs = (await conn.execute(select(func.count()).select_from(jr)
+                                       .where(text(ACTIVE_PREDICATE), visible))).scalar()
+            tasks = (await conn.execute(select(func.count()).select_from(te.join(jr, te.c.job_request_id == jr.c.id))
+                                        .where(te.c.task_state == "EXECUTING", jr.c.job_state == "EXECUTING",
+                                               visible))).scalar()
+        return int(jobs or 0), int(tasks or 0)
+
     async def ids_of_type(self, owner_key: str, job_type: str, limit: int = 100_000) -> list[str]:
         """Every request of one job type of one owner (a scheduled job's instances)."""
         async with self._engine.connect() as conn:
