@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from myrmica.api.tork.shapes import redact_secrets
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import NewRequest, Submitted
 from myrmica.domain.tork.intake import read_job
@@ -58,6 +59,9 @@ def run_job(api: httpx.Client, body: str, **kw: Any) -> dict[str, Any]:
 async def submit_tork(jobs: JobService, principal: Principal, source: str, *,
                       content_type: str = "text/yaml") -> Submitted:
     core = read_job(source, content_type)
-    return await jobs.submit_job(principal, parsed_definition(core), dialect=DIALECT, dialect_settings=core.settings,
+    # as the route stores it: the Tork job without its secrets' values (they go to the secret params)
+    settings = {**core.settings, "job": redact_secrets(dict(core.settings["job"]), core.secret_params),
+                "webhooks": core.settings["job"].get("webhooks")}  # as submitted: api/tork/webhooks.py
+    return await jobs.submit_job(principal, parsed_definition(core), dialect=DIALECT, dialect_settings=settings,
                                  request=NewRequest(job_type=DIALECT, params=core.params,
                                                     secret_params=core.secret_params))

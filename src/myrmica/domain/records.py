@@ -76,6 +76,8 @@ class DefinitionFilter:
     disabled: bool | None = None
     public_plugin: bool | None = None
     tags: list[str] = field(default_factory=list)
+    job_type_prefix: str | None = None  # job types starting with this (a dialect's own kind of definition)
+    newest_first: bool = False  # by creation, newest first (else by job type)
 
 
 @dataclass(frozen=True)
@@ -416,6 +418,7 @@ class JobEvent:
     definition: DefinitionRecord
     task: TaskRecord | None
     at: datetime
+    secrets: Mapping[str, str] = field(default_factory=dict)  # the request's secret params, opened (never shown)
 
 
 # --- users and the cluster ------------------------------------------------------------------------

@@ -3,11 +3,16 @@
 The next request's ``user_key`` names the owner, job type and fire time, so the unique key lets
 only one of several servers create it. It is (re)made when the definition is saved or enabled,
 when a cron request ends, and by a sweep that repairs anything missed.
+
+A dialect's definition may say what params its cron requests get: ``dialect_settings["request"] =
+{"params": {...}, "secret_params": {...}}`` (a Tork scheduled job's inputs and secrets; the secret
+ones sealed with the server's key, ``JobService.seal_secrets``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from myrmica.clock import utcnow
@@ -20,6 +25,17 @@ from myrmica.store.accounts import principal_of
 from myrmica.store.store import Store
 
 log = logging.getLogger("myrmica.queen.cron")
+
+
+def _cron_request(definition: dict[str, Any], user_key: str, decrypt: Callable[[str], str]) -> NewRequest:
+    settings = definition.get("dialect_settings")
+    request = settings.get("request") if isinstance(settings, dict) else None
+    params = request.get("params") if isinstance(request, dict) else None
+    secret_params = request.get("secret_params") if isinstance(request, dict) else None
+    return NewRequest(job_type=definition["job_type"], user_key=user_key,
+                      params=dict(params) if isinstance(params, dict) else {},
+                      secret_params={str(k): decrypt(str(v)) for k, v in secret_params.items()}
+                      if isinstance(secret_params, dict) else {})
 
 
 class CronKeeper:
@@ -48,7 +64,7 @@ class CronKeeper:
         key = f"{definition['owner_key']}-{definition['job_type']}-{fire_at.isoformat().replace('+00:00', 'Z')}"
         try:
             request, created = await self._submitter.submit(
-                owner, NewRequest(job_type=definition["job_type"], user_key=key), cron_at=fire_at)
+                owner, _cron_request(definition, key, store.box.decrypt), cron_at=fire_at)
         except DomainError as exc:
             log.warning("could not create the next cron request of %s: %s", definition["job_type"], exc.message)
             return None

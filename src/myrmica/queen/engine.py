@@ -103,7 +103,7 @@ class Engine:
                                     metrics=metrics, listeners=[self._definition_changed]),
             submitter=operations, control=operations, requests=store.requests, logs=store.logs, feed=logs,
             audit=store.audit, capacity=ants, events=events, webhooks=webhooks, deleter=store.requests,
-            admin=admin)
+            sealer=store.box, admin=admin)
 
     async def _definition_changed(self, definition: dict[str, Any]) -> None:
         self.operations.forget_definitions()

@@ -48,11 +48,20 @@ class EventHub:
             return
         event = JobEvent(cause=cause, request=RequestRecord.from_row(request),
                          definition=DefinitionRecord.from_row(definition),
-                         task=TaskRecord.from_row(task) if task is not None else None, at=utcnow())
+                         task=TaskRecord.from_row(task) if task is not None else None, at=utcnow(),
+                         secrets=self._opened(request.get("secret_params")))
         for listener in wanted:
             self._queue.put_nowait((listener, event))
         if self._consumer is None or self._consumer.done():
             self._consumer = asyncio.create_task(self._consume(), name="job-events")
+
+    def _opened(self, sealed: Any) -> dict[str, str]:
+        if not isinstance(sealed, dict):
+            return {}
+        try:
+            return {str(k): self._store.box.decrypt(str(v)) for k, v in sealed.items()}
+        except ValueError:
+            return {}
 
     async def emit_loading(self, cause: str, request: Mapping[str, Any]) -> None:
         """``emit`` for a caller that has the request but not its definition (read only when someone listens)."""

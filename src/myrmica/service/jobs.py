@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import statistics
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -53,6 +53,7 @@ from myrmica.service.ports import (
     RequestControl,
     RequestDeleter,
     RequestReader,
+    Sealer,
     Submitter,
     WebhookOutbox,
 )
@@ -70,7 +71,8 @@ _STATS_FIELD = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "canc
 class JobService:
     def __init__(self, *, definitions: Definitions, submitter: Submitter, control: RequestControl,
                  requests: RequestReader, logs: LogReader, feed: LogFeed, audit: Audit, capacity: Capacity,
-                 events: EventSource, webhooks: WebhookOutbox, deleter: RequestDeleter, admin: Principal) -> None:
+                 events: EventSource, webhooks: WebhookOutbox, deleter: RequestDeleter, sealer: Sealer,
+                 admin: Principal) -> None:
         self.definitions = definitions
         self._submitter = submitter
         self._control = control
@@ -82,6 +84,7 @@ class JobService:
         self._events = events
         self._webhooks = webhooks
         self._deleter = deleter
+        self._sealer = sealer
         self._admin = admin  # reads a request's definition version (a public plugin's may be another tenant's)
         self._known: dict[tuple[str, str, str, str, str], DefinitionRecord] = {}  # submit_job's saved definitions
 
@@ -286,6 +289,11 @@ class JobService:
 
     async def reject(self, principal: Principal, request_id: str, task_type: str, comments: str) -> ApprovalRecord:
         return await self.vote(principal, request_id, task_type, "REJECTED", comments)
+
+    def seal_secrets(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """Values encrypted with the server's key, for a definition's settings to keep (the engine opens
+        them: a cron request's ``secret_params``, see queen/cron.py)."""
+        return {str(name): self._sealer.encrypt(str(value)) for name, value in values.items()}
 
     # --- events and webhooks ----------------------------------------------------------------------
 

@@ -112,6 +112,12 @@ class WebhookOutbox(Protocol):
     async def send(self, call: WebhookCall) -> str: ...
 
 
+class Sealer(Protocol):
+    """The server's secret box: values encrypted at rest (AES-GCM), opened only inside the engine."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+
+
 class Capacity(Protocol):
     def live_capacity(self) -> int: ...
 

@@ -147,6 +147,9 @@ class DefinitionRepository:
             conditions.append(jd.c.job_type == flt.job_type)
         if flt.platform:
             conditions.append(jd.c.platform == flt.platform)
+        if flt.job_type_prefix:
+            escaped = flt.job_type_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(jd.c.job_type.like(f"{escaped}%", escape="\\"))
         if flt.disabled is not None:
             conditions.append(jd.c.disabled.is_(flt.disabled))
         if flt.public_plugin is not None:
@@ -158,7 +161,9 @@ class DefinitionRepository:
         async with self._engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(jd).where(where))).scalar() or 0
             rows = as_dicts(await conn.execute(
-                select(jd).where(where).order_by(jd.c.job_type).offset(page * page_size).limit(page_size)))
+                select(jd).where(where).order_by(*((jd.c.created_at.desc(), jd.c.id.desc()) if flt.newest_first
+                                                   else (jd.c.job_type,)))
+                .offset(page * page_size).limit(page_size)))
         return rows, int(total)
 
     async def with_cron(self) -> list[dict[str, Any]]:

@@ -76,8 +76,18 @@ def tork_job(definition: DefinitionRecord) -> dict[str, Any]:
     return job if isinstance(job, dict) else {}
 
 
+def webhooks_of(definition: DefinitionRecord) -> list[dict[str, Any]]:
+    """The job's webhooks as submitted: the settings' own copy (the stored job is redacted, which may
+    change a URL or a header template that happens to contain a secret's value), else the job's."""
+    settings = definition.dialect_settings or {}
+    hooks = settings.get("webhooks")
+    if not isinstance(hooks, list):
+        hooks = tork_job(definition).get("webhooks") or []
+    return [hook for hook in hooks if isinstance(hook, dict) and hook.get("url")]
+
+
 def has_webhooks(definition: DefinitionRecord) -> bool:
-    return definition.dialect == DIALECT and bool(tork_job(definition).get("webhooks"))
+    return definition.dialect == DIALECT and bool(webhooks_of(definition))
 
 
 def _go(shape: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
@@ -124,7 +134,7 @@ def task_body(event: JobEvent, state: str | None = None) -> dict[str, Any]:
 def calls_for(event: JobEvent, policy: RetryPolicy = POLICY) -> list[WebhookCall]:
     """The webhook calls one core event of a Tork job makes (none for a job without webhooks)."""
     job = tork_job(event.definition)
-    hooks = [hook for hook in job.get("webhooks") or [] if isinstance(hook, dict) and hook.get("url")]
+    hooks = webhooks_of(event.definition)
     if not hooks:
         return []
     bodies: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []  # (event, job, task)
@@ -139,7 +149,8 @@ def calls_for(event: JobEvent, policy: RetryPolicy = POLICY) -> list[WebhookCall
             bodies.append((TASK_STATE_CHANGE, now, task_body(event)))
             if event.task.task_state == "COMPLETED":  # Tork's completed handler (SKIPPED too), not its error one
                 bodies.append((JOB_PROGRESS, job_body(event), None))
-    context = tork_context(inputs=job.get("inputs") or {}, secrets=job.get("secrets") or {}, tasks={},
+    secrets = {**(job.get("secrets") or {}), **event.secrets}  # the request's own values (the settings' are redacted)
+    context = tork_context(inputs=job.get("inputs") or {}, secrets=secrets, tasks={},
                            job={"id": to_tork(event.request.id), "name": str(job.get("name", ""))})
     calls = []
     for name, job_shape, task_shape in bodies:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from myrmica.domain.cron import parse_cron
 from myrmica.domain.tork.decode import BadInput
 from myrmica.domain.tork.schema import STRUCTS
 from myrmica.templating.expr import is_valid as valid_expression
@@ -36,6 +37,17 @@ PermissionCheck = Callable[[str, str], bool]  # (kind "user" | "role", name) →
 def is_go_duration(text: str) -> bool:
     """Whether Go's ``time.ParseDuration`` accepts ``text`` (a unit on every number, except a bare 0)."""
     return bool(_GO_DURATION.fullmatch(text))
+
+
+def is_five_field_cron(text: str) -> bool:
+    """A standard 5-field cron expression (minute hour day-of-month month day-of-week) that parses."""
+    if len(text.split()) != 5:
+        return False
+    try:
+        parse_cron(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _go_len(value: Any) -> int:
@@ -75,6 +87,8 @@ class _Validator:
             return not value or not (str(value).startswith("x-") or value in COORDINATOR_QUEUES)
         if name == "expr":
             return not value or valid_expression(str(value))
+        if name == "cron":
+            return not value or is_five_field_cron(str(value))
         raise AssertionError(name)
 
     def items(self, ns: str, struct: str, key: str, data: dict[str, Any],
@@ -214,5 +228,23 @@ def validation_errors(job: dict[str, Any], *, root: str = "Job",
 def validate_job(job: dict[str, Any], *, permission_exists: PermissionCheck | None = None) -> None:
     """BadInput (400) with Tork's message when the decoded job breaks one of Tork's rules."""
     errors = validation_errors(job, permission_exists=permission_exists)
+    if errors:
+        raise BadInput("\n".join(errors))
+
+
+def scheduled_job_errors(job: dict[str, Any], *, permission_exists: PermissionCheck | None = None) -> list[str]:
+    """``POST /scheduled-jobs``: the job's rules under ``ScheduledJob``, then its required 5-field cron."""
+    validator = _Validator(permission_exists)
+    validator.job("ScheduledJob", job)
+    schedule = job.get("schedule")
+    if not isinstance(schedule, dict):
+        validator.report("ScheduledJob.Schedule", "Schedule", "required")
+    else:
+        validator.field("ScheduledJob.Schedule", "Schedule", "cron", schedule, ["required", "cron"])
+    return validator.errors
+
+
+def validate_scheduled_job(job: dict[str, Any], *, permission_exists: PermissionCheck | None = None) -> None:
+    errors = scheduled_job_errors(job, permission_exists=permission_exists)
     if errors:
         raise BadInput("\n".join(errors))
