@@ -60,6 +60,7 @@ class Settings:
     sandbox_hide: tuple[str, ...] = ()  # more host paths sandboxed tasks must not see
     config_path: Path | None = None  # the YAML file the settings came from (not a setting: hidden from tasks)
     tork_prefix: str = "/tork"  # where the Tork dialect is mounted; "/" mounts it at the root
+    tork_basic_auth: bool = False  # Tork's routes take HTTP basic auth (users made by POST /users)
     webhook_backoff_secs: float = 2.0  # Tork's webhooks wait this × the attempt number before a retry
 
     @property

@@ -14,8 +14,8 @@ from myrmica.api.errors import install_error_handlers
 from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
 from myrmica.api.openapi_docs import install_openapi
 from myrmica.api.tork import router as tork
-from myrmica.config import tork_prefix
 from myrmica.api.tork import webhooks as tork_webhooks
+from myrmica.config import tork_prefix
 from myrmica.runtime import Runtime
 from myrmica.web import install_dashboard
 

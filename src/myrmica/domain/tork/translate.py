@@ -36,6 +36,7 @@ from typing import Any
 
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import ParsedDefinition
+from myrmica.templating.expr import has_expression
 
 DIALECT = "tork"
 OUTPUT_ENV = "TORK_OUTPUT"  # the file a task writes its result to
@@ -52,7 +53,8 @@ ENGINE_GAPS: dict[str, str] = {
     "subjob": "a child job built from the subjob's tasks (its own inputs, secrets, output, webhooks), the "
               "parent task completed with the child's result; cancelling either cancels the other",
     "subjob-detached": "a detached child job: the parent task completes as soon as the child is created",
-    "queue": "a task queue: routing to ants that serve the queue (or an ant tag per queue)",
+    "queue": "a templated task queue (`queue: '{{ … }}'`): a plain queue is an ant tag, a templated one is known "
+             "only when the task is created",
     "task-priority": "a per-task priority (Tork: 0-9, the queue message priority)",
     "container": "the DOCKER executor for image, cmd, entrypoint, mounts, networks, limits, registry, "
                  "sidecars, gpus and workdir",
@@ -123,8 +125,8 @@ def _task_needs(task: dict[str, Any], needs: set[str]) -> None:
         needs.add("subjob-detached")
     if task.get("pre") or task.get("post"):
         needs.add("pre-post")
-    if task.get("queue"):
-        needs.add("queue")
+    if task.get("queue") and has_expression(str(task["queue"])):
+        needs.add("queue")  # a templated queue is known only when the task is created
     if task.get("priority"):
         needs.add("task-priority")
     if any(task.get(key) for key in _CONTAINER_FIELDS):
@@ -163,6 +165,9 @@ def _core_task(position: int, task: dict[str, Any], last: bool) -> dict[str, Any
             core["run_if"] = str(task["if"])
         if task.get("files"):
             core["files"] = dict(task["files"])
+        queue = str(task.get("queue") or "")
+        if queue and queue != "default" and not has_expression(queue):
+            core["tags"] = [queue.lower()]  # Tork's queue: run on an ant with this tag (api/tork/queues.py)
         if task.get("timeout"):
             core["timeout"] = task["timeout"]
         limit = (task.get("retry") or {}).get("limit", 0)

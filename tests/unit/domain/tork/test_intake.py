@@ -31,8 +31,9 @@ def test_validation_comes_before_translation() -> None:
         "Key: 'Job.Tasks[0].Retry.Limit' Error:Field validation for 'Limit' failed on the 'max' tag"
 
 
+# A templated queue: a plain one is an ant tag, a templated one is known only when its task is created.
 PARALLEL_AND_QUEUE = (b"name: hello\ntasks:\n  - name: p\n    parallel:\n      tasks: [{name: a, run: x}]\n"
-                      b"  - name: q\n    queue: highcpu\n    run: echo\n")
+                      b"  - name: q\n    queue: \"{{ inputs.q }}\"\n    run: echo\n")
 
 
 def test_a_job_needing_what_the_engine_lacks_is_refused_with_each_reason() -> None:

@@ -114,7 +114,8 @@ def test_defaults_apply_to_parallel_and_each_children_but_not_subjobs() -> None:
     ("  - name: a\n    env: {X: '{{ inputs.x }}'}\n", ()),
     ("  - name: a\n    pre: [{name: p, run: x}]\n", ("pre-post",)),
     ("  - name: a\n    files: {a.py: 'print(1)'}\n", ()),
-    ("  - name: a\n    queue: highcpu\n", ("queue",)),
+    ("  - name: a\n    queue: highcpu\n", ()),  # an ant tag (api/tork/queues.py)
+    ("  - name: a\n    queue: \"{{ inputs.q }}\"\n", ("queue",)),
     ("  - name: a\n    priority: 3\n", ("task-priority",)),
     ("  - name: a\n    mounts: [{type: volume, target: /x}]\n", ("container",)),
     ("  - name: a\n    run: echo '{{ x }}'\n", ()),
@@ -126,6 +127,13 @@ def test_what_the_engine_lacks_is_named(snippet: str, needs: tuple[str, ...]) ->
     core = _core("name: j\ntasks:\n" + snippet)
     assert core.needs == needs
     assert set(core.needs) <= set(ENGINE_GAPS)
+
+
+def test_a_queue_is_an_ant_tag() -> None:
+    core = _core("name: j\ntasks:\n  - name: a\n    run: x\n    queue: HighCPU\n  - name: b\n    run: y\n"
+                 "    queue: default\n")
+    assert core.document["tasks"][0]["tags"] == ["highcpu"]
+    assert "tags" not in core.document["tasks"][1]
 
 
 def test_job_level_needs() -> None:
