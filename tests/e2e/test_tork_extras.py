@@ -147,7 +147,8 @@ def test_nodes_metrics_and_queues(api: httpx.Client) -> None:
     queues = api.get("/tork/queues").json()
     assert [q["name"] for q in queues] == ["default", "gpu"] and {q["subscribers"] for q in queues} == {1}
     assert api.get("/tork/queues/gpu").json() == {"name": "gpu", "size": 0, "subscribers": 1, "unacked": 0}
-    for name, status, message in (("nope", 404, "queue nope not found"), ("jobs", 400, "queue jobs is not a task queue"),
+    for name, status, message in (("nope", 404, "queue nope not found"),
+                                  ("jobs", 400, "queue jobs is not a task queue"),
                                   ("x-embedded-ant", 400, "queue x-embedded-ant is not a task queue")):
         answer = api.delete(f"/tork/queues/{name}")
         assert (answer.status_code, answer.json()) == (status, {"message": message})
@@ -175,34 +176,34 @@ def basic(username: str, password: str) -> dict[str, str]:
 
 
 def test_users_and_basic_auth(tmp_path: Path) -> None:
-    with tork_server(settings_for("sqlite", tmp_path, None, tork_basic_auth=True)) as live:
-        with httpx.Client(base_url=live.url, timeout=30) as anonymous, live.client() as admin:
-            refused = anonymous.get("/tork/nodes")
-            assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})
-            assert refused.headers["WWW-Authenticate"] == "basic realm=Restricted"
-            created = admin.post("/tork/users", json={"username": " tork ", "password": " pw-1 ", "name": "Tork"})
-            assert created.status_code == 200, created.text
-            user = created.json()
-            assert set(user) == {"id", "name", "username", "createdAt"} and user["username"] == "tork"
-            assert len(user["id"]) == 32 and "pw-1" not in created.text
-            assert anonymous.get("/tork/nodes", headers=basic("tork", "pw-1")).status_code == 200
-            for headers in (basic("tork", "pw-2"), basic("nobody", "pw-1"), {"Authorization": "Basic !!"},
-                            {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}):
-                assert anonymous.get("/tork/nodes", headers=headers).status_code == 401
-            for body, message in (({"password": "x"}, "must provide username"),
-                                  ({"username": "u", "password": "  "}, "must provide password"),
-                                  ({"username": "tork", "password": "x"}, "user already exists")):
-                answer = admin.post("/tork/users", json=body)
-                assert (answer.status_code, answer.json()) == (400, {"message": message})
-            by_user = anonymous.post("/tork/users", json={"username": "v", "password": "x"},
-                                     headers=basic("tork", "pw-1"))
-            assert (by_user.status_code, by_user.json()) == (400, {"message": "only the admin may create users"})
-            # a scheduled job made by the basic-auth user is theirs
-            made = anonymous.post("/tork/scheduled-jobs", content=SCHEDULED, headers={
-                "Content-Type": "text/yaml", **basic("tork", "pw-1")}).json()
-            assert made["createdBy"] == {"username": "tork"}
-            mine = anonymous.get("/tork/scheduled-jobs", headers=basic("tork", "pw-1")).json()
-            assert [item["id"] for item in mine["items"]] == [made["id"]]
+    with tork_server(settings_for("sqlite", tmp_path, None, tork_basic_auth=True)) as live, \
+            httpx.Client(base_url=live.url, timeout=30) as anonymous, live.client() as admin:
+        refused = anonymous.get("/tork/nodes")
+        assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})
+        assert refused.headers["WWW-Authenticate"] == "basic realm=Restricted"
+        created = admin.post("/tork/users", json={"username": " tork ", "password": " pw-1 ", "name": "Tork"})
+        assert created.status_code == 200, created.text
+        user = created.json()
+        assert set(user) == {"id", "name", "username", "createdAt"} and user["username"] == "tork"
+        assert len(user["id"]) == 32 and "pw-1" not in created.text
+        assert anonymous.get("/tork/nodes", headers=basic("tork", "pw-1")).status_code == 200
+        for headers in (basic("tork", "pw-2"), basic("nobody", "pw-1"), {"Authorization": "Basic !!"},
+                        {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}):
+            assert anonymous.get("/tork/nodes", headers=headers).status_code == 401
+        for body, message in (({"password": "x"}, "must provide username"),
+                              ({"username": "u", "password": "  "}, "must provide password"),
+                              ({"username": "tork", "password": "x"}, "user already exists")):
+            answer = admin.post("/tork/users", json=body)
+            assert (answer.status_code, answer.json()) == (400, {"message": message})
+        by_user = anonymous.post("/tork/users", json={"username": "v", "password": "x"},
+                                 headers=basic("tork", "pw-1"))
+        assert (by_user.status_code, by_user.json()) == (400, {"message": "only the admin may create users"})
+        # a scheduled job made by the basic-auth user is theirs
+        made = anonymous.post("/tork/scheduled-jobs", content=SCHEDULED, headers={
+            "Content-Type": "text/yaml", **basic("tork", "pw-1")}).json()
+        assert made["createdBy"] == {"username": "tork"}
+        mine = anonymous.get("/tork/scheduled-jobs", headers=basic("tork", "pw-1")).json()
+        assert [item["id"] for item in mine["items"]] == [made["id"]]
 
 
 def test_basic_auth_off_ignores_basic_headers(server: LiveServer) -> None:
