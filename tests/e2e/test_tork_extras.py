@@ -197,7 +197,7 @@ def test_users_and_basic_auth(tmp_path: Path) -> None:
             assert (answer.status_code, answer.json()) == (400, {"message": message})
         by_user = anonymous.post("/tork/users", json={"username": "v", "password": "x"},
                                  headers=basic("tork", "pw-1"))
-        assert (by_user.status_code, by_user.json()) == (400, {"message": "only the admin may create users"})
+        assert (by_user.status_code, by_user.json()) == (403, {"message": "only the admin may create users"})
         # a scheduled job made by the basic-auth user is theirs
         made = anonymous.post("/tork/scheduled-jobs", content=SCHEDULED, headers={
             "Content-Type": "text/yaml", **basic("tork", "pw-1")}).json()

@@ -14,9 +14,7 @@ import binascii
 
 from fastapi import Request
 
-from myrmica.api.auth import current_principal
 from myrmica.api.context import context_of
-from myrmica.api.errors import ApiError
 from myrmica.domain.errors import DomainError
 from myrmica.domain.principal import Principal
 from myrmica.service.users import Users
@@ -63,16 +61,3 @@ async def basic_principal(request: Request) -> Principal | None:
     if principal is None:
         raise BasicAuthError()
     return principal
-
-
-async def tork_caller(request: Request) -> Principal:
-    """The caller of a Tork route: a basic-auth user, else as the native API (a bearer token)."""
-    principal = await basic_principal(request)
-    if principal is not None:
-        return principal
-    try:
-        return await current_principal(request)
-    except ApiError as exc:
-        if exc.status == 401 and context_of(request).settings.tork_basic_auth:
-            raise BasicAuthError() from None
-        raise

@@ -40,7 +40,8 @@ def stored_settings(core: CoreJob) -> dict[str, Any]:
     """The definition's settings (what ``GET /jobs/{id}`` shows): the Tork job redacted as Tork redacts
     it on read, so no secret's value is kept there (the engine runs the core definition)."""
     job = shapes.redact_secrets(dict(core.settings["job"]), core.secret_params)
-    return {**core.settings, "job": job}
+    # the webhooks as submitted (their headers may name secrets): read by api/tork/webhooks.py, never shown
+    return {**core.settings, "job": job, "webhooks": core.settings["job"].get("webhooks")}
 
 
 def _definition(core: CoreJob) -> Any:

@@ -9,16 +9,17 @@ ants; ``cpuPercent`` is 0.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from myrmica.api.context import context_of
 from myrmica.api.tork import shapes
-from myrmica.api.tork.access import tork_caller
+from myrmica.api.tork.auth import tork_principal
+from myrmica.api.tork.router import tork_router
 from myrmica.domain.records import NodeRecord
 from myrmica.service.cluster import Cluster
 
-router = APIRouter()
+router = tork_router()
 
 
 def node(record: NodeRecord) -> dict[str, object]:
@@ -41,13 +42,13 @@ def _cluster(request: Request) -> Cluster:
 
 @router.get("/nodes")
 async def nodes(request: Request) -> Response:
-    await tork_caller(request)
+    await tork_principal(request)
     return JSONResponse([node(record) for record in await _cluster(request).nodes()])
 
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    principal = await tork_caller(request)
+    principal = await tork_principal(request)
     found = await _cluster(request).metrics(principal)
     return JSONResponse({"jobs": {"running": found.running_requests}, "tasks": {"running": found.running_tasks},
                          "nodes": {"online": found.live_nodes, "cpuPercent": 0.0}})

@@ -11,18 +11,19 @@ job's run, never on a queue. ``DELETE /queues/{name}`` answers as Tork (400 for 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from myrmica.api.context import context_of
-from myrmica.api.tork.access import tork_caller
+from myrmica.api.tork.auth import tork_principal
+from myrmica.api.tork.router import tork_router
 from myrmica.domain.errors import NotFoundError
 from myrmica.domain.records import NodeRecord
 from myrmica.domain.tork.decode import BadInput
 from myrmica.domain.tork.validate import COORDINATOR_QUEUES
 from myrmica.service.cluster import Cluster
 
-router = APIRouter()
+router = tork_router()
 DEFAULT = "default"
 
 
@@ -38,7 +39,7 @@ def queue_infos(nodes: list[NodeRecord]) -> list[dict[str, object]]:
 
 
 async def _infos(request: Request) -> list[dict[str, object]]:
-    await tork_caller(request)
+    await tork_principal(request)
     cluster: Cluster = context_of(request).services["cluster"]
     return queue_infos(await cluster.nodes())
 

@@ -44,6 +44,9 @@ def tork_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, type(exc).__name__)
         return message_response(503, "the database is unreachable; try again shortly", {"Retry-After": "2"})
     status, body = error_response(exc)
+    challenge = getattr(exc, "headers", None)
+    if isinstance(challenge, dict) and status == 401:  # basic auth's WWW-Authenticate
+        return JSONResponse(body, status_code=status, headers=challenge)
     if status == 500:
         log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(body, status_code=status)
@@ -71,9 +74,9 @@ def tork_router() -> APIRouter:
 
 def routers() -> list[APIRouter]:
     """Every module's router, in matching order (the busiest first)."""
-    from myrmica.api.tork import health, jobs, tasks
+    from myrmica.api.tork import health, jobs, nodes, queues, scheduled, tasks, users
 
-    return [jobs.router, tasks.router, health.router]
+    return [jobs.router, tasks.router, scheduled.router, health.router, nodes.router, queues.router, users.router]
 
 
 def under(prefix: str, path: str) -> bool:

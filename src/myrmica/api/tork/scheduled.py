@@ -15,14 +15,15 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from myrmica.api.body import read_body
 from myrmica.api.jobs import jobs_of
 from myrmica.api.tork import shapes
-from myrmica.api.tork.access import tork_caller
+from myrmica.api.tork.auth import tork_principal
 from myrmica.api.tork.ids import from_tork, to_tork
+from myrmica.api.tork.router import tork_router
 from myrmica.domain.errors import ConflictError, NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import DefinitionFilter, DefinitionRecord, PageRequest, RequestFilter
@@ -32,7 +33,7 @@ from myrmica.domain.tork.translate import DIALECT, parsed_definition
 from myrmica.ids import new_id
 from myrmica.service.jobs import JobService
 
-router = APIRouter()
+router = tork_router()
 
 OK = {"status": "OK"}
 NOT_FOUND = "scheduled job not found"
@@ -118,7 +119,7 @@ def stored_settings(jobs: JobService, settings: Mapping[str, Any], secrets: Mapp
 
 @router.post("/scheduled-jobs")
 async def create(request: Request) -> Response:
-    principal = await tork_caller(request)
+    principal = await tork_principal(request)
     core = read_scheduled_job(await read_body(request), request.headers.get("content-type"), unique=new_id())
     jobs = jobs_of(request)
     try:
@@ -132,7 +133,7 @@ async def create(request: Request) -> Response:
 
 @router.get("/scheduled-jobs")
 async def list_scheduled(request: Request) -> Response:
-    principal = await tork_caller(request)
+    principal = await tork_principal(request)
     number, size = shapes.page_params(request.query_params.get("page"), request.query_params.get("size"))
     found = await jobs_of(request).definitions.search(
         principal, DefinitionFilter(job_type_prefix=PREFIX, newest_first=True), PageRequest(number - 1, size))
@@ -142,7 +143,7 @@ async def list_scheduled(request: Request) -> Response:
 
 @router.get("/scheduled-jobs/{scheduled_id}")
 async def get_scheduled(request: Request, scheduled_id: str) -> Response:
-    principal = await tork_caller(request)
+    principal = await tork_principal(request)
     return JSONResponse(full(await scheduled_definition(jobs_of(request), principal, scheduled_id)))
 
 
@@ -154,7 +155,7 @@ async def _waiting_instances(jobs: JobService, principal: Principal, definition:
 
 @router.put("/scheduled-jobs/{scheduled_id}/pause")
 async def pause(request: Request, scheduled_id: str) -> Response:
-    principal = await tork_caller(request)
+    principal = await tork_principal(request)
     jobs = jobs_of(request)
     definition = await scheduled_definition(jobs, principal, scheduled_id)
     if definition.disabled:
@@ -169,7 +170,7 @@ async def pause(request: Request, scheduled_id: str) -> Response:
 
 @router.put("/scheduled-jobs/{scheduled_id}/resume")
 async def resume(request: Request, scheduled_id: str) -> Response:
-    principal = await tork_caller(request)
+    principal = await tork_principal(request)
     jobs = jobs_of(request)
     definition = await scheduled_definition(jobs, principal, scheduled_id)
     if not definition.disabled:
@@ -180,7 +181,7 @@ async def resume(request: Request, scheduled_id: str) -> Response:
 
 @router.delete("/scheduled-jobs/{scheduled_id}")
 async def delete(request: Request, scheduled_id: str) -> Response:
-    principal = await tork_caller(request)
+    principal = await tork_principal(request)
     jobs = jobs_of(request)
     definition = await scheduled_definition(jobs, principal, scheduled_id)
     await jobs.delete_definition_and_requests(principal, definition.id)

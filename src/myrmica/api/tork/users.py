@@ -7,20 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from myrmica.api.body import read_body
 from myrmica.api.context import context_of
 from myrmica.api.tork import shapes
-from myrmica.api.tork.access import tork_caller
+from myrmica.api.tork.auth import tork_principal
 from myrmica.api.tork.ids import to_tork
+from myrmica.api.tork.router import tork_router
 from myrmica.domain.documents import load_json
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.tork.decode import BadInput
 from myrmica.service.users import Users
 
-router = APIRouter()
+router = tork_router()
 
 
 def _text(body: dict[str, Any], key: str) -> str:
@@ -32,7 +33,7 @@ def _text(body: dict[str, Any], key: str) -> str:
 
 @router.post("/users")
 async def create_user(request: Request) -> Response:
-    principal = await tork_caller(request)
+    principal = await tork_principal(request)
     raw = await read_body(request)
     try:
         body = load_json(raw.decode("utf-8", errors="replace")) if raw.strip() else {}

@@ -137,7 +137,6 @@ def _task_needs(task: dict[str, Any], needs: set[str]) -> None:
     children += list((task.get("subjob") or {}).get("tasks", []))
     for child in children:
         _task_needs(child, needs)
-    subjob = task.get("subjob") or {}
 
 
 def needs_of(job: dict[str, Any]) -> tuple[str, ...]:
