@@ -52,6 +52,8 @@ class Settings:
     max_task_timeout_secs: float = 3600.0
     max_job_timeout_secs: float = 6 * 3600.0
     max_schedule_attempts: int = 10_000
+    max_composite_parallel: int = 100  # children of one parallel group or fan-out running at once, at most
+    max_composite_children: int = 10_000  # items of one fan-out (Tork each), at most
     log_level: str = "info"
     graphviz_dot: str = "dot"  # the Graphviz program that draws graphs (dot.png, dot.svg)
     work_dir: Path | None = None  # the embedded ant's task directories; default: default_work_dir(data_dir)
@@ -178,6 +180,8 @@ def load_settings(
     settings = replace(Settings(), **values)
     if settings.ant_capacity <= 0:
         raise ConfigError("ant_capacity must be positive")
+    if settings.max_composite_parallel <= 0 or settings.max_composite_children <= 0:
+        raise ConfigError("max_composite_parallel and max_composite_children must be positive")
     if settings.ant_keep_work_hours < 0:
         raise ConfigError("ant_keep_work_hours must not be negative")
     settings = replace(settings, ant_methods=tuple(m.upper() for m in settings.ant_methods),

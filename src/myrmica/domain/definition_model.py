@@ -118,13 +118,41 @@ class SubWorkflow(_Model):
 
 
 class FanOut(_Model):
+    """One child per item of a list, at most ``max_parallel`` at a time (0: all at once).
+
+    The list is the variable, param or output named ``source``, or the value of ``items``: an
+    expression of the definition's template language (Go templates: text that must render a JSON
+    array; Tork: an expr-lang expression), evaluated when the fan-out starts. Each item runs
+    ``task`` (any task, a composite too) when it is given, else this task's own method and script.
+    """
+
     source: str = ""
+    items: Text = ""
     item_var: str = "item"
     max_parallel: Count = 0
     fail_fast: bool = False
     fork_job_type: str = ""
     fork_job_version: str = ""
     execution_method: str = ""
+    task: TaskDefinition | None = None
+
+
+class ChildJob(_Model):
+    """A job defined inline that a FORK_JOB task runs as a child request of its own (Tork's ``subjob``).
+
+    ``definition`` is the child's definition document (a job definition, validated with the parent);
+    it is saved as a definition of the parent's owner when the fork happens (the same document again
+    reuses that definition). ``params`` and ``secret_params`` are the child request's; their values are
+    rendered with the parent's template language at the fork. ``detached``: the fork does not wait, and
+    cancelling the parent leaves the child running.
+    """
+
+    definition: dict[str, Any]
+    dialect: str = "formicary"
+    dialect_settings: dict[str, Any] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    secret_params: dict[str, Any] = Field(default_factory=dict)
+    detached: bool = False
 
 
 class ApprovalPolicy(_Model):
@@ -206,6 +234,13 @@ class TaskDefinition(_Model):
     await_forked_tasks: StringList = Field(default_factory=list)
     sub_workflow: SubWorkflow | None = None
     fan_out: FanOut | None = None
+    # A parallel group: these tasks run at once (bounded), and this one ends when all of them ended.
+    parallel: list[TaskDefinition] = Field(default_factory=list)
+    child_job: ChildJob | None = None
+    # Run before and after this task's script on the same ant, each in a directory of its own; a failure
+    # of one fails the task, and the task's timeout covers them all (Tork's ``pre``/``post``).
+    pre: list[TaskDefinition] = Field(default_factory=list)
+    post: list[TaskDefinition] = Field(default_factory=list)
     messaging_request_queue: Text = ""
     messaging_reply_queue: Text = ""
     approval_policy: ApprovalPolicy | None = None
@@ -295,6 +330,9 @@ class TaskDefinition(_Model):
 
     def targets(self) -> list[str]:
         return [t for t in self.on_exit_code.values()]
+
+
+FanOut.model_rebuild()
 
 
 class JobDefinitionSpec(_Model):

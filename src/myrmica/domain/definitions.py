@@ -9,6 +9,7 @@ variables, because their task list itself is generated.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -164,3 +165,12 @@ def parse_definition(source: str, content_type: str | None = None) -> ParsedDefi
             raise ValidationError(f"cron_trigger: {exc}", field="cron_trigger") from exc
     digest = hashlib.sha256(source.encode()).hexdigest()
     return ParsedDefinition(spec=spec, raw=source, format=fmt, digest=digest, warnings=tuple(warnings))
+
+
+def parsed_document(document: Mapping[str, Any]) -> ParsedDefinition:
+    """A definition given as a document (a dialect's translation, a child job defined inline): stored
+    as its JSON text, keys sorted, so the same document always has the same digest."""
+    raw = json.dumps(document, sort_keys=True)
+    spec = to_spec(dict(document))
+    validate_graph(spec)
+    return ParsedDefinition(spec=spec, raw=raw, format="json", digest=hashlib.sha256(raw.encode()).hexdigest())

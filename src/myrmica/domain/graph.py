@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections import deque
 
-from myrmica.domain.definition_model import JobDefinitionSpec
+import pydantic
+
+from myrmica.domain.composite import validate_composites, walk_tasks
+from myrmica.domain.definition_model import JobDefinitionSpec, TaskDefinition
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.methods import TaskMethod, is_action
 
 MAX_TASKS = 100
+MAX_CHILD_JOB_DEPTH = 8
 
 
 def task_targets(spec: JobDefinitionSpec) -> dict[str, list[str]]:
@@ -28,7 +32,7 @@ def first_task(spec: JobDefinitionSpec) -> str:
                           field="tasks")
 
 
-def validate_graph(spec: JobDefinitionSpec) -> None:
+def validate_graph(spec: JobDefinitionSpec, *, _depth: int = 0) -> None:
     if not spec.tasks:
         raise ValidationError("a job definition needs at least one task", field="tasks")
     if len(spec.tasks) > MAX_TASKS:
@@ -49,7 +53,11 @@ def validate_graph(spec: JobDefinitionSpec) -> None:
                 raise ValidationError(
                     f"task {task.task_type!r} points at {target!r}, which is not a task of this job",
                     field="on_exit_code", task=task.task_type)
-        _validate_method_settings(spec, task.task_type)
+    validate_composites(spec)
+    for nested in walk_tasks(spec.tasks):
+        _validate_method_settings(spec, nested)
+        if nested.child_job is not None:
+            _validate_child_job(nested.task_type, nested.child_job.definition, _depth + 1)
     graph = task_targets(spec)
     start = first_task(spec)
     reached = {start}
@@ -68,11 +76,25 @@ def validate_graph(spec: JobDefinitionSpec) -> None:
         raise ValidationError("the graph is a cycle: at least one task must have no next task", field="tasks")
 
 
-def _validate_method_settings(spec: JobDefinitionSpec, task_type: str) -> None:
-    task = spec.task(task_type)
-    assert task is not None
-    if task.method == TaskMethod.FORK_JOB and not task.fork_job_type:
-        raise ValidationError("a FORK_JOB task needs fork_job_type", field="fork_job_type", task=task_type)
+def _validate_child_job(task_type: str, document: dict[str, object], depth: int) -> None:
+    if depth > MAX_CHILD_JOB_DEPTH:
+        raise ValidationError(f"child jobs nest more than {MAX_CHILD_JOB_DEPTH} levels deep",
+                              field="child_job", task=task_type)
+    try:
+        child = JobDefinitionSpec.model_validate(document)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValidationError(f"child_job.definition: {where}: {first['msg']}", field="child_job.definition",
+                              task=task_type) from exc
+    validate_graph(child, _depth=depth)
+
+
+def _validate_method_settings(spec: JobDefinitionSpec, task: TaskDefinition) -> None:
+    task_type = task.task_type
+    if task.method == TaskMethod.FORK_JOB and not task.fork_job_type and task.child_job is None:
+        raise ValidationError("a FORK_JOB task needs fork_job_type (or child_job)", field="fork_job_type",
+                              task=task_type)
     if task.method == TaskMethod.AWAIT_FORKED_JOB:
         if not task.await_forked_tasks:
             raise ValidationError("an AWAIT_FORKED_JOB task needs await_forked_tasks",
@@ -81,8 +103,8 @@ def _validate_method_settings(spec: JobDefinitionSpec, task_type: str) -> None:
             if spec.task(name) is None:
                 raise ValidationError(f"await_forked_tasks names {name!r}, which is not a task of this job",
                                       field="await_forked_tasks", task=task_type)
-    if task.fan_out is not None and not task.fan_out.source:
-        raise ValidationError("fan_out needs a source", field="fan_out.source", task=task_type)
+    if task.fan_out is not None and not task.fan_out.source and not task.fan_out.items:
+        raise ValidationError("fan_out needs a source (or items)", field="fan_out.source", task=task_type)
     for name in task.dependencies:
         if spec.task(name) is None:
             raise ValidationError(f"dependencies names {name!r}, which is not a task of this job",

@@ -10,13 +10,15 @@ import asyncio
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from myrmica.api.context import AppContext
 from myrmica.broker.base import Broker
 from myrmica.broker.memory import MemoryBroker
 from myrmica.config import Settings
+from myrmica.domain.definitions import parsed_document
+from myrmica.domain.principal import Principal
 from myrmica.ids import new_id
 from myrmica.queen.ants import AntRegistry
 from myrmica.queen.background import BackgroundTasks
@@ -40,6 +42,20 @@ from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
 from myrmica.service.users import Users
 from myrmica.store.accounts import principal_of
+
+
+class _ChildDefinitions:
+    """Child jobs defined inline (Tork's subjobs) become definitions of the parent's owner, through the
+    definitions service as any upload (validated, versioned, audited)."""
+
+    def __init__(self, definitions: Definitions) -> None:
+        self._definitions = definitions
+
+    async def save_child(self, principal: Principal, document: Mapping[str, Any], *, dialect: str,
+                         dialect_settings: Mapping[str, Any] | None) -> tuple[str, int]:
+        saved = await self._definitions.upsert(principal, parsed_document(document), dialect=dialect,
+                                               dialect_settings=dict(dialect_settings) if dialect_settings else None)
+        return saved.definition.job_type, saved.definition.version
 
 
 class Engine:
@@ -85,10 +101,12 @@ class Engine:
         self.cron = cron = CronKeeper(store, operations, admin)
         ends = RequestEndings(metrics=metrics, logs=logs, watchers=watchers, waker=doorbell, publisher=peers,
                               background=background, cron=cron, events=events, distributed=distributed)
+        definitions = Definitions(store=store.definitions, audit=store.audit, bundles=store.accounts, metrics=metrics,
+                                  listeners=[self._definition_changed])
         tools = RunTools(store=store, settings=settings, metrics=metrics, logs=logs, ants=ants, dispatch=dispatch,
-                         ends=ends, watch=watchers, interrupts=interrupts, submitter=operations, specs=specs,
-                         events=events,
-                         admin=admin, queen_id=queen_id, distributed=distributed, rng=self.rng, sleep=self.sleep)
+                         ends=ends, watch=watchers, interrupts=interrupts, submitter=operations, canceller=operations,
+                         child_definitions=_ChildDefinitions(definitions), specs=specs, events=events, admin=admin,
+                         queen_id=queen_id, distributed=distributed, rng=self.rng, sleep=self.sleep)
         self.scheduler = scheduler = Scheduler(
             store=store, settings=settings, ants=ants, doorbell=doorbell, load=dispatch,
             runs=RunFactory(store, logs, queen_id), launcher=Supervisors(tools, registry), specs=specs, logs=logs,
@@ -99,11 +117,9 @@ class Engine:
         self.supervisors = registry
         self.embedded = EmbeddedAnt(settings, broker, ants, queen_id=queen_id, distributed=distributed)
         self.jobs = JobService(
-            definitions=Definitions(store=store.definitions, audit=store.audit, bundles=store.accounts,
-                                    metrics=metrics, listeners=[self._definition_changed]),
-            submitter=operations, control=operations, requests=store.requests, logs=store.logs, feed=logs,
-            audit=store.audit, capacity=ants, events=events, webhooks=webhooks, deleter=store.requests,
-            sealer=store.box, admin=admin)
+            definitions=definitions, submitter=operations, control=operations, requests=store.requests,
+            logs=store.logs, feed=logs, audit=store.audit, capacity=ants, events=events, webhooks=webhooks,
+            deleter=store.requests, sealer=store.box, admin=admin)
 
     async def _definition_changed(self, definition: dict[str, Any]) -> None:
         self.operations.forget_definitions()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -97,7 +98,9 @@ class Operations:
         raise NotFoundError(f"job definition {job_type!r} has no version {version!r}", field="job_version")
 
     async def submit(self, principal: Principal, new: NewRequest, *, parent: dict[str, Any] | None = None,
-                     cron_at: datetime | None = None) -> tuple[dict[str, Any], bool]:
+                     cron_at: datetime | None = None, request_id: str | None = None) -> tuple[dict[str, Any], bool]:
+        """A PENDING request. ``request_id``: the id to give it, chosen (and stored) by a parent that forks it
+        beforehand, so a fork cut off by a restart finds its child instead of making a second one."""
         job_type = check_name(new.job_type, "job_type")
         params = dict(new.params)
         secret_params = dict(new.secret_params)
@@ -132,7 +135,7 @@ class Operations:
             raise ValidationError(f"user_key must be a string of at most {MAX_USER_KEY} characters",
                                   field="user_key")
         row: dict[str, Any] = {
-            "id": new_id(), "parent_id": parent["id"] if parent else None, "user_key": key,
+            "id": request_id or new_id(), "parent_id": parent["id"] if parent else None, "user_key": key,
             "job_definition_id": definition["id"], "job_execution_id": None, "last_job_execution_id": None,
             # The submitter's, even of another tenant's public plugin (whose configs still apply: runs.py).
             "owner_key": principal.owner_key, "organization_id": principal.organization_id,
@@ -173,6 +176,11 @@ class Operations:
                     await self._cancel_one(child)
                 queue.append((child["id"], depth + 1))
         return await store.requests.get(request_id)
+
+    async def cancel_child(self, request_id: str) -> None:
+        """A child request its parent's composite or fork gives up on (no-op once it has ended)."""
+        with contextlib.suppress(ConflictError, NotFoundError):
+            await self.cancel(None, request_id)
 
     async def _cancel_one(self, request: dict[str, Any]) -> None:
         store = self._store

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -99,7 +99,22 @@ class InterruptLedger(Interrupts, Protocol):
 
 class Submitter(Protocol):
     async def submit(self, principal: Principal, new: NewRequest, *, parent: dict[str, Any] | None = None,
-                     cron_at: datetime | None = None) -> tuple[dict[str, Any], bool]: ...
+                     cron_at: datetime | None = None, request_id: str | None = None
+                     ) -> tuple[dict[str, Any], bool]: ...
+
+
+class ChildCanceller(Protocol):
+    """Cancels a child request a composite or a fork started (no-op when it has ended)."""
+
+    async def cancel_child(self, request_id: str) -> None: ...
+
+
+class ChildDefinitions(Protocol):
+    """Saves a child job's inline definition for the parent's owner: its (job type, version). The same
+    document again gives the same definition."""
+
+    async def save_child(self, principal: Principal, document: Mapping[str, Any], *, dialect: str,
+                         dialect_settings: Mapping[str, Any] | None) -> tuple[str, int]: ...
 
 
 class Supervised(Protocol):
@@ -155,19 +170,36 @@ class AntDispatch(Protocol):
     async def cancel_fan_out(self, request_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class ChildWork:
+    """What one child of a composite runs, before rendering: its definition, what its template and its
+    variables see besides the job's (a fan-out's item), and what to make of the rendered definition
+    (a Formicary fan-out item is its parent without ``fan_out``)."""
+
+    stored: TaskDefinition
+    template_data: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    derive: Callable[[TaskDefinition], TaskDefinition] | None = None
+    absorb: bool = True  # its outputs join the job's context (a Formicary fan-out merges them by item instead)
+
+
 class RunnerView(Protocol):
-    """A task runner, as the tasks the queen runs itself (fork, await, fan-out) use it."""
+    """A task runner, as the tasks the queen runs itself (fork, await, fan-out, composites) use it."""
 
     @property
     def run(self) -> RunContext: ...
     def data_for(self, task: TaskDefinition, task_retry: int, *, for_template: bool) -> dict[str, Any]: ...
+    def render(self, stored: TaskDefinition, task_retry: int,
+               extra: Mapping[str, Any] | None = None) -> TaskDefinition: ...
+    async def run_child(self, work: ChildWork, row: dict[str, Any]) -> tuple[Outcome, TaskResult | None]: ...
     def task_request(self, task: TaskDefinition, row: dict[str, Any], attempt: int,
                      extra_variables: dict[str, Any] | None = None) -> TaskRequest: ...
     def timeout_of(self, task: TaskDefinition) -> float: ...
 
 
 class QueenTasks(Protocol):
-    async def run(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any], attempt: int) -> Outcome: ...
+    async def run(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any], attempt: int,
+                  work: ChildWork | None = None) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -184,6 +216,8 @@ class RunTools:
     watch: EndWatch
     interrupts: Interrupts
     submitter: Submitter
+    canceller: ChildCanceller
+    child_definitions: ChildDefinitions
     specs: SpecSource
     events: Events
     admin: Principal

@@ -8,11 +8,12 @@ param is data, never YAML source, so it cannot add script lines or change a task
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pydantic
 
+from myrmica.domain.composite import find_task
 from myrmica.domain.definition_keys import unknown_task_key
 from myrmica.domain.definition_model import JobDefinitionSpec, TaskDefinition
 from myrmica.domain.definitions import UPLOAD_FUNCTIONS
@@ -87,7 +88,7 @@ def _render_document(text: str, data: Mapping[str, Any], functions: Mapping[str,
 def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_type: str,
                 data: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None
                 ) -> TaskDefinition:
-    stored = spec.task(task_type)
+    stored = find_task(spec, task_type)
     if stored is None:
         raise RenderError(f"task {task_type!r} is not in the definition")
     if not has_template(raw_source):
@@ -98,8 +99,8 @@ def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_
     else:
         document = _render_document(raw_source, data, functions)
     tasks = document.get("tasks") if isinstance(document, dict) else None
-    for raw_task in tasks or []:
-        if isinstance(raw_task, dict) and str(raw_task.get("task_type")) == task_type:
+    for raw_task in _raw_tasks(tasks):
+        if str(raw_task.get("task_type")) == task_type:
             unknown = unknown_task_key(raw_task)
             if unknown is not None:  # a key a template produced, which the upload could not see
                 raise RenderError(f"{unknown.message} (after rendering)")
@@ -110,6 +111,17 @@ def render_task(raw_source: str, raw_format: str, spec: JobDefinitionSpec, task_
                 field = ".".join(str(p) for p in first["loc"])
                 raise RenderError(f"task {task_type!r} after rendering: {field}: {first['msg']}") from exc
     raise RenderError(f"task {task_type!r} disappeared when its definition was rendered")
+
+
+def _raw_tasks(tasks: Any) -> Iterator[dict[str, Any]]:
+    """The task mappings of a rendered document, children (of parallel groups, fan-outs) after their parent."""
+    for raw_task in tasks if isinstance(tasks, list) else []:
+        if isinstance(raw_task, dict):
+            yield raw_task
+            yield from _raw_tasks(raw_task.get("parallel"))
+            fan_out = raw_task.get("fan_out")
+            if isinstance(fan_out, dict) and isinstance(fan_out.get("task"), dict):
+                yield from _raw_tasks([fan_out["task"]])
 
 
 def render_job_field(raw_source: str, field: str, data: Mapping[str, Any],

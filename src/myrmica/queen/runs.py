@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from myrmica.clock import utcnow
+from myrmica.domain.composite import descendants
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.retry import full_restart
 from myrmica.domain.states import ExitCode
@@ -48,13 +49,17 @@ class RunFactory:
             run.contexts = dict((execution.get("contexts") or {}).get("contexts", {}))
             rows = await store.requests.task_executions([execution["id"]])
             run.task_order = max((r["task_order"] for r in rows), default=0)
-            for row in rows:
+            dropped: list[dict[str, Any]] = []
+            # The walk's own tasks; a composite's children are its business (it finds them on its row).
+            for row in (r for r in rows if r["parent_task_id"] is None):
                 if row["task_state"] == "COMPLETED" or row["exit_code"] in DECIDED:
                     run.reused[row["task_type"]] = row
-                elif row["task_state"] in ("EXECUTING", "READY") and row["parent_task_id"] is None:
+                elif row["task_state"] in ("EXECUTING", "READY"):
                     run.lost[row["task_type"]] = row
                 elif row["task_state"] in ("PAUSED", "MANUAL_APPROVAL_REQUIRED", "FAILED", "CANCELLED"):
-                    await store.requests.delete_task_executions([row["id"]])
+                    dropped.append(row)  # it runs again: with new children, when it has any
+            dropped += descendants(rows, {row["id"] for row in dropped})
+            await store.requests.delete_task_executions([row["id"] for row in dropped])
         else:
             run.execution_id = new_id()
             run.new_execution = {
@@ -99,14 +104,22 @@ class RunFactory:
         store = self._store
         now = utcnow()
         previous = await store.requests.task_executions([last_execution_id])
+        copies: list[dict[str, Any]] = []
         for row in previous:
             if row["task_state"] != "COMPLETED" or row["parent_task_id"] is not None:
                 continue
             copy = {**row, "id": new_id(), "job_execution_id": run.execution_id, "updated_at": now,
                     "contexts": {**(row.get("contexts") or {}),
                                  "ReusedPreviousResultFromTaskExecution": row["id"]}}
-            await store.requests.insert_task_execution(copy)
+            copies.append(copy)
             run.reused[row["task_type"]] = copy
+            # A composite's children come along, so the new run shows what the reused one did.
+            new_ids = {row["id"]: copy["id"]}
+            for child in descendants(previous, {row["id"]}):
+                new_ids[child["id"]] = new_id()
+                copies.append({**child, "id": new_ids[child["id"]], "parent_task_id": new_ids[child["parent_task_id"]],
+                               "job_execution_id": run.execution_id, "updated_at": now})
+        await store.requests.insert_task_executions(copies)
         old = await store.requests.execution(last_execution_id)
         if old is not None:
             run.contexts.update((old.get("contexts") or {}).get("contexts", {}))

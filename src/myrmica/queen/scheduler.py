@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from myrmica.clock import utcnow
 from myrmica.config import Settings
+from myrmica.domain.composite import leaf_tasks
 from myrmica.domain.graph import first_task
 from myrmica.domain.methods import QUEEN_METHODS
 from myrmica.domain.principal import Principal
@@ -50,7 +51,8 @@ LIMITS_CACHE_SECONDS = 1.0
 def first_ant_task(spec: JobDefinitionSpec) -> tuple[str, frozenset[str]] | None:
     """The (method, tags) of the first task when an ant runs it."""
     task = spec.task(first_task(spec))
-    if task is None or task.execution_method in QUEEN_METHODS or task.fan_out is not None:
+    if task is None or task.execution_method in QUEEN_METHODS or task.fan_out is not None or task.parallel \
+            or task.child_job is not None:
         return None
     return task.execution_method.value, frozenset(task.tags)
 
@@ -192,7 +194,7 @@ class Scheduler:
                         await self._not_ready(request, f"the organization's {org_limit} concurrent requests "
                                                        f"are running")
                         continue
-            needs = [(t.execution_method.value, frozenset(t.tags)) for t in spec.tasks
+            needs = [(t.execution_method.value, frozenset(t.tags)) for t in leaf_tasks(spec.tasks)
                      if t.execution_method not in QUEEN_METHODS]
             missing = self._ants.missing(needs)
             if missing:

@@ -14,6 +14,7 @@ from typing import Any
 
 from myrmica.ant.executors.base import mask
 from myrmica.clock import utcnow
+from myrmica.domain.composite import descendants
 from myrmica.domain.definition_model import TaskDefinition
 from myrmica.domain.graph import first_task
 from myrmica.domain.records import STARTED
@@ -83,6 +84,7 @@ class JobSupervisor:
             await self.runner.cancel_current()
             message = f"the job timed out after {timeout:g}s"
             await self._mark_running_tasks("FAILED", ErrorCode.ERR_TASK_TIMED_OUT, message)
+            await self._cancel_attached_children()
             await self._end("FAILED", ErrorCode.ERR_TASK_TIMED_OUT, message)
         except asyncio.CancelledError:
             await self._stopped()
@@ -164,9 +166,11 @@ class JobSupervisor:
     async def _forget_for_retry(self, everything: bool) -> None:
         """Before a job retry: failed tasks run again; with a full reset, every task does."""
         rows = await self.tools.store.requests.task_executions([self.run.execution_id])
-        drop = [r["id"] for r in rows if everything or r["task_state"] != "COMPLETED"]
-        await self.tools.store.requests.delete_task_executions(drop)
-        self.run.reused = {} if everything else {r["task_type"]: r for r in rows if r["task_state"] == "COMPLETED"}
+        top = [r for r in rows if r["parent_task_id"] is None]
+        dropped = [r for r in top if everything or r["task_state"] != "COMPLETED"]
+        dropped += descendants(rows, {r["id"] for r in dropped})  # a composite that runs again makes new children
+        await self.tools.store.requests.delete_task_executions([r["id"] for r in dropped])
+        self.run.reused = {} if everything else {r["task_type"]: r for r in top if r["task_state"] == "COMPLETED"}
 
     # --- endings --------------------------------------------------------------------------------
 
@@ -263,6 +267,12 @@ class JobSupervisor:
             await self._mark_running_tasks("PAUSED", ErrorCode.ERR_PAUSE_JOB, "paused")
             await self._suspend(Suspend("PAUSED", ErrorCode.ERR_PAUSE_JOB, "paused by request"))
         # shutdown: the request stays EXECUTING with our lease; recovery resumes it after restart
+
+    async def _cancel_attached_children(self) -> None:
+        """The child requests its tasks forked and were waiting for (as a cancel of the request would)."""
+        for child in await self.tools.store.requests.children(self.run.request_id):
+            if child["cascade_cancel"] and child["job_state"] not in ("COMPLETED", "FAILED", "CANCELLED"):
+                await self.tools.canceller.cancel_child(child["id"])
 
     async def _mark_running_tasks(self, state: str, code: str, message: str) -> None:
         rows = await self.tools.store.requests.task_executions([self.run.execution_id])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from ulid import ULID
 
 from myrmica.broker.messages import TaskRequest, TaskResult
 from myrmica.clock import utcnow
+from myrmica.domain.composite import kind as composite_kind
 from myrmica.domain.definition_model import TaskDefinition
 from myrmica.domain.methods import QUEEN_METHODS, TaskMethod
 from myrmica.domain.records import TASK_ENDED, TASK_STARTED
@@ -20,7 +22,7 @@ from myrmica.domain.variables import builtin_variables, task_variables, template
 from myrmica.domain.walk import Outcome, apply_exit_code_override, is_skipped, should_retry_task
 from myrmica.ids import new_id
 from myrmica.queen.context import RESULTS, RunContext
-from myrmica.queen.ports import QueenTasks, RunTools
+from myrmica.queen.ports import ChildWork, QueenTasks, RunTools
 from myrmica.queen.render import RenderError, expr_env, render_expr_task, render_task
 
 log = logging.getLogger("myrmica.queen.tasks")
@@ -44,6 +46,12 @@ class HeldEnd:
     fields: dict[str, Any]
 
 
+def stored_outcome(row: Mapping[str, Any]) -> Outcome:
+    """How a stored task execution ended (or stands)."""
+    return Outcome(str(row["task_state"]), str(row.get("exit_code") or ""), str(row.get("error_code") or ""),
+                   str(row.get("error_message") or ""))
+
+
 def _stringify(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -55,7 +63,7 @@ class TaskRunner:
         self.tools = tools
         self.tasklets = tasklets
         self.run = run
-        self.current: tuple[str, int, str] | None = None  # (task execution id, attempt, ant id) in flight
+        self.in_flight: dict[str, tuple[int, str]] = {}  # task execution id → (attempt, ant id) on an ant now
         self._unsaved: dict[str, Any] | None = None  # a new task's row, not stored until it has an ant
         self.held_end: HeldEnd | None = None
 
@@ -82,13 +90,25 @@ class TaskRunner:
         return expr_env(params=run.params, secret_names=run.request.get("secret_params") or (),
                         results=results if isinstance(results, dict) else {}, job=job)
 
-    def render(self, stored: TaskDefinition, task_retry: int) -> TaskDefinition:
+    def render(self, stored: TaskDefinition, task_retry: int,
+               extra: Mapping[str, Any] | None = None) -> TaskDefinition:
+        """The task as it runs now; ``extra``: what a composite's child sees besides the job (its item)."""
         if self.run.spec.templates == "expr":
-            return render_expr_task(stored, self.expr_env(), self.tools.rng)
+            env = {**self.expr_env(), **extra} if extra else self.expr_env()
+            return render_expr_task(stored, env, self.tools.rng)
         definition = self.run.definition
         data = self.data_for(stored, task_retry, for_template=True)
+        if extra:
+            data.update(extra)
         return render_task(definition["raw_source"], definition["raw_format"], self.run.spec, stored.task_type,
                            data, self.tools.specs.template_functions(self.run))
+
+    def _preparer(self, work: ChildWork) -> Callable[[int], TaskDefinition]:
+        def prepare(attempt: int) -> TaskDefinition:
+            task = self.render(work.stored, attempt, work.template_data)
+            return work.derive(task) if work.derive is not None else task
+
+        return prepare
 
     # --- records --------------------------------------------------------------------------------
 
@@ -150,13 +170,13 @@ class TaskRunner:
     # --- one task, all attempts -----------------------------------------------------------------
 
     async def run_task(self, stored: TaskDefinition) -> tuple[TaskDefinition, Outcome, dict[str, Any]]:
+        """A top-level task of the walk: its row (new, or the one a restart left), then its attempts."""
         await self.settle()
         try:
             task = self.render(stored, 0)
         except RenderError as exc:
             row = await self._new_row(stored, "EXECUTING")
-            outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE,
-                              f"template error: {self.run.hide_secrets(str(exc))}")
+            outcome = self._template_failure(exc)
             self.tools.logs.system(self.run.request_id, row["id"], stored.task_type, outcome.error_message)
             await self._finish_row(row, outcome)
             return stored, outcome, row
@@ -173,48 +193,109 @@ class TaskRunner:
         if task.method == TaskMethod.MANUAL:
             return task, *await self._manual(task)
         lost = self.run.lost.pop(task.task_type, None)
-        pending: tuple[Outcome, TaskResult | None] | None = None
         if lost is not None:
-            row, attempt = lost, int(lost["attempt"])
-            result = await self._reattach(task, row, attempt)
-            if result is not None:  # the ant finished the attempt the dead queen dispatched
-                pending = (Outcome(result.state, result.exit_code, result.error_code, result.error_message), result)
-            else:
-                # The attempt a crash cut off counts as one attempt; the same row carries on.
-                attempt += 1
-                if attempt > task.retry:
-                    outcome = Outcome("FAILED", "-1", ErrorCode.ERR_ANT_LOST,
-                                      f"task {task.task_type} was cut off by a restart and has no retries left")
-                    await self.tools.store.requests.update_task_execution(
-                        row["id"], ["FAILED", "EXECUTING"], task_state="FAILED", error_code=outcome.error_code,
-                        error_message=outcome.error_message, ended_at=utcnow())
-                    return task, outcome, row
-                await self.tools.store.requests.update_task_execution(row["id"], ["FAILED", "EXECUTING"],
-                                                                       task_state="EXECUTING", attempt=attempt,
-                                                                       retried=attempt)
+            row = lost
+            resumed = await self._resume(task, row)
+            if isinstance(resumed, Outcome):
+                return task, resumed, row
+            attempt, pending = resumed
         elif self._needs_ant(task):
             row = self._unsaved = self._row(task, "EXECUTING")  # stored once it has an ant (``_reserve``)
-            attempt = 0
+            attempt, pending = 0, None
         else:
             row = await self._new_row(task, "EXECUTING")
-            attempt = 0
+            attempt, pending = 0, None
+        outcome, _ = await self._attempts(lambda retry: self.render(stored, retry), task, row, attempt, pending,
+                                          top_level=True)
+        return task, outcome, row
+
+    async def run_child(self, work: ChildWork, row: dict[str, Any]) -> tuple[Outcome, TaskResult | None]:
+        """One child of a composite on its stored row: READY (not started yet), or EXECUTING when a
+        restart cut it off; its end is written at once."""
+        resumed = row["task_state"] != "READY"
+        if not resumed:
+            if not await self.tools.store.requests.update_task_execution(row["id"], ["READY"],
+                                                                          task_state="EXECUTING",
+                                                                          started_at=utcnow()):
+                current = await self.tools.store.requests.task_execution(row["id"])
+                return stored_outcome(current or row), None  # ended (cancelled) meanwhile
+            row["task_state"] = "EXECUTING"
+        prepare = self._preparer(work)
+        try:
+            task = prepare(int(row.get("attempt") or 0))
+        except RenderError as exc:
+            outcome = self._template_failure(exc)
+            self.tools.logs.system(self.run.request_id, row["id"], work.stored.task_type, outcome.error_message)
+            await self._finish_row(row, outcome)
+            return outcome, None
+        if task.except_ and is_skipped(task.except_):
+            outcome = Outcome("COMPLETED", ExitCode.SKIPPED)
+            await self._finish_row(row, outcome, exit_message="Skipped task due to except flag")
+            return outcome, None
+        if task.run_if and task.run_if.strip() == "false":
+            outcome = Outcome("COMPLETED", ExitCode.SKIPPED)
+            await self._finish_row(row, outcome, exit_message="Skipped task: its run_if is false")
+            return outcome, None
+        attempt: int = 0
+        pending: tuple[Outcome, TaskResult | None] | None = None
+        if resumed:
+            going_on = await self._resume(task, row)
+            if isinstance(going_on, Outcome):
+                return going_on, None
+            attempt, pending = going_on
+        return await self._attempts(prepare, task, row, attempt, pending, top_level=False, work=work)
+
+    async def _resume(self, task: TaskDefinition, row: dict[str, Any]
+                      ) -> Outcome | tuple[int, tuple[Outcome, TaskResult | None] | None]:
+        """A row a restart (or an adoption) left running: the attempt goes on where it can, else it counts
+        as one attempt. A task the queen runs itself (a composite, a fork) just goes on: it picks up its
+        children, or the child request it forked, from what is stored."""
+        attempt = int(row.get("attempt") or 0)
+        if not self._needs_ant(task):
+            return attempt, None
+        result = await self._reattach(task, row, attempt)
+        if result is not None:  # the ant finished the attempt the dead queen dispatched
+            return attempt, (Outcome(result.state, result.exit_code, result.error_code, result.error_message), result)
+        # The attempt a crash cut off counts as one attempt; the same row carries on.
+        attempt += 1
+        if attempt > task.retry:
+            outcome = Outcome("FAILED", "-1", ErrorCode.ERR_ANT_LOST,
+                              f"task {task.task_type} was cut off by a restart and has no retries left")
+            await self.tools.store.requests.update_task_execution(
+                row["id"], ["FAILED", "EXECUTING"], task_state="FAILED", error_code=outcome.error_code,
+                error_message=outcome.error_message, ended_at=utcnow())
+            row.update(task_state="FAILED", error_code=outcome.error_code, error_message=outcome.error_message)
+            return outcome
+        await self.tools.store.requests.update_task_execution(row["id"], ["FAILED", "EXECUTING"],
+                                                               task_state="EXECUTING", attempt=attempt,
+                                                               retried=attempt)
+        row.update(attempt=attempt, retried=attempt)
+        return attempt, None
+
+    def _template_failure(self, exc: RenderError) -> Outcome:
+        return Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {self.run.hide_secrets(str(exc))}")
+
+    async def _attempts(self, prepare: Callable[[int], TaskDefinition], task: TaskDefinition, row: dict[str, Any],
+                        attempt: int, pending: tuple[Outcome, TaskResult | None] | None, *, top_level: bool,
+                        work: ChildWork | None = None) -> tuple[Outcome, TaskResult | None]:
+        """Attempts of ``task`` on ``row`` until one ends it (or the retries are spent); a top-level task's
+        end is held for the next write, a child's written now."""
         polls = 0
         deadline = time.monotonic() + self.timeout_of(task)
         while True:
             if attempt > 0:
                 try:
-                    task = self.render(stored, attempt)
+                    task = prepare(attempt)
                 except RenderError as exc:
-                    outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE,
-                              f"template error: {self.run.hide_secrets(str(exc))}")
+                    outcome = self._template_failure(exc)
                     await self._finish_row(row, outcome)
-                    return task, outcome, row
+                    return outcome, None
             if pending is not None:
                 (outcome, result), pending = pending, None
             else:
-                outcome, result = await self._attempt(task, row, attempt)
+                outcome, result = await self._attempt(task, row, attempt, work)
             outcome = apply_exit_code_override(task, outcome)
-            if result is not None:
+            if result is not None and (work is None or work.absorb):
                 self._absorb(task, result)
             if outcome.state == "EXECUTING":  # a sensor: poll again, bounded by the task timeout
                 polls += 1
@@ -228,7 +309,7 @@ class TaskRunner:
                     attempt += 1
                     await self.tools.sleep(task_retry_delay(task, 0, self.tools.rng))
                     continue
-            if should_retry_task(outcome, attempt, task):
+            if should_retry_task(outcome, attempt, task) and composite_kind(task) is None:
                 delay = task_retry_delay(task, attempt, self.tools.rng)
                 self.tools.logs.system(self.run.request_id, row["id"], task.task_type,
                                         f"attempt {attempt + 1} failed ({outcome.error_code} exit {outcome.exit_code});"
@@ -245,9 +326,13 @@ class TaskRunner:
                     else result.task_context
                 extra.update(exit_message=result.exit_message, failed_command=result.failed_command,
                              ant_id=result.ant_id, ant_host=result.ant_host, stdout=result.stdout,
-                             contexts=contexts)
-            self._hold_end(row, outcome, attempt, extra)
-            return task, outcome, row
+                             contexts={**(row.get("contexts") or {}), **contexts})
+            if top_level:
+                self._hold_end(row, outcome, attempt, extra)
+            else:
+                await self._finish_row(row, outcome, **extra)
+                self.tools.dispatch.recorded(row["id"], attempt)
+            return outcome, result
 
     async def _reattach(self, task: TaskDefinition, row: dict[str, Any], attempt: int) -> TaskResult | None:
         """After adopting a request (from a dead queen, or ours after a database outage): the result of
@@ -284,7 +369,8 @@ class TaskRunner:
 
     @staticmethod
     def _needs_ant(task: TaskDefinition) -> bool:
-        return task.execution_method not in QUEEN_METHODS and task.fan_out is None
+        return (task.execution_method not in QUEEN_METHODS and task.fan_out is None and composite_kind(task) is None
+                and task.child_job is None)
 
     async def _reserve(self, task: TaskDefinition, row: dict[str, Any], key: str) -> str | None:
         """An ant for this attempt. A new task's row is first stored with the ant it got at once (one
@@ -302,11 +388,11 @@ class TaskRunner:
         row["ant_id"] = ant_id
         await self.tools.store.requests.insert_task_execution(row)
 
-    async def _attempt(self, task: TaskDefinition, row: dict[str, Any], attempt: int
-                       ) -> tuple[Outcome, TaskResult | None]:
+    async def _attempt(self, task: TaskDefinition, row: dict[str, Any], attempt: int,
+                       work: ChildWork | None = None) -> tuple[Outcome, TaskResult | None]:
         if not self._needs_ant(task):
             self._task_event(TASK_STARTED, row)
-            return await self.tasklets.run(self, task, row, attempt), None
+            return await self.tasklets.run(self, task, row, attempt, work), None
         method = task.execution_method.value
         tags = frozenset(task.tags)
         key = f"{row['id']}:{attempt}"
@@ -318,8 +404,8 @@ class TaskRunner:
                 return Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, message), None
             result: TaskResult | None = None
             try:
-                request = self.task_request(task, row, attempt)
-                self.current = (row["id"], attempt, ant_id)
+                request = self.task_request(task, row, attempt, dict(work.variables) if work is not None else None)
+                self.in_flight[row["id"]] = (attempt, ant_id)
                 if self._unsaved is row:  # with its ant: another queen adopting this request must find it
                     await self._save_unsaved(row, ant_id=ant_id)
                 elif self.tools.distributed:
@@ -327,7 +413,7 @@ class TaskRunner:
                 self._task_event(TASK_STARTED, {**row, "ant_id": ant_id, "attempt": attempt})
                 result = await dispatch.dispatch(ant_id, request, self.timeout_of(task) + RESULT_GRACE_SECONDS)
             finally:
-                self.current = None
+                self.in_flight.pop(row["id"], None)
                 await dispatch.release_ant(ant_id, key, answered=result is not None and result.ant_id == ant_id)
             if result is None or result.error_code != HANDED_BACK:
                 break
@@ -360,9 +446,9 @@ class TaskRunner:
             output_file_env=task.output_file_env, files=dict(task.files))
 
     async def cancel_current(self) -> None:
+        """Stop every attempt of this request on an ant (the task, or a composite's children)."""
         await self.tools.dispatch.cancel_fan_out(self.run.request_id)
-        if self.current is not None:
-            te_id, _, ant_id = self.current
+        for te_id, (_, ant_id) in list(self.in_flight.items()):
             await self.tools.dispatch.control(ant_id, {"action": "CANCEL", "task_execution_id": te_id})
 
     # --- approvals ------------------------------------------------------------------------------

@@ -7,38 +7,44 @@ import contextlib
 import logging
 from typing import Any
 
-from myrmica.clock import utcnow
+from myrmica.domain.composite import kind as composite_kind
 from myrmica.domain.definition_model import TaskDefinition
-from myrmica.domain.documents import load_json
-from myrmica.domain.errors import ValidationError
 from myrmica.domain.methods import TaskMethod
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import NewRequest
 from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import Outcome
 from myrmica.ids import new_id
-from myrmica.queen.ports import RunnerView, RunTools
-from myrmica.queen.render import RenderError, render_task, render_text
+from myrmica.queen.composites import Composites
+from myrmica.queen.dialects import ItemsError, fan_out_items, render_values
+from myrmica.queen.ports import ChildWork, RunnerView, RunTools
+from myrmica.queen.render import RenderError, render_text
 from myrmica.store.accounts import principal_of
 
 log = logging.getLogger("myrmica.queen.tasklets")
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+FAN_OUT_IDS = "__fan_out_request_ids"  # a job fan-out's children, chosen before they are made
+FAN_OUT_ITEMS = "__fan_out_items"
+RESULT = "result"  # a task's result, in its contexts (a child job's: its definition's output, evaluated)
 POLL_SECONDS = 1.0
 
 
 class Tasklets:
     def __init__(self, tools: RunTools) -> None:
         self.tools = tools
+        self.composites = Composites(tools)
 
-    async def run(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any], attempt: int) -> Outcome:
+    async def run(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any], attempt: int,
+                  work: ChildWork | None = None) -> Outcome:
+        """``work``: what a composite gave this task, when it is one's child (its children see it too)."""
         try:
-            if task.fan_out is not None:
-                if task.fan_out.fork_job_type:
-                    return await self._fan_out_jobs(runner, task, row)
-                return await self._fan_out_tasks(runner, task, row)
+            if composite_kind(task) is not None:
+                return await self.composites.run(runner, task, row, work)
+            if task.fan_out is not None and task.fan_out.fork_job_type:
+                return await self._fan_out_jobs(runner, task, row)
             if task.method == TaskMethod.FORK_JOB:
-                return await self._fork(runner, task, row)
+                return await self._fork(runner, task, row, work)
             if task.method == TaskMethod.AWAIT_FORKED_JOB:
                 return await self._await(runner, task, row)
         except RenderError as exc:
@@ -65,7 +71,9 @@ class Tasklets:
         return params
 
     async def _submit_child(self, runner: RunnerView, task: TaskDefinition, job_type: str, version: str,
-                            params: dict[str, Any]) -> dict[str, Any]:
+                            params: dict[str, Any], *, secret_params: dict[str, Any] | None = None,
+                            attached: bool = True, request_id: str | None = None) -> dict[str, Any]:
+        """A child request of this run's request (``attached``: linked to it, and cancelled with it)."""
         parent = runner.run.request
         params = {**params, "ForkedJob": True, f"ParentJobType_{parent['id']}": parent["job_type"]}
         if job_type == parent["job_type"] or sum(k.startswith("ParentJobType_") for k in parent["params"]) >= 10:
@@ -75,27 +83,69 @@ class Tasklets:
                 params.setdefault(key, value)
                 if value == job_type:
                     raise _Refused(f"refused to fork {job_type}: it is already an ancestor (fork bomb guard)")
-        child, _ = await self.tools.submitter.submit(
-            await self._owner(runner), NewRequest(job_type=job_type, job_version=str(version or ""), params=params),
-            parent=parent)
+        new = NewRequest(job_type=job_type, job_version=str(version or ""), params=params,
+                         secret_params=secret_params or {})
+        child, _ = await self.tools.submitter.submit(await self._owner(runner), new,
+                                                     parent=parent if attached else None, request_id=request_id)
         return child
 
-    async def _fork(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
-        try:
-            child = await self._submit_child(runner, task, task.fork_job_type,
-                                             task.fork_job_version or task.job_version,
-                                             self._input_params(runner, task, {}))
-        except _Refused as exc:
-            return Outcome("FAILED", "-1", ErrorCode.ERR_VALIDATION, str(exc))
-        except Exception as exc:
-            return Outcome("FAILED", "-1", ErrorCode.ERR_TASK_EXECUTE, f"could not fork {task.fork_job_type}: {exc}")
-        outputs = {f"{task.task_type}.ForkedJobID": child["id"], f"{task.task_type}.ForkedJobType": child["job_type"],
+    async def _fork(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any],
+                    work: ChildWork | None = None) -> Outcome:
+        """Fork the child request (by job type, or the inline ``child_job``) and, unless it is detached
+        or not awaited, wait for it. Its id is chosen and stored on this task's row first, so after a
+        restart the fork finds the child it made (or makes it then, with that id)."""
+        key = f"{task.task_type}.ForkedJobID"
+        child_id = str((row.get("contexts") or {}).get(key) or "")
+        child = await self.tools.store.requests.find(child_id) if child_id else None
+        inline = task.child_job
+        if child is None:
+            if not child_id:
+                child_id = new_id()
+                await self._set_contexts(row, {key: child_id})
+            try:
+                child = await self._make_child(runner, task, child_id, work)
+            except (_Refused, RenderError) as exc:
+                code = ErrorCode.ERR_TEMPLATE if isinstance(exc, RenderError) else ErrorCode.ERR_VALIDATION
+                return Outcome("FAILED", "-1", code, runner.run.hide_secrets(str(exc)))
+            except Exception as exc:
+                name = task.fork_job_type or "its child job"
+                return Outcome("FAILED", "-1", ErrorCode.ERR_TASK_EXECUTE,
+                               f"could not fork {name}: {runner.run.hide_secrets(str(exc))}")
+        outputs = {key: child["id"], f"{task.task_type}.ForkedJobType": child["job_type"],
                    f"{task.task_type}.ForkedJobVersion": child["job_version"]}
         runner.run.contexts.update(outputs)
         await self._set_contexts(row, outputs)
-        if task.sub_workflow is not None and task.sub_workflow.wait_for_completion:
-            return await self._wait_children(runner, task, row, [child["id"]])
-        return Outcome("COMPLETED", "0")
+        waits = not inline.detached if inline is not None else \
+            task.sub_workflow is not None and task.sub_workflow.wait_for_completion
+        if not waits:
+            return Outcome("COMPLETED", "0")
+        outcome = await self._wait_children(runner, task, row, [child["id"]])
+        if inline is not None:
+            ended = await self.tools.store.requests.get(child["id"])
+            execution = await self.tools.store.requests.execution(ended["job_execution_id"]) \
+                if ended.get("job_execution_id") else None
+            result = ((execution or {}).get("contexts") or {}).get("result")
+            if isinstance(result, str) and result:
+                await self._set_contexts(row, {RESULT: result})
+        return outcome
+
+    async def _make_child(self, runner: RunnerView, task: TaskDefinition, child_id: str,
+                          work: ChildWork | None) -> dict[str, Any]:
+        inline = task.child_job
+        if inline is None:
+            return await self._submit_child(runner, task, task.fork_job_type,
+                                            task.fork_job_version or task.job_version,
+                                            self._input_params(runner, task, {}), request_id=child_id)
+        functions = self.tools.specs.template_functions(runner.run)
+        seen = work.template_data if work is not None else {}
+        params = render_values(runner, task, inline.params, functions, seen)
+        # A detached child gets no secrets (as Tork's): nothing ties it to the parent's any more.
+        secrets = {} if inline.detached else render_values(runner, task, inline.secret_params, functions, seen)
+        job_type, version = await self.tools.child_definitions.save_child(
+            await self._owner(runner), inline.definition, dialect=inline.dialect,
+            dialect_settings=inline.dialect_settings)
+        return await self._submit_child(runner, task, job_type, str(version), params, secret_params=secrets,
+                                        attached=not inline.detached, request_id=child_id)
 
     async def _await(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
         ids = []
@@ -162,146 +212,33 @@ class Tasklets:
 
     # --- fan-out --------------------------------------------------------------------------------
 
-    def _items(self, runner: RunnerView, task: TaskDefinition) -> list[Any]:
-        assert task.fan_out is not None
-        source = task.fan_out.source
-        run = runner.run
-        for layer in (run.contexts, run.params, run.configs, run.spec.job_variables):
-            if source in layer:
-                value = layer[source]
-                break
-        else:
-            raise _Refused(f"fan_out source {source!r} is not a variable, param or output of this job")
-        if isinstance(value, str):
-            try:
-                value = load_json(value, root=source)
-            except ValidationError as exc:
-                raise _Refused(f"fan_out source {source!r} is not a JSON array: {exc.message}") from exc
-        if not isinstance(value, list):
-            raise _Refused(f"fan_out source {source!r} is not a list")
-        return value
-
-    async def _fan_out_tasks(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
-        assert task.fan_out is not None
-        fan = task.fan_out
-        try:
-            items = self._items(runner, task)
-        except _Refused as exc:
-            return Outcome("FAILED", "-1", ErrorCode.ERR_VALIDATION, str(exc))
-        limit = fan.max_parallel if fan.max_parallel > 0 else max(1, len(items))
-        semaphore = asyncio.Semaphore(limit)
-        failed = asyncio.Event()
-        results: dict[int, tuple[Outcome, dict[str, Any]]] = {}
-        stored = runner.run.spec.task(task.task_type) or task
-
-        async def one(index: int, item: Any) -> None:
-            async with semaphore:
-                if failed.is_set() and fan.fail_fast:
-                    results[index] = (Outcome("CANCELLED", "-1", ErrorCode.ERR_JOB_CANCELLED, "fail_fast"), {})
-                    return
-                results[index] = await self._fan_out_item(runner, stored, row, index, item, fan.item_var)
-                if results[index][0].state != "COMPLETED":
-                    failed.set()
-
-        jobs = [asyncio.create_task(one(i, item)) for i, item in enumerate(items)]
-        if fan.fail_fast:
-            waiter = asyncio.create_task(failed.wait())
-            done, _ = await asyncio.wait([*jobs, waiter], return_when=asyncio.FIRST_COMPLETED)
-            while not failed.is_set() and not all(j.done() for j in jobs):
-                done, _ = await asyncio.wait([*[j for j in jobs if not j.done()], waiter],
-                                             return_when=asyncio.FIRST_COMPLETED)
-            if failed.is_set():
-                await self.tools.dispatch.cancel_fan_out(runner.run.request_id)
-            waiter.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
-        outputs: dict[str, Any] = {"FanOutItemCount": len(items), "FanOutSource": fan.source, "FanOutMode": "task"}
-        first_failure: Outcome | None = None
-        for index in sorted(results):
-            outcome, job_context = results[index]
-            prefix = f"{fan.item_var}_{index}_"
-            outputs.update({prefix + "status": outcome.state, prefix + "exit_code": outcome.exit_code,
-                            prefix + "error_message": outcome.error_message})
-            for key, value in job_context.items():
-                outputs[prefix + key] = value
-            if outcome.state != "COMPLETED" and first_failure is None:
-                first_failure = outcome
-        runner.run.contexts.update(outputs)
-        await self._set_contexts(row, outputs)
-        if first_failure is not None:
-            return Outcome("FAILED", first_failure.exit_code, first_failure.error_code or ErrorCode.ERR_TASK_EXECUTE,
-                           f"fan-out item failed: {first_failure.error_message}")
-        return Outcome("COMPLETED", "0")
-
-    async def _fan_out_item(self, runner: RunnerView, stored: TaskDefinition, parent: dict[str, Any], index: int,
-                            item: Any, item_var: str) -> tuple[Outcome, dict[str, Any]]:
-        tools = self.tools
-        dispatch = tools.dispatch
-        now = utcnow()
-        child: dict[str, Any] = {
-            "id": new_id(), "job_execution_id": runner.run.execution_id, "job_request_id": runner.run.request_id,
-            "task_type": stored.task_type, "parent_task_id": parent["id"], "item_index": index,
-            "method": stored.execution_method.value, "task_state": "EXECUTING", "allow_failure": stored.allow_failure,
-            "exit_code": "", "exit_message": "", "error_code": "", "error_message": "", "failed_command": "",
-            "comments": "", "ant_id": "", "ant_host": "", "retried": 0, "attempt": 0, "contexts": {item_var: item},
-            "stdout": [], "task_order": parent["task_order"], "cost_factor": 0.0, "log_bytes": 0, "started_at": now,
-            "ended_at": None, "updated_at": now}
-        await tools.store.requests.insert_task_execution(child)
-        extra = {item_var: item, f"{item_var}_index": index}
-        try:
-            data = {**runner.data_for(stored, 0, for_template=True), **extra}
-            task = render_task(runner.run.definition["raw_source"], runner.run.definition["raw_format"],
-                               runner.run.spec, stored.task_type, data, tools.specs.template_functions(runner.run))
-        except RenderError as exc:
-            outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {exc}")
-            await tools.store.requests.update_task_execution(child["id"], ["EXECUTING"], task_state="FAILED",
-                                                              exit_code="-1", error_code=outcome.error_code,
-                                                              error_message=outcome.error_message, ended_at=utcnow())
-            return outcome, {}
-        method, tags = task.execution_method.value, frozenset(task.tags)
-        key = f"{child['id']}:0"
-        timeout = runner.timeout_of(task)
-        ant_id = await dispatch.reserve_ant(method, tags, key, timeout)
-        if ant_id is None:
-            outcome = Outcome("FAILED", "-1", ErrorCode.ERR_ANTS_UNAVAILABLE, f"no ant can run {method}")
-        else:
-            try:
-                request = runner.task_request(task, child, 0, extra_variables=extra)
-                dispatch.fan_out_started(runner.run.request_id, child["id"], ant_id)
-                result = await dispatch.dispatch(ant_id, request, timeout + 5)
-            finally:
-                dispatch.fan_out_ended(runner.run.request_id, child["id"], ant_id)
-                await dispatch.release_ant(ant_id, key)
-            if result is None:
-                outcome = Outcome("FAILED", "-1", ErrorCode.ERR_TASK_TIMED_OUT, "no result within the task timeout")
-            else:
-                outcome = Outcome(result.state, result.exit_code, result.error_code, result.error_message)
-                await tools.store.requests.update_task_execution(
-                    child["id"], ["EXECUTING"], task_state=result.state, exit_code=result.exit_code,
-                    error_code=result.error_code, error_message=result.error_message, ant_id=result.ant_id,
-                    ant_host=result.ant_host, stdout=result.stdout, ended_at=utcnow(),
-                    contexts={item_var: item, **result.task_context})
-                dispatch.recorded(child["id"], 0)
-                return outcome, result.job_context
-        await tools.store.requests.update_task_execution(child["id"], ["EXECUTING"], task_state=outcome.state,
-                                                          exit_code=outcome.exit_code, error_code=outcome.error_code,
-                                                          error_message=outcome.error_message, ended_at=utcnow())
-        return outcome, {}
-
     async def _fan_out_jobs(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
+        """One child request per item, then wait for them all. Their ids are chosen and stored first, so
+        after a restart the same children are awaited (and any not made yet made then)."""
         assert task.fan_out is not None
         fan = task.fan_out
+        stored = (row.get("contexts") or {}).get(FAN_OUT_IDS)
         try:
-            items = self._items(runner, task)
-            ids = []
-            for index, item in enumerate(items):
+            if isinstance(stored, list):
+                items: list[Any] = list((row.get("contexts") or {}).get(FAN_OUT_ITEMS) or [None] * len(stored))
+                ids = [str(i) for i in stored]
+            else:
+                items = fan_out_items(runner, task, self.tools.specs.template_functions(runner.run))
+                ids = [new_id() for _ in items]
+                await self._set_contexts(row, {FAN_OUT_IDS: ids, FAN_OUT_ITEMS: items})
+            for index, (item, child_id) in enumerate(zip(items, ids, strict=True)):
+                if await self.tools.store.requests.find(child_id) is not None:
+                    continue
                 extra = {fan.item_var: item, f"{fan.item_var}_index": index}
-                child = await self._submit_child(runner, task, fan.fork_job_type, fan.fork_job_version,
-                                                 self._input_params(runner, task, extra))
-                ids.append(child["id"])
+                await self._submit_child(runner, task, fan.fork_job_type, fan.fork_job_version,
+                                         self._input_params(runner, task, extra), request_id=child_id)
+        except ItemsError as exc:
+            return Outcome("FAILED", "-1", exc.error_code, exc.message)
         except _Refused as exc:
             return Outcome("FAILED", "-1", ErrorCode.ERR_VALIDATION, str(exc))
         outcome = await self._wait_children(runner, task, row, ids) if ids else Outcome("COMPLETED", "0")
-        outputs: dict[str, Any] = {"FanOutItemCount": len(items), "FanOutSource": fan.source, "FanOutMode": "job"}
+        outputs: dict[str, Any] = {"FanOutItemCount": len(items), "FanOutSource": fan.source or fan.items,
+                                   "FanOutMode": "job"}
         for index, child_id in enumerate(ids):
             child = await self.tools.store.requests.get(child_id)
             prefix = f"{fan.item_var}_{index}_"

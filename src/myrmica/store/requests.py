@@ -373,6 +373,11 @@ class RequestRepository:
     async def insert_task_execution(self, row: dict[str, Any]) -> None:
         await self._engine.batched_insert((insert(te), row))
 
+    async def insert_task_executions(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Several task executions in one transaction: all of them or none (a composite's children)."""
+        if rows:
+            await self._engine.batched_insert(*[(insert(te), row) for row in rows])
+
     async def update_task_execution(self, task_execution_id: str, expected_states: Iterable[str],
                                     **values: Any) -> bool:
         values.setdefault("updated_at", utcnow())
