@@ -44,8 +44,10 @@ class World:
 
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    # No sandbox: a task here waits for a gate file in the test's own temporary directory, which a sandboxed
+    # task cannot see (its /tmp is its request's own; tests/e2e/test_task_isolation.py covers the sandbox).
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url, embedded_ant=True,
-                        ant_id="embedded-ant", admin_token="myr_test_" + uuid.uuid4().hex)
+                        ant_id="embedded-ant", admin_token="myr_test_" + uuid.uuid4().hex, sandbox="none")
     runtime = Runtime(settings, services=[Engine(settings)])
     ctx = await runtime.start()
     try:
