@@ -17,9 +17,8 @@ from myrmica.api.tork.ids import to_tork
 from myrmica.config import Settings
 from myrmica.domain.tork.scheduled import PREFIX
 from tests.support.jobs import wait_for
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, live_server
 from tests.support.postgres import create_database
-from tests.support.tork_app import tork_server
 
 SCHEDULED = """name: nightly
 description: every minute, really
@@ -50,7 +49,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def server(settings: Settings) -> Iterator[LiveServer]:
-    with tork_server(settings) as live:
+    with live_server(settings) as live:
         yield live
 
 
@@ -176,7 +175,7 @@ def basic(username: str, password: str) -> dict[str, str]:
 
 
 def test_users_and_basic_auth(tmp_path: Path) -> None:
-    with tork_server(settings_for("sqlite", tmp_path, None, tork_basic_auth=True)) as live, \
+    with live_server(settings_for("sqlite", tmp_path, None, tork_basic_auth=True)) as live, \
             httpx.Client(base_url=live.url, timeout=30) as anonymous, live.client() as admin:
         refused = anonymous.get("/tork/nodes")
         assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})
