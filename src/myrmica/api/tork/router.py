@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from myrmica.api.errors import ApiError, is_outage
+from myrmica.api.tork.auth import TorkAuthError
 from myrmica.api.tork.errors import error_response
 
 log = logging.getLogger("myrmica.api.tork")
@@ -44,9 +45,8 @@ def tork_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, type(exc).__name__)
         return message_response(503, "the database is unreachable; try again shortly", {"Retry-After": "2"})
     status, body = error_response(exc)
-    challenge = getattr(exc, "headers", None)
-    if isinstance(challenge, dict) and status == 401:  # basic auth's WWW-Authenticate
-        return JSONResponse(body, status_code=status, headers=challenge)
+    if isinstance(exc, TorkAuthError) and exc.headers:  # basic auth's WWW-Authenticate
+        return JSONResponse(body, status_code=status, headers=exc.headers)
     if status == 500:
         log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(body, status_code=status)

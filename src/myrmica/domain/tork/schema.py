@@ -46,36 +46,24 @@ _AUX = (
     ("timeout", "Timeout", "string"),
 )
 
+_JOB_KEYS = (
+    ("name", "Name", "string"),
+    ("description", "Description", "string"),
+    ("tags", "Tags", "[]string"),
+    ("tasks", "Tasks", "[]input.Task"),
+    ("inputs", "Inputs", "map[string]string"),
+    ("secrets", "Secrets", "map[string]string"),
+    ("output", "Output", "string"),
+    ("defaults", "Defaults", "*input.Defaults"),
+    ("webhooks", "Webhooks", "[]input.Webhook"),
+    ("permissions", "Permissions", "[]input.Permission"),
+    ("autoDelete", "AutoDelete", "*input.AutoDelete"),
+)
+
 STRUCTS: dict[str, dict[str, Field]] = {
-    "Job": _fields(
-        ("name", "Name", "string"),
-        ("description", "Description", "string"),
-        ("tags", "Tags", "[]string"),
-        ("tasks", "Tasks", "[]input.Task"),
-        ("inputs", "Inputs", "map[string]string"),
-        ("secrets", "Secrets", "map[string]string"),
-        ("output", "Output", "string"),
-        ("defaults", "Defaults", "*input.Defaults"),
-        ("webhooks", "Webhooks", "[]input.Webhook"),
-        ("permissions", "Permissions", "[]input.Permission"),
-        ("autoDelete", "AutoDelete", "*input.AutoDelete"),
-        ("wait", "Wait", "*input.Wait"),
-    ),
+    "Job": _fields(*_JOB_KEYS, ("wait", "Wait", "*input.Wait")),
     # POST /scheduled-jobs: the Job's keys without ``wait``, plus the required ``schedule``.
-    "ScheduledJob": _fields(
-        ("name", "Name", "string"),
-        ("description", "Description", "string"),
-        ("tags", "Tags", "[]string"),
-        ("tasks", "Tasks", "[]input.Task"),
-        ("inputs", "Inputs", "map[string]string"),
-        ("secrets", "Secrets", "map[string]string"),
-        ("output", "Output", "string"),
-        ("defaults", "Defaults", "*input.Defaults"),
-        ("webhooks", "Webhooks", "[]input.Webhook"),
-        ("permissions", "Permissions", "[]input.Permission"),
-        ("autoDelete", "AutoDelete", "*input.AutoDelete"),
-        ("schedule", "Schedule", "*input.Schedule"),
-    ),
+    "ScheduledJob": _fields(*_JOB_KEYS, ("schedule", "Schedule", "*input.Schedule")),
     "Schedule": _fields(("cron", "Cron", "string")),
     "Task": _fields(
         ("name", "Name", "string"),
