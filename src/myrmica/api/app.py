@@ -11,6 +11,8 @@ from fastapi_offline import FastAPIOffline
 from myrmica import __version__
 from myrmica.api.context import AppContext
 from myrmica.api.errors import install_error_handlers
+from myrmica.api.fastlane import hooks as fastlane_hooks
+from myrmica.api.fastlane import router as fastlane
 from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
 from myrmica.api.openapi_docs import install_openapi
 from myrmica.api.tork import router as tork
@@ -32,7 +34,7 @@ def native_routers() -> list[APIRouter]:
 
 def dialect_starts() -> list[Callable[[AppContext], None]]:
     """What each dialect sets up once the engine runs: the listeners of its events (webhooks)."""
-    return [tork_webhooks.start]
+    return [tork_webhooks.start, fastlane_hooks.start]
 
 
 def add_routes(app: FastAPI, routers: list[APIRouter]) -> None:
@@ -63,6 +65,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_openapi(app)
     prefix = tork_prefix(runtime.settings.tork_prefix)
     tork_routes = tork.mount(app, prefix)
+    app.router.routes.extend(fastlane.mount(app))  # /fastlane, before a Tork dialect mounted at the root
     if prefix:
         add_routes(app, native_routers())
         app.router.routes.extend(tork_routes)

@@ -111,6 +111,12 @@ class DockerExecutor(ShellExecutor):
         return self.job_dir(request) / job_dir_name(request.task_type)
 
     def container_name(self, request: TaskRequest) -> str:
+        """``myrmica-<task execution>-<attempt>``; with ``container.name_prefix`` (Fastlane's
+        ``fastlane-job-``) the prefix and the request's id (``-<attempt>`` after a task retry)."""
+        prefix = str((request.container or {}).get("name_prefix") or "")
+        if prefix:
+            suffix = f"-{request.attempt}" if request.attempt > 1 else ""
+            return _NAME_SAFE.sub("_", f"{prefix}{request.request_id}{suffix}")
         return _NAME_SAFE.sub("_", f"myrmica-{request.task_execution_id}-{request.attempt}")
 
     def labels(self, request: TaskRequest) -> dict[str, str]:

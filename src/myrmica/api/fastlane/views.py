@@ -1,0 +1,199 @@
+"""Fastlane's shapes (spec/fastlane.md §1, §8) from the job service's records.
+
+A Fastlane job is a ``fastlane`` definition (its settings: task id, job id, image, command, metadata),
+an execution a request of it. Execution status: PENDING → ``enqueued``; picked up, its container not
+started yet → ``pulling``; its task running → ``running``; COMPLETED → ``done``; FAILED → ``failed``,
+``timedout`` (the task's timeout) or ``expired`` (picked up after ``expiration``); CANCELLED (a stop) →
+``stopped``. ``log`` is the container's stdout, ``error`` its stderr (and the engine's reason for a
+failure that printed nothing), both null while it has not ended.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+
+from myrmica.api.fastlane.errors import FastlaneError
+from myrmica.domain.errors import NotFoundError
+from myrmica.domain.fastlane.payload import expired_message, redact, split_image
+from myrmica.domain.fastlane.translate import DIALECT, JOB_TYPE_PREFIX, job_type
+from myrmica.domain.principal import Principal
+from myrmica.domain.records import DefinitionFilter, DefinitionRecord, PageRequest, RequestFilter, RequestRecord
+from myrmica.domain.states import ErrorCode
+from myrmica.service.jobs import JobService
+
+PREFIX = "/fastlane"
+MAX_EXECUTIONS_SHOWN = 20
+MAX_JOBS_SCANNED = 10_000
+EXPIRED = "ERR_EXPIRED"
+STOPPED_NOTE = "User stopped job execution manually."
+LIVE = ("enqueued", "pulling", "running")
+
+
+def base_url(request: Request) -> str:
+    return f"{str(request.base_url).rstrip('/')}{PREFIX}"
+
+
+def task_url(request: Request, task_id: str) -> str:
+    return f"{base_url(request)}/tasks/{task_id}/"
+
+
+def job_url(request: Request, task_id: str, job_id: str) -> str:
+    return f"{task_url(request, task_id)}jobs/{job_id}/"
+
+
+def execution_url(request: Request, task_id: str, job_id: str, execution_id: str) -> str:
+    return f"{job_url(request, task_id, job_id)}executions/{execution_id}/"
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.replace(tzinfo=None).isoformat() if moment is not None else None
+
+
+def settings(definition: DefinitionRecord) -> dict[str, Any]:
+    return dict(definition.dialect_settings or {})
+
+
+def is_fastlane(definition: DefinitionRecord) -> bool:
+    return definition.dialect == DIALECT and bool(settings(definition).get("job_id"))
+
+
+async def fastlane_jobs(jobs: JobService, principal: Principal) -> list[DefinitionRecord]:
+    """Every Fastlane job the caller sees (the active version of each), oldest first."""
+    page = await jobs.definitions.search(principal, DefinitionFilter(job_type_prefix=JOB_TYPE_PREFIX),
+                                         PageRequest(0, MAX_JOBS_SCANNED))
+    found = [d for d in page.items if is_fastlane(d)]
+    return sorted(found, key=lambda d: (str(settings(d).get("created_at", "")), d.created_at))
+
+
+async def find_job(jobs: JobService, principal: Principal, task_id: str, job_id: str,
+                   operation: str, message: str = "Job not found in task.") -> DefinitionRecord:
+    try:
+        definition = await jobs.definitions.get(principal, job_type(job_id.lower()))
+    except NotFoundError:
+        raise FastlaneError(404, message, operation) from None
+    if not is_fastlane(definition) or settings(definition).get("task_id") != task_id:
+        raise FastlaneError(404, message, operation)
+    return definition
+
+
+async def executions(jobs: JobService, principal: Principal, definition: DefinitionRecord,
+                     limit: int = MAX_EXECUTIONS_SHOWN) -> tuple[list[RequestRecord], int]:
+    """The job's newest executions first, and how many it has."""
+    page = await jobs.search(principal, RequestFilter(job_type=definition.job_type), PageRequest(0, limit))
+    return [await jobs.get(principal, r.id) for r in page.items], page.total
+
+
+def _task(record: RequestRecord) -> Any:
+    tasks = record.execution.tasks if record.execution is not None else ()
+    return tasks[0] if tasks else None
+
+
+def status(record: RequestRecord) -> str:
+    state = record.job_state
+    if state == "PENDING":
+        return "enqueued"
+    if state == "COMPLETED":
+        return "done"
+    if state == "CANCELLED":
+        return "stopped"
+    task = _task(record)
+    if state == "FAILED":
+        codes = {record.error_code, task.error_code if task is not None else ""}
+        if ErrorCode.ERR_TASK_TIMED_OUT in codes:
+            return "timedout"
+        if EXPIRED in codes:
+            return "expired"
+        return "failed"
+    return "running" if task is not None and task.task_state == "EXECUTING" else "pulling"
+
+
+def exit_code(record: RequestRecord) -> int | None:
+    task = _task(record)
+    if task is None or status(record) in LIVE:
+        return None
+    try:
+        code = int(task.exit_code)
+    except (TypeError, ValueError):
+        return None
+    return code if code >= 0 else None  # the engine's -1: no exit code (killed, never started)
+
+
+async def outputs(jobs: JobService, principal: Principal, record: RequestRecord) -> tuple[str | None, str | None]:
+    """(log, error): the container's stdout and stderr; (None, None) while it has not ended."""
+    if status(record) in LIVE:
+        return None, None
+    out: list[str] = []
+    err: list[str] = []
+    after = 0
+    while True:
+        page = await jobs.logs(principal, record.id, after_id=after)
+        for line in page.lines:
+            if line.stream == "stdout":
+                out.append(line.line)
+            elif line.stream == "stderr":
+                err.append(line.line)
+        if not page.more:
+            break
+        after = page.next_after_id
+    log = "".join(f"{line}\n" for line in out)
+    error = "".join(f"{line}\n" for line in err)
+    reason = _reason(record)
+    if reason and reason not in error:
+        error = f"{error}{reason}" if not error else f"{error}\n{reason}"
+    return log, error
+
+
+def _reason(record: RequestRecord) -> str:
+    state = status(record)
+    if state == "expired":
+        expiration = (record.params or {}).get("fastlane_expiration")
+        if isinstance(expiration, int | float) and record.ended_at is not None:
+            return expired_message(float(expiration), record.ended_at)
+    if state == "stopped":
+        return STOPPED_NOTE
+    if state in ("failed", "timedout"):
+        task = _task(record)
+        if task is not None and task.exit_code not in ("", None) and state == "failed":
+            return ""  # the command's own failure: its stderr says it
+        return (task.error_message if task is not None and task.error_message else record.error_message) or ""
+    return ""
+
+
+def image_of(definition: DefinitionRecord) -> str:
+    return split_image(str(settings(definition).get("image", "")))[0]
+
+
+def execution(definition: DefinitionRecord, record: RequestRecord, *, log: str | None = None,
+              error: str | None = None, with_logs: bool = False) -> dict[str, Any]:
+    own = settings(definition)
+    task = _task(record)
+    metadata: dict[str, Any] = {}
+    if task is not None and task.ant_id:
+        metadata = {"docker_host": task.ant_id, "docker_port": None,
+                    "container_name": f"fastlane-job-{record.id}"}
+    shape: dict[str, Any] = {
+        "executionId": record.id, "createdAt": iso(record.created_at),
+        "startedAt": iso(task.started_at) if task is not None else None,
+        "finishedAt": iso(record.ended_at) if status(record) not in LIVE else None,
+        "image": image_of(definition), "command": own.get("command", ""), "metadata": metadata,
+        "status": status(record), "exitCode": exit_code(record)}
+    if with_logs:
+        shape["log"], shape["error"] = log, error
+    return shape
+
+
+def job(definition: DefinitionRecord, shown: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    own = settings(definition)
+    metadata = redact(dict(own.get("metadata") or {}))
+    return {"createdAt": own.get("created_at") or iso(definition.created_at),
+            "lastModifiedAt": iso(definition.updated_at), "taskId": own.get("task_id"),
+            "scheduled": bool(definition.cron_trigger) and not definition.disabled, "executionCount": count,
+            "metadata": metadata, "executions": shown}
+
+
+def aware(moment: datetime) -> datetime:
+    from datetime import UTC
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""Fastlane (spec/fastlane.md): its job payload, checked and turned into a core definition."""

@@ -1,0 +1,231 @@
+"""The Fastlane dialect (/fastlane) on a real server and a real Docker engine (spec/fastlane.md §10).
+
+One server for the module (embedded: SQLite, the ant in the server) whose DOCKER ant maps the seed's
+image ``task1`` to the local busybox test image. Skipped, saying why, when dockerd cannot start here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from myrmica.config import Settings
+from tests.support.docker_engine import TEST_IMAGE, DockerEngine
+from tests.support.jobs import wait_for
+from tests.support.live import live_server
+
+SEED_PAYLOAD = {"image": "task1:latest", "command": "ls -lah", "envs": {"SMTP_SERVER": "my-smtp-server"},
+                "metadata": {"username": "heynemann"}, "retries": 3}
+ENDED = ("done", "failed", "timedout", "expired", "stopped")
+
+
+@pytest.fixture(scope="module")
+def api(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"),
+                        database_url=f"sqlite:///{tmp_path_factory.mktemp('db') / 'myrmica.db'}",
+                        admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="fastlane-ant",
+                        docker_host=docker_engine.host, docker_image_map=(f"task1={TEST_IMAGE}",),
+                        work_dir=tmp_path_factory.mktemp("work"))
+    with live_server(settings) as live, live.client() as client:
+        client.base_url = httpx.URL(f"{live.url}/fastlane")
+        yield client
+
+
+def enqueue(api: httpx.Client, task: str, **payload: Any) -> dict[str, Any]:
+    response = api.post(f"/tasks/{task}/", json={"image": "task1", **payload})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def gone(engine: DockerEngine, name: str) -> None:
+    """The container is removed (the ant removes it just after the execution ended)."""
+    wait_for(lambda: engine.containers(f"name={name}") == [], timeout=30, what=f"{name} removed")
+
+
+def ended(api: httpx.Client, task: str, job: str, execution: str, timeout: float = 60) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        shape: dict[str, Any] = api.get(f"/tasks/{task}/jobs/{job}/executions/{execution}/").json()["execution"]
+        return shape if shape["status"] in ENDED else None
+    return wait_for(check, timeout=timeout, what=f"execution {execution} to end")
+
+
+def test_seed_payload_runs_and_every_read_route_answers(api: httpx.Client, docker_engine: DockerEngine) -> None:
+    task = f"test-wrkng-{uuid.uuid4().hex[:6]}"
+    out = api.post(f"/tasks/{task}", json=SEED_PAYLOAD).json()  # no trailing slash
+    assert set(out) >= {"taskId", "jobId", "queueJobId", "jobUrl", "taskUrl", "executionId", "executionUrl"}
+    assert out["taskUrl"].endswith(f"/fastlane/tasks/{task}/") and out["jobUrl"] == f"{out['taskUrl']}jobs/{out['jobId']}/"
+    job, execution = out["jobId"], out["executionId"]
+    done = ended(api, task, job, execution)
+    assert done["status"] == "done" and done["exitCode"] == 0 and done["image"] == "task1"
+    assert "bin" in done["log"] and done["error"] == "" and done["command"] == "ls -lah"
+    assert done["metadata"]["container_name"] == f"fastlane-job-{execution}"
+    details = api.get(f"/tasks/{task}/job/{job}").json()  # the seed's /job/ path, no slash
+    assert details["task"] == {"id": task, "url": out["taskUrl"]}
+    assert details["job"]["executionCount"] == 1 and details["job"]["taskId"] == task
+    meta = details["job"]["metadata"]
+    assert meta["retries"] == 3 and meta["custom"] == {"username": "heynemann"} and meta["timeout"] == 1800
+    assert meta["envs"] == {"SMTP_SERVER": "my-smtp-server"}
+    assert details["job"]["executions"][0]["url"].endswith(f"/executions/{execution}/")
+    for base in (f"/tasks/{task}/jobs/{job}", f"/tasks/{task}/jobs/{job}/executions/{execution}"):
+        logs = api.get(f"{base}/logs/")
+        assert logs.headers["Fastlane-Exit-Code"] == "0" and logs.text == f"{done['log']}\n-=-\n"
+        assert api.get(f"{base}/stdout").text == done["log"] and api.get(f"{base}/stderr/").text == ""
+    tasks = api.get("/tasks/").json()
+    assert tasks["page"] == 1 and tasks["perPage"] == 10 and tasks["total"] >= 1
+    assert api.get(f"/tasks/{task}/").json()["jobs"] == [{"id": job, "url": out["jobUrl"],
+                                                         "createdAt": details["job"]["createdAt"]}]
+    gone(docker_engine, f"fastlane-job-{execution}")  # removed once ended
+
+
+def test_exit_codes_stdout_and_stderr(api: httpx.Client) -> None:
+    task = f"codes-{uuid.uuid4().hex[:6]}"
+    failed = enqueue(api, task, command="""sh -c 'echo "it failed" && exit 123'""")
+    missing = enqueue(api, task, command="sh -c 'qwe'")
+    one = ended(api, task, failed["jobId"], failed["executionId"])
+    assert (one["status"], one["exitCode"], one["log"].strip(), one["error"].strip()) == \
+        ("failed", 123, "it failed", "")
+    two = ended(api, task, missing["jobId"], missing["executionId"])
+    assert two["status"] == "failed" and two["exitCode"] == 127 and "qwe: not found" in two["error"]
+    response = api.get(f"/tasks/{task}/jobs/{missing['jobId']}/logs")
+    assert response.headers["Fastlane-Exit-Code"] == "127" and "\n-=-\n" in response.text
+
+
+def test_retries_are_new_executions_after_a_back_off(api: httpx.Client) -> None:
+    task = f"retry-{uuid.uuid4().hex[:6]}"
+    out = enqueue(api, task, command="sh -c 'echo try; exit 3'", retries=1)
+
+    def two() -> list[dict[str, Any]] | None:
+        shown: list[dict[str, Any]] = api.get(f"/tasks/{task}/jobs/{out['jobId']}/").json()["job"]["executions"]
+        return shown if len(shown) == 2 and all(e["status"] in ENDED for e in shown) else None
+
+    newest, first = wait_for(two, timeout=60, what="the retry to end")
+    assert first["executionId"] == out["executionId"] and first["status"] == newest["status"] == "failed"
+    gap = time.mktime(time.strptime(newest["startedAt"][:19], "%Y-%m-%dT%H:%M:%S")) - \
+        time.mktime(time.strptime(first["finishedAt"][:19], "%Y-%m-%dT%H:%M:%S"))
+    assert 1 <= gap <= 5  # 2 ** 1 s after the failure
+    time.sleep(0.5)
+    assert api.get(f"/tasks/{task}/jobs/{out['jobId']}/").json()["job"]["executionCount"] == 2  # retries=1: no third
+
+
+def test_timeout_and_a_flood_are_bounded_and_killed(api: httpx.Client, docker_engine: DockerEngine) -> None:
+    task = f"bounds-{uuid.uuid4().hex[:6]}"
+    sleeper = enqueue(api, task, command="sleep 600", timeout=1)
+    flood = enqueue(api, task, command="yes megabytes-of-output", timeout=3)
+    slept = ended(api, task, sleeper["jobId"], sleeper["executionId"])
+    assert slept["status"] == "timedout" and slept["exitCode"] is None
+    flooded = ended(api, task, flood["jobId"], flood["executionId"])
+    assert flooded["status"] == "timedout" and len(flooded["log"]) < 64 * 1024 * 1024
+    for out in (sleeper, flood):
+        gone(docker_engine, f"fastlane-job-{out['executionId']}")
+
+
+def test_schedules_stop_and_put_moves_the_schedule(api: httpx.Client) -> None:
+    task = f"sched-{uuid.uuid4().hex[:6]}"
+    soon = enqueue(api, task, command="echo soon", startIn="1s")
+    assert soon["executionId"] is None and soon["executionUrl"] is None
+    later = enqueue(api, task, command="echo later", startAt=int(time.time()) + 5000)
+    job = later["jobId"]
+    moved = api.put(f"/tasks/{task}/jobs/{job}", json={"image": "task1", "command": "echo moved",
+                                                       "startAt": int(time.time())})
+    assert moved.status_code == 200 and moved.json()["jobId"] == job
+
+    def ran(job_id: str, text: str) -> bool:
+        shown = api.get(f"/tasks/{task}/jobs/{job_id}/").json()["job"]["executions"]
+        return any(e["status"] == "done" and e["log"] == text for e in shown)
+
+    wait_for(lambda: ran(soon["jobId"], "soon\n"), timeout=60, what="the startIn job")
+    wait_for(lambda: ran(job, "moved\n"), timeout=60, what="the moved job")
+    statuses = sorted(e["status"] for e in api.get(f"/tasks/{task}/jobs/{job}/").json()["job"]["executions"])
+    assert statuses == ["done", "stopped"]  # the +5000 s run was descheduled
+    future = enqueue(api, task, command="echo never", startIn="2h")
+    stop = api.post(f"/tasks/{task}/jobs/{future['jobId']}/stop").json()
+    assert stop == {"taskId": task, "jobId": future["jobId"], "jobUrl": future["jobUrl"], "taskUrl": future["taskUrl"]}
+    shown = api.get(f"/tasks/{task}/jobs/{future['jobId']}/").json()["job"]["executions"]
+    assert [e["status"] for e in shown] == ["stopped"]
+
+
+def test_execution_stop_and_retry(api: httpx.Client, docker_engine: DockerEngine) -> None:
+    task = f"stop-{uuid.uuid4().hex[:6]}"
+    out = enqueue(api, task, command="sleep 600")
+    base = f"/tasks/{task}/jobs/{out['jobId']}"
+    wait_for(lambda: api.get(f"{base}/executions/{out['executionId']}/").json()["execution"]["status"] == "running",
+             timeout=60, what="the container to run")
+    stopped = api.post(f"{base}/executions/{out['executionId']}/stop/").json()
+    assert stopped["execution"] == {"id": out["executionId"], "url": out["executionUrl"]}
+    done = ended(api, task, out["jobId"], out["executionId"])
+    assert done["status"] == "stopped" and "User stopped job execution manually." in done["error"]
+    assert api.post(f"{base}/retry").status_code == 200
+    assert api.get(f"{base}/").json()["job"]["executionCount"] == 2
+    newest = api.get(f"{base}/").json()["job"]["executions"][0]
+    api.post(f"{base}/stop/")
+    assert ended(api, task, out["jobId"], newest["executionId"])["status"] == "stopped"
+    gone(docker_engine, f"fastlane-job-{newest['executionId']}")
+
+
+def test_webhooks_fire_on_success(api: httpx.Client) -> None:
+    got: list[dict[str, Any]] = []
+    arrived = threading.Event()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            got.append({"path": self.path, "headers": dict(self.headers),
+                        "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+            self.send_response(200)
+            self.end_headers()
+            if len(got) == 2:
+                arrived.set()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        task = f"hooks-{uuid.uuid4().hex[:6]}"
+        enqueue(api, task, command="echo hooked", metadata={"who": "me"},
+                webhooks={"succeeds": [{"url": f"{url}/ok", "headers": {"X-Token": "t"}}],
+                          "fails": [{"url": f"{url}/bad"}], "finishes": [{"url": f"{url}/end"}]})
+        assert arrived.wait(60)
+    finally:
+        server.shutdown()
+    assert sorted(call["path"] for call in got) == ["/end", "/ok"]
+    ok = next(call for call in got if call["path"] == "/ok")
+    assert ok["headers"]["X-Token"] == "t" and ok["body"]["status"] == "done" and ok["body"]["log"] == "hooked\n"
+    assert ok["body"]["metadata"]["custom"] == {"who": "me"}
+
+
+def test_bad_input_is_400_with_fastlane_texts_and_nothing_stored(api: httpx.Client) -> None:
+    task = f"bad-{uuid.uuid4().hex[:6]}"
+    cases = [(b"", "Failed to enqueue task because JSON body could not be parsed."),
+             (b"{not json", "Failed to enqueue task because JSON body could not be parsed."),
+             (b'{"image": "task1"}', "image and command must be filled in the request."),
+             (b'{"image": "task1", "command": "true", "startIn": "1s", "cron": "* * * * *"}',
+              "Only ONE of 'startAt', 'startIn' and 'cron' should be in the request.")]
+    for body, text in cases:
+        response = api.post(f"/tasks/{task}/", content=body)
+        assert (response.status_code, response.text) == (400, text)
+    response = api.put(f"/tasks/{task}/jobs/not-a-uuid/", json={"image": "task1", "command": "true"})
+    assert (response.status_code, response.text) == \
+        (400, "The job_id not-a-uuid is not a valid UUID4. All job IDs must be UUID4.")
+    assert api.get(f"/tasks/{task}/").json() == {"error": "Task not found.", "operation": "get_task"}
+    job = str(uuid.uuid4())
+    assert api.get(f"/tasks/{task}/jobs/{job}/").json() == {"error": "Job not found in task.", "operation": "get_task"}
+    assert api.get("/tasks/?page=0").status_code == 400
+
+
+def test_healthcheck_and_status(api: httpx.Client) -> None:
+    health = api.get("/healthcheck")
+    assert health.status_code == 200 and health.json() == {"redis": True, "mongo": True, "errors": []}
+    status = api.get("/status/").json()
+    assert status["hosts"][0]["host"] == "fastlane-ant" and status["hosts"][0]["available"] is True
+    assert "running" in status["containers"]
