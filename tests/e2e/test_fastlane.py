@@ -62,7 +62,8 @@ def test_seed_payload_runs_and_every_read_route_answers(api: httpx.Client, docke
     task = f"test-wrkng-{uuid.uuid4().hex[:6]}"
     out = api.post(f"/tasks/{task}", json=SEED_PAYLOAD).json()  # no trailing slash
     assert set(out) >= {"taskId", "jobId", "queueJobId", "jobUrl", "taskUrl", "executionId", "executionUrl"}
-    assert out["taskUrl"].endswith(f"/fastlane/tasks/{task}/") and out["jobUrl"] == f"{out['taskUrl']}jobs/{out['jobId']}/"
+    assert out["taskUrl"].endswith(f"/fastlane/tasks/{task}/")
+    assert out["jobUrl"] == f"{out['taskUrl']}jobs/{out['jobId']}/"
     job, execution = out["jobId"], out["executionId"]
     done = ended(api, task, job, execution)
     assert done["status"] == "done" and done["exitCode"] == 0 and done["image"] == "task1"
