@@ -63,6 +63,9 @@ class Settings:
     config_path: Path | None = None  # the YAML file the settings came from (not a setting: hidden from tasks)
     tork_prefix: str = "/tork"  # where the Tork dialect is mounted; "/" mounts it at the root
     tork_basic_auth: bool = False  # Tork's routes take HTTP basic auth (users made by POST /users)
+    # HTTP tasks may reach private, loopback and link-local targets (refused by default: SSRF)
+    http_allow_private: bool = False
+    http_allowed_hosts: tuple[str, ...] = ()  # ... or these hosts only (``host`` or ``host:port``; for tests)
     webhook_backoff_secs: float = 2.0  # Tork's webhooks wait this × the attempt number before a retry
 
     @property

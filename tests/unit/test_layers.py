@@ -50,8 +50,8 @@ CONTEXT_ACCESS_ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "myrmica.web.queries": (frozenset({"engine"}), "the ants page (the engine's live view of the ants)"),
 }
 # The service layer's objects in the app context, which every dialect may use: the job service, users
-# with passwords (basic auth), and the cluster's workers and running counts.
-SERVICE_KEYS = frozenset({"jobs", "health_checks", "users", "cluster"})
+# with passwords (basic auth), the cluster's workers and running counts, and Strait's jobs and runs.
+SERVICE_KEYS = frozenset({"jobs", "health_checks", "users", "cluster", "strait"})
 # The composition root and who may import it.
 ENGINE = "myrmica.queen.engine"
 ENGINE_IMPORTERS = {"myrmica.serve"}

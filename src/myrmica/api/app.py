@@ -15,6 +15,7 @@ from myrmica.api.fastlane import hooks as fastlane_hooks
 from myrmica.api.fastlane import router as fastlane
 from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
 from myrmica.api.openapi_docs import install_openapi
+from myrmica.api.strait import router as strait
 from myrmica.api.tork import router as tork
 from myrmica.api.tork import webhooks as tork_webhooks
 from myrmica.config import tork_prefix
@@ -59,17 +60,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     # The /docs and /redoc pages load Swagger UI and ReDoc from this server (fastapi-offline ships
     # them), not from a CDN, so they work offline.
     app = FastAPIOffline(title="Myrmica", version=__version__, lifespan=lifespan,
-                         description="Job orchestration: the native (Formicary) API under /api, and the Tork "
-                                     "dialect.", static_url=DOCS_ASSETS)
+                         description="Job orchestration: the native (Formicary) API under /api, the Tork "
+                                     "dialect, and the Strait dialect under /v1.", static_url=DOCS_ASSETS)
     install_error_handlers(app)
     install_openapi(app)
     prefix = tork_prefix(runtime.settings.tork_prefix)
+    strait_routes = strait.mount(app)
     tork_routes = tork.mount(app, prefix)
     app.router.routes.extend(fastlane.mount(app))  # /fastlane, before a Tork dialect mounted at the root
     if prefix:
         add_routes(app, native_routers())
+        app.router.routes.extend(strait_routes)
         app.router.routes.extend(tork_routes)
     else:  # at the root, Tork's clients come first (its /metrics and /health are not the native ones)
+        app.router.routes.extend(strait_routes)
         app.router.routes.extend(tork_routes)
         add_routes(app, native_routers())
     install_dashboard(app)  # the web dashboard at /, after the API's routes

@@ -341,6 +341,9 @@ class JobDefinitionSpec(_Model):
     tasks: list[TaskDefinition] = Field(min_length=1, max_length=100)
     job_variables: Variables = Field(default_factory=dict)
     max_concurrency: Count = 0
+    # At most this many requests of this definition sharing a non-empty ``job_group`` run at once (0: no limit);
+    # counted over every definition's requests in that group (Strait's max_concurrency_per_key).
+    group_concurrency: Count = 0
     cron_trigger: Text = ""
     timeout: Duration = 0.0
     retry: Count = 0

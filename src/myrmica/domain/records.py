@@ -53,6 +53,8 @@ class NewRequest:
     platform: str = ""
     job_group: str = ""
     labels: tuple[str, ...] = ()  # a dialect's tags of the request (Tork's job tags), for search
+    request_id: str | None = None  # the id to give it (chosen beforehand by a dialect that records it first)
+    blocked: bool = False  # created BLOCKED (held by an unmet dependency) instead of PENDING; ``release`` frees it
 
 
 @dataclass(frozen=True)

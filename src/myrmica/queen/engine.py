@@ -7,6 +7,7 @@ interfaces of ``ports.py``), wires them to the broker, and offers the job servic
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import random
 import socket
@@ -40,6 +41,8 @@ from myrmica.queen.webhooks import WebhookSender
 from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
+from myrmica.service.strait import StraitJobs
+from myrmica.service.strait_runs import Mint, StraitRuns
 from myrmica.service.users import Users
 from myrmica.store.accounts import principal_of
 
@@ -56,6 +59,21 @@ class _ChildDefinitions:
         saved = await self._definitions.upsert(principal, parsed_document(document), dialect=dialect,
                                                dialect_settings=dict(dialect_settings) if dialect_settings else None)
         return saved.definition.job_type, saved.definition.version
+
+
+def run_token_minter(box: Any) -> Mint:
+    """Strait's run tokens (``security/run_tokens.py``, keyed by the server's secret key); "" while that
+    module is not installed."""
+    try:
+        module = importlib.import_module("myrmica.security.run_tokens")
+    except ModuleNotFoundError:
+        return lambda run_id, expires_at: ""
+    key = box.derived_key(module.RUN_TOKEN_PURPOSE)
+
+    def mint(run_id: str, expires_at: Any) -> str:
+        return str(module.issue_run_token(key, run_id, expires_at=expires_at))
+
+    return mint
 
 
 class Engine:
@@ -139,6 +157,10 @@ class Engine:
         ctx.services["jobs"] = self.jobs
         ctx.services["users"] = Users(ctx.store.accounts, principal_of)
         ctx.services["cluster"] = Cluster(ctx.store.ants, ctx.store.requests)
+        strait_jobs = StraitJobs(jobs=self.jobs, store=ctx.store.strait)
+        strait_runs = StraitRuns(strait_jobs, run_token_minter(ctx.store.box))
+        self.jobs.subscribe(strait_runs.on_event, lambda definition: definition.dialect == "strait")
+        ctx.services["strait"] = (strait_jobs, strait_runs)
         ctx.services.setdefault("health_checks", {})["broker"] = (
             "redis" if self.distributed else "in-process", self.broker.ping)
         if self.settings.embedded_ant:

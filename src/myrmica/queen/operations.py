@@ -135,14 +135,16 @@ class Operations:
             raise ValidationError(f"user_key must be a string of at most {MAX_USER_KEY} characters",
                                   field="user_key")
         row: dict[str, Any] = {
-            "id": request_id or new_id(), "parent_id": parent["id"] if parent else None, "user_key": key,
+            "id": request_id or new.request_id or new_id(), "parent_id": parent["id"] if parent else None,
+            "user_key": key,
             "job_definition_id": definition["id"], "job_execution_id": None, "last_job_execution_id": None,
             # The submitter's, even of another tenant's public plugin (whose configs still apply: runs.py).
             "owner_key": principal.owner_key, "organization_id": principal.organization_id,
             "user_id": principal.user_id, "description": _text(new.description, "description", 10_000),
             "platform": _text(new.platform, "platform", 100) or definition["platform"] or "",
             "job_type": definition["job_type"],
-            "job_version": str(definition["sem_version"] or definition["version"]), "job_state": "PENDING",
+            "job_version": str(definition["sem_version"] or definition["version"]),
+            "job_state": "BLOCKED" if new.blocked else "PENDING",
             "job_group": _text(new.job_group, "job_group", 100), "job_priority": priority, "schedule_attempts": 0,
             "retried": 0, "paused_count": 0, "cron_triggered": cron_at is not None, "error_code": "",
             "error_message": "", "current_task": "", "hard_restart": False, "cascade_cancel": parent is not None,
@@ -266,6 +268,14 @@ class Operations:
         await store.audit.record("JOB_REQUEST_TRIGGERED", principal, target_id=request_id, job_type=request["job_type"])
         self._waker.wake()
         return await store.requests.get(request_id)
+
+    async def release(self, principal: Principal, request_id: str) -> bool:
+        """A BLOCKED request whose dependency is met becomes PENDING (due now); False when it was not BLOCKED."""
+        await self._store.requests.get(request_id, principal)
+        ok = await self._store.requests.transition(request_id, ["BLOCKED"], job_state="PENDING", scheduled_at=utcnow())
+        if ok:
+            self._waker.wake()
+        return ok
 
     async def vote(self, principal: Principal, request_id: str, task_type: str, decision: str,
                    comments: str) -> ApprovalRecord:

@@ -159,6 +159,7 @@ class Scheduler:
         active = await store.requests.active_counts()
         by_user: dict[str, int] | None = None
         by_org: dict[str, int] | None = None
+        by_group: dict[str, int] | None = None
         startable: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]] = []
         for request in due:
             try:
@@ -178,6 +179,12 @@ class Scheduler:
                 await self._not_ready(request, f"{active.get(key, 0)} of {limit} allowed requests of "
                                                f"{request['job_type']} are running")
                 continue
+            group = request.get("job_group") or ""
+            if group and spec.group_concurrency > 0:
+                by_group = by_group if by_group is not None else await store.requests.active_counts_by("job_group")
+                if by_group.get(group, 0) >= spec.group_concurrency:
+                    await self._not_ready(request, f"{spec.group_concurrency} requests of group {group} are running")
+                    continue
             if request.get("user_id"):
                 user_limit = await self._limit("user", request["user_id"])
                 if user_limit > 0:
@@ -210,6 +217,8 @@ class Scheduler:
                     continue
                 free[first] -= 1
             active[key] = active.get(key, 0) + 1
+            if by_group is not None and group:
+                by_group[group] = by_group.get(group, 0) + 1
             if by_user is not None and request.get("user_id"):
                 by_user[request["user_id"]] = by_user.get(request["user_id"], 0) + 1
             if by_org is not None and request.get("organization_id"):

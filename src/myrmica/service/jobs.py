@@ -278,6 +278,10 @@ class JobService:
         """A PENDING request scheduled for later is due now."""
         return RequestRecord.from_row(await self._control.trigger(principal, request_id))
 
+    async def release(self, principal: Principal, request_id: str) -> bool:
+        """A BLOCKED request (held by an unmet dependency) is due now; False when it was not BLOCKED."""
+        return await self._control.release(principal, request_id)
+
     async def vote(self, principal: Principal, request_id: str, task_type: str, decision: str,
                    comments: str = "") -> ApprovalRecord:
         """APPROVED or REJECTED on a task awaiting manual approval."""

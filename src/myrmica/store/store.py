@@ -16,6 +16,7 @@ from myrmica.store.job_configs import JobConfigRepository
 from myrmica.store.leases import LeaseRepository
 from myrmica.store.logs import LogRepository
 from myrmica.store.requests import RequestRepository
+from myrmica.store.strait import StraitRepository
 from myrmica.store.webhooks import WebhookRepository
 
 
@@ -33,6 +34,7 @@ class Store:
         self.approvals = ApprovalRepository(db)
         self.leases = LeaseRepository(db)
         self.webhooks = WebhookRepository(db, box)
+        self.strait = StraitRepository(db)
 
     @property
     def backend(self) -> str:

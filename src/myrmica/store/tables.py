@@ -327,3 +327,54 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     Index("ix_webhook_deliveries_source", "source"),
 )
+
+# The Strait dialect (0007). A Strait job is a core definition (its configuration in the definition's
+# dialect settings); these rows hold what the core has no column for: the slug (unique per project),
+# a run's trigger facts (payload hash, idempotency key, TTL, tags), the dedup claims and dependencies.
+strait_jobs = Table(
+    "strait_jobs", metadata, _id(),
+    Column("owner_key", String(64), nullable=False),
+    Column("slug", String(128), nullable=False),
+    Column("job_type", String(100), nullable=False),
+    Column("tags", Text, nullable=False, default="{}"),  # canonical JSON (sorted keys), for the tag filter
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("owner_key", "slug"),
+    Index("ix_strait_jobs_owner_created", "owner_key", "created_at"),
+)
+
+strait_runs = Table(
+    "strait_runs", metadata,
+    Column("request_id", String(26), primary_key=True),
+    Column("job_id", String(26), nullable=False),
+    Column("owner_key", String(64), nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("idempotency_key", String(256), nullable=True),
+    Column("concurrency_key", String(256), nullable=False, default=""),
+    Column("dependency_key", String(256), nullable=True),  # the payload's top-level "dependency_key"
+    Column("info", JSON, nullable=False),  # tags, metadata, triggered_by, batch_id, job_version(_id), created_by
+    Column("scheduled_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_strait_runs_job_created", "job_id", "created_at"),
+    Index("ix_strait_runs_expires_at", "expires_at"),
+)
+
+# One row per (job, canonical payload): the run a trigger within the job's dedup window returns. A claim
+# is an insert, or an update of a claim older than the window, in one statement (race-safe across queens).
+strait_dedup = Table(
+    "strait_dedup", metadata,
+    Column("job_id", String(26), primary_key=True),
+    Column("payload_hash", String(64), primary_key=True),
+    Column("request_id", String(26), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+strait_dependencies = Table(
+    "strait_dependencies", metadata, _id(),
+    Column("job_id", String(26), nullable=False),
+    Column("depends_on_job_id", String(26), nullable=False),
+    Column("condition", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_strait_dependencies_job_id", "job_id"),
+    Index("ix_strait_dependencies_depends_on_job_id", "depends_on_job_id"),
+)
