@@ -55,8 +55,17 @@ class StraitJob:
         config["enabled"] = not self.definition.disabled
         return {"id": self.id, "project_id": self.project_id, **config, "version": self.version,
                 "version_id": self.meta.get("version_id", ""), "created_by": self.meta.get("created_by", ""),
-                "updated_by": self.meta.get("updated_by", ""), "created_at": self.meta.get("created_at"),
+                "updated_by": self.meta.get("updated_by", ""), "created_at": _when(self.meta.get("created_at")),
                 "updated_at": self.definition.created_at}
+
+
+def _when(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def actor(principal: Principal) -> str:

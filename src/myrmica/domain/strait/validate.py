@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -30,6 +30,9 @@ RETRY_STRATEGIES = ("exponential", "linear", "fixed", "custom")
 VERSION_POLICIES = ("pin", "latest", "minor")
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_TIMEOUT_SECS = 300
+# scheme://[userinfo@](host|[v6])[:port][/path][?query][#fragment] (RFC 3986, http and https only)
+_URL = re.compile(r"(?i:https?)://(?:[^@/?#\s]*@)?(?:\[(?P<host6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/?#\s\[\]@]+))"
+                  r"(?::(?P<port>\d{1,5}))?(?:[/?#]\S*)?")
 BLOCKED_HOSTS = frozenset({"localhost", "metadata.google.internal", "metadata", "169.254.169.254"})
 
 # The configuration fields (what create and update take), with their defaults. The job's own fields
@@ -134,14 +137,13 @@ def check_url(value: Any, field: str, *, required: bool = False, allow_private: 
     text = _text(value, field, MAX_URL, required=required)
     if not text:
         return ""
-    try:
-        parts = urlsplit(text)
-        host = (parts.hostname or "").lower()
-        port = parts.port
-    except ValueError:
-        raise bad(f"{field} must be a valid URL", field) from None
-    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in text):
+    match = _URL.fullmatch(text)
+    if match is None or any(c.isspace() for c in text):
         raise bad(f"{field} must be an http or https URL", field)
+    host = (match["host6"] or match["host"] or "").lower()
+    port = int(match["port"]) if match["port"] else None
+    if not host or (port is not None and not 0 < port < 65536):
+        raise bad(f"{field} must be a valid URL", field)
     if allow_private or host in allowed_hosts or (port is not None and f"{host}:{port}" in allowed_hosts):
         return text
     if host in BLOCKED_HOSTS or host.endswith(".localhost") or _literal_private(host):
