@@ -11,6 +11,7 @@ from typing import Any
 from platformdirs import user_cache_path, user_data_dir
 
 from myrmica.ant.executors.docker_options import DockerOptions, parse_image_map
+from myrmica.ant.executors.egress import EgressGuard
 from myrmica.ant.executors.sandbox import MODES as SANDBOX_MODES
 from myrmica.ant.executors.sandbox import SandboxSettings
 from myrmica.domain.documents import load_yaml
@@ -38,7 +39,7 @@ class Settings:
     embedded_ant_process: bool = True  # without a broker, run the embedded ant in a child process
     ant_methods: tuple[str, ...] = (
         "SHELL", "HTTP_GET", "HTTP_POST_FORM", "HTTP_POST_JSON", "HTTP_PUT_FORM", "HTTP_PUT_JSON",
-        "HTTP_DELETE", "DOCKER",
+        "HTTP_DELETE", "HTTP_ENDPOINT", "DOCKER",
     )
     ant_tags: tuple[str, ...] = ()
     ant_id: str = ""  # the embedded ant's name; default "embedded-ant", or host and port with a broker
@@ -241,6 +242,10 @@ def tork_prefix(value: str) -> str:
     if text == "/api" or text.startswith("/api/"):
         raise ConfigError(f"tork_prefix {value!r}: /api is the native API's")
     return text
+
+
+def http_guard(settings: Settings) -> EgressGuard:
+    return EgressGuard.of(settings.http_allow_private, settings.http_allowed_hosts)
 
 
 def docker_options(settings: Settings) -> DockerOptions:

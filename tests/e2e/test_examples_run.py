@@ -46,7 +46,8 @@ PLACEHOLDER = "https://jsonplaceholder.typicode.com"
 @pytest.fixture
 def server_settings(server_settings: Settings) -> Settings:
     # The examples route their tasks by tag: builder and pulsar, plus the Language param of shell_build.
-    return dataclasses.replace(server_settings, ant_tags=("builder", "pulsar", "go"))
+    # Their HTTP tasks call the local stub: 127.0.0.1 is on the test allow-list (refused by default).
+    return dataclasses.replace(server_settings, ant_tags=("builder", "pulsar", "go"), http_allowed_hosts=("127.0.0.1",))
 
 
 @pytest.fixture

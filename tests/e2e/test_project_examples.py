@@ -5,6 +5,7 @@ These are the files the README's tour uses, so a fresh clone can follow it line 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from myrmica.config import Settings
 from tests.support.examples import PROJECT_EXAMPLES
 from tests.support.http_stub import HttpStub, http_stub
 from tests.support.jobs import (
@@ -35,6 +37,12 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
 
 def example(name: str) -> str:
     return (EXAMPLES / name).read_text()
+
+
+@pytest.fixture
+def server_settings(server_settings: Settings) -> Settings:
+    # http.yaml calls the local stub: 127.0.0.1 is on the test allow-list (refused by default).
+    return dataclasses.replace(server_settings, http_allowed_hosts=("127.0.0.1",))
 
 
 @pytest.fixture

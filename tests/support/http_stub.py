@@ -29,18 +29,25 @@ class HttpStub:
 
 
 @contextmanager
-def http_stub(statuses: list[int] | None = None) -> Iterator[HttpStub]:
+def http_stub(statuses: list[int] | None = None, *, hang: frozenset[str] = frozenset()) -> Iterator[HttpStub]:
     """Answers GET/PUT/DELETE with 200 and POST with 201, always a small JSON object; records each call.
 
-    With ``statuses``, the calls are answered with those statuses in turn (429, 503, …), then as usual."""
+    With ``statuses``, the calls are answered with those statuses in turn (429, 503, …), then as usual.
+    A call to a path in ``hang`` is recorded and never answered (until the stub closes): a timeout."""
     stub = HttpStub(url="")
     lock = threading.Lock()
     script = list(statuses or [])
+    released = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self, status: int) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if self.path in hang:
+                with lock:
+                    stub.seen.append(Seen(self.command, self.path, body, dict(self.headers.items()), 0))
+                released.wait(30)
+                return
             with lock:
                 if script:
                     status = script.pop(0)
@@ -70,11 +77,12 @@ def http_stub(statuses: list[int] | None = None) -> Iterator[HttpStub]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     stub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield stub
     finally:
+        released.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)

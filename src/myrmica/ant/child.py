@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from myrmica.ant.executors.docker_options import DockerOptions
+from myrmica.ant.executors.egress import EgressGuard
 from myrmica.ant.executors.factory import build_executors
 from myrmica.ant.executors.sandbox import Sandbox
 from myrmica.ant.worker import Ant
@@ -32,13 +33,16 @@ async def run_child(fd: int, config: dict[str, Any]) -> None:
     side = PipeAntSide(reader, writer)
     ant_id = str(config["ant_id"])
     docker: dict[str, Any] = config.get("docker") or {}
+    http: dict[str, Any] = config.get("http") or {}
     executors = build_executors(config["methods"], work_root=Path(config["work_root"]), ant_id=ant_id,
                                 max_log_bytes=int(config["max_log_bytes"]),
                                 max_timeout_secs=float(config["max_timeout_secs"]),
                                 docker=DockerOptions.from_settings(docker.get("host", ""),
                                                                    tuple(docker.get("image_map", ())),
                                                                    tuple(docker.get("bind_allowed", ()))),
-                                sandbox=Sandbox.from_config(config.get("sandbox")))
+                                sandbox=Sandbox.from_config(config.get("sandbox")),
+                                http_guard=EgressGuard.of(bool(http.get("allow_private")),
+                                                          list(http.get("allowed_hosts") or ())))
     ant = Ant(ant_id, side, executors, capacity=int(config["capacity"]), tags=config["tags"], embedded=True,
               work_root=Path(config["work_root"]), keep_work_seconds=float(config["keep_work_seconds"]))
     loop = asyncio.get_running_loop()

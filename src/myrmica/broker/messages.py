@@ -59,6 +59,8 @@ class TaskRequest:
     host_network: bool = False  # DOCKER: the host's network instead of none
     output_file_env: str = ""  # SHELL: this env var names a fresh file whose content becomes the result
     files: dict[str, str] = field(default_factory=dict)  # SHELL: written read-only into the working dir
+    body: str = ""  # HTTP_ENDPOINT: what is POSTed (the run's payload as JSON)
+    fallback_url: str = ""  # HTTP_ENDPOINT: where the call goes when the url fails transiently
     reply_to: str = ""  # the queen that dispatched it
 
     def to_dict(self) -> dict[str, Any]:

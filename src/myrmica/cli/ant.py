@@ -15,6 +15,7 @@ import typer
 from platformdirs import user_data_dir
 
 from myrmica.ant.executors.docker_options import DockerOptions
+from myrmica.ant.executors.egress import EgressGuard
 from myrmica.ant.executors.sandbox import Sandbox, SandboxSettings, SandboxUnavailable, resolve
 from myrmica.cli.output import err_console
 from myrmica.security.private_files import credentials_path
@@ -22,7 +23,7 @@ from myrmica.security.private_files import credentials_path
 log = logging.getLogger("myrmica.ant")
 
 RUNNABLE = ("SHELL", "HTTP_GET", "HTTP_POST_FORM", "HTTP_POST_JSON", "HTTP_PUT_FORM", "HTTP_PUT_JSON", "HTTP_DELETE",
-            "DOCKER")
+            "HTTP_ENDPOINT", "DOCKER")
 
 
 def _split(text: str) -> list[str]:
@@ -31,13 +32,15 @@ def _split(text: str) -> list[str]:
 
 async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[str], capacity: int,
                   work_dir: Path, drain_seconds: float, keep_work_hours: float = 24.0,
-                  docker: DockerOptions | None = None, sandbox: Sandbox | None = None) -> None:
+                  docker: DockerOptions | None = None, sandbox: Sandbox | None = None,
+                  http_guard: EgressGuard | None = None) -> None:
     from myrmica.ant.executors.factory import build_executors
     from myrmica.ant.worker import Ant
     from myrmica.broker.redis import RedisBroker
 
     broker = RedisBroker(broker_url)
-    executors = build_executors(methods, work_root=work_dir, ant_id=ant_id, docker=docker, sandbox=sandbox)
+    executors = build_executors(methods, work_root=work_dir, ant_id=ant_id, docker=docker, sandbox=sandbox,
+                                http_guard=http_guard)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -96,6 +99,13 @@ def ant(
     sandbox_hide: Annotated[str, typer.Option(
         help="Comma-separated host paths sandboxed tasks must not see (besides Myrmica's default data directory, "
              "the CLI's credentials and the Docker socket).", envvar="MYRMICA_SANDBOX_HIDE")] = "",
+    http_allow_private: Annotated[bool, typer.Option(
+        "--http-allow-private/--no-http-allow-private",
+        help="Whether HTTP tasks may reach private, loopback and link-local addresses.",
+        envvar="MYRMICA_HTTP_ALLOW_PRIVATE")] = False,
+    http_allowed_hosts: Annotated[str, typer.Option(
+        help="Comma-separated hosts (host or host:port) HTTP tasks may reach even when private.",
+        envvar="MYRMICA_HTTP_ALLOWED_HOSTS")] = "",
 ) -> None:
     """Run a standalone worker: register with the queens through Redis and run the tasks they send."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -133,11 +143,12 @@ def ant(
         log.error("refusing to start: %s", exc)
         raise typer.Exit(2) from exc
     (log.info if confined is not None else log.warning)("ant %s: %s", name, line)
+    guard = EgressGuard.of(http_allow_private, _split(http_allowed_hosts))
     try:
         import uvloop
 
         uvloop.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours,
-                           docker, confined))
+                           docker, confined, guard))
     except ImportError:
         asyncio.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours,
-                            docker, confined))
+                            docker, confined, guard))

@@ -193,6 +193,34 @@ class WebhookSpec(_Model):
     query: dict[str, Any] = Field(default_factory=dict)
 
 
+class EndpointSpec(_Model):
+    """An HTTP_ENDPOINT task's call (Strait's execution mode ``http``, usable from any dialect): the
+    request param ``payload_param`` is POSTed as JSON to the task's ``url``; on a transient failure
+    (timeout, no connection, 429, 5xx) the same call goes to ``fallback_url`` within the attempt's
+    deadline. Retries (the task's ``retry``) wait by ``retry_strategy`` (domain/retry.py)."""
+
+    fallback_url: Text = ""
+    payload_param: str = "payload"
+    job_id: Text = ""  # sent as X-Job-ID; default the job type
+    retry_strategy: str = "exponential"
+    retry_delays_secs: list[float] = Field(default_factory=list)
+
+    @field_validator("retry_strategy", mode="after")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        value = value.strip().lower() or "exponential"
+        if value not in ("exponential", "linear", "fixed", "custom"):
+            raise ValueError("must be exponential, linear, fixed, or custom")
+        return value
+
+    @field_validator("retry_delays_secs", mode="after")
+    @classmethod
+    def _delays(cls, value: list[float]) -> list[float]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("retry delays must be positive")
+        return value
+
+
 class NotifyTarget(_Model):
     recipients: StringList = Field(default_factory=list)
     when: str = "always"
@@ -245,6 +273,7 @@ class TaskDefinition(_Model):
     messaging_reply_queue: Text = ""
     approval_policy: ApprovalPolicy | None = None
     webhook: WebhookSpec | None = None
+    endpoint: EndpointSpec | None = None  # HTTP_ENDPOINT: fallback, payload, retry strategy
     resources: Any = None
     working_dir: Text = ""
     artifacts_dir: Text = ""

@@ -15,6 +15,7 @@ class TaskMethod(StrEnum):
     HTTP_PUT_FORM = "HTTP_PUT_FORM"
     HTTP_PUT_JSON = "HTTP_PUT_JSON"
     HTTP_DELETE = "HTTP_DELETE"
+    HTTP_ENDPOINT = "HTTP_ENDPOINT"  # POST a request's payload to an endpoint; its answer is the result
     WEBSOCKET = "WEBSOCKET"
     MESSAGING = "MESSAGING"
     FORK_JOB = "FORK_JOB"

@@ -15,6 +15,7 @@ The delay before a retry is chosen in this order:
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from myrmica.domain.definition_model import BackoffPolicy, JobDefinitionSpec, TaskDefinition
 
@@ -51,7 +52,10 @@ def _delay(
 
 
 def task_retry_delay(task: TaskDefinition, attempt: int, rng: random.Random) -> float:
-    """Seconds to wait before retrying ``task`` (see the module docstring)."""
+    """Seconds to wait before retrying ``task`` (see the module docstring); an HTTP_ENDPOINT task's by its
+    endpoint's ``retry_strategy``."""
+    if task.endpoint is not None:
+        return strategy_delay(task.endpoint.retry_strategy, attempt + 1, task.endpoint.retry_delays_secs, rng)
     return _delay(task.retry_backoff_policy, task.delay_between_retries, attempt, rng, TASK_DEFAULT_DELAY)
 
 
@@ -69,3 +73,36 @@ def full_restart(hard: bool, hard_reset_after_retries: int, retried: int) -> boo
     if hard:
         return True
     return hard_reset_after_retries > 0 and retried % (hard_reset_after_retries + 1) == 0
+
+
+# --- Strait's retry strategies (spec/strait.md §8), for HTTP_ENDPOINT tasks -----------------------
+
+RETRY_STRATEGIES = ("exponential", "linear", "fixed", "custom")
+STRATEGY_BASE_SECS = 1.0
+STRATEGY_FLOOR_SECS = 1.0
+STRATEGY_CAP_SECS = 3600.0
+STRATEGY_JITTER = 0.2
+
+
+def strategy_base(strategy: str, retry: int, delays_secs: Sequence[float] = ()) -> float:
+    """The delay before retry number ``retry`` (1-based) without jitter, before the floor and the cap:
+    ``exponential`` 1, 2, 4, 8 … s; ``linear`` 1, 2, 3 … s; ``fixed`` 1 s; ``custom`` the list's entry
+    (its last one once the retries outnumber it; an empty list means exponential)."""
+    n = max(retry, 1)
+    if strategy == "custom" and delays_secs:
+        return float(delays_secs[min(n, len(delays_secs)) - 1])
+    if strategy == "linear":
+        return STRATEGY_BASE_SECS * n
+    if strategy == "fixed":
+        return STRATEGY_BASE_SECS
+    if n > 64:  # 2**63 s is past any cap
+        return STRATEGY_CAP_SECS
+    return STRATEGY_BASE_SECS * 2.0 ** (n - 1)
+
+
+def strategy_delay(strategy: str, retry: int, delays_secs: Sequence[float], rng: random.Random) -> float:
+    """Seconds to wait before retry number ``retry`` (1-based): :func:`strategy_base` capped at 1 h, with a
+    uniform ±20 % jitter, never below 1 s (nor above the cap)."""
+    base = min(strategy_base(strategy, retry, delays_secs), STRATEGY_CAP_SECS)
+    jittered = base * (1.0 + rng.uniform(-STRATEGY_JITTER, STRATEGY_JITTER))
+    return min(max(jittered, STRATEGY_FLOOR_SECS), STRATEGY_CAP_SECS)

@@ -117,6 +117,17 @@ class ErrorCode:
     ERR_ANT_LOST = "ERR_ANT_LOST"  # the ant running the task vanished mid-task
     ERR_TEMPLATE = "ERR_TEMPLATE"  # a template failed to render at run time
     ERR_JOB_OUTPUT = "ERR_JOB_OUTPUT"  # the job's ``output`` (expr templates) failed to render at completion
+    # HTTP_ENDPOINT failures, by class (ant/executors/endpoint.py); the first three are never retried.
+    ERR_ENDPOINT_CLIENT = "ERR_ENDPOINT_CLIENT"  # a 4xx other than 401, 403, 429
+    ERR_ENDPOINT_AUTH = "ERR_ENDPOINT_AUTH"  # 401 or 403
+    ERR_ENDPOINT_REFUSED = "ERR_ENDPOINT_REFUSED"  # the target is private, loopback or link-local (SSRF guard)
+    ERR_ENDPOINT_RATE_LIMITED = "ERR_ENDPOINT_RATE_LIMITED"  # 429
+    ERR_ENDPOINT_SERVER = "ERR_ENDPOINT_SERVER"  # 5xx
+    ERR_ENDPOINT_CONNECTION = "ERR_ENDPOINT_CONNECTION"  # refused, reset, no such host
+    # Ends decided outside the executor (SDK callbacks and the run reaper, queen/run_reaper.py).
+    ERR_SDK_FAILED = "ERR_SDK_FAILED"  # the run's own code reported a failure (SDK fail)
+    ERR_HEARTBEAT_LOST = "ERR_HEARTBEAT_LOST"  # an SDK heartbeat went stale
+    ERR_RUN_EXPIRED = "ERR_RUN_EXPIRED"  # still waiting to start when its expires_at passed
 
     @classmethod
     def all(cls) -> frozenset[str]:

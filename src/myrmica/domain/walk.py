@@ -42,7 +42,9 @@ CANCELLED = "CANCELLED"
 # Retrying these is pointless or wrong: the job is over, re-queued, or a person said no.
 _NO_RETRY = frozenset(
     {ErrorCode.ERR_FATAL, ErrorCode.ERR_JOB_CANCELLED, ErrorCode.ERR_RESTART_JOB,
-     ErrorCode.ERR_MANUAL_REJECTION}
+     ErrorCode.ERR_MANUAL_REJECTION,
+     # An endpoint's permanent answers: trying again gets the same one.
+     ErrorCode.ERR_ENDPOINT_CLIENT, ErrorCode.ERR_ENDPOINT_AUTH, ErrorCode.ERR_ENDPOINT_REFUSED}
 )
 # on_exit_code keys that name a state, not an exit code.
 _STATE_KEYS = frozenset(str(state) for state in TaskState) | {"PAUSE_JOB"}

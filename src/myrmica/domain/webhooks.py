@@ -38,14 +38,23 @@ DELIVERED = "DELIVERED"  # a 2xx came back
 FAILED = "FAILED"  # a status that is not retried, or the attempts ran out
 STATES = (PENDING, SENDING, DELIVERED, FAILED)
 
+# Strait's completion webhooks (spec/strait.md §7): 3 attempts, 5 s then 25 s apart, retried only on
+# no answer and 5xx (never on a 4xx), each attempt signed at send time.
+STRAIT_V1 = "strait-v1"
+STRAIT_POLICY_ARGS: dict[str, Any] = {"attempts": 3, "timeout_secs": 10.0, "backoff_secs": 5.0,
+                                      "max_backoff_secs": 1800.0, "backoff": "power",
+                                      "retry_statuses": frozenset(range(500, 600))}
+SIGNATURE_TOLERANCE_SECS = 300
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5  # every attempt, the first one included
     timeout_secs: float = 5.0  # per attempt
-    backoff_secs: float = 2.0  # the wait before attempt n+1 is backoff_secs × n ...
+    backoff_secs: float = 2.0  # the wait before attempt n+1 is backoff_secs × n (``power``: backoff_secs ** n) ...
     max_backoff_secs: float = 3600.0  # ... at most this
     retry_statuses: frozenset[int] = RETRY_STATUSES
+    backoff: str = "linear"  # linear | power
 
     def __post_init__(self) -> None:
         if not 1 <= self.attempts <= MAX_ATTEMPTS:
@@ -54,6 +63,8 @@ class RetryPolicy:
             raise ValidationError("a webhook's timeout must be more than 0 and at most 300 seconds", field="timeout")
         if self.backoff_secs < 0 or self.max_backoff_secs < 0:
             raise ValidationError("a webhook's backoff may not be negative", field="backoff")
+        if self.backoff not in ("linear", "power"):
+            raise ValidationError("a webhook's backoff must be linear or power", field="backoff")
 
     def retryable(self, status: int | None) -> bool:
         """Whether an attempt that got ``status`` (None: no answer — a network error or a timeout) is tried again."""
@@ -61,18 +72,25 @@ class RetryPolicy:
 
     def delay_after(self, attempt: int) -> float:
         """Seconds to wait after attempt number ``attempt`` (1-based) failed."""
+        if self.backoff == "power":
+            try:
+                return min(self.backoff_secs ** attempt, self.max_backoff_secs)
+            except OverflowError:
+                return self.max_backoff_secs
         return min(self.backoff_secs * attempt, self.max_backoff_secs)
 
     def to_json(self) -> dict[str, Any]:
         return {"attempts": self.attempts, "timeout_secs": self.timeout_secs, "backoff_secs": self.backoff_secs,
-                "max_backoff_secs": self.max_backoff_secs, "retry_statuses": sorted(self.retry_statuses)}
+                "max_backoff_secs": self.max_backoff_secs, "retry_statuses": sorted(self.retry_statuses),
+                "backoff": self.backoff}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RetryPolicy:
         return cls(attempts=int(data.get("attempts", 5)), timeout_secs=float(data.get("timeout_secs", 5.0)),
                    backoff_secs=float(data.get("backoff_secs", 2.0)),
                    max_backoff_secs=float(data.get("max_backoff_secs", 3600.0)),
-                   retry_statuses=frozenset(int(s) for s in data.get("retry_statuses", RETRY_STATUSES)))
+                   retry_statuses=frozenset(int(s) for s in data.get("retry_statuses", RETRY_STATUSES)),
+                   backoff=str(data.get("backoff", "linear")))
 
 
 @dataclass(frozen=True)
@@ -84,9 +102,13 @@ class WebhookCall:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     source: str = ""  # what it is about (a request id), for reading deliveries back
     event: str = ""  # what happened (``job.StateChange``), for reading deliveries back
+    signature: str = ""  # how each attempt is signed at send time: "" (not) or STRAIT_V1
+    signing_secret: str = ""  # stored encrypted
 
     def __post_init__(self) -> None:
         check_url(self.url)
+        if self.signature not in ("", STRAIT_V1):
+            raise ValidationError(f"unknown webhook signature scheme {self.signature!r}", field="signature")
         if self.method not in METHODS:
             raise ValidationError(f"a webhook's method must be one of {', '.join(METHODS)}", field="method")
         if len(self.body.encode()) > MAX_BODY:
@@ -114,3 +136,27 @@ def hmac_signature(secret: str, timestamp: str, body: str) -> str:
     (for dialects whose webhooks are signed)."""
     digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"sha256={digest}"
+
+
+def strait_signature(secret: str, timestamp: str, body: bytes | str) -> str:
+    """``v1=<hex>``: HMAC-SHA256 keyed by ``secret`` over ``timestamp.body`` (Strait's X-Strait-Signature)."""
+    raw = body.encode() if isinstance(body, str) else body
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    return f"v1={digest}"
+
+
+def strait_headers(secret: str, body: str, now_epoch: float) -> dict[str, str]:
+    """The signature headers of one attempt sent at ``now_epoch``."""
+    timestamp = str(int(now_epoch))
+    signature = strait_signature(secret, timestamp, body)
+    return {"X-Strait-Timestamp": timestamp, "X-Strait-Signature": signature, "X-Webhook-Signature": signature}
+
+
+def verify_strait_signature(secret: str, timestamp: str, body: bytes, signature: str, *, now_epoch: float,
+                            tolerance_secs: float = SIGNATURE_TOLERANCE_SECS) -> bool:
+    """What a receiver checks: the signature (in constant time) and the timestamp's age."""
+    try:
+        age = abs(now_epoch - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance_secs and hmac.compare_digest(strait_signature(secret, timestamp, body), signature)

@@ -22,8 +22,10 @@ from myrmica.domain.variables import builtin_variables, task_variables, template
 from myrmica.domain.walk import Outcome, apply_exit_code_override, is_skipped, should_retry_task
 from myrmica.ids import new_id
 from myrmica.queen.context import RESULTS, RunContext
+from myrmica.queen.endpoint_calls import endpoint_fields
 from myrmica.queen.ports import ChildWork, QueenTasks, RunTools
 from myrmica.queen.render import RenderError, expr_env, render_expr_task, render_task
+from myrmica.security.run_tokens import RUN_TOKEN_PURPOSE
 
 log = logging.getLogger("myrmica.queen.tasks")
 
@@ -66,6 +68,7 @@ class TaskRunner:
         self.in_flight: dict[str, tuple[int, str]] = {}  # task execution id → (attempt, ant id) on an ant now
         self._unsaved: dict[str, Any] | None = None  # a new task's row, not stored until it has an ant
         self.held_end: HeldEnd | None = None
+        self._previous_errors: dict[str, str] = {}  # task execution id → its last failed attempt's error
 
     # --- variables ------------------------------------------------------------------------------
 
@@ -311,6 +314,7 @@ class TaskRunner:
                     continue
             if should_retry_task(outcome, attempt, task) and composite_kind(task) is None:
                 delay = task_retry_delay(task, attempt, self.tools.rng)
+                self._previous_errors[row["id"]] = self.run.hide_secrets(outcome.error_message)
                 self.tools.logs.system(self.run.request_id, row["id"], task.task_type,
                                         f"attempt {attempt + 1} failed ({outcome.error_code} exit {outcome.exit_code});"
                                         f" retrying in {delay:.2f}s")
@@ -405,6 +409,8 @@ class TaskRunner:
             result: TaskResult | None = None
             try:
                 request = self.task_request(task, row, attempt, dict(work.variables) if work is not None else None)
+                if task.execution_method == TaskMethod.HTTP_ENDPOINT:
+                    await self._endpoint_call(request, task, row, attempt)
                 self.in_flight[row["id"]] = (attempt, ant_id)
                 if self._unsaved is row:  # with its ant: another queen adopting this request must find it
                     await self._save_unsaved(row, ant_id=ant_id)
@@ -444,6 +450,20 @@ class TaskRunner:
             host_network=str(task.host_network).strip().lower() in ("true", "yes", "1", "host")
             or task.network_mode.strip().lower() == "host",
             output_file_env=task.output_file_env, files=dict(task.files))
+
+    async def _endpoint_call(self, request: TaskRequest, task: TaskDefinition, row: dict[str, Any],
+                             attempt: int) -> None:
+        """An HTTP_ENDPOINT attempt's payload, headers and run token (queen/endpoint_calls.py)."""
+        checkpoint = None
+        if attempt > 0:
+            signals = await self.tools.store.run_signals.get(self.run.request_id)
+            if signals is not None and signals.get("checkpoint") is not None and signals.get("checkpoint_at"):
+                checkpoint = (str(signals["checkpoint"]), signals["checkpoint_at"])
+        fields = endpoint_fields(request_id=self.run.request_id, job_type=self.run.job_type, task=task,
+                                 attempt=attempt, params=self.run.params, timeout_secs=request.timeout_secs,
+                                 token_key=self.tools.store.box.derived_key(RUN_TOKEN_PURPOSE),
+                                 previous_error=self._previous_errors.get(row["id"], ""), checkpoint=checkpoint)
+        request.headers, request.body, request.fallback_url = fields["headers"], fields["body"], fields["fallback_url"]
 
     async def cancel_current(self) -> None:
         """Stop every attempt of this request on an ant (the task, or a composite's children)."""

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from myrmica.clock import utcnow
-from myrmica.domain.webhooks import DELIVERED, FAILED, PENDING, WebhookCall
+from myrmica.domain.webhooks import DELIVERED, FAILED, PENDING, STRAIT_V1, WebhookCall, strait_headers
 from myrmica.store.outage import OutageLog
 from myrmica.store.webhooks import Delivery, WebhookRepository
 
@@ -113,10 +113,16 @@ class WebhookSender:
         attempt = delivery.attempts + 1
         status: int | None = None
         error = ""
+        headers = dict(call.headers)
+        if call.signature == STRAIT_V1:
+            headers.update(strait_headers(call.signing_secret, call.body, self._now().timestamp()))
+            headers.update({"X-Strait-Delivery-ID": delivery.id,
+                            "X-Strait-Attempt": f"{attempt}/{call.policy.attempts}",
+                            "X-Strait-Idempotency-Key": f"{delivery.id}:{attempt}"})
         async with self._slots:
             try:
                 response = await self._http().request(
-                    call.method, call.url, content=call.body.encode(), headers=dict(call.headers),
+                    call.method, call.url, content=call.body.encode(), headers=headers,
                     timeout=call.policy.timeout_secs)
                 status = response.status_code
                 if not 200 <= status < 300:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -19,6 +20,12 @@ MASK = "****"
 class SecretBox:
     def __init__(self, key_material: str) -> None:
         self._aead = AESGCM(hashlib.sha256(key_material.encode()).digest())
+        self._material = key_material.encode()
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (e.g. signing run tokens) derived from the secret key: HMAC-SHA256 of the
+        purpose, so no two uses share a key and the encryption key itself never leaves this object."""
+        return hmac.new(self._material, f"myrmica:{purpose}".encode(), hashlib.sha256).digest()
 
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)

@@ -16,6 +16,7 @@ from myrmica.store.job_configs import JobConfigRepository
 from myrmica.store.leases import LeaseRepository
 from myrmica.store.logs import LogRepository
 from myrmica.store.requests import RequestRepository
+from myrmica.store.run_signals import RunSignalRepository
 from myrmica.store.strait import StraitRepository
 from myrmica.store.webhooks import WebhookRepository
 
@@ -35,6 +36,7 @@ class Store:
         self.leases = LeaseRepository(db)
         self.webhooks = WebhookRepository(db, box)
         self.strait = StraitRepository(db)
+        self.run_signals = RunSignalRepository(db, box, self.webhooks)
 
     @property
     def backend(self) -> str:

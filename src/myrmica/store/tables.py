@@ -324,8 +324,28 @@ webhook_deliveries = Table(
     Column("last_status", Integer, nullable=False, default=0),  # 0: no answer
     Column("last_error", Text, nullable=False, default=""),
     *_stamps(),
+    # One delivery per event (0008): a second store of the same key is a no-op.
+    Column("dedup_key", String(200), nullable=True),
+    Column("signing", Text, nullable=True),  # JSON {scheme, secret}, encrypted: each attempt is signed
     Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     Index("ix_webhook_deliveries_source", "source"),
+    Index("ux_webhook_deliveries_dedup_key", "dedup_key", unique=True),
+)
+
+# What a run's own code reported (SDK callbacks) and what its end owes (0008): one row per request.
+run_signals = Table(
+    "run_signals", metadata,
+    Column("request_id", String(26), primary_key=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+    Column("checkpoint", Text, nullable=True),  # JSON text, as the run sent it
+    Column("checkpoint_at", DateTime(timezone=True), nullable=True),
+    Column("progress", JSON, nullable=True),
+    Column("result", JSON, nullable=True),  # an SDK complete's result
+    Column("end_webhook", Text, nullable=True),  # JSON {url, secret, shape, ...}, encrypted
+    Column("end_notice", String(10), nullable=True),  # WANTED | SENT
+    *_stamps(),
+    Index("ix_run_signals_heartbeat_at", "heartbeat_at"),
+    Index("ix_run_signals_end_notice", "end_notice"),
 )
 
 # The Strait dialect (0007). A Strait job is a core definition (its configuration in the definition's

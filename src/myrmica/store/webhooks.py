@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from myrmica.clock import utcnow
 from myrmica.domain.webhooks import DELIVERED, FAILED, PENDING, SENDING, RetryPolicy, WebhookCall
@@ -42,24 +43,44 @@ class WebhookRepository:
         self._engine = engine
         self._box = box
 
-    async def add(self, call: WebhookCall, *, now: datetime | None = None) -> str:
+    async def add(self, call: WebhookCall, *, now: datetime | None = None, dedup_key: str | None = None) -> str:
+        """Store ``call``; with a ``dedup_key`` already stored, nothing is (the first one's id is returned)."""
+        async with self._engine.begin() as conn:
+            return await self.add_in(conn, call, now=now, dedup_key=dedup_key)
+
+    async def add_in(self, conn: Any, call: WebhookCall, *, now: datetime | None = None,
+                     dedup_key: str | None = None) -> str:
+        """``add`` within the caller's transaction."""
         moment = now or utcnow()
+        signing = self._box.encrypt(json.dumps({"scheme": call.signature, "secret": call.signing_secret})) \
+            if call.signature else None
         row = {"id": new_id(), "source": call.source[:100], "event": call.event[:100], "method": call.method,
                "url": call.url, "headers": self._box.encrypt(json.dumps(dict(call.headers))), "body": call.body,
                "policy": call.policy.to_json(), "state": PENDING, "attempts": 0, "next_attempt_at": moment,
                "lease_owner": None, "lease_expires_at": None, "last_status": 0, "last_error": "",
-               "created_at": moment, "updated_at": moment}
-        async with self._engine.begin() as conn:
+               "created_at": moment, "updated_at": moment, "dedup_key": dedup_key, "signing": signing}
+        if dedup_key is None:
             await conn.execute(table.insert(), row)
-        return str(row["id"])
+            return str(row["id"])
+        dialect = postgresql if self._engine.name == "postgresql" else sqlite
+        await conn.execute(dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=["dedup_key"]))
+        stored = (await conn.execute(select(table.c.id).where(table.c.dedup_key == dedup_key))).scalar()
+        return str(stored)
 
     def _delivery(self, row: dict[str, Any]) -> Delivery:
         try:
             headers = json.loads(self._box.decrypt(row["headers"]))
         except ValueError:
             headers = {}
+        signing: dict[str, Any] = {}
+        if row.get("signing"):
+            try:
+                signing = json.loads(self._box.decrypt(row["signing"]))
+            except ValueError:
+                signing = {}
         call = WebhookCall(url=row["url"], body=row["body"], headers=headers, method=row["method"],
-                           policy=RetryPolicy.from_json(row["policy"] or {}), source=row["source"], event=row["event"])
+                           policy=RetryPolicy.from_json(row["policy"] or {}), source=row["source"], event=row["event"],
+                           signature=str(signing.get("scheme") or ""), signing_secret=str(signing.get("secret") or ""))
         return Delivery(id=row["id"], call=call, state=row["state"], attempts=row["attempts"],
                         next_attempt_at=row["next_attempt_at"], last_status=row["last_status"],
                         last_error=row["last_error"])

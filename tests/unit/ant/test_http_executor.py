@@ -14,8 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from myrmica.ant.executors.egress import EgressGuard
 from myrmica.ant.executors.http import HttpExecutor
 from myrmica.broker.messages import TaskRequest, TaskResult
+
+LOCAL = EgressGuard.of(False, ["127.0.0.1"])  # the test allow-list: this test's servers only
 
 
 @dataclass
@@ -81,7 +84,7 @@ def echo_server() -> Iterator[EchoServer]:
 
 @pytest.fixture
 async def executor() -> AsyncIterator[HttpExecutor]:
-    async with HttpExecutor(ant_id="ant-h", ant_host="host-h") as executor:
+    async with HttpExecutor(ant_id="ant-h", ant_host="host-h", guard=LOCAL) as executor:
         yield executor
 
 
@@ -188,7 +191,7 @@ async def test_invalid_url_and_missing_url_fail(executor: HttpExecutor) -> None:
 
 
 async def test_body_is_bounded(echo_server: EchoServer) -> None:
-    async with HttpExecutor(max_body_bytes=6000) as executor:
+    async with HttpExecutor(max_body_bytes=6000, guard=LOCAL) as executor:
         log = Recorder()
         result = await run(executor, make_request("HTTP_GET", script=[f"{echo_server.url}/big"]), log)
     assert result.state == "COMPLETED"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from myrmica.ant.executors.base import Executor
 from myrmica.ant.executors.docker_options import DockerOptions, engine_answers
+from myrmica.ant.executors.egress import EgressGuard
 from myrmica.ant.executors.http import HttpExecutor
 from myrmica.ant.executors.sandbox import Sandbox
 from myrmica.ant.executors.shell import ShellExecutor
@@ -17,14 +18,15 @@ log = logging.getLogger("myrmica.ant")
 
 def build_executors(methods: Iterable[str], *, work_root: Path, ant_id: str, max_log_bytes: int = 10 * 1024 * 1024,
                     max_timeout_secs: float = 3600.0, docker: DockerOptions | None = None,
-                    sandbox: Sandbox | None = None) -> list[Executor]:
+                    sandbox: Sandbox | None = None, http_guard: EgressGuard | None = None) -> list[Executor]:
     """DOCKER is included only when the engine at ``docker.host`` answers now (else a warning says so).
-    SHELL tasks run in ``sandbox`` when one is given."""
+    SHELL tasks run in ``sandbox`` when one is given; HTTP tasks pass ``http_guard`` (default: private,
+    loopback and link-local targets refused)."""
     wanted = set(methods)
     executors: list[Executor] = [
         ShellExecutor(work_root, ant_id=ant_id, max_log_bytes=max_log_bytes, max_timeout_secs=max_timeout_secs,
                       sandbox=sandbox),
-        HttpExecutor(ant_id=ant_id, max_timeout_secs=max_timeout_secs),
+        HttpExecutor(ant_id=ant_id, max_timeout_secs=max_timeout_secs, guard=http_guard),
     ]
     if "DOCKER" in wanted:
         options = docker or DockerOptions()

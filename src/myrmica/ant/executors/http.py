@@ -5,6 +5,12 @@ as FAILED. The response body (bounded) is logged on stdout and kept in ``result.
 that gets no response (connection refused, DNS, invalid URL) is FAILED with exit code ``"-1"``.
 Timeout and cancel stop the request in flight: FAILED, exit code ``"-1"``, ERR_TASK_TIMED_OUT or
 ERR_JOB_CANCELLED.
+
+Every request (each redirect too) passes the SSRF guard first (ant/executors/egress.py): by default a
+private, loopback or link-local target is refused, FAILED with exit code ``"-1"``.
+
+``HTTP_ENDPOINT`` (an endpoint run: the payload POSTed, the answer the result, failures classified) is
+ant/executors/endpoint.py's, on this executor's client and guard.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from urllib.parse import urlencode
 import httpx
 
 from myrmica.ant.executors.base import LogCallback, mask
+from myrmica.ant.executors.egress import EgressGuard
+from myrmica.ant.executors.endpoint import run_endpoint
 from myrmica.ant.executors.shell import stringify
 from myrmica.broker.messages import TaskRequest, TaskResult
 
@@ -32,6 +40,7 @@ _METHODS: dict[str, tuple[str, str]] = {
     "HTTP_PUT_JSON": ("PUT", "json"),
     "HTTP_DELETE": ("DELETE", ""),
 }
+ENDPOINT = "HTTP_ENDPOINT"
 
 
 @dataclass
@@ -51,16 +60,20 @@ def _query(query: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 class HttpExecutor:
-    methods: frozenset[str] = frozenset(_METHODS)
+    methods: frozenset[str] = frozenset({*_METHODS, ENDPOINT})
 
     def __init__(self, *, ant_id: str = "", ant_host: str = "", max_body_bytes: int = 1024 * 1024,
-                 max_timeout_secs: float = 3600.0, client: httpx.AsyncClient | None = None) -> None:
+                 max_timeout_secs: float = 3600.0, client: httpx.AsyncClient | None = None,
+                 guard: EgressGuard | None = None) -> None:
         self.ant_id = ant_id
         self.ant_host = ant_host
         self.max_body_bytes = max_body_bytes
         self.max_timeout_secs = max_timeout_secs
+        self.guard = guard or EgressGuard()
         self._client = client
         self._own_client = client is None
+        if client is not None:
+            client.event_hooks["request"] = [*client.event_hooks.get("request", []), self.guard.check]
 
     async def aclose(self) -> None:
         """Close the HTTP client this executor created (a client passed in stays open)."""
@@ -77,7 +90,8 @@ class HttpExecutor:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             # No client-side timeout: the task's own deadline bounds every request.
-            self._client = httpx.AsyncClient(timeout=None, follow_redirects=True)
+            self._client = httpx.AsyncClient(timeout=None, follow_redirects=True,
+                                             event_hooks={"request": [self.guard.check]})
         return self._client
 
     def timeout_for(self, request: TaskRequest) -> float:
@@ -85,6 +99,10 @@ class HttpExecutor:
         return min(wanted, self.max_timeout_secs) if wanted > 0 else self.max_timeout_secs
 
     async def execute(self, request: TaskRequest, log: LogCallback, cancel: asyncio.Event) -> TaskResult:
+        if request.method == ENDPOINT:
+            return await run_endpoint(request, self._http(), timeout=self.timeout_for(request),
+                                      max_body_bytes=self.max_body_bytes, ant_id=self.ant_id,
+                                      ant_host=self.ant_host, cancel=cancel)
         started = time.time()
         result = TaskResult(request.request_id, request.task_execution_id, request.attempt, "COMPLETED",
                             ant_id=self.ant_id, ant_host=self.ant_host, started_at=started)
