@@ -6,9 +6,11 @@ dedup, execution windows, dependencies), runs, versions, health, cron and projec
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -394,3 +396,69 @@ def test_a_project_key_sees_only_its_project(server: LiveServer, api: httpx.Clie
                                              "endpoint_url": f"{stub.url}/m"})
         assert foreign.status_code == 403
     assert api.get(f"/v1/jobs/{mine.json()['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(("policy", "compatible", "follows"), [("pin", True, False), ("latest", False, True),
+                                                               ("minor", False, False), ("minor", True, True)])
+def test_the_version_policy_decides_which_version_a_waiting_run_runs(api: httpx.Client, stub: HttpStub,
+                                                                      policy: str, compatible: bool,
+                                                                      follows: bool) -> None:
+    job = new_job(api, stub, version_policy=policy)
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    run = api.post(f"/v1/jobs/{job['id']}/trigger", json={"scheduled_at": later}).json()
+    assert run["job_version"] == 1
+    patched = api.patch(f"/v1/jobs/{job['id']}", json={"timeout_secs": 7, "backwards_compatible": compatible})
+    assert patched.json()["version"] == 2
+    assert run_of(api, run["id"])["job_version"] == (2 if follows else 1)
+    api.delete(f"/v1/runs/{run['id']}")
+
+
+@pytest.fixture
+def gate() -> Iterator[tuple[str, list[str], threading.Event]]:
+    """An endpoint that holds every call until the event is set; the paths it holds, in order."""
+    held: list[str] = []
+    opened = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            held.append(self.path)
+            opened.wait(30)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", held, opened
+    finally:
+        opened.set()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_max_concurrency_per_key_holds_a_second_run_of_the_same_key(
+        api: httpx.Client, gate: tuple[str, list[str], threading.Event]) -> None:
+    url, held, opened = gate
+    response = api.post("/v1/jobs", json={"name": "keyed", "slug": f"k-{uuid.uuid4().hex[:8]}",
+                                          "endpoint_url": f"{url}/keyed", "max_concurrency_per_key": 1})
+    job = response.json()
+    trigger = f"/v1/jobs/{job['id']}/trigger"
+    first = api.post(trigger, json={"concurrency_key": "tenant-a", "payload": {"n": 1}}).json()
+    wait_status(api, first["id"], "executing")
+    second = api.post(trigger, json={"concurrency_key": "tenant-a", "payload": {"n": 2}}).json()
+    other = api.post(trigger, json={"concurrency_key": "tenant-b", "payload": {"n": 3}}).json()
+    wait_for(lambda: len(held) == 2, timeout=30, what="the other key's run at the endpoint")
+    # the scheduler took the other key's (younger) run, so it saw this one and held it back
+    assert run_of(api, second["id"])["status"] == "queued" and run_of(api, second["id"])["concurrency_key"] \
+        == "tenant-a"
+    opened.set()
+    for run in (first, second, other):
+        wait_status(api, run["id"], "completed")
+    assert len(held) == 3

@@ -269,6 +269,13 @@ class Operations:
         self._waker.wake()
         return await store.requests.get(request_id)
 
+    async def retarget(self, principal: Principal, job_type: str) -> int:
+        """The job type's requests that have not started yet follow its active version (Strait's
+        ``latest`` version policy); how many moved."""
+        definition = await self._store.definitions.get(principal, job_type)
+        return await self._store.requests.retarget(definition["owner_key"], definition["job_type"], definition["id"],
+                                                   str(definition["sem_version"] or definition["version"]))
+
     async def release(self, principal: Principal, request_id: str) -> bool:
         """A BLOCKED request whose dependency is met becomes PENDING (due now); False when it was not BLOCKED."""
         await self._store.requests.get(request_id, principal)

@@ -278,6 +278,11 @@ class JobService:
         """A PENDING request scheduled for later is due now."""
         return RequestRecord.from_row(await self._control.trigger(principal, request_id))
 
+    async def retarget(self, principal: Principal, job_type: str) -> int:
+        """The definition's requests that have not started yet run its active version instead of the one
+        they were made of; how many moved."""
+        return await self._control.retarget(principal, job_type)
+
     async def release(self, principal: Principal, request_id: str) -> bool:
         """A BLOCKED request (held by an unmet dependency) is due now; False when it was not BLOCKED."""
         return await self._control.release(principal, request_id)

@@ -161,6 +161,9 @@ class StraitJobs:
             await self.store.change_job(job.id, slug=config["slug"], tags=config["tags"])
         meta = self._meta(config, job.meta, principal, secret_given)
         definition = await self._save(principal, job.id, config, meta, job.version + 1)
+        policy = config["version_policy"]
+        if policy == "latest" or (policy == "minor" and config["backwards_compatible"]):
+            await self.jobs.retarget(principal, job.job_type)  # runs not started yet take this version
         return StraitJob(job.id, job.project_id, job.job_type, {**config, "webhook_secret": ""}, meta, definition)
 
     async def clone(self, principal: Principal, job: StraitJob, name: str, slug: str) -> StraitJob:

@@ -91,9 +91,12 @@ class StraitRuns:
             held = await self._store.claim_dedup(job.id, prepared.payload_hash, request_id, now=now,
                                                  since=now - timedelta(seconds=window_secs))
             if held is not None:
-                with contextlib.suppress(NotFoundError):
+                try:
                     record = await self._service.get(principal, held)
-                    return Triggered(held, self._status(record, None, now), False, False, prepared.payload_hash)
+                    status = self._status(record, await self._store.run(held), now)
+                except NotFoundError:  # its trigger (here or on another queen) is making it right now
+                    status = "queued"
+                return Triggered(held, status, False, False, prepared.payload_hash)
         try:
             return await self._create(principal, job, trigger, prepared, key, request_id, now,
                                       triggered_by=triggered_by, batch_id=batch_id, dependencies=dependencies)
@@ -321,7 +324,7 @@ def run_view(record: RequestRecord, row: dict[str, Any] | None, job_id: str, now
         "heartbeat_at": None, "next_retry_at": None, "expires_at": (row or {}).get("expires_at"),
         "parent_run_id": record.parent_id, "priority": record.job_priority,
         "idempotency_key": (row or {}).get("idempotency_key") or "",
-        "job_version": info.get("job_version") or (int(record.job_version) if record.job_version.isdigit() else 0),
+        "job_version": int(record.job_version) if record.job_version.isdigit() else info.get("job_version", 0),
         "workflow_step_run_id": "", "max_attempts_override": 0, "timeout_secs_override": 0, "retry_backoff": "",
         "retry_initial_delay_secs": 0, "retry_max_delay_secs": 0,
         "execution_trace": contexts.get("execution_trace") or {}, "debug_mode": False, "continuation_of": "",

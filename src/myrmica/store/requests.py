@@ -220,6 +220,17 @@ class RequestRepository:
                                             error_message=reason, schedule_attempts=attempts,
                                             job_priority=priority)
 
+    async def retarget(self, owner_key: str, job_type: str, definition_id: str, job_version: str) -> int:
+        """The job type's requests that never started (PENDING with no run yet, BLOCKED) now run another
+        version of their definition; how many moved."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(jr).where(
+                jr.c.owner_key == owner_key, jr.c.job_type == job_type, jr.c.job_state.in_(["PENDING", "BLOCKED"]),
+                jr.c.job_execution_id.is_(None), jr.c.last_job_execution_id.is_(None),
+                jr.c.job_definition_id != definition_id).values(job_definition_id=definition_id,
+                                                                 job_version=job_version, updated_at=utcnow()))
+        return int(result.rowcount or 0)
+
     async def active_counts(self) -> dict[tuple[str, str], int]:
         """(owner_key, job_type) → requests READY or EXECUTING."""
         async with self._engine.connect() as conn:
