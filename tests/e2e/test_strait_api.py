@@ -6,6 +6,8 @@ dedup, execution windows, dependencies), runs, versions, health, cron and projec
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -123,6 +125,9 @@ def test_the_seeds_trigger_bulk_batch_and_clone_examples(api: httpx.Client, stub
     assert set(run) == RUN_FIELDS | {"payload_hash", "run_token", "idempotency_hit"}
     assert run["status"] == "queued" or run["status"] in ("dequeued", "executing", "completed")
     assert run["payload"] == {} and run["idempotency_hit"] is False and run["attempt"] == 1
+    claims = json.loads(base64.urlsafe_b64decode(run["run_token"].split(".")[1] + "=="))
+    assert claims["sub"] == run["id"] and claims["exp"] == int(datetime.fromisoformat(
+        run["expires_at"].replace("Z", "+00:00")).timestamp())
     assert run["payload_hash"] == "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"  # sha256("{}")
     bulk = api.post(f"/v1/jobs/{job['id']}/trigger/bulk", json={"items": [{}]})
     assert bulk.status_code == 201, bulk.text
