@@ -68,6 +68,9 @@ class Settings:
     http_allow_private: bool = False
     http_allowed_hosts: tuple[str, ...] = ()  # ... or these hosts only (``host`` or ``host:port``; for tests)
     webhook_backoff_secs: float = 2.0  # Tork's webhooks wait this × the attempt number before a retry
+    smtp_host: str = ""  # the SMTP server email verifications are sent through (none: not sent, 409)
+    smtp_port: int = 25
+    smtp_from: str = "myrmica@localhost"
 
     @property
     def effective_database_url(self) -> str:

@@ -145,7 +145,7 @@ def test_job_configs(api: httpx.Client) -> None:
     created = api.post(base, json={"Name": "token", "Value": "s3cret", "Secret": True})
     assert created.status_code == 201 and created.json()["value"] == "****"
     plain = api.post(base, json={"name": "region", "value": "eu"}).json()
-    listed = api.get(base).json()
+    listed = api.get(base).json()["Records"]
     assert {c["name"]: c["value"] for c in listed} == {"region": "eu", "token": "****"}
     assert "s3cret" not in api.get(base).text
     config_id = created.json()["id"]
@@ -158,7 +158,7 @@ def test_job_configs(api: httpx.Client) -> None:
     assert api.get(f"{base}/{plain['id']}").status_code == 404
     # configs stay with the job type across versions
     post_yaml(api, SIMPLE.replace("echo two", "echo 2"))
-    assert [c["name"] for c in api.get(base).json()] == ["token"]
+    assert [c["name"] for c in api.get(base).json()["Records"]] == ["token"]
 
 
 def test_health_needs_no_token_and_metrics_do(server: LiveServer) -> None:

@@ -201,6 +201,58 @@ def _foreign_calls(w: AlphaWorld, alpha_user: str) -> list[tuple[str, str, str, 
     return calls
 
 
+def _account_calls(alpha_user: str, alpha_org: str, resource: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Formicary's accounts, configs, resources and the admin's catalogs, tried on alpha's things."""
+    user, org = f"/api/users/{alpha_user}", f"/api/orgs/{alpha_org}"
+    config = {"json": {"name": "Planted", "value": "x"}}
+    res = f"/api/jobs/resources/{resource}"
+    return [
+        ("/api/users/{user_id}", "GET", user, {}),
+        ("/api/users/{user_id}", "PUT", user, {"json": {"name": "renamed"}}),
+        ("/api/users/{user_id}", "DELETE", user, {}),
+        ("/api/users/{user_id}/notify", "PUT", f"{user}/notify", {"data": {"email": "x@example.com"}}),
+        ("/api/users/{user_id}/verify_email", "POST", f"{user}/verify_email", {}),
+        ("/api/users/{user_id}/verify_email/{code}", "PUT", f"{user}/verify_email/some-code", {}),
+        ("/api/users", "POST", "/api/users", {"json": {"username": "planted"}}),
+        ("/api/orgs", "POST", "/api/orgs", {"json": {"org_unit": "planted"}}),
+        ("/api/orgs/{org_id}", "GET", org, {}),
+        ("/api/orgs/{org_id}", "PUT", org, {"json": {"sticky_message": "planted"}}),
+        ("/api/orgs/{org_id}", "DELETE", org, {}),
+        ("/api/orgs/{org_id}/invite", "POST", f"{org}/invite", {"data": {"email": "x@example.com"}}),
+        ("/api/orgs/usage_report", "GET", "/api/orgs/usage_report", {}),
+        ("/api/orgs/usage_report", "POST", "/api/orgs/usage_report", {}),
+        ("/api/orgs/invitations/{code}/accept", "POST", "/api/orgs/invitations/some-code/accept", {}),
+        ("/api/orgs/{org_id}/configs", "GET", f"{org}/configs", {}),
+        ("/api/orgs/{org_id}/configs", "POST", f"{org}/configs", config),
+        ("/api/orgs/{org_id}/configs/{config_id}", "GET", f"{org}/configs/none", {}),
+        ("/api/orgs/{org_id}/configs/{config_id}", "PUT", f"{org}/configs/none", config),
+        ("/api/orgs/{org_id}/configs/{config_id}", "DELETE", f"{org}/configs/none", {}),
+        ("/api/audits", "GET", "/api/audits", {}),
+        ("/api/configs", "GET", "/api/configs", {}),
+        ("/api/configs", "POST", "/api/configs", config),
+        ("/api/configs/{config_id}", "GET", "/api/configs/none", {}),
+        ("/api/configs/{config_id}", "PUT", "/api/configs/none", config),
+        ("/api/configs/{config_id}", "DELETE", "/api/configs/none", {}),
+        ("/api/errors", "POST", "/api/errors", {"json": {"error_code": "E", "exit_code": 1}}),
+        ("/api/errors", "PUT", "/api/errors", {"json": {"id": "none", "error_code": "E", "exit_code": 1}}),
+        ("/api/errors/{error_id}", "GET", "/api/errors/none", {}),
+        ("/api/errors/{error_id}", "PUT", "/api/errors/none", {"json": {"error_code": "E", "exit_code": 1}}),
+        ("/api/errors/{error_id}", "DELETE", "/api/errors/none", {}),
+        ("/api/jobs/resources/{resource_id}", "GET", res, {}),
+        ("/api/jobs/resources/{resource_id}", "PUT", res, {"json": {"resource_type": "planted"}}),
+        ("/api/jobs/resources/{resource_id}", "DELETE", res, {}),
+        ("/api/jobs/resources/{resource_id}/disable", "POST", f"{res}/disable", {}),
+        ("/api/jobs/resources/{resource_id}/enable", "POST", f"{res}/enable", {}),
+        ("/api/jobs/resources/{resource_id}/configs", "POST", f"{res}/configs", config),
+        ("/api/jobs/resources/{resource_id}/configs/{config_id}", "DELETE", f"{res}/configs/none", {}),
+        ("/api/subscriptions", "GET", "/api/subscriptions", {}),
+        ("/api/subscriptions", "POST", "/api/subscriptions", {"json": {"user_id": alpha_user}}),
+        ("/api/subscriptions/{subscription_id}", "GET", "/api/subscriptions/none", {}),
+        ("/api/subscriptions/{subscription_id}", "PUT", "/api/subscriptions/none", {"json": {}}),
+        ("/api/subscriptions/{subscription_id}", "DELETE", "/api/subscriptions/none", {}),
+    ]
+
+
 # Routes a tenant lists its own things through: 200, with nothing of alpha's.
 LISTS = {
     "/api/jobs/requests": ["/api/jobs/requests", "/api/jobs/requests?job_type=alpha-job",
@@ -211,9 +263,15 @@ LISTS = {
     "/api/jobs/definitions/stats": ["/api/jobs/definitions/stats"],
     "/api/jobs/plugins": ["/api/jobs/plugins"],
     "/api/users/{user_id}/tokens": ["/api/users/me/tokens"],
+    "/api/users": ["/api/users", "/api/users?username=a1"],
+    "/api/users/email_verifications": ["/api/users/email_verifications"],
+    "/api/orgs": ["/api/orgs"],
+    "/api/errors": ["/api/errors"],
+    "/api/jobs/resources": ["/api/jobs/resources"],
 }
 # Not about any tenant's records.
-UNSCOPED = {("GET", "/api/health"), ("POST", "/api/jobs/definitions"), ("POST", "/api/jobs/requests")}
+UNSCOPED = {("GET", "/api/health"), ("POST", "/api/jobs/definitions"), ("POST", "/api/jobs/requests"),
+            ("POST", "/api/jobs/resources")}
 
 
 def _leaks(text: str, extra: tuple[str, ...] = ()) -> list[str]:
@@ -225,7 +283,11 @@ def test_no_tenant_sees_or_changes_another_tenants_things(server: LiveServer) ->
     clients = {name: server.client(user.token) for name, user in users.items()}
     try:
         world = _alpha_world(clients["a1"])
-        calls = _foreign_calls(world, users["a1"].user_id)
+        alpha_org = clients["a1"].get("/api/users/me").json()["organization_id"]
+        made = clients["a1"].post("/api/jobs/resources", json={"resource_type": "alpha-private-7Q"})
+        assert made.status_code == 200, made.text
+        calls = _foreign_calls(world, users["a1"].user_id) + _account_calls(users["a1"].user_id, alpha_org,
+                                                                             made.json()["id"])
         ids = (world.finished["id"], world.waiting["id"], world.definition["id"])
         problems: list[str] = []
         for name in ("b1", "carol"):
@@ -255,10 +317,10 @@ def test_no_tenant_sees_or_changes_another_tenants_things(server: LiveServer) ->
         for client in (a1, a2):
             assert client.get(f"/api/jobs/requests/{world.finished['id']}").status_code == 200
             assert "alpha-private-7Q" in log_text(client, world.finished["id"])
-            listed = client.get(f"/api/jobs/definitions/{world.definition['id']}/configs").json()
+            listed = client.get(f"/api/jobs/definitions/{world.definition['id']}/configs").json()["Records"]
             assert {c["name"]: c["value"] for c in listed} == {"AlphaConfigName": "alpha-config-value-9P",
                                                                "AlphaSecret": "****"}
-            plugin_configs = client.get(f"/api/jobs/definitions/{world.plugin['id']}/configs").json()
+            plugin_configs = client.get(f"/api/jobs/definitions/{world.plugin['id']}/configs").json()["Records"]
             assert sorted(c["name"] for c in plugin_configs) == ["PluginPlainName", "PluginSecret"]
         for job_type in ("alpha-job", "alpha.tools.echo"):
             definition = a1.get(f"/api/jobs/definitions/{job_type}").json()
@@ -323,7 +385,7 @@ def test_a_public_plugin_runs_for_others_as_their_request(server: LiveServer) ->
         assert b1.get(f"/api/jobs/definitions/{plugin['id']}/configs").status_code == 404
         assert b1.put(f"/api/jobs/definitions/{plugin['id']}/configs/{created.json()['id']}",
                       json={"name": "PluginSecret", "value": "stolen", "secret": False}).status_code == 404
-        listed = a1.get(f"/api/jobs/definitions/{plugin['id']}/configs").json()
+        listed = a1.get(f"/api/jobs/definitions/{plugin['id']}/configs").json()["Records"]
         assert [(c["name"], c["value"], c["secret"]) for c in listed] == [("PluginSecret", "****", True)]
 
 

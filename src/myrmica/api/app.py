@@ -13,7 +13,18 @@ from myrmica.api.context import AppContext
 from myrmica.api.errors import install_error_handlers
 from myrmica.api.fastlane import hooks as fastlane_hooks
 from myrmica.api.fastlane import router as fastlane
-from myrmica.api.formicary import ants, configs, definitions, executors, logs, requests, system, tokens
+from myrmica.api.formicary import (
+    accounts,
+    ants,
+    catalog,
+    configs,
+    definitions,
+    executors,
+    logs,
+    requests,
+    system,
+    tokens,
+)
 from myrmica.api.openapi_docs import install_openapi
 from myrmica.api.strait import router as strait
 from myrmica.api.tork import router as tork
@@ -30,7 +41,7 @@ def native_routers() -> list[APIRouter]:
     and reading requests, the busiest routes, come first."""
     return [requests.router, system.public_router, system.router, definitions.plugins_router, configs.router,
             requests.stats_router, definitions.router, logs.router, ants.router, executors.router, tokens.router,
-            system.metrics_router]
+            accounts.router, catalog.router, system.metrics_router]
 
 
 def dialect_starts() -> list[Callable[[AppContext], None]]:

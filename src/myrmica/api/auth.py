@@ -8,6 +8,7 @@ from fastapi import Request
 
 from myrmica.api.context import AppContext, context_of
 from myrmica.api.errors import ApiError
+from myrmica.api.formicary.roles import ROLE_LABEL, refusal
 from myrmica.domain.principal import Principal
 from myrmica.security.tokens import hash_token
 
@@ -24,6 +25,15 @@ async def current_principal(request: Request) -> Principal:
     ctx = context_of(request)
     if not ctx.settings.auth_enabled:
         return ctx.admin
+    principal = await _authenticated(request, ctx)
+    route = request.scope.get("route")
+    needed = refusal(principal, request.method, getattr(route, "path", request.url.path))
+    if needed is not None:
+        raise ApiError(403, f"this route needs the {ROLE_LABEL[needed]} role", role_required=ROLE_LABEL[needed])
+    return principal
+
+
+async def _authenticated(request: Request, ctx: AppContext) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

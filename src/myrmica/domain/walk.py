@@ -121,7 +121,7 @@ def apply_exit_code_override(task: TaskDefinition, outcome: Outcome) -> Outcome:
     return failed(action)  # ERR_*: a user-defined error code
 
 
-def should_retry_task(outcome: Outcome, retried: int, task: TaskDefinition) -> bool:
+def should_retry_task(outcome: Outcome, retried: int, task: TaskDefinition, limit: int | None = None) -> bool:
     """Retry while the attempt FAILED and ``retried < task.retry``.
 
     Never after ``ERR_FATAL``, ``ERR_JOB_CANCELLED``, ``ERR_RESTART_JOB`` (the whole job restarts) or
@@ -129,7 +129,7 @@ def should_retry_task(outcome: Outcome, retried: int, task: TaskDefinition) -> b
     """
     if outcome.state != FAILED or outcome.error_code in _NO_RETRY:
         return False
-    return retried < task.retry
+    return retried < (task.retry if limit is None else limit)
 
 
 def _fail(task: TaskDefinition, outcome: Outcome) -> Step:

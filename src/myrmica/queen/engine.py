@@ -17,10 +17,12 @@ from typing import Any
 from myrmica.api.context import AppContext
 from myrmica.broker.base import Broker
 from myrmica.broker.memory import MemoryBroker
+from myrmica.clock import utcnow
 from myrmica.config import Settings
 from myrmica.domain.definitions import parsed_document
 from myrmica.domain.principal import Principal
 from myrmica.ids import new_id
+from myrmica.mail import SmtpMailer
 from myrmica.queen.ants import AntRegistry
 from myrmica.queen.background import BackgroundTasks
 from myrmica.queen.cron import CronKeeper
@@ -38,6 +40,8 @@ from myrmica.queen.scheduler import Doorbell, Scheduler
 from myrmica.queen.specs import SpecCache
 from myrmica.queen.supervisors import Interruptions, SupervisorRegistry, Supervisors
 from myrmica.queen.webhooks import WebhookSender
+from myrmica.service.accounts import AccountService
+from myrmica.service.catalog import CatalogService
 from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
@@ -139,6 +143,19 @@ class Engine:
             logs=store.logs, feed=logs, audit=store.audit, capacity=ants, events=events, webhooks=webhooks,
             deleter=store.requests, sealer=store.box, admin=admin)
 
+    def _account_services(self, ctx: AppContext) -> None:
+        """Users, organisations, configs, error codes, resources, subscriptions and audits (Formicary's)."""
+        store, settings = ctx.store, self.settings
+        mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+        catalogs = store.catalogs
+        ctx.services["accounts"] = AccountService(orgs=store.orgs, users=store.accounts, audit=store.audit,
+                                                  audits=catalogs.audits, subscriptions=catalogs.subscriptions,
+                                                  mailer=mailer, now=utcnow)
+        ctx.services["catalog"] = CatalogService(
+            configs=catalogs.configs, error_codes=catalogs.error_codes, resources=catalogs.resources,
+            resource_configs=catalogs.resource_configs, subscriptions=catalogs.subscriptions, quotas=catalogs,
+            audit=store.audit, now=utcnow)
+
     async def _definition_changed(self, definition: dict[str, Any]) -> None:
         self.operations.forget_definitions()
         await self.cron.definition_changed(definition)
@@ -161,6 +178,7 @@ class Engine:
         strait_runs = StraitRuns(strait_jobs, run_token_minter(ctx.store.box))
         self.jobs.subscribe(strait_runs.on_event, lambda definition: definition.dialect == "strait")
         ctx.services["strait"] = (strait_jobs, strait_runs)
+        self._account_services(ctx)
         ctx.services.setdefault("health_checks", {})["broker"] = (
             "redis" if self.distributed else "in-process", self.broker.ping)
         if self.settings.embedded_ant:

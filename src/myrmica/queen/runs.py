@@ -8,6 +8,7 @@ from typing import Any
 from myrmica.clock import utcnow
 from myrmica.domain.composite import descendants
 from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.error_codes import ErrorRule
 from myrmica.domain.retry import full_restart
 from myrmica.domain.states import ExitCode
 from myrmica.ids import new_id
@@ -34,6 +35,14 @@ class RunFactory:
         store = self._store
         # The definition owner's configs: a public plugin run by another tenant uses its owner's settings.
         configs, secrets = await store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
+        # Spec §1.9 (system → org → job → request): the system's configs and the owner organisation's.
+        system_configs, system_secrets = await store.catalogs.scoped_configs("system", "")
+        org_configs: dict[str, Any] = {}
+        if definition.get("organization_id"):
+            org_configs, org_secrets = await store.catalogs.scoped_configs("org", definition["organization_id"])
+            system_secrets |= org_secrets
+        secrets = secrets | system_secrets
+        rules = [ErrorRule.from_row(row) for row in await store.catalogs.error_codes.all({})]
         hidden = self.secret_params(request)
         params = {**(request.get("params") or {}), **hidden}
         secret_values = sorted({str(v) for v in hidden.values() if str(v)} | secrets, key=len, reverse=True)
@@ -43,7 +52,8 @@ class RunFactory:
             execution = await store.requests.execution(request["job_execution_id"])
         run = RunContext(request=request, definition=definition, spec=spec, execution_id="", contexts={},
                          params=params, secrets=secret_values, configs=configs, started=now,
-                         job_retry=int(request.get("retried") or 0))
+                         job_retry=int(request.get("retried") or 0), system_configs=system_configs,
+                         org_configs=org_configs, error_rules=rules)
         if execution is not None and execution["job_state"] not in ("COMPLETED", "FAILED", "CANCELLED"):
             run.execution_id = execution["id"]
             run.contexts = dict((execution.get("contexts") or {}).get("contexts", {}))

@@ -103,12 +103,12 @@ class JobSupervisor:
             if state == "COMPLETED" or state == "CANCELLED":
                 await self._end(state, code, message)
                 return
-            if code not in NOT_RETRIED and run.job_retry < run.spec.retry:
+            if code not in NOT_RETRIED and run.job_retry < run.job_retries:
                 delay = job_retry_delay(run.spec, run.job_retry, self.tools.rng)
                 log.info("request %s failed (%s); job retry %d of %d in %.1fs", run.request_id, code,
-                         run.job_retry + 1, run.spec.retry, delay)
+                         run.job_retry + 1, run.job_retries, delay)
                 self.tools.logs.marker(run.request_id, f"{state} ({code}); job retry {run.job_retry + 1} of "
-                                                        f"{run.spec.retry} starts at "
+                                                        f"{run.job_retries} starts at "
                                                         f"{stamp(utcnow() + timedelta(seconds=delay))}")
                 await self.runner.settle()
                 await self.tools.sleep(delay)

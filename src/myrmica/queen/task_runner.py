@@ -14,6 +14,7 @@ from myrmica.broker.messages import TaskRequest, TaskResult
 from myrmica.clock import utcnow
 from myrmica.domain.composite import kind as composite_kind
 from myrmica.domain.definition_model import TaskDefinition
+from myrmica.domain.error_codes import match_rule
 from myrmica.domain.methods import QUEEN_METHODS, TaskMethod
 from myrmica.domain.records import TASK_ENDED, TASK_STARTED
 from myrmica.domain.retry import task_retry_delay
@@ -79,7 +80,8 @@ class TaskRunner:
             org_id=run.request.get("organization_id") or "", job_retry=run.job_retry, task_retry=task_retry,
             task_type=task.task_type, elapsed_secs=(utcnow() - run.started).total_seconds(), now=utcnow())
         merge = template_data if for_template else task_variables
-        return merge(org_configs={}, user_configs={}, job_variables=run.spec.job_variables,
+        return merge(org_configs={**run.system_configs, **run.org_configs}, user_configs={},
+                     job_variables=run.spec.job_variables,
                      job_configs=run.configs, builtins=builtins, task_variables=task.variables,
                      params=run.params, contexts=run.contexts)
 
@@ -275,6 +277,34 @@ class TaskRunner:
         row.update(attempt=attempt, retried=attempt)
         return attempt, None
 
+    def _classify(self, task: TaskDefinition, outcome: Outcome, result: TaskResult | None) -> tuple[Outcome, int]:
+        """A failure matched against the admin's error codes (``/api/errors``): the row's error code, and
+        the retries it allows the task; a RETRY_JOB or HARD_FAILURE row also sets the job's."""
+        run = self.run
+        if outcome.state != "FAILED" or not run.error_rules:
+            return outcome, task.retry
+        rule = match_rule(run.error_rules, job_type=run.job_type, task_type=task.task_type,
+                          platform=str(run.request.get("platform") or run.definition.get("platform") or ""),
+                          exit_code=outcome.exit_code, message=outcome.error_message,
+                          failed_command=result.failed_command if result is not None else "")
+        if rule is None:
+            return outcome, task.retry
+        message = rule.display_message or outcome.error_message
+        matched = Outcome(outcome.state, outcome.exit_code, rule.error_code or outcome.error_code, message)
+        self.tools.logs.system(run.request_id, "", task.task_type,
+                               f"error code {rule.error_code} ({rule.action or 'no action'}) matched the failure")
+        if rule.hard:
+            run.job_retry_limit = 0
+            return matched, 0
+        if rule.action == "SUSPEND_JOB":
+            return Outcome("PAUSED", outcome.exit_code, ErrorCode.ERR_PAUSE_JOB, message), 0
+        if rule.action == "RETRY_JOB":
+            run.job_retry_limit = max(run.spec.retry, rule.retry, run.job_retry_limit or 0)
+            return matched, task.retry
+        if rule.action == "RETRY_TASK":
+            return matched, max(task.retry, rule.retry)
+        return matched, task.retry
+
     def _template_failure(self, exc: RenderError) -> Outcome:
         return Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {self.run.hide_secrets(str(exc))}")
 
@@ -298,6 +328,7 @@ class TaskRunner:
             else:
                 outcome, result = await self._attempt(task, row, attempt, work)
             outcome = apply_exit_code_override(task, outcome)
+            outcome, retry_limit = self._classify(task, outcome, result)
             if result is not None and (work is None or work.absorb):
                 self._absorb(task, result)
             if outcome.state == "EXECUTING":  # a sensor: poll again, bounded by the task timeout
@@ -312,7 +343,7 @@ class TaskRunner:
                     attempt += 1
                     await self.tools.sleep(task_retry_delay(task, 0, self.tools.rng))
                     continue
-            if should_retry_task(outcome, attempt, task) and composite_kind(task) is None:
+            if should_retry_task(outcome, attempt, task, retry_limit) and composite_kind(task) is None:
                 delay = task_retry_delay(task, attempt, self.tools.rng)
                 self._previous_errors[row["id"]] = self.run.hide_secrets(outcome.error_message)
                 self.tools.logs.system(self.run.request_id, row["id"], task.task_type,

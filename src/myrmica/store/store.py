@@ -9,12 +9,14 @@ from myrmica.store.accounts import AccountRepository
 from myrmica.store.ants import AntRepository
 from myrmica.store.approvals import ApprovalRepository
 from myrmica.store.audit import AuditRepository
+from myrmica.store.catalogs import Catalogs
 from myrmica.store.database import create_database, migrate
 from myrmica.store.database_lock import Database
 from myrmica.store.definitions import DefinitionRepository
 from myrmica.store.job_configs import JobConfigRepository
 from myrmica.store.leases import LeaseRepository
 from myrmica.store.logs import LogRepository
+from myrmica.store.orgs import OrgRepository
 from myrmica.store.requests import RequestRepository
 from myrmica.store.run_signals import RunSignalRepository
 from myrmica.store.strait import StraitRepository
@@ -37,6 +39,8 @@ class Store:
         self.webhooks = WebhookRepository(db, box)
         self.strait = StraitRepository(db)
         self.run_signals = RunSignalRepository(db, box, self.webhooks)
+        self.catalogs = Catalogs(db, box)
+        self.orgs = OrgRepository(db)
 
     @property
     def backend(self) -> str:

@@ -53,6 +53,11 @@ organizations = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("bundle_id", String(200), nullable=False, default=""),
     Column("max_concurrency", Integer, nullable=False, default=3),
+    # Formicary's Organization fields (0008): its owner, parent, licence policy and banner message.
+    Column("owner_user_id", String(26), nullable=False, default=""),
+    Column("parent_id", String(26), nullable=False, default=""),
+    Column("license_policy", String(200), nullable=False, default=""),
+    Column("sticky_message", Text, nullable=False, default=""),
     *_stamps(),
 )
 
@@ -67,6 +72,12 @@ users = Table(
     Column("max_concurrency", Integer, nullable=False, default=0),
     # A password for HTTP basic auth (Tork's POST /users): an argon2id hash, never the password (0006).
     Column("password_hash", String(200), nullable=True),
+    # Formicary's User fields (0008): notification settings, profile links, a verified email.
+    Column("notify", JSON, nullable=True),
+    Column("picture_url", String(500), nullable=False, default=""),
+    Column("url", String(500), nullable=False, default=""),
+    Column("sticky_message", Text, nullable=False, default=""),
+    Column("email_verified", Boolean, nullable=False, default=False),
     *_stamps(),
 )
 
@@ -397,4 +408,108 @@ strait_dependencies = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_strait_dependencies_job_id", "job_id"),
     Index("ix_strait_dependencies_depends_on_job_id", "depends_on_job_id"),
+
+# --- 0008: Formicary's accounts and catalogs ------------------------------------------------------
+
+user_invitations = Table(
+    "user_invitations", metadata, _id(),
+    Column("email", String(200), nullable=False),
+    Column("invitation_code", String(64), nullable=False, unique=True),
+    Column("invited_by_user_id", String(26), nullable=False),
+    Column("organization_id", String(26), ForeignKey("organizations.id"), nullable=False),
+    Column("org_unit", String(200), nullable=False, default=""),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=True),
+    Column("accepted_by_user_id", String(26), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+email_verifications = Table(
+    "email_verifications", metadata, _id(),
+    Column("email", String(200), nullable=False),
+    Column("email_code", String(64), nullable=False, unique=True),
+    Column("user_id", String(26), ForeignKey("users.id"), nullable=False),
+    Column("organization_id", String(26), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_email_verifications_user", "user_id"),
+)
+
+error_codes = Table(
+    "error_codes", metadata, _id(),
+    Column("regex", String(500), nullable=False, default=""),
+    Column("exit_code", Integer, nullable=True),
+    Column("error_code", String(100), nullable=False),
+    Column("display_code", String(100), nullable=False, default=""),
+    Column("display_message", Text, nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("command_scope", String(500), nullable=False, default=""),
+    Column("platform_scope", String(100), nullable=False, default=""),
+    Column("task_type_scope", String(100), nullable=False, default=""),
+    Column("job_type", String(100), nullable=False, default=""),
+    Column("action", String(20), nullable=False, default=""),
+    Column("retry", Integer, nullable=False, default=0),
+    Column("hard_failure", Boolean, nullable=False, default=False),
+    Column("organization_id", String(26), nullable=True),
+    Column("user_id", String(26), nullable=True),
+    *_stamps(),
+)
+
+job_resources = Table(
+    "job_resources", metadata, _id(),
+    Column("owner_key", String(64), nullable=False),
+    Column("organization_id", String(26), nullable=True),
+    Column("user_id", String(26), nullable=True),
+    Column("resource_type", String(100), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("platform", String(100), nullable=False, default=""),
+    Column("category", String(100), nullable=False, default=""),
+    Column("tags", JSON, nullable=False),
+    Column("external_id", String(200), nullable=False, default=""),
+    Column("quota", Integer, nullable=False, default=1),
+    Column("lease_timeout", BigInteger, nullable=False, default=0),  # nanoseconds, as Formicary's JSON
+    Column("value", Integer, nullable=False, default=1),
+    Column("extract_config", JSON, nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    *_stamps(),
+    Index("ix_job_resources_owner", "owner_key", "resource_type"),
+)
+
+job_resource_configs = Table(
+    "job_resource_configs", metadata, _id(),
+    Column("job_resource_id", String(26), ForeignKey("job_resources.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(50), nullable=False, default="string"),
+    Column("value", Text, nullable=False),
+    Column("secret", Boolean, nullable=False, default=False),
+    *_stamps(),
+    UniqueConstraint("job_resource_id", "name"),
+)
+
+job_resource_uses = Table(
+    "job_resource_uses", metadata, _id(),
+    Column("job_resource_id", String(26), ForeignKey("job_resources.id", ondelete="CASCADE"), nullable=False),
+    Column("job_request_id", String(26), nullable=False),
+    Column("task_type", String(100), nullable=False, default=""),
+    Column("value", Integer, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_job_resource_uses_resource", "job_resource_id"),
+)
+
+subscriptions = Table(
+    "subscriptions", metadata, _id(),
+    Column("user_id", String(26), nullable=True),
+    Column("organization_id", String(26), nullable=True),
+    Column("kind", String(50), nullable=False, default="FREE"),
+    Column("policy", String(50), nullable=False, default=""),
+    Column("period", String(50), nullable=False, default="MONTHLY"),
+    Column("price", BigInteger, nullable=False, default=0),
+    Column("cpu_quota", BigInteger, nullable=False, default=0),
+    Column("disk_quota", BigInteger, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    *_stamps(),
 )

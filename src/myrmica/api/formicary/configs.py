@@ -10,9 +10,10 @@ from myrmica.api.auth import current_principal
 from myrmica.api.body import read_json_object
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
-from myrmica.api.formicary.schemas import ConfigBody, ConfigOut, Done, answers
+from myrmica.api.formicary.schemas import ConfigBody, ConfigOut, ConfigPage, Done, answers
 from myrmica.api.formicary.serializers import config_json
 from myrmica.api.openapi_docs import body, extra
+from myrmica.api.pagination import single_page
 from myrmica.domain.principal import Principal
 
 router = APIRouter(prefix="/api/jobs/definitions/{job_id}/configs", tags=["job configs"])
@@ -44,11 +45,12 @@ async def _owner(request: Request, principal: Principal, job_id: str) -> tuple[s
     return row["owner_key"], row["job_type"], row["id"]
 
 
-@router.get("", responses=answers(list[ConfigOut]))
+@router.get("", responses=answers(ConfigPage))
 async def list_configs(job_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
+    """In Formicary's page envelope, like every list (a job has few configs: one page of them)."""
     owner, job_type, definition_id = await _owner(request, principal, job_id)
     rows = await context_of(request).store.job_configs.for_job(owner, job_type)
-    return [config_json(row, definition_id) for row in rows]
+    return single_page([config_json(row, definition_id) for row in rows])
 
 
 @router.post("", status_code=201, responses=answers(ConfigOut, 201), openapi_extra=extra(body(ConfigBody)))

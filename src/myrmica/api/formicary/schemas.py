@@ -93,6 +93,10 @@ class _Page(_Open):
     TotalRecords: int
 
 
+class ConfigPage(_Page):
+    Records: list[ConfigOut]
+
+
 class RequestPage(_Page):
     Records: list[JobRequestOut]
 
