@@ -200,7 +200,8 @@ def test_configs_are_masked_and_layered_system_org_job_request(world: tuple[Live
         assert admin.put(f"/api/configs/{secret.json()['id']}", json={"name": "SysSecret", "value": "****",
                                                                      "secret": True}).json()["value"] == "****"
         refused(nmember.get("/api/configs"), 403)
-        for name, value, hidden in (("OrgOnly", "o1", False), ("Both", "from-org", False), ("OrgSecret", "org-pw-7", True)):
+        for name, value, hidden in (("OrgOnly", "o1", False), ("Both", "from-org", False),
+                                    ("OrgSecret", "org-pw-7", True)):
             made = nadmin.post(f"/api/orgs/{north}/configs", json={"name": name, "value": value, "secret": hidden})
             assert made.status_code == 200, made.text
         assert {"id", "organization_id", "name", "type", "value", "secret"} <= set(made.json())
@@ -290,7 +291,8 @@ def test_job_resources_and_subscriptions(world: tuple[LiveServer, dict[str, Any]
                                                      "ended_at": "2100-01-01T00:00:00Z"})
         assert sub.status_code == 200, sub.text
         assert {"id", "kind", "policy", "period", "price", "cpu_quota", "disk_quota", "remaining_cpu_quota",
-                "remaining_disk_quota", "started_at", "ended_at", "active", "user_id", "organization_id"} <= set(sub.json())
+                "remaining_disk_quota", "started_at", "ended_at", "active", "user_id",
+                "organization_id"} <= set(sub.json())
         assert [s["id"] for s in paged(admin.get("/api/subscriptions?kind=TEAM"))] == [sub.json()["id"]]
         refused(nmember.get("/api/subscriptions"), 403)
         assert admin.delete(f"/api/subscriptions/{sub.json()['id']}").status_code == 200
