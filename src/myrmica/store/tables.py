@@ -408,6 +408,7 @@ strait_dependencies = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_strait_dependencies_job_id", "job_id"),
     Index("ix_strait_dependencies_depends_on_job_id", "depends_on_job_id"),
+)
 
 # --- 0008: Formicary's accounts and catalogs ------------------------------------------------------
 
