@@ -53,7 +53,7 @@ organizations = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("bundle_id", String(200), nullable=False, default=""),
     Column("max_concurrency", Integer, nullable=False, default=3),
-    # Formicary's Organization fields (0008): its owner, parent, licence policy and banner message.
+    # Formicary's Organization fields (0009): its owner, parent, licence policy and banner message.
     Column("owner_user_id", String(26), nullable=False, default=""),
     Column("parent_id", String(26), nullable=False, default=""),
     Column("license_policy", String(200), nullable=False, default=""),
@@ -72,7 +72,7 @@ users = Table(
     Column("max_concurrency", Integer, nullable=False, default=0),
     # A password for HTTP basic auth (Tork's POST /users): an argon2id hash, never the password (0006).
     Column("password_hash", String(200), nullable=True),
-    # Formicary's User fields (0008): notification settings, profile links, a verified email.
+    # Formicary's User fields (0009): notification settings, profile links, a verified email.
     Column("notify", JSON, nullable=True),
     Column("picture_url", String(500), nullable=False, default=""),
     Column("url", String(500), nullable=False, default=""),
@@ -410,7 +410,7 @@ strait_dependencies = Table(
     Index("ix_strait_dependencies_depends_on_job_id", "depends_on_job_id"),
 )
 
-# --- 0008: Formicary's accounts and catalogs ------------------------------------------------------
+# --- 0009: Formicary's accounts and catalogs ------------------------------------------------------
 
 user_invitations = Table(
     "user_invitations", metadata, _id(),

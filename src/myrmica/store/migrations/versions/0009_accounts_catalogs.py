@@ -6,15 +6,15 @@
 * ``error_codes`` (the admin's catalogue the engine matches failures against).
 * ``job_resources`` with their configs and uses (quota allocations), ``subscriptions``.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
