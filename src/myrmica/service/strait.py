@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,8 @@ from myrmica.service.strait_ports import StraitStore
 SECRET_MASK = "********"
 MAX_LIST = 200
 MAX_BATCH = 50
+CACHE_SECONDS = 1.0
+MAX_CACHED = 10_000
 CONDITIONS = ("completed", "failed", "any")
 _ALPHABET = string.digits + string.ascii_lowercase
 
@@ -76,11 +79,30 @@ class StraitJobs:
     def __init__(self, *, jobs: JobService, store: StraitStore) -> None:
         self.jobs = jobs
         self.store = store
+        self._recent: dict[tuple[str, str], tuple[StraitJob, float]] = {}
 
     # --- reading --------------------------------------------------------------------------------
 
-    async def get(self, principal: Principal, job_id: str) -> StraitJob:
-        """404 "job not found" for an unknown id or another project's job."""
+    def _forget(self, job_id: str) -> None:
+        for key in [k for k in self._recent if k[1] == job_id]:
+            self._recent.pop(key, None)
+
+    async def get(self, principal: Principal, job_id: str, *, fresh: bool = False) -> StraitJob:
+        """404 "job not found" for an unknown id or another project's job. A job read in the last
+        ``CACHE_SECONDS`` on this queen is not read again (``fresh`` reads it anyway): a trigger's
+        hot path, as the scheduler's own definition cache."""
+        key = (principal.owner_key, job_id)
+        cached = self._recent.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now and not fresh:
+            return cached[0]
+        job = await self._read(principal, job_id)
+        if len(self._recent) > MAX_CACHED:
+            self._recent.clear()
+        self._recent[key] = (job, now + CACHE_SECONDS)
+        return job
+
+    async def _read(self, principal: Principal, job_id: str) -> StraitJob:
         row = await self.store.job(job_id, principal.owner_key) if len(job_id) <= 26 else None
         if row is None:
             raise not_found()
@@ -159,6 +181,7 @@ class StraitJobs:
                      secret_given: bool) -> StraitJob:
         if config["slug"] != job.config["slug"] or config["tags"] != job.config["tags"]:
             await self.store.change_job(job.id, slug=config["slug"], tags=config["tags"])
+        self._forget(job.id)
         meta = self._meta(config, job.meta, principal, secret_given)
         definition = await self._save(principal, job.id, config, meta, job.version + 1)
         policy = config["version_policy"]
@@ -179,10 +202,11 @@ class StraitJobs:
         count = 0
         for job_id in job_ids:
             try:
-                job = await self.get(principal, job_id)
+                job = await self.get(principal, job_id, fresh=True)
             except StraitError:
                 continue
             if job.definition.disabled == enabled:
+                self._forget(job.id)
                 await self.jobs.definitions.set_disabled(principal, job.job_type, not enabled)
             count += 1
         return count
@@ -197,6 +221,7 @@ class StraitJobs:
         """409 while the job has runs that have not ended."""
         if await self.active_runs(principal, job):
             raise conflict("job has active runs; cancel them before deleting the job")
+        self._forget(job.id)
         await self.jobs.definitions.delete(principal, job.job_type)
         await self.store.delete_job(job.id)
 

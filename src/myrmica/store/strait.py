@@ -76,8 +76,11 @@ class StraitRepository:
     # --- runs -----------------------------------------------------------------------------------
 
     async def add_run(self, row: dict[str, Any]) -> None:
-        async with self._db.begin() as conn:
+        """In a group commit with the writes queued alongside it (the trigger's hot path)."""
+        async def write(conn: Any) -> None:
             await conn.execute(strait_runs.insert(), row)
+
+        await self._db.batched(write, one_statement=True)
 
     async def add_runs(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

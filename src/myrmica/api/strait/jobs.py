@@ -116,7 +116,7 @@ async def get_job(request: Request, job_id: str) -> Response:
 async def update(request: Request, job_id: str) -> Response:
     principal = await strait_principal(request)
     jobs, _ = strait_of(request)
-    job = await jobs.get(principal, job_id)
+    job = await jobs.get(principal, job_id, fresh=True)
     body = await read_json(request, empty={})
     config = update_job(body, {**job.config, "project_id": job.project_id}, **endpoint_rules(request))
     if "webhook_secret" not in body:
@@ -129,7 +129,7 @@ async def update(request: Request, job_id: str) -> Response:
 async def delete(request: Request, job_id: str) -> Response:
     principal = await strait_principal(request)
     jobs, _ = strait_of(request)
-    await jobs.delete(principal, await jobs.get(principal, job_id))
+    await jobs.delete(principal, await jobs.get(principal, job_id, fresh=True))
     return Response(status_code=204)
 
 
