@@ -71,6 +71,10 @@ class Settings:
     smtp_host: str = ""  # the SMTP server email verifications are sent through (none: not sent, 409)
     smtp_port: int = 25
     smtp_from: str = "myrmica@localhost"
+    artifacts_url: str = ""  # the artifact store: "" = <data dir>/artifacts; file:///path; s3://bucket/prefix?…
+    artifact_expiration_days: float = 1000.0  # a task's artifacts are kept this long unless expires_after says
+    cache_expiration_days: float = 30.0  # a cache is kept this long unless its expires_after says
+    max_upload_bytes: int = 100 * 1024 * 1024  # POST /api/artifacts takes a body this large, at most
 
     @property
     def effective_database_url(self) -> str:
@@ -201,6 +205,13 @@ def load_settings(
     if settings.sandbox not in SANDBOX_MODES:
         raise ConfigError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}, not {settings.sandbox!r}")
     check_work_dir(settings)
+    if settings.artifacts_url:
+        from myrmica.artifacts import open_artifact_store
+
+        try:
+            open_artifact_store(settings.artifacts_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
     unknown = [m for m in settings.ant_methods if m not in Settings.ant_methods]
     if unknown or not settings.ant_methods:
         raise ConfigError(f"ant_methods: the embedded worker cannot run {', '.join(unknown) or 'nothing'} "
@@ -253,3 +264,8 @@ def http_guard(settings: Settings) -> EgressGuard:
 
 def docker_options(settings: Settings) -> DockerOptions:
     return DockerOptions.from_settings(settings.docker_host, settings.docker_image_map, settings.docker_bind_allowed)
+
+
+def artifacts_url(settings: Settings) -> str:
+    """The artifact store's URL, the default (``<data dir>/artifacts``) written out for an ant process."""
+    return settings.artifacts_url or (settings.data_dir / "artifacts").resolve().as_uri()

@@ -89,6 +89,7 @@ class AlphaWorld:
     finished: dict[str, Any]
     waiting: dict[str, Any]
     token_id: str
+    artifact: dict[str, Any]
 
 
 def _alpha_world(a1: httpx.Client) -> AlphaWorld:
@@ -115,7 +116,10 @@ def _alpha_world(a1: httpx.Client) -> AlphaWorld:
     waiting = submit(a1, "alpha-job", {"Marker": "alpha-private-7Q"}, user_key="shared-key", scheduled_at=later)
     token = a1.post("/api/users/me/tokens", json={"token": "alpha-token-name"})
     assert token.status_code == 201, token.text
-    return AlphaWorld(definition, plugin, configs, plugin_configs, finished, waiting, token.json()["id"])
+    artifact = a1.post("/api/artifacts?name=alpha-upload.txt", content=b"alpha-private-7Q")
+    assert artifact.status_code == 200, artifact.text
+    return AlphaWorld(definition, plugin, configs, plugin_configs, finished, waiting, token.json()["id"],
+                      artifact.json())
 
 
 def _foreign_calls(w: AlphaWorld, alpha_user: str) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -198,6 +202,14 @@ def _foreign_calls(w: AlphaWorld, alpha_user: str) -> list[tuple[str, str, str, 
         ("/api/metrics", "GET", "/api/metrics", {}),
         ("/metrics", "GET", "/metrics", {}),
     ]
+    for ident in (w.artifact["id"], w.artifact["sha256"]):
+        calls += [
+            ("/api/artifacts/{artifact_id}", "GET", f"/api/artifacts/{ident}", {}),
+            ("/api/artifacts/{artifact_id}/download", "GET", f"/api/artifacts/{ident}/download", {}),
+            ("/api/artifacts/{artifact_id}/download/raw", "GET", f"/api/artifacts/{ident}/download/raw", {}),
+            ("/api/artifacts/{artifact_id}/logs", "GET", f"/api/artifacts/{ident}/logs", {}),
+            ("/api/artifacts/{artifact_id}", "DELETE", f"/api/artifacts/{ident}", {}),
+        ]
     return calls
 
 
@@ -268,10 +280,11 @@ LISTS = {
     "/api/orgs": ["/api/orgs"],
     "/api/errors": ["/api/errors"],
     "/api/jobs/resources": ["/api/jobs/resources"],
+    "/api/artifacts": ["/api/artifacts", "/api/artifacts?kind=USER_UPLOADED", "/api/artifacts?name=alpha-upload.txt"],
 }
 # Not about any tenant's records.
 UNSCOPED = {("GET", "/api/health"), ("POST", "/api/jobs/definitions"), ("POST", "/api/jobs/requests"),
-            ("POST", "/api/jobs/resources")}
+            ("POST", "/api/jobs/resources"), ("POST", "/api/artifacts")}
 
 
 def _leaks(text: str, extra: tuple[str, ...] = ()) -> list[str]:
@@ -288,7 +301,7 @@ def test_no_tenant_sees_or_changes_another_tenants_things(server: LiveServer) ->
         assert made.status_code == 200, made.text
         calls = _foreign_calls(world, users["a1"].user_id) + _account_calls(users["a1"].user_id, alpha_org,
                                                                              made.json()["id"])
-        ids = (world.finished["id"], world.waiting["id"], world.definition["id"])
+        ids = (world.finished["id"], world.waiting["id"], world.definition["id"], world.artifact["id"])
         problems: list[str] = []
         for name in ("b1", "carol"):
             client = clients[name]
@@ -315,6 +328,7 @@ def test_no_tenant_sees_or_changes_another_tenants_things(server: LiveServer) ->
         a1, a2 = clients["a1"], clients["a2"]
         assert get_request(a1, world.waiting["id"])["job_state"] == "PENDING"
         for client in (a1, a2):
+            assert client.get(f"/api/artifacts/{world.artifact['id']}/download").content == b"alpha-private-7Q"
             assert client.get(f"/api/jobs/requests/{world.finished['id']}").status_code == 200
             assert "alpha-private-7Q" in log_text(client, world.finished["id"])
             listed = client.get(f"/api/jobs/definitions/{world.definition['id']}/configs").json()["Records"]

@@ -136,7 +136,7 @@ def test_two_queens_share_the_work_and_see_each_others_requests(cluster: Cluster
             assert [entry["line"] for entry in lines if entry["stream"] == "stdout"] == [f"done-{request_id}"]
         health = one.get("/api/health").json()
         assert {s["Monitored"]["name"]: s["Monitored"]["kind"] for s in health["dependent_service_statuses"]} == {
-            "database": "postgresql", "broker": "redis"}
+            "database": "postgresql", "artifacts": "filesystem", "broker": "redis"}
 
 
 def test_cancel_reaches_the_queen_that_runs_the_request(cluster: Cluster) -> None:

@@ -22,6 +22,7 @@ from myrmica.ant.executors.egress import EgressGuard
 from myrmica.ant.executors.factory import build_executors
 from myrmica.ant.executors.sandbox import Sandbox
 from myrmica.ant.worker import Ant
+from myrmica.artifacts import open_artifact_store
 from myrmica.broker.pipe import LINE_LIMIT, PipeAntSide
 
 log = logging.getLogger("myrmica.ant")
@@ -42,7 +43,9 @@ async def run_child(fd: int, config: dict[str, Any]) -> None:
                                                                    tuple(docker.get("bind_allowed", ()))),
                                 sandbox=Sandbox.from_config(config.get("sandbox")),
                                 http_guard=EgressGuard.of(bool(http.get("allow_private")),
-                                                          list(http.get("allowed_hosts") or ())))
+                                                          list(http.get("allowed_hosts") or ())),
+                                artifacts=open_artifact_store(str(config["artifacts_url"]))
+                                if config.get("artifacts_url") else None)
     ant = Ant(ant_id, side, executors, capacity=int(config["capacity"]), tags=config["tags"], embedded=True,
               work_root=Path(config["work_root"]), keep_work_seconds=float(config["keep_work_seconds"]))
     loop = asyncio.get_running_loop()

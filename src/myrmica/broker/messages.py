@@ -55,6 +55,13 @@ class TaskRequest:
     artifact_paths: list[str] = field(default_factory=list)  # files kept for later tasks (artifacts.paths)
     artifacts_when: str = "always"  # always | onSuccess | onFailure
     dependencies: list[str] = field(default_factory=list)  # earlier tasks whose artifacts this one needs
+    # With an artifact store: where this task's zip goes (``{prefix}/{task execution}-{attempt}.zip``), how long
+    # it is kept, the zips to extract first ([{task_type, key}]; no key: the dependency left none) and the
+    # cache ({paths, key, key_paths, prefix, expire_secs}).
+    artifact_prefix: str = ""
+    artifacts_expire_secs: float = 0.0
+    downloads: list[dict[str, Any]] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
     container: dict[str, Any] = field(default_factory=dict)  # DOCKER: Formicary's container block (image, …)
     host_network: bool = False  # DOCKER: the host's network instead of none
     output_file_env: str = ""  # SHELL: this env var names a fresh file whose content becomes the result
@@ -88,6 +95,7 @@ class TaskResult:
     job_context: dict[str, Any] = field(default_factory=dict)  # ::set-output values, {task}-status
     stdout: list[str] = field(default_factory=list)
     result: str = ""  # what the task wrote to the file of ``output_file_env``
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # what went to the artifact store
     started_at: float = 0.0  # epoch seconds on the ant
     ended_at: float = 0.0
     reply_to: str = ""  # the queen that dispatched the task

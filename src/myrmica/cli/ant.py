@@ -33,14 +33,16 @@ def _split(text: str) -> list[str]:
 async def run_ant(broker_url: str, ant_id: str, methods: list[str], tags: list[str], capacity: int,
                   work_dir: Path, drain_seconds: float, keep_work_hours: float = 24.0,
                   docker: DockerOptions | None = None, sandbox: Sandbox | None = None,
-                  http_guard: EgressGuard | None = None) -> None:
+                  http_guard: EgressGuard | None = None, artifacts_url: str = "") -> None:
     from myrmica.ant.executors.factory import build_executors
     from myrmica.ant.worker import Ant
+    from myrmica.artifacts import open_artifact_store
     from myrmica.broker.redis import RedisBroker
 
     broker = RedisBroker(broker_url)
+    store = open_artifact_store(artifacts_url) if artifacts_url else None
     executors = build_executors(methods, work_root=work_dir, ant_id=ant_id, docker=docker, sandbox=sandbox,
-                                http_guard=http_guard)
+                                http_guard=http_guard, artifacts=store)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -106,6 +108,10 @@ def ant(
     http_allowed_hosts: Annotated[str, typer.Option(
         help="Comma-separated hosts (host or host:port) HTTP tasks may reach even when private.",
         envvar="MYRMICA_HTTP_ALLOWED_HOSTS")] = "",
+    artifacts: Annotated[str, typer.Option(
+        help="The artifact store the queens use: s3://bucket/prefix?endpoint_url=… (credentials from the AWS_* "
+             "variables or a profile) or file:///shared/path. Without it, a task's artifacts reach only later "
+             "tasks of its request that run on this ant.", envvar="MYRMICA_ARTIFACTS_URL")] = "",
 ) -> None:
     """Run a standalone worker: register with the queens through Redis and run the tasks they send."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -144,11 +150,19 @@ def ant(
         raise typer.Exit(2) from exc
     (log.info if confined is not None else log.warning)("ant %s: %s", name, line)
     guard = EgressGuard.of(http_allow_private, _split(http_allowed_hosts))
+    if artifacts:
+        from myrmica.artifacts import open_artifact_store
+
+        try:
+            open_artifact_store(artifacts)
+        except ValueError as exc:
+            log.error("refusing to start: %s", exc)
+            raise typer.Exit(2) from exc
     try:
         import uvloop
 
         uvloop.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours,
-                           docker, confined, guard))
+                           docker, confined, guard, artifacts))
     except ImportError:
         asyncio.run(run_ant(broker, name, wanted, _split(tags), capacity, root, drain_seconds, keep_work_hours,
-                            docker, confined, guard))
+                            docker, confined, guard, artifacts))

@@ -90,6 +90,9 @@ def server(
     tork_prefix: Annotated[str | None, typer.Option(
         help="Where the Tork dialect is mounted; / mounts it at the root, for Tork's own clients "
              "(env MYRMICA_TORK_PREFIX). [default: /tork]")] = None,
+    artifacts: Annotated[str | None, typer.Option(
+        help="The artifact store: s3://bucket/prefix?endpoint_url=… (credentials from the AWS_* variables or a "
+             "profile) or file:///path (env MYRMICA_ARTIFACTS_URL). [default: <data dir>/artifacts]")] = None,
 ) -> None:
     """Start the server: the API, the scheduler and (unless told not to) an embedded worker."""
     try:
@@ -98,6 +101,7 @@ def server(
             "auth_enabled": False if no_auth else None, "embedded_ant": False if no_embedded_ant else None,
             "log_level": log_level, "ant_methods": ant_methods, "ant_tags": ant_tags, "work_dir": work_dir,
             "sandbox": sandbox, "sandbox_network": sandbox_network, "tork_prefix": tork_prefix,
+            "artifacts_url": artifacts,
         }, config_file=config)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")

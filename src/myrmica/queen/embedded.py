@@ -8,8 +8,9 @@ import socket
 from myrmica.ant.executors.factory import build_executors
 from myrmica.ant.executors.sandbox import resolve as resolve_sandbox
 from myrmica.ant.worker import Ant
+from myrmica.artifacts import open_artifact_store
 from myrmica.broker.base import Broker
-from myrmica.config import Settings, docker_options, http_guard, sandbox_settings
+from myrmica.config import Settings, artifacts_url, docker_options, http_guard, sandbox_settings
 from myrmica.queen.ant_process import EmbeddedAntProcess
 from myrmica.queen.ants import AntRegistry
 
@@ -38,6 +39,7 @@ class EmbeddedAnt:
                 "max_log_bytes": settings.max_log_bytes_per_task, "max_timeout_secs": settings.max_task_timeout_secs,
                 "keep_work_seconds": settings.ant_keep_work_hours * 3600, "log_level": settings.log_level,
                 "http": http_guard(settings).to_config(),
+                "artifacts_url": artifacts_url(settings),
                 "docker": {"host": settings.docker_host, "image_map": list(settings.docker_image_map),
                            "bind_allowed": list(settings.docker_bind_allowed)}})
             await process.start()
@@ -47,7 +49,8 @@ class EmbeddedAnt:
                                     max_log_bytes=settings.max_log_bytes_per_task,
                                     max_timeout_secs=settings.max_task_timeout_secs,
                                     docker=docker_options(settings), sandbox=sandbox,
-                                    http_guard=http_guard(settings))
+                                    http_guard=http_guard(settings),
+                                    artifacts=open_artifact_store(artifacts_url(settings)))
         ant = self.ant = Ant(ant_id, self._broker, executors, capacity=settings.ant_capacity,
                              tags=settings.ant_tags, embedded=True, work_root=work_root,
                              keep_work_seconds=settings.ant_keep_work_hours * 3600)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from myrmica.api.context import AppContext
+from myrmica.artifacts import open_artifact_store
 from myrmica.broker.base import Broker
 from myrmica.broker.memory import MemoryBroker
 from myrmica.clock import utcnow
@@ -24,6 +25,7 @@ from myrmica.domain.principal import Principal
 from myrmica.ids import new_id
 from myrmica.mail import SmtpMailer
 from myrmica.queen.ants import AntRegistry
+from myrmica.queen.artifacts import ArtifactKeeper
 from myrmica.queen.background import BackgroundTasks
 from myrmica.queen.cron import CronKeeper
 from myrmica.queen.dispatch import Dispatch
@@ -42,6 +44,7 @@ from myrmica.queen.supervisors import Interruptions, SupervisorRegistry, Supervi
 from myrmica.queen.webhooks import WebhookSender
 from myrmica.service.accounts import AccountService
 from myrmica.service.catalog import CatalogService
+from myrmica.service.artifacts import Artifacts
 from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
@@ -125,17 +128,22 @@ class Engine:
                               background=background, cron=cron, events=events, distributed=distributed)
         definitions = Definitions(store=store.definitions, audit=store.audit, bundles=store.accounts, metrics=metrics,
                                   listeners=[self._definition_changed])
+        self.artifact_store = artifact_store = open_artifact_store(settings.artifacts_url, settings.data_dir)
+        self.artifacts = keeper = ArtifactKeeper(artifact_store, store.artifacts,
+                                                 artifact_days=settings.artifact_expiration_days,
+                                                 cache_days=settings.cache_expiration_days)
         tools = RunTools(store=store, settings=settings, metrics=metrics, logs=logs, ants=ants, dispatch=dispatch,
                          ends=ends, watch=watchers, interrupts=interrupts, submitter=operations, canceller=operations,
                          child_definitions=_ChildDefinitions(definitions), specs=specs, events=events, admin=admin,
-                         queen_id=queen_id, distributed=distributed, rng=self.rng, sleep=self.sleep)
+                         queen_id=queen_id, distributed=distributed, rng=self.rng, sleep=self.sleep,
+                         artifacts=keeper)
         self.scheduler = scheduler = Scheduler(
             store=store, settings=settings, ants=ants, doorbell=doorbell, load=dispatch,
             runs=RunFactory(store, logs, queen_id), launcher=Supervisors(tools, registry), specs=specs, logs=logs,
             metrics=metrics, admin=admin, queen_id=queen_id, distributed=distributed)
         self.housekeeping = Housekeeping(store=store, broker=broker, ants=ants, dispatch=dispatch,
                                          supervisors=registry, interrupts=interrupts, resumer=scheduler, cron=cron,
-                                         metrics=metrics, queen_id=queen_id)
+                                         metrics=metrics, queen_id=queen_id, artifacts=keeper)
         self.supervisors = registry
         self.embedded = EmbeddedAnt(settings, broker, ants, queen_id=queen_id, distributed=distributed)
         self.jobs = JobService(
@@ -179,6 +187,13 @@ class Engine:
         self.jobs.subscribe(strait_runs.on_event, lambda definition: definition.dialect == "strait")
         ctx.services["strait"] = (strait_jobs, strait_runs)
         self._account_services(ctx)
+        ctx.services["artifacts"] = Artifacts(rows=ctx.store.artifacts, store=self.artifact_store,
+                                              logs=ctx.store.logs, requests=ctx.store.requests,
+                                              audit=ctx.store.audit, sweeper=self.artifacts,
+                                              max_upload_bytes=self.settings.max_upload_bytes,
+                                              expire_secs=self.settings.artifact_expiration_days * 86400)
+        ctx.services.setdefault("health_checks", {})["artifacts"] = (self.artifact_store.kind,
+                                                                     self.artifact_store.ping)
         ctx.services.setdefault("health_checks", {})["broker"] = (
             "redis" if self.distributed else "in-process", self.broker.ping)
         if self.settings.embedded_ant:

@@ -12,7 +12,7 @@ from myrmica.clock import utcnow
 from myrmica.metrics import Metrics
 from myrmica.queen.ants import AntRegistry
 from myrmica.queen.context import LEASE_SECONDS
-from myrmica.queen.ports import AntLoss, CronSweep, InterruptLedger, OrphanResumer, RunningRequests
+from myrmica.queen.ports import AntLoss, ArtifactSweep, CronSweep, InterruptLedger, OrphanResumer, RunningRequests
 from myrmica.store.outage import OutageLog
 from myrmica.store.store import Store
 
@@ -31,7 +31,8 @@ AUTO_DELETE_SECONDS = 30.0  # how often the leader deletes requests whose delete
 class Housekeeping:
     def __init__(self, *, store: Store, broker: Broker, ants: AntRegistry, dispatch: AntLoss,
                  supervisors: RunningRequests, interrupts: InterruptLedger, resumer: OrphanResumer,
-                 cron: CronSweep, metrics: Metrics, queen_id: str) -> None:
+                 cron: CronSweep, metrics: Metrics, queen_id: str, artifacts: ArtifactSweep | None = None) -> None:
+        self._artifacts = artifacts
         self._store = store
         self._broker = broker
         self._ants = ants
@@ -78,6 +79,16 @@ class Housekeeping:
         if self.leader and loop_time - self._auto_deleted >= AUTO_DELETE_SECONDS:
             self._auto_deleted = loop_time
             await self.delete_expired()
+            if self._artifacts is not None:
+                await self.sweep_artifacts()
+
+    async def sweep_artifacts(self) -> int:
+        """Artifacts past their ``expires_at`` (or of requests deleted), gone from the store and the database."""
+        assert self._artifacts is not None
+        count, size = await self._artifacts.sweep()
+        if count:
+            log.info("deleted %d expired artifact(s), %d bytes", count, size)
+        return count
 
     async def delete_expired(self) -> int:
         """Requests whose ``delete_at`` passed (a definition's ``delete_after``), gone with their runs and logs."""

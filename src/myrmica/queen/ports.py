@@ -19,6 +19,7 @@ from myrmica.domain.records import NewRequest
 from myrmica.domain.walk import Outcome
 from myrmica.metrics import Metrics
 from myrmica.queen.ants import AntRegistry
+from myrmica.queen.artifacts import ArtifactKeeper
 from myrmica.queen.context import RunContext
 from myrmica.store.store import Store
 
@@ -202,6 +203,10 @@ class QueenTasks(Protocol):
                   work: ChildWork | None = None) -> Outcome: ...
 
 
+class ArtifactSweep(Protocol):
+    async def sweep(self, now: datetime | None = None, limit: int = 10_000) -> tuple[int, int]: ...
+
+
 @dataclass(frozen=True)
 class RunTools:
     """What a running request's supervisor, its task runner and the queen's own tasks use."""
@@ -225,3 +230,4 @@ class RunTools:
     distributed: bool
     rng: random.Random
     sleep: Callable[[float], Awaitable[None]]
+    artifacts: ArtifactKeeper

@@ -440,6 +440,7 @@ class TaskRunner:
             result: TaskResult | None = None
             try:
                 request = self.task_request(task, row, attempt, dict(work.variables) if work is not None else None)
+                await self.tools.artifacts.prepare(request, task, self.run.request)
                 if task.execution_method == TaskMethod.HTTP_ENDPOINT:
                     await self._endpoint_call(request, task, row, attempt)
                 self.in_flight[row["id"]] = (attempt, ant_id)
@@ -460,6 +461,9 @@ class TaskRunner:
         if result is None:
             return Outcome("FAILED", "-1", ErrorCode.ERR_TASK_TIMED_OUT,
                            f"no result from ant {ant_id} within the task timeout"), None
+        if result.artifacts:
+            result.task_context.update(await self.tools.artifacts.record(result, task.task_type, row,
+                                                                         self.run.request))
         return Outcome(result.state, result.exit_code, result.error_code, result.error_message), result
 
     def task_request(self, task: TaskDefinition, row: dict[str, Any], attempt: int,

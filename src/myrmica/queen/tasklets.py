@@ -47,11 +47,23 @@ class Tasklets:
                 return await self._fork(runner, task, row, work)
             if task.method == TaskMethod.AWAIT_FORKED_JOB:
                 return await self._await(runner, task, row)
+            if task.method == TaskMethod.EXPIRE_ARTIFACTS:
+                return await self._expire_artifacts(runner, row)
         except RenderError as exc:
             return Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE,
                            f"template error: {runner.run.hide_secrets(str(exc))}")
         return Outcome("FAILED", "-1", ErrorCode.ERR_TASK_EXECUTE,
                        f"method {task.method.value} is not available in this version of Myrmica")
+
+    async def _expire_artifacts(self, runner: RunnerView, row: dict[str, Any]) -> Outcome:
+        """Formicary's EXPIRE_ARTIFACTS: every artifact whose time is up, deleted now (spec §2.10)."""
+        count, size = await self.tools.artifacts.sweep()
+        outputs = {"TotalExpired": count, "TotalSize": size}
+        runner.run.contexts.update(outputs)
+        await self._set_contexts(row, outputs)
+        self.tools.logs.system(runner.run.request_id, row["id"], row["task_type"],
+                               f"expired {count} artifact(s), {size} bytes")
+        return Outcome("COMPLETED", "0")
 
     async def _owner(self, runner: RunnerView) -> Principal:
         user_id = runner.run.request.get("user_id")

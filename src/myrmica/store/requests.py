@@ -33,6 +33,7 @@ from myrmica.store.tables import (
     ACTIVE_STATES,
     WAITING_PREDICATE,
     approval_votes,
+    artifacts,
     audit_records,
     log_lines,
 )
@@ -403,11 +404,15 @@ class RequestRepository:
                 await conn.execute(delete_in(te, len(ids)), where_params(in_values=list(ids)))
 
     async def delete_requests(self, ids: Sequence[str]) -> int:
-        """Requests gone with everything they ran: executions, task executions, log lines, votes."""
+        """Requests gone with everything they ran: executions, task executions, log lines, votes; their
+        artifacts expire now (the housekeeping sweep deletes their objects, then their rows)."""
         if not ids:
             return 0
         chosen = list(ids)
+        now = utcnow()
         async with self._engine.begin() as conn:
+            await conn.execute(update(artifacts).where(artifacts.c.job_request_id.in_(chosen),
+                                                       artifacts.c.expires_at > now).values(expires_at=now))
             for table in (log_lines, te, approval_votes, je):
                 await conn.execute(delete(table).where(table.c.job_request_id.in_(chosen)))
             result = await conn.execute(delete(jr).where(jr.c.id.in_(chosen)))

@@ -8,6 +8,7 @@ from myrmica.security.crypto import SecretBox
 from myrmica.store.accounts import AccountRepository
 from myrmica.store.ants import AntRepository
 from myrmica.store.approvals import ApprovalRepository
+from myrmica.store.artifacts import ArtifactRepository
 from myrmica.store.audit import AuditRepository
 from myrmica.store.catalogs import Catalogs
 from myrmica.store.database import create_database, migrate
@@ -41,6 +42,7 @@ class Store:
         self.run_signals = RunSignalRepository(db, box, self.webhooks)
         self.catalogs = Catalogs(db, box)
         self.orgs = OrgRepository(db)
+        self.artifacts = ArtifactRepository(db)
 
     @property
     def backend(self) -> str:

@@ -514,3 +514,36 @@ subscriptions = Table(
     Column("active", Boolean, nullable=False, default=True),
     *_stamps(),
 )
+
+# What the artifact store keeps (0010): task zips, caches (one row per key, replaced when saved again) and
+# user uploads. ``key`` is the object's name in the store; ``id`` is the API's.
+artifacts = Table(
+    "artifacts", metadata, _id(),
+    Column("key", String(900), nullable=False, unique=True),
+    Column("bucket", String(500), nullable=False, default=""),
+    Column("name", String(300), nullable=False, default=""),
+    Column("group", String(200), nullable=False, default=""),
+    Column("kind", String(30), nullable=False),  # TASK_ARTIFACTS | CACHE | USER_UPLOADED
+    Column("sha256", String(64), nullable=False),
+    Column("etag", String(100), nullable=False, default=""),
+    Column("content_type", String(200), nullable=False, default="application/octet-stream"),
+    Column("content_length", BigInteger, nullable=False, default=0),
+    Column("metadata", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("owner_key", String(64), nullable=False),
+    Column("user_id", String(26), nullable=True),
+    Column("organization_id", String(26), nullable=True),
+    Column("job_type", String(100), nullable=False, default=""),
+    Column("job_request_id", String(26), nullable=True),
+    Column("job_execution_id", String(26), nullable=True),
+    Column("task_execution_id", String(26), nullable=True),
+    Column("task_type", String(100), nullable=False, default=""),
+    Column("artifact_order", Integer, nullable=False, default=0),
+    Column("permissions", Integer, nullable=False, default=0),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    *_stamps(),
+    Index("ix_artifacts_request", "job_request_id", "task_type"),
+    Index("ix_artifacts_sha256", "sha256"),
+    Index("ix_artifacts_expires_at", "expires_at"),
+    Index("ix_artifacts_owner", "owner_key", "created_at"),
+)

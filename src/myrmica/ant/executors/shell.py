@@ -32,6 +32,7 @@ from myrmica.ant.executors.base import LogCallback
 from myrmica.ant.executors.sandbox import Sandbox
 from myrmica.ant.executors.spawn import spawn_shell
 from myrmica.ant.executors.task_env import base_environment
+from myrmica.ant.executors.transfer import ArtifactTransfer
 from myrmica.ant.executors.workdirs import WorkDirs
 from myrmica.ant.executors.workspace import collect_artifacts, fetch_dependencies
 from myrmica.broker.messages import TaskRequest, TaskResult
@@ -263,8 +264,9 @@ class ShellExecutor:
 
     def __init__(self, work_root: Path, *, ant_id: str = "", ant_host: str = "",
                  max_log_bytes: int = 10 * 1024 * 1024, max_timeout_secs: float = 3600.0,
-                 sandbox: Sandbox | None = None) -> None:
+                 sandbox: Sandbox | None = None, transfer: ArtifactTransfer | None = None) -> None:
         self.work_root = Path(work_root)
+        self.transfer = transfer  # None: artifacts pass between tasks in the job directory only
         self.ant_id = ant_id
         self.ant_host = ant_host
         self.max_log_bytes = max_log_bytes
@@ -299,6 +301,7 @@ class ShellExecutor:
         cwd = self.working_dir(request)
         recyclable = not request.working_dir  # only the default layout comes from and goes to the pool
         ready = self.workdirs.enter(job_dir, cwd if recyclable else None)
+        kept: list[dict[str, Any]] = []
         try:
             if not ready:
                 # In a worker thread: creating directories is kernel work that can take a millisecond
@@ -330,16 +333,17 @@ class ShellExecutor:
                 watcher = loop.create_task(cancel.wait())
                 watcher.add_done_callback(lambda t: t.cancelled() or _trigger(run.stop, "cancel"))
             try:
-                self._fetch(request, run, cwd)
+                await self._fetch(request, run, cwd)
                 failure = await self._phases(run, loop, str(cwd), env)
             finally:
                 timer.cancel()
                 if watcher is not None:
                     watcher.cancel()
-            self._collect(request, run, cwd, succeeded=failure is None and not run.interrupted)
+            kept = await self._collect(request, run, cwd, succeeded=failure is None and not run.interrupted)
         finally:
             self.workdirs.leave(job_dir, cwd if recyclable else None)
         result = self._result(request, run, failure, timeout, started)
+        result.artifacts = kept
         if request.output_file_env:
             result.result = mask(self.take_output(request), request.secrets)
         return result
@@ -362,17 +366,23 @@ class ShellExecutor:
             data = data[:_utf8_cut(data, MAX_RESULT_BYTES)]
         return data.decode("utf-8", "replace")
 
-    def _fetch(self, request: TaskRequest, run: _Run, cwd: Path) -> None:
+    async def _fetch(self, request: TaskRequest, run: _Run, cwd: Path) -> None:
+        if self.transfer is not None and (request.downloads or request.cache):
+            await self.transfer.fetch(request, cwd, lambda text: run.emit("system", text, len(text) + 1))
+            return
         if request.dependencies:
             for task_type in fetch_dependencies(cwd, self.job_dir(request), request.dependencies):
                 text = f"dependency {task_type} left no artifacts"
                 run.emit("system", text, len(text) + 1)
 
-    def _collect(self, request: TaskRequest, run: _Run, cwd: Path, *, succeeded: bool) -> None:
+    async def _collect(self, request: TaskRequest, run: _Run, cwd: Path, *, succeeded: bool) -> list[dict[str, Any]]:
+        if self.transfer is not None and request.artifact_prefix:
+            return await self.transfer.keep(request, cwd, lambda text: run.emit("system", text, len(text) + 1),
+                                            succeeded=succeeded, interrupted=run.interrupted)
         when = request.artifacts_when.lower()
         if not request.artifact_paths or (when == "onsuccess" and not succeeded) or \
                 (when == "onfailure" and succeeded):
-            return
+            return []
         try:
             kept = collect_artifacts(cwd, self.job_dir(request), request.task_type, request.artifact_paths)
         except OSError as exc:
@@ -380,6 +390,7 @@ class ShellExecutor:
         else:
             text = f"artifacts kept: {', '.join(kept) if kept else 'none matched'}"
         run.emit("system", text, len(text) + 1)
+        return []
 
     async def _phases(self, run: _Run, loop: asyncio.AbstractEventLoop, cwd: str,
                       env: dict[str, str]) -> _Failure | None:

@@ -13,6 +13,7 @@ from myrmica.api.auth import current_principal
 from myrmica.api.body import read_json_object
 from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
+from myrmica.api.formicary.artifacts import artifact_json, artifacts_of
 from myrmica.api.formicary.schemas import (
     JobRequestOut,
     JobStats,
@@ -140,7 +141,16 @@ async def definition_stats(definition_id: str, request: Request,
 
 @router.get("/{request_id}", responses=answers(JobRequestOut))
 async def get_request(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    return request_json(await jobs_of(request).get(principal, request_id), with_execution=True)
+    record = await jobs_of(request).get(principal, request_id)
+    out = request_json(record, with_execution=True)
+    execution = out.get("execution")
+    if execution:  # each task execution with the artifacts it kept (the request is the caller's: it was found)
+        kept: dict[str, list[dict[str, Any]]] = {}
+        for row in await artifacts_of(request).of_request(record.id):
+            kept.setdefault(str(row["task_execution_id"]), []).append(artifact_json(row))
+        for task in execution.get("tasks", []):
+            task["artifacts"] = kept.get(task["id"], [])
+    return out
 
 
 @router.post("/{request_id}/cancel", responses=answers(JobRequestOut))

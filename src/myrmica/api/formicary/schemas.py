@@ -128,6 +128,38 @@ class ExecutorPage(_Page):
     Records: list[ExecutorOut]
 
 
+class ArtifactOut(_Open):
+    """Seed 000's Artifact."""
+
+    id: str
+    bucket: str
+    name: str
+    group: str
+    kind: str = Field(description="TASK_ARTIFACTS, CACHE or USER_UPLOADED")
+    sha256: str
+    etag: str
+    content_type: str
+    content_length: int
+    metadata: dict[str, Any]
+    tags: dict[str, Any]
+    user_id: str | None
+    organization_id: str | None
+    job_request_id: str | None
+    job_execution_id: str | None
+    task_execution_id: str | None
+    task_type: str
+    artifact_order: int
+    permissions: int
+    expires_at: str
+    url: str
+    created_at: str
+    updated_at: str
+
+
+class ArtifactPage(_Page):
+    Records: list[ArtifactOut]
+
+
 class LogLine(_Open):
     id: int
     task_type: str
