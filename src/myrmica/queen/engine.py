@@ -43,8 +43,8 @@ from myrmica.queen.specs import SpecCache
 from myrmica.queen.supervisors import Interruptions, SupervisorRegistry, Supervisors
 from myrmica.queen.webhooks import WebhookSender
 from myrmica.service.accounts import AccountService
-from myrmica.service.catalog import CatalogService
 from myrmica.service.artifacts import Artifacts
+from myrmica.service.catalog import CatalogService
 from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
