@@ -467,3 +467,23 @@ def test_max_concurrency_per_key_holds_a_second_run_of_the_same_key(
     for run in (first, second, other):
         wait_status(api, run["id"], "completed")
     assert len(held) == 3
+
+
+def test_a_bulk_trigger_is_checked_whole_before_any_run_is_made(api: httpx.Client, stub: HttpStub) -> None:
+    job = new_job(api, stub, payload_schema={"type": "object", "required": ["n"]})
+    url = f"/v1/jobs/{job['id']}/trigger/bulk"
+    refused = api.post(url, json={"items": [{"payload": {"n": 1}}, {"payload": {}}]})
+    assert refused.status_code == 400 and refused.json()["error"]["details"]["field"] == "items[1].payload"
+    assert api.post(url, json={"items": [{"nope": 1}]}).json()["error"]["details"]["field"] == "items[0].nope"
+    assert api.post(url, json={"items": [{}] * 501}).status_code == 400
+    assert api.get(f"/v1/jobs/{job['id']}/runs").json()["data"] == []
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    body = api.post(url, json={"items": [{"payload": {"n": 1}, "idempotency_key": "a", "scheduled_at": later},
+                                         {"payload": {"n": 2}, "idempotency_key": "a", "scheduled_at": later},
+                                         {"payload": {"n": 3}, "priority": 4}]}).json()
+    assert body["total"] == 3 and body["created"] == 2 and body["batch_id"]
+    first, hit, third = body["results"]
+    assert hit["id"] == first["id"] and hit["idempotency_hit"] is True and hit["run_token"] == ""
+    assert first["status"] == "delayed" and third["run_token"]
+    run = run_of(api, third["id"])
+    assert run["batch_id"] == body["batch_id"] and run["triggered_by"] == "batch" and run["priority"] == 4

@@ -137,6 +137,10 @@ class StraitRuns:
                         "created_by": actor(principal)},
                "scheduled_at": prepared.scheduled_at, "expires_at": prepared.expires_at, "created_at": now}
         await self._store.add_run(row)
+        if blocked and await self.satisfied(principal, job.id, key or prepared.dependency_key):
+            # the upstream ended between the check and the insert, before this run could hear of it
+            await self._service.release(principal, record.id)
+            record = await self._service.get(principal, record.id)
         token = self._mint(record.id, prepared.expires_at)
         view = run_view(record, row, job.id, now)
         return Triggered(record.id, view["status"], False, True, prepared.payload_hash, token, view)

@@ -32,12 +32,12 @@ def _validator(text: str) -> Any:
     return jsonschema_rs.validator_for(json.loads(text))
 
 
-def check_payload(schema: Any, schema_text: str, payload: Any) -> None:
+def check_payload(schema: Any, schema_text: str, payload: Any, where: str = "payload") -> None:
     """400 "payload validation failed: …" when ``payload`` does not match."""
     if schema is None:
         return
     validator = _validator(schema_text)
     for error in validator.iter_errors(payload):
         path = "/".join(str(p) for p in getattr(error, "instance_path", []) or [])
-        where = f" at /{path}" if path else ""
-        raise bad(f"payload validation failed: {error.message}{where}", "payload")
+        at = f" at /{path}" if path else ""
+        raise bad(f"payload validation failed: {error.message}{at}", where)

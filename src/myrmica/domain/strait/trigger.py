@@ -154,7 +154,7 @@ def prepare(job: dict[str, Any], trigger: Trigger, *, now: datetime, where: str 
     schema = job.get("payload_schema")
     payload, text, digest = canonical_payload(trigger.payload, where)
     if schema is not None:
-        check_payload(schema, canonical(schema), payload)
+        check_payload(schema, canonical(schema), payload, where)
     start = trigger.scheduled_at if trigger.scheduled_at is not None and trigger.scheduled_at > now else None
     aligned = window_start(job.get("execution_window_cron") or "", job.get("timezone") or "", start or now)
     if aligned is not None:
