@@ -30,6 +30,12 @@ class Id(Key):
     """A key column that never folds either: ids are copied from the screen."""
 
 
+class Words(str):
+    """A column header whose cells fold only between words, never inside one: a date and its time go on
+    two lines rather than ``2026-12-0`` / ``3``. Its longest word is its least width; when the table
+    cannot give it that, key columns fold first."""
+
+
 GAP = 2  # between two columns of a ``new_table``: the separator and the collapsed padding
 WORD = 12  # a word this long or shorter stays whole in a folding column, when the table can afford it
 NARROWEST = 4  # the least a folding column gets before key columns fold as well
@@ -88,7 +94,10 @@ def fit(table: Table) -> Table:
     """Unfolding columns get the width of their widest cell, so that no squeeze of the table cuts them.
     The others share the room left: each keeps its words whole as far as the room allows (the columns
     with the longest words fold first), and what is left goes to the widest."""
-    released = room(table) < sum(min(NARROWEST, w) for w in _wanted(table))
+    others = [column for column in table.columns if not column.no_wrap]
+    whole = [isinstance(column.header, Words) for column in others]
+    least = [w if word else min(NARROWEST, w) for w, word in zip(_wanted(table), whole, strict=True)]
+    released = room(table) < sum(least)
     if released:  # last resort: key columns (not ids) fold too, but get the room before the others
         for column in table.columns:
             if column.no_wrap and not isinstance(column.header, Id):
@@ -102,11 +111,13 @@ def fit(table: Table) -> Table:
     if sum(natural) <= space:
         return table
     keys = [isinstance(column.header, Key) for column in others]
+    whole = [isinstance(column.header, Words) for column in others]
     wanted = [min(NARROWEST, n) if key else w for w, n, key in zip(_wanted(table), natural, keys, strict=True)]
+    kept = sum(w for w, word in zip(wanted, whole, strict=True) if word)  # Words columns are never squeezed
     cap = max(wanted, default=0)
-    while cap > 1 and sum(min(w, cap) for w in wanted) > space:
+    while cap > 1 and kept + sum(min(w, cap) for w, word in zip(wanted, whole, strict=True) if not word) > space:
         cap -= 1
-    floor = [min(w, cap, n) for w, n in zip(wanted, natural, strict=True)]
+    floor = [w if word else min(w, cap, n) for w, n, word in zip(wanted, natural, whole, strict=True)]
     if released:
         # The released key columns first grow as far as the room allows, then the others.
         key_floor = [f for f, key in zip(floor, keys, strict=True) if key]

@@ -16,7 +16,18 @@ from rich.table import Table
 from rich.text import Text
 
 from myrmica.cli.client import ApiClient, ClientError
-from myrmica.cli.output import Id, Key, console, err_console, fit, new_table, print_fitted, print_json, room
+from myrmica.cli.output import (
+    Id,
+    Key,
+    Words,
+    console,
+    err_console,
+    fit,
+    new_table,
+    print_fitted,
+    print_json,
+    room,
+)
 from myrmica.cli.state import client_of, json_wanted
 
 app = typer.Typer(help="List, inspect and steer job requests: cancel, restart, pause, trigger, approve, reject.",
@@ -347,7 +358,8 @@ def _reason(request: dict[str, Any]) -> Text:
 
 
 def _requests_table(title: str, records: list[dict[str, Any]], reasons: dict[str, Text]) -> Table:
-    table = new_table(title, [Id("id"), Key("job type"), Key("state"), "created", "duration"]
+    table = new_table(title, [Id("id"), Key("job type"), Key("state"), Words("created"),
+                                      Words("duration")]
                       + (["reason"] if reasons else []))
     for r in records:
         started = r.get("started_at")

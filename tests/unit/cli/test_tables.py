@@ -7,6 +7,7 @@ from rich.text import Text
 
 from myrmica.cli import output
 from myrmica.cli.output import Id, Key, new_table, print_fitted
+from myrmica.cli.requests import _requests_table
 
 ID = "01M8VZSDB3SF1DT2HF7QK0GD5F"
 
@@ -44,3 +45,22 @@ def test_when_nothing_else_gives_way_key_columns_fold_whole_but_ids_never(monkey
     assert any(line.startswith(ID) for line in lines)
     text = "\n".join(lines)
     assert "MANUAL_APPROVA" in text and "2026-12-02" in text
+
+
+@pytest.mark.parametrize("job_type", ["jjj", "hello", "build-test-deploy", "a-job-type-of-forty-characters-in-all-xx"])
+@pytest.mark.parametrize("state", ["COMPLETED", "MANUAL_APPROVAL_REQUIRED"])
+def test_requests_list_never_breaks_a_date_or_a_duration_inside_a_word(
+        job_type: str, state: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``requests list`` at 80 columns: the created column keeps its date (and time) whole, folding at
+    the space between them at most; the duration and its header stay whole too."""
+    monkeypatch.setattr(output.console, "width", 80)
+    record = {"id": ID, "job_type": job_type, "job_version": 12, "job_state": state, "retried": 3,
+              "created_at": "2026-12-03T13:15:09Z", "started_at": "2026-12-03T13:15:09Z",
+              "ended_at": "2026-12-03T14:19:12Z"}
+    with output.console.capture() as captured:
+        print_fitted(_requests_table("Job requests", [record], {}))
+    text = captured.get()
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    words = text.split()
+    for whole in ("2026-12-03", "13:15:09", "1h04m03s", "duration", "created", ID):
+        assert whole in words, text
