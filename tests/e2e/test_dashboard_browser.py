@@ -1,10 +1,11 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright (no browser download).
 
-One browser for the module, one live server (SQLite, embedded ant). A person signs in, uploads a
-definition through the page, submits it, watches its graph turn green and its log lines arrive while
-it runs, cancels a running request and approves a manual task. Each main page is saved as a
-screenshot under ``test-output/dashboard/`` (git-ignored; the paths are printed) and checked with
-axe-core's accessibility rules.
+One browser for the module, one live server (SQLite, embedded ant). A person signs in (with a
+password, and with a token), uploads a definition through the page, submits it, watches its graph
+turn green and its log lines arrive while it runs, cancels a running request and approves a manual
+task. Each main page is saved as a screenshot under ``test-output/dashboard/`` (git-ignored; the paths
+are printed) at 1280×800 and at a phone's width (390×844), and checked there with axe-core's
+accessibility rules and for anything wider than the window.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from tests.support.live import LiveServer, live_server
 
 CHROMIUM = os.environ.get("MYRMICA_TEST_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
+PASSWORD = "a password for the browser test"
+PHONE = {"width": 390, "height": 844}
 EXPECT_MS = 20_000  # Playwright's expectations retry until this (a loaded CI machine); none of them sleeps
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
@@ -93,13 +96,16 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def signed_in(browser: Any, web: LiveServer) -> Any:
     """The cookies of one sign-in through the login form, shared by the tests' tabs."""
+    with web.client() as api:
+        assert api.put("/api/users/me/password", json={"password": PASSWORD}).status_code == 200
     context = browser.new_context(base_url=web.url)
     try:
         tab = context.new_page()
         tab.goto("/")
         expect(tab).to_have_url(f"{web.url}/login?next=%2F")
-        tab.get_by_label("API token").fill(web.token)
-        tab.get_by_role("button", name="Sign in").click()
+        tab.get_by_label("Username").fill("admin")
+        tab.get_by_label("Password").fill(PASSWORD)
+        tab.get_by_role("button", name="Sign in", exact=True).click()
         expect(tab.get_by_role("heading", name="Requests", exact=True)).to_be_visible()
         return context.storage_state()
     finally:
@@ -136,10 +142,12 @@ def axe() -> Any:
 
 @pytest.fixture
 def shoot(capsys: pytest.CaptureFixture[str], axe: Any) -> Any:
-    """Save a screenshot of the tab, and check the page with axe-core (WCAG 2 A and AA rules: labels,
-    contrast, headings, landmarks, names of links and buttons)."""
+    """Save a screenshot of the tab, check that nothing but the tables' own scrolling boxes is wider
+    than the window, and check the page with axe-core (WCAG 2 A and AA rules: labels, contrast,
+    headings, landmarks, names of links and buttons)."""
 
     def save(tab: Any, name: str) -> Path:
+        assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} is too wide"
         OUTPUT.mkdir(parents=True, exist_ok=True)
         path = OUTPUT / f"{name}.png"
         tab.screenshot(path=str(path), full_page=True)
@@ -246,23 +254,39 @@ def test_approve_a_manual_task(page: Any, api: httpx.Client, shoot: Any) -> None
     assert approved[0]["exit_code"] == "APPROVED" and approved[0]["comments"] == "ship it"
 
 
-def test_ants_and_a_phone_width(page: Any, api: httpx.Client, shoot: Any) -> None:
+def test_ants(page: Any, shoot: Any) -> None:
     page.goto("/ants")
     row = page.get_by_role("row").filter(has_text="embedded-ant")
     expect(row).to_contain_text("live")
     expect(row).to_contain_text("SHELL")
     shoot(page, "ants")
+
+
+def test_every_page_at_a_phone_width(browser: Any, web: LiveServer, signed_in: Any, api: httpx.Client,
+                                     shoot: Any) -> None:
     name = f"quick-{uuid.uuid4().hex[:6]}"
     apply(api, QUICK.format(name=name))
     done = run(api, name)
-    page.set_viewport_size({"width": 390, "height": 844})
-    for path in (f"/requests/{done['id']}", "/requests", "/definitions", "/ants"):
-        page.goto(path)
-        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-        # Nothing but the tables' own scrolling boxes is wider than the phone.
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
-    page.goto(f"/requests/{done['id']}")
-    shoot(page, "request-phone")
+    context = browser.new_context(viewport=PHONE, base_url=web.url, is_mobile=True, has_touch=True)
+    try:
+        tab = context.new_page()
+        tab.goto("/requests")
+        expect(tab.get_by_role("heading", name="Sign in to Myrmica")).to_be_visible()
+        shoot(tab, "login-phone")
+        context.add_cookies(signed_in["cookies"])
+        for path, shot, heading in ((f"/requests/{done['id']}", "request-phone", "Request"),
+                                    ("/requests", "requests-phone", "Requests"),
+                                    (f"/definitions/{name}", "definition-phone", name),
+                                    ("/definitions", "definitions-phone", "Job definitions"),
+                                    ("/ants", "ants-phone", "Ants")):
+            tab.goto(path)
+            expect(tab.get_by_role("heading", level=1, name=heading)).to_be_visible()
+            expect(tab.get_by_role("navigation", name="Main")).to_be_visible()
+            if shot == "request-phone":
+                expect(tab.locator("#log")).to_contain_text("hello from a phone")
+            shoot(tab, shot)
+    finally:
+        context.close()
 
 
 def test_signed_out_pages_show_the_login(browser: Any, web: LiveServer, shoot: Any) -> None:
@@ -271,8 +295,13 @@ def test_signed_out_pages_show_the_login(browser: Any, web: LiveServer, shoot: A
         tab = context.new_page()
         tab.goto("/definitions")
         expect(tab.get_by_role("heading", name="Sign in to Myrmica")).to_be_visible()
+        tab.get_by_label("Username").fill("admin")
+        tab.get_by_label("Password").fill("not the password")
+        tab.get_by_role("button", name="Sign in", exact=True).click()
+        expect(tab.get_by_role("alert")).to_contain_text("Wrong username or password")
+        expect(tab.get_by_label("Username")).to_have_value("admin")
         tab.get_by_label("API token").fill("myr_wrong")
-        tab.get_by_role("button", name="Sign in").click()
+        tab.get_by_role("button", name="Sign in with the token").click()
         expect(tab.get_by_role("alert")).to_contain_text("not valid")
         shoot(tab, "login")
         tab.get_by_label("API token").fill(web.token)

@@ -9,14 +9,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from ulid import ULID
 
 from myrmica.config import Settings
+from tests.e2e.test_cli import command, env
 from tests.support.dashboard import Browserish, make_user, signed_in
 from tests.support.jobs import apply, run, submit, wait_state
 from tests.support.live import LiveServer, live_server
@@ -125,6 +128,79 @@ def test_a_revoked_token_ends_its_session(web: LiveServer, admin_api: httpx.Clie
     assert session.get("/requests").status_code == 303
 
 
+def _password_sign_in(web: LiveServer, username: str, password: str) -> tuple[Browserish, httpx.Response]:
+    session = Browserish(httpx.Client(base_url=web.url, timeout=30))
+    session.get("/login")
+    return session, session.post("/login", {"method": "password", "username": username, "password": password,
+                                            "next": "/ants"})
+
+
+def test_sign_in_with_a_username_and_password(web: LiveServer, admin_api: httpx.Client) -> None:
+    name = f"pw-{uuid.uuid4().hex[:6]}"
+    user = make_user(web, name, None)
+    own = httpx.Client(base_url=web.url, timeout=30, headers={"Authorization": f"Bearer {user.token}"})
+    with own:
+        # No password yet: the form refuses the user, as it does a wrong password (same words, no cookie).
+        _, refused = _password_sign_in(web, name, "correct horse battery")
+        assert refused.status_code == 401 and "Wrong username or password" in refused.text
+        assert "myrmica_session" not in refused.headers.get("set-cookie", "")
+        assert own.put("/api/users/me/password", json={"password": "short"}).status_code == 422
+        assert own.put("/api/users/admin/password", json={"password": "long enough, surely"}).status_code == 403
+        set_own = own.put("/api/users/me/password", json={"password": "correct horse battery"})
+        assert set_own.status_code == 200, set_own.text
+        assert set_own.json() == {"id": user.user_id, "username": name, "has_password": True}
+        assert "correct horse" not in set_own.text
+
+        session, answer = _password_sign_in(web, name, "correct horse battery")
+        assert answer.status_code == 303 and answer.headers["location"] == "/ants", answer.text
+        cookie = answer.headers["set-cookie"]
+        assert "myrmica_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert user.token not in cookie  # a session token of its own, not one of the user's API tokens
+        page = session.get("/requests")
+        assert page.status_code == 200 and f"Signed in as <strong>{name}</strong>" in page.text
+        tokens = own.get("/api/users/me/tokens").json()
+        assert [t["token_name"] for t in tokens if not t["revoked"]].count("dashboard sign-in") == 1
+
+        _, wrong = _password_sign_in(web, name, "correct horse battery!")
+        assert wrong.status_code == 401 and f'value="{name}"' in wrong.text  # the name stays in the form
+        # The admin sets the password by username: the user's sessions end, the old password is refused.
+        by_admin = admin_api.put(f"/api/users/{name}/password", data={"password": "a new one, longer"})
+        assert by_admin.status_code == 200, by_admin.text
+        assert session.get("/requests").status_code == 303
+        assert _password_sign_in(web, name, "correct horse battery")[1].status_code == 401
+        again, fresh = _password_sign_in(web, name, "a new one, longer")
+        assert fresh.status_code == 303
+        stolen = next(v for k, v in again.client.cookies.items() if k == "myrmica_session")
+        assert again.get("/requests").status_code == 200  # (a page, for the new session's CSRF token)
+        assert again.post("/logout").status_code == 303  # signing out revokes the session's token
+        replay = httpx.get(f"{web.url}/requests", cookies={"myrmica_session": stolen}, timeout=30)
+        assert replay.status_code == 303
+        assert own.get("/api/users/me/tokens").status_code == 200  # the user's own API token is untouched
+    assert admin_api.put("/api/users/nobody-at-all/password", json={"password": "whatever it is"}).status_code == 404
+    assert admin_api.put("/api/users/me/password", json={}).status_code == 422
+
+
+def test_signing_out_of_a_token_session_keeps_the_token(web: LiveServer) -> None:
+    session = signed_in(web)
+    assert session.get("/requests").status_code == 200
+    assert session.post("/logout").status_code == 303
+    assert httpx.get(f"{web.url}/api/jobs/requests", headers={"Authorization": f"Bearer {web.token}"},
+                     timeout=30).status_code == 200
+
+
+def test_the_cli_sets_a_password(web: LiveServer) -> None:
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    make_user(web, name, None)
+    result = subprocess.run(command(web, "users", "set-password", name), input="typed on stdin\n",
+                            capture_output=True, text=True, timeout=60, env=env())
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert f"set the password of {name}" in result.stdout
+    assert _password_sign_in(web, name, "typed on stdin")[1].status_code == 303
+    short = subprocess.run(command(web, "users", "set-password"), input="short\n", capture_output=True,
+                           text=True, timeout=60, env=env())
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr, short.stderr
+
+
 # --- CSRF ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("csrf", ["", "forged-token-value-that-is-long-enough-000"])
@@ -231,6 +307,22 @@ def test_request_page_shows_tasks_outputs_and_the_dialect(browser: Browserish, a
     assert "hx-trigger" not in page.text.split('id="live"')[1].split(">")[0]  # an ended request stops polling
     text = browser.get(f"/requests/{done['id']}/logs.txt")
     assert text.status_code == 200 and "said wow" in text.text
+
+
+def test_a_tork_job_shows_in_the_same_views_labelled_tork(browser: Browserish, admin_api: httpx.Client) -> None:
+    name = f"tork-{uuid.uuid4().hex[:6]}"
+    job = admin_api.post("/tork/jobs", content=f"name: {name}\ntasks:\n  - name: say\n    run: echo said by tork\n",
+                         headers={"Content-Type": "text/yaml"})
+    assert job.status_code == 200, job.text
+    request_id = str(ULID.from_hex(job.json()["id"]))
+    wait_state(admin_api, request_id, "COMPLETED")
+    listing = browser.get("/requests", params={"q": request_id})
+    row = listing.text[listing.text.index(f">{request_id}<"):].split("</tr>")[0]
+    assert ">tork<" in row, row  # the dialect label, beside the native requests in the same list
+    page = browser.get(f"/requests/{request_id}")
+    assert page.status_code == 200 and 'id="request-state">COMPLETED<' in page.text and ">tork<" in page.text
+    assert "<svg" in page.text and 'fill="palegreen"' in page.text
+    assert "said by tork" in browser.get(f"/requests/{request_id}/logs.txt").text
 
 
 def test_live_pieces_answer_204_while_nothing_changed(browser: Browserish, admin_api: httpx.Client) -> None:

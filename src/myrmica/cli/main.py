@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from myrmica import __version__
-from myrmica.cli import definitions, requests
+from myrmica.cli import definitions, requests, users
 from myrmica.cli.ant import ant as ant_command
 from myrmica.cli.client import ClientError
 from myrmica.cli.output import err_console
@@ -32,6 +32,7 @@ app.command("submit")(requests.submit)
 app.add_typer(requests.app, name="requests")
 app.command("logs")(requests.logs)
 app.command("ants")(requests.ants)
+app.add_typer(users.app, name="users")
 
 
 def _version(value: bool) -> None:

@@ -1,9 +1,14 @@
-"""Users with passwords, for HTTP basic auth (Tork's ``POST /users`` and its basic-auth middleware).
+"""Users with passwords: HTTP basic auth (Tork's ``POST /users`` and its basic-auth middleware), the
+dashboard's sign-in form, and ``PUT /api/users/{user}/password`` (``myrmica users set-password``).
 
 Passwords are stored only as argon2id hashes (``security/passwords.py``). A successful check is
 remembered for a few seconds under an HMAC of the name and password with a key made at start (never
 the password itself), so a client sending basic auth on every call does not pay argon2's cost
 (tens of milliseconds, by design) on each one; a changed password is honoured at once on this server.
+
+Signing in to the dashboard with a password starts a session: an API token named ``dashboard sign-in``
+that lasts :data:`SESSION_DAYS` (listed and revocable with the user's other tokens), which the browser
+keeps in its cookie. Signing out revokes it; setting a new password revokes all of that user's.
 """
 
 from __future__ import annotations
@@ -13,15 +18,22 @@ import hashlib
 import hmac
 import os
 import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from myrmica.domain.errors import ConflictError, PermissionDeniedError, ValidationError
+from myrmica.clock import utcnow
+from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import UserRecord
 from myrmica.security.passwords import MAX_PASSWORD, hash_password, verify_password
+from myrmica.security.tokens import generate_token, hash_token
 
 CACHE_SECONDS = 5.0
 MAX_USERNAME = 200
+MIN_PASSWORD = 8  # for a password set natively (Tork's POST /users keeps Tork's rule: any non-empty one)
+SESSION_TOKEN = "dashboard sign-in"
+SESSION_DAYS = 7  # as Formicary's session cookie
 
 
 class UserStore(Protocol):
@@ -30,10 +42,24 @@ class UserStore(Protocol):
                           ) -> dict[str, Any]: ...
     async def set_password_hash(self, user_id: str, password_hash: str | None) -> None: ...
     async def user_by_name(self, username: str) -> dict[str, Any] | None: ...
+    async def user(self, user_id: str) -> dict[str, Any]: ...
+    async def issue_token(self, user_id: str, name: str, token: str, token_hash: str, *,
+                          expires_at: datetime | None = None) -> Any: ...
+    async def revoke_token_named(self, token_hash: str, name: str) -> bool: ...
+    async def revoke_tokens_named(self, user_id: str, name: str) -> int: ...
 
 
 class PrincipalOf(Protocol):
     def __call__(self, user: dict[str, Any]) -> Principal: ...
+
+
+@dataclass(frozen=True)
+class Session:
+    """A sign-in: whose it is, and the token the browser keeps (the only time it exists in plain)."""
+
+    principal: Principal
+    token: str
+    expires_at: datetime
 
 
 class Users:
@@ -87,3 +113,51 @@ class Users:
 
     def forget(self) -> None:
         self._cache.clear()
+
+    async def set_password(self, principal: Principal, user: str, password: str) -> UserRecord:
+        """Set the password of ``user`` (``me``, a user id or a username): one's own, or anyone's for the
+        admin. The user's dashboard sessions end (a stolen session does not outlive a new password)."""
+        if len(password) < MIN_PASSWORD:
+            raise ValidationError(f"a password needs at least {MIN_PASSWORD} characters", field="password")
+        if len(password) > MAX_PASSWORD:
+            raise ValidationError(f"a password may have at most {MAX_PASSWORD} characters", field="password")
+        row = await self._find(principal, user)
+        digest = await asyncio.to_thread(hash_password, password)
+        await self._store.set_password_hash(row["id"], digest)
+        self.forget()
+        await self._store.revoke_tokens_named(row["id"], SESSION_TOKEN)
+        return UserRecord.from_row({**row, "password_hash": digest})
+
+    async def _find(self, principal: Principal, user: str) -> dict[str, Any]:
+        if user in ("me", "self", principal.user_id, principal.username):
+            return await self._store.user(principal.user_id)
+        if not principal.admin:
+            raise PermissionDeniedError("only the admin may set another user's password", field="user")
+        if len(user) > MAX_USERNAME:
+            raise NotFoundError(f"user {user[:40]}… not found")
+        try:
+            return await self._store.user(user)
+        except NotFoundError:
+            found = await self._store.user_by_name(user)
+        if found is None:
+            raise NotFoundError(f"user {user} not found")
+        return found
+
+    async def sign_in(self, username: str, password: str) -> Session | None:
+        """A new session for the user whose name and password these are (None otherwise)."""
+        if not username or not password:
+            return None
+        principal = await self.authenticate(username, password)
+        if principal is None:
+            return None
+        token = generate_token()
+        expires_at = utcnow() + timedelta(days=SESSION_DAYS)
+        await self._store.issue_token(principal.user_id, SESSION_TOKEN, token, hash_token(token),
+                                      expires_at=expires_at)
+        return Session(principal, token, expires_at)
+
+    async def sign_out(self, token: str) -> bool:
+        """End the session of this token if it is a sign-in's (an API token the user typed stays valid)."""
+        if not token or not token.isascii() or len(token) > 500:
+            return False
+        return await self._store.revoke_token_named(hash_token(token), SESSION_TOKEN)

@@ -145,3 +145,25 @@ class AccountRepository:
                 .values(revoked_at=now, updated_at=now))
         if result.rowcount == 0:
             raise NotFoundError(f"token {token_id} not found or already revoked")
+
+    async def revoke_token_named(self, token_hash: str, name: str) -> bool:
+        """Revoke the token with this hash if it has this name and is not revoked yet (a sign-in session's
+        token, never an API token the user made); whether it did."""
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.token_sha256 == token_hash, api_tokens.c.name == name,
+                       api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now, updated_at=now))
+        return bool(result.rowcount)
+
+    async def revoke_tokens_named(self, user_id: str, name: str) -> int:
+        """Revoke every live token of the user with this name (their sign-in sessions); how many."""
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.user_id == user_id, api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now, updated_at=now))
+        return int(result.rowcount or 0)

@@ -15,7 +15,7 @@ from myrmica.domain.errors import DomainError, NotFoundError
 from myrmica.web.queries import Queries
 from myrmica.web.render import fragment, fragment_html, page
 from myrmica.web.routing import one, read_form, router, who
-from myrmica.web.session import Viewer, safe_next, sign_in, sign_out
+from myrmica.web.session import Viewer, safe_next, sign_in, sign_in_with_password, sign_out
 
 routes = router()
 
@@ -57,9 +57,16 @@ async def login(request: Request) -> Response:
     fields = await read_form(request)
     target = safe_next(one(fields, "next"))
     response = RedirectResponse(target, status_code=303)
-    if await sign_in(request, response, one(fields, "token")) is None:
-        return page(request, "login.html", None, status=401, title="Sign in", next=target,
-                    problem="That token is not valid: it is unknown, expired or revoked.")
+    method = one(fields, "method") or ("token" if "token" in fields else "password")
+    if method == "token":
+        if await sign_in(request, response, one(fields, "token")) is None:
+            return page(request, "login.html", None, status=401, title="Sign in", next=target, method="token",
+                        problem="That token is not valid: it is unknown, expired or revoked.")
+        return response
+    username = one(fields, "username")
+    if await sign_in_with_password(request, response, username, one(fields, "password")) is None:
+        return page(request, "login.html", None, status=401, title="Sign in", next=target, username=username[:200],
+                    problem="Wrong username or password.")
     return response
 
 
@@ -67,7 +74,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await read_form(request)
     response = RedirectResponse("/login", status_code=303)
-    sign_out(request, response)
+    await sign_out(request, response)
     return response
 
 

@@ -1,9 +1,12 @@
 """Who is looking at the dashboard: an API token kept in an HTTP-only cookie, and a CSRF token for forms.
 
-The session cookie holds the user's API token (the same tokens as ``Authorization: Bearer``, checked by
-the same code, so a revoked token ends its dashboard sessions too). The CSRF token is a random value in
-a second cookie that every form repeats (double submit); both cookies are HTTP-only and
-``SameSite=Strict`` (and ``Secure`` over https), so another site can neither send nor read them.
+One signs in with a username and password (the user service then issues a session token, a
+``dashboard sign-in`` API token that lasts 7 days and that signing out revokes) or with an API token
+typed in. Either way the session cookie holds an API token (the same tokens as
+``Authorization: Bearer``, checked by the same code, so a revoked token ends its dashboard sessions
+too). The CSRF token is a random value in a second cookie that every form repeats (double submit);
+both cookies are HTTP-only and ``SameSite=Strict`` (and ``Secure`` over https), so another site can
+neither send nor read them.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from urllib.parse import quote
 
 from fastapi import Request, Response
 
-from myrmica.api.auth import principal_for
+from myrmica.api.auth import forget_tokens, principal_for
 from myrmica.api.context import context_of
 from myrmica.domain.principal import Principal
+from myrmica.service.users import MAX_USERNAME, Users
 
 SESSION_COOKIE = "myrmica_session"
 CSRF_COOKIE = "myrmica_csrf"
@@ -108,7 +112,27 @@ async def sign_in(request: Request, response: Response, token: str) -> Principal
     return principal
 
 
-def sign_out(request: Request, response: Response) -> None:
+async def sign_in_with_password(request: Request, response: Response, username: str,
+                                password: str) -> Principal | None:
+    """Check the name and password (argon2id, through the user service); on success, a new session."""
+    username = username.strip()
+    if not username or len(username) > MAX_USERNAME or not password:
+        return None
+    users: Users = context_of(request).services["users"]
+    session = await users.sign_in(username, password)
+    if session is None:
+        return None
+    _cookie(response, request, SESSION_COOKIE, session.token)
+    _cookie(response, request, CSRF_COOKIE, secrets.token_urlsafe(32))
+    return session.principal
+
+
+async def sign_out(request: Request, response: Response) -> None:
+    """Forget the cookies; a password sign-in's session token is revoked too (a typed-in API token is the
+    user's own, and stays valid)."""
+    users: Users | None = context_of(request).services.get("users")
+    if users is not None and await users.sign_out(request.cookies.get(SESSION_COOKIE, "")):
+        forget_tokens()
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="strict",
                                secure=request.url.scheme == "https")

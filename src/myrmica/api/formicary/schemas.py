@@ -47,6 +47,10 @@ class TokenBody(BaseModel):
     days: int = Field(default=90, ge=1, le=3650)
 
 
+class PasswordBody(BaseModel):
+    password: str = Field(min_length=8, max_length=1024, description="the new password (stored as argon2id)")
+
+
 class ConfigBody(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     value: Any
@@ -186,6 +190,12 @@ class TokenCreated(_Open):
     token_name: str
     api_token: str = Field(description="shown once, never again")
     expires_at: str | None
+
+
+class PasswordSet(_Open):
+    id: str
+    username: str
+    has_password: bool = True
 
 
 class ConfigOut(_Open):
