@@ -19,6 +19,7 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("POST", "/api/users/{user_id}/tokens"): Role.READ_ONLY,
     ("DELETE", "/api/users/{user_id}/tokens/{token_id}"): Role.READ_ONLY,
     ("POST", "/api/users/{user_id}/tokens/{token_id}/delete"): Role.READ_ONLY,
+    ("PUT", "/api/users/{user}/password"): Role.READ_ONLY,  # one's own (the admin: anyone's)
     # Users and organisations.
     ("POST", "/api/users"): Role.ADMIN,
     ("GET", "/api/orgs/usage_report"): Role.ADMIN,
