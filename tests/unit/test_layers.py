@@ -50,9 +50,10 @@ CONTEXT_ACCESS_ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "myrmica.web.queries": (frozenset({"engine"}), "the ants page (the engine's live view of the ants)"),
 }
 # The service layer's objects in the app context, which every dialect may use: the job service, users
-# with passwords (basic auth), the cluster's workers and running counts, Strait's jobs and runs,
-# Formicary's accounts and catalogs, and artifacts.
-SERVICE_KEYS = frozenset({"jobs", "health_checks", "users", "cluster", "strait", "accounts", "catalog", "artifacts"})
+# with passwords (basic auth), the cluster's workers and running counts, Strait's jobs and runs and its
+# SDK's run callbacks, Formicary's accounts and catalogs, and artifacts.
+SERVICE_KEYS = frozenset({"jobs", "health_checks", "users", "cluster", "strait", "accounts", "catalog", "artifacts",
+                          "runs"})
 # The composition root and who may import it.
 ENGINE = "myrmica.queen.engine"
 ENGINE_IMPORTERS = {"myrmica.serve"}

@@ -37,17 +37,21 @@ from myrmica.queen.logs import LogSink
 from myrmica.queen.operations import Operations
 from myrmica.queen.peers import Peers
 from myrmica.queen.ports import RunTools
+from myrmica.queen.run_ends import RunEnder
+from myrmica.queen.run_keeper import RunKeeper
 from myrmica.queen.runs import RunFactory
 from myrmica.queen.scheduler import Doorbell, Scheduler
 from myrmica.queen.specs import SpecCache
 from myrmica.queen.supervisors import Interruptions, SupervisorRegistry, Supervisors
 from myrmica.queen.webhooks import WebhookSender
+from myrmica.security.run_tokens import RUN_TOKEN_PURPOSE
 from myrmica.service.accounts import AccountService
 from myrmica.service.artifacts import Artifacts
 from myrmica.service.catalog import CatalogService
 from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
+from myrmica.service.run_callbacks import RunCallbacks
 from myrmica.service.strait import StraitJobs
 from myrmica.service.strait_runs import Mint, StraitRuns
 from myrmica.service.users import Users
@@ -146,6 +150,12 @@ class Engine:
                                          metrics=metrics, queen_id=queen_id, artifacts=keeper)
         self.supervisors = registry
         self.embedded = EmbeddedAnt(settings, broker, ants, queen_id=queen_id, distributed=distributed)
+        self.run_ender = RunEnder(store=store, supervisors=registry, watchers=watchers, publisher=peers, logs=logs,
+                                  events=events, metrics=metrics)
+        self.run_keeper = RunKeeper(store=store, ender=self.run_ender, wake_sender=webhooks.wake)
+        events.subscribe(self.run_keeper.on_event, lambda definition: definition.get("dialect") == "strait")
+        self.run_callbacks = RunCallbacks(token_key=store.box.derived_key(RUN_TOKEN_PURPOSE), runs=store.requests,
+                                          signals=store.run_signals, ender=self.run_ender, lines=logs)
         self.jobs = JobService(
             definitions=definitions, submitter=operations, control=operations, requests=store.requests,
             logs=store.logs, feed=logs, audit=store.audit, capacity=ants, events=events, webhooks=webhooks,
@@ -182,6 +192,7 @@ class Engine:
         ctx.services["jobs"] = self.jobs
         ctx.services["users"] = Users(ctx.store.accounts, principal_of)
         ctx.services["cluster"] = Cluster(ctx.store.ants, ctx.store.requests)
+        ctx.services["runs"] = self.run_callbacks
         strait_jobs = StraitJobs(jobs=self.jobs, store=ctx.store.strait)
         strait_runs = StraitRuns(strait_jobs, run_token_minter(ctx.store.box))
         self.jobs.subscribe(strait_runs.on_event, lambda definition: definition.dialect == "strait")
@@ -202,7 +213,8 @@ class Engine:
         await self.cron.sweep()
         self._loops = [asyncio.create_task(self.scheduler.run(), name="scheduler"),
                        asyncio.create_task(self.housekeeping.run(), name="housekeeping"),
-                       asyncio.create_task(self.webhooks.run(), name="webhooks")]
+                       asyncio.create_task(self.webhooks.run(), name="webhooks"),
+                       asyncio.create_task(self.run_keeper.run(), name="run-keeper")]
 
     async def stop(self) -> None:
         for task in self._loops:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from myrmica.broker.base import Broker
+from myrmica.domain.stop_reasons import end_reason
 from myrmica.queen.ports import EndWatch, LogWriter, SupervisorLookup
 
 log = logging.getLogger("myrmica.queen")
@@ -34,8 +35,9 @@ class Peers:
             for rid in event.get("request_ids") or [request_id]:
                 self._watchers.ended(str(rid))
                 self._logs.notify(str(rid))
-        elif kind in ("cancel", "pause"):
+        elif kind in ("cancel", "pause", "end"):
             supervisor = self._supervisors.get(request_id)
             if supervisor is not None and supervisor.task is not None and supervisor.stop_reason is None:
-                supervisor.stop_reason = kind
+                supervisor.stop_reason = kind if kind != "end" else \
+                    end_reason(str(event.get("state") or "FAILED"), str(event.get("error_code") or ""))
                 supervisor.task.cancel()

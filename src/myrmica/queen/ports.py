@@ -231,3 +231,10 @@ class RunTools:
     rng: random.Random
     sleep: Callable[[float], Awaitable[None]]
     artifacts: ArtifactKeeper
+
+
+class RunEnding(Protocol):
+    """Ending a run from outside its supervisor (queen/run_ends.py): an SDK call, the run keeper."""
+
+    async def end_run(self, request_id: str, state: str, *, from_states: Iterable[str] = ("EXECUTING",),
+                      error_code: str = "", error_message: str = "", result: Any = None) -> bool: ...

@@ -20,6 +20,7 @@ from myrmica.domain.graph import first_task
 from myrmica.domain.records import STARTED
 from myrmica.domain.retry import full_restart, job_retry_delay
 from myrmica.domain.states import ErrorCode
+from myrmica.domain.stop_reasons import parse_end_reason
 from myrmica.domain.walk import Outcome, always_run_tasks, final_job_state, next_step
 from myrmica.queen.context import RunContext
 from myrmica.queen.logs import stamp
@@ -50,7 +51,7 @@ class JobSupervisor:
         self.run = run
         self.runner = TaskRunner(tools, tasklets, run)
         self._on_done = on_done
-        self.stop_reason: str | None = None  # "cancel" | "pause" | "shutdown"
+        self.stop_reason: str | None = None  # "cancel" | "pause" | "shutdown" | "end:<state>:<code>"
         self.result: str | None = None  # the job's result (an expr definition's ``output``)
         self.task: asyncio.Task[None] | None = None
 
@@ -263,6 +264,13 @@ class JobSupervisor:
                 error_code=ErrorCode.ERR_JOB_CANCELLED, **(await self._save_contexts()))
             await self._mark_running_tasks("CANCELLED", ErrorCode.ERR_JOB_CANCELLED, "cancelled")
             self.tools.ends.request_ended(self.run, "CANCELLED")
+        elif (ended := parse_end_reason(reason)) is not None:  # the run's own code ended it (run_ends.py)
+            state, code = ended
+            await self.tools.store.requests.update_execution(
+                self.run.execution_id, job_state=state, ended_at=utcnow(), error_code=code,
+                **(await self._save_contexts()))
+            await self._mark_running_tasks(state, code, "ended by the run")
+            self.tools.ends.request_ended(self.run, state)
         elif reason == "pause":
             await self._mark_running_tasks("PAUSED", ErrorCode.ERR_PAUSE_JOB, "paused")
             await self._suspend(Suspend("PAUSED", ErrorCode.ERR_PAUSE_JOB, "paused by request"))

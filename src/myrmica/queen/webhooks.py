@@ -57,6 +57,10 @@ class WebhookSender:
         self._wake.set()
         return delivery_id
 
+    def wake(self) -> None:
+        """Calls were stored by someone else (the run keeper): look now."""
+        self._wake.set()
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(follow_redirects=False)

@@ -25,6 +25,7 @@ from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import job_requests as jr
 from myrmica.store.tables import run_signals as table
+from myrmica.store.tables import strait_runs
 from myrmica.store.webhooks import WebhookRepository
 
 WANTED = "WANTED"
@@ -87,6 +88,14 @@ class RunSignalRepository:
             rows = await conn.execute(
                 select(table.c.request_id).join(jr, jr.c.id == table.c.request_id)
                 .where(table.c.heartbeat_at < before, jr.c.job_state == "EXECUTING").limit(limit))
+            return [str(r[0]) for r in rows]
+
+    async def expired_waiting(self, now: datetime, limit: int = 100) -> list[str]:
+        """Strait runs still waiting to start (PENDING) whose ``expires_at`` passed."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(strait_runs.c.request_id).join(jr, jr.c.id == strait_runs.c.request_id)
+                .where(strait_runs.c.expires_at < now, jr.c.job_state == "PENDING").limit(limit))
             return [str(r[0]) for r in rows]
 
     async def end_notices(self, limit: int = 100) -> list[dict[str, Any]]:
