@@ -38,14 +38,24 @@ class RunEnder:
         allowed = list(from_states)
         if request is None or request["job_state"] not in allowed:
             return False
+        running = await self._running_tasks(request)
+        ends = [(row, self._task_values(row, state, error_code, error_message, result)) for row in running]
+        # The first running task's end goes with the request's (one transaction: a reader never sees the run
+        # ended without its result); any other (a composite's children) right after.
         ok = await self._store.requests.finish(
             request_id, request.get("job_execution_id"), allowed, state,
             request_values={"error_code": error_code, "error_message": error_message, "user_key": None},
             execution_values={"error_code": error_code, "error_message": error_message}
-            if request.get("job_execution_id") else None)
+            if request.get("job_execution_id") else None,
+            task_end=(ends[0][0]["id"], [ends[0][0]["task_state"]], ends[0][1]) if ends else None)
         if not ok:
             return False
-        await self._end_tasks(request, state, error_code, error_message, result)
+        for row, values in ends[1:]:
+            await self._store.requests.update_task_execution(row["id"], [row["task_state"]], **values)
+        for row, _ in ends:
+            self._logs.system(request_id, row["id"], row["task_type"],
+                              f"ended {state} by the run itself" if not error_code else
+                              f"ended {state} ({error_code}): {error_message}")
         self._metrics.requests_finished.labels(state).inc()
         supervisor = self._supervisors.get(request_id)
         if supervisor is not None and supervisor.task is not None:
@@ -61,18 +71,17 @@ class RunEnder:
         self._logs.notify(request_id)
         return True
 
-    async def _end_tasks(self, request: dict[str, Any], state: str, error_code: str, error_message: str,
-                         result: Any) -> None:
+    async def _running_tasks(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         if not request.get("job_execution_id"):
-            return
-        for row in await self._store.requests.task_executions([request["job_execution_id"]]):
-            if row["task_state"] not in ("EXECUTING", "READY"):
-                continue
-            values: dict[str, Any] = {"task_state": state, "error_code": error_code, "error_message": error_message,
-                                      "ended_at": utcnow()}
-            if result is not None:
-                values["contexts"] = {**(row.get("contexts") or {}), "result": result}
-            await self._store.requests.update_task_execution(row["id"], [row["task_state"]], **values)
-            self._logs.system(request["id"], row["id"], row["task_type"],
-                              f"ended {state} by the run itself" if not error_code else
-                              f"ended {state} ({error_code}): {error_message}")
+            return []
+        rows = await self._store.requests.task_executions([request["job_execution_id"]])
+        return [row for row in rows if row["task_state"] in ("EXECUTING", "READY")]
+
+    @staticmethod
+    def _task_values(row: dict[str, Any], state: str, error_code: str, error_message: str,
+                     result: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {"task_state": state, "error_code": error_code, "error_message": error_message,
+                                  "ended_at": utcnow()}
+        if result is not None:
+            values["contexts"] = {**(row.get("contexts") or {}), "result": result}
+        return values
