@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -370,3 +371,81 @@ def test_bad_input_is_a_4xx_naming_the_problem(world: tuple[LiveServer, dict[str
         nested = admin.post("/api/errors", content=b"[" * 10_000, headers={"Content-Type": "application/json"})
         refused(nested)
         assert all(c["name"] != "x" for c in paged(admin.get("/api/configs")))  # nothing half-written
+
+
+# --- approvals, posted logs, one executor ---------------------------------------------------------
+
+GATED = """job_type: gated
+tasks:
+- task_type: build
+  method: SHELL
+  script: ["echo built"]
+  on_completed: gate
+- task_type: gate
+  method: MANUAL
+  approval_policy:
+    min_approvals: 2
+  on_exit_code:
+    APPROVED: ship
+- task_type: ship
+  method: SHELL
+  script: ["echo shipped"]
+"""
+
+SLOW = """job_type: slow
+tasks:
+- task_type: wait
+  method: SHELL
+  script: ["sleep 30"]
+"""
+
+
+def test_approval_status_pending_posted_logs_and_one_executor(world: tuple[LiveServer, dict[str, Any]]) -> None:
+    server, people = world
+    with client(server, people, "admin") as admin, client(server, people, "nmember") as nmember, \
+            client(server, people, "nadmin") as nadmin, client(server, people, "smember") as smember:
+        apply(nmember, GATED)
+        request_id = submit(nmember, "gated")["id"]
+        wait_state(nmember, request_id, "MANUAL_APPROVAL_REQUIRED")
+        status = nmember.get(f"/api/jobs/requests/{request_id}/tasks/gate/approval")
+        assert status.status_code == 200, status.text
+        assert {"task_execution_id", "job_request_id", "approvals_received", "rejections_received",
+                "min_approvals_required", "quorum_reached", "rejected", "votes", "policy"} <= set(status.json())
+        assert status.json()["min_approvals_required"] == 2 and status.json()["policy"]["min_approvals"] == 2
+        pending = paged(nadmin.get("/api/approvals/pending"))
+        assert [(p["job_request_id"], p["task_type"]) for p in pending] == [(request_id, "gate")]
+        assert paged(smember.get("/api/approvals/pending")) == []
+        refused(smember.get(f"/api/jobs/requests/{request_id}/tasks/gate/approval"), 404)
+        refused(nmember.get(f"/api/jobs/requests/{request_id}/tasks/build/approval"), 404)
+        for voter in (nmember, nadmin):
+            assert voter.post(f"/api/jobs/requests/{request_id}/tasks/gate/vote",
+                              json={"decision": "APPROVED"}).status_code == 200
+        wait_state(nmember, request_id, "COMPLETED")
+        decided = nmember.get(f"/api/jobs/requests/{request_id}/tasks/gate/approval").json()
+        assert decided["quorum_reached"] is True and decided["approvals_received"] == 2
+        assert paged(nadmin.get("/api/approvals/pending")) == []
+
+        posted = nmember.post("/api/logs", json={"job_request_id": request_id, "task_type": "ship",
+                                                 "message": "deployed to eu-1\nsmoke ok"})
+        assert posted.status_code == 200, posted.text
+        lines = [line["line"] for line in nmember.get(f"/api/jobs/requests/{request_id}/logs").json()["lines"]]
+        assert "deployed to eu-1" in lines and "smoke ok" in lines
+        refused(smember.post("/api/logs", json={"job_request_id": request_id, "message": "x"}), 404)
+        refused(nmember.post("/api/logs", json={"message": "x"}), 400)
+        refused(nmember.post("/api/logs", json={"job_request_id": request_id, "message": 7}), 400)
+
+        apply(nmember, SLOW)
+        slow = submit(nmember, "slow")["id"]
+        wait_state(nmember, slow, "EXECUTING")
+        task_id = ""
+        for _ in range(200):
+            running = [e for e in paged(admin.get("/api/executors")) if e["job_request_id"] == slow]
+            if running:
+                task_id = running[0]["id"]
+                break
+            time.sleep(0.02)  # (the task is stored a moment before its ant reports it running)
+        assert task_id
+        one = admin.get(f"/api/executors/{task_id}")
+        assert one.status_code == 200 and one.json()["task_type"] == "wait", one.text
+        refused(nmember.get(f"/api/executors/{task_id}"), 403)
+        assert nmember.post(f"/api/jobs/requests/{slow}/cancel").status_code == 200

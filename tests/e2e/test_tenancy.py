@@ -144,6 +144,9 @@ def _foreign_calls(w: AlphaWorld, alpha_user: str) -> list[tuple[str, str, str, 
             ("/api/jobs/requests/{request_id}/dot", "GET", f"/api/jobs/requests/{request_id}/dot", {}),
             ("/api/jobs/requests/{request_id}/dot.png", "GET", f"/api/jobs/requests/{request_id}/dot.png", {}),
             ("/api/jobs/requests/{request_id}/logs", "GET", f"/api/jobs/requests/{request_id}/logs", {}),
+            ("/api/jobs/requests/{request_id}/tasks/{task_type}/approval", "GET",
+             f"/api/jobs/requests/{request_id}/tasks/alpha-step/approval", {}),
+            ("/api/logs", "POST", "/api/logs", {"json": {"job_request_id": request_id, "message": "planted"}}),
             ("/api/jobs/requests/{request_id}/logs", "GET", f"/api/jobs/requests/{request_id}/logs?follow=true", {}),
         ]
     for ident in (job, "alpha-job"):
@@ -197,6 +200,7 @@ def _foreign_calls(w: AlphaWorld, alpha_user: str) -> list[tuple[str, str, str, 
         ("/api/ants", "GET", "/api/ants", {}),
         ("/api/ants/{ant_id}", "GET", "/api/ants/embedded-ant", {}),
         ("/api/executors", "GET", "/api/executors", {}),
+        ("/api/executors/{executor_id}", "GET", f"/api/executors/{w.finished['execution']['tasks'][0]['id']}", {}),
         ("/api/executors/{task_execution_id}", "DELETE",
          f"/api/executors/{w.finished['execution']['tasks'][0]['id']}", {}),
         ("/api/metrics", "GET", "/api/metrics", {}),
@@ -281,6 +285,7 @@ LISTS = {
     "/api/errors": ["/api/errors"],
     "/api/jobs/resources": ["/api/jobs/resources"],
     "/api/artifacts": ["/api/artifacts", "/api/artifacts?kind=USER_UPLOADED", "/api/artifacts?name=alpha-upload.txt"],
+    "/api/approvals/pending": ["/api/approvals/pending"],
 }
 # Not about any tenant's records.
 UNSCOPED = {("GET", "/api/health"), ("POST", "/api/jobs/definitions"), ("POST", "/api/jobs/requests"),

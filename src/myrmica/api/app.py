@@ -16,6 +16,7 @@ from myrmica.api.fastlane import router as fastlane
 from myrmica.api.formicary import (
     accounts,
     ants,
+    approvals,
     artifacts,
     catalog,
     configs,
@@ -43,7 +44,7 @@ def native_routers() -> list[APIRouter]:
     and reading requests, the busiest routes, come first."""
     return [requests.router, system.public_router, system.router, definitions.plugins_router, configs.router,
             requests.stats_router, definitions.router, logs.router, ants.router, executors.router, tokens.router,
-            passwords.router, accounts.router, catalog.router, artifacts.router, system.metrics_router]
+            passwords.router, accounts.router, catalog.router, artifacts.router, approvals.router, system.metrics_router]
 
 
 def dialect_starts() -> list[Callable[[AppContext], None]]:

@@ -317,6 +317,7 @@ class ApprovalRecord:
     rejected: bool
     decision: str  # APPROVED | REJECTED | PENDING
     votes: tuple[VoteRecord, ...]
+    policy: dict[str, Any] | None = None  # the task's approval_policy (in the status, not after a vote)
 
 
 @dataclass(frozen=True)

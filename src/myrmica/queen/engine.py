@@ -159,7 +159,7 @@ class Engine:
         self.jobs = JobService(
             definitions=definitions, submitter=operations, control=operations, requests=store.requests,
             logs=store.logs, feed=logs, audit=store.audit, capacity=ants, events=events, webhooks=webhooks,
-            deleter=store.requests, sealer=store.box, admin=admin)
+            deleter=store.requests, sealer=store.box, admin=admin, appender=logs)
 
     def _account_services(self, ctx: AppContext) -> None:
         """Users, organisations, configs, error codes, resources, subscriptions and audits (Formicary's)."""

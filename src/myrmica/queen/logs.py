@@ -84,6 +84,10 @@ class LogSink:
         self.add(LogLine(request_id, task_execution_id, task_type, "system", text,
                          datetime.now(UTC).timestamp()))
 
+    def posted(self, request_id: str, task_execution_id: str, task_type: str, stream: str, text: str) -> None:
+        """A line sent to ``POST /api/logs`` (Formicary's log events): stored like a task's own."""
+        self.add(LogLine(request_id, task_execution_id, task_type, stream, text, datetime.now(UTC).timestamp()))
+
     def marker(self, request_id: str, text: str) -> None:
         """A line between two runs of a request: no task's (``task_type`` empty), never truncated.
 

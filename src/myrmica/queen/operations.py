@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -329,6 +330,29 @@ class Operations:
         self._waker.wake()
         return self.approval_status(request, row, votes, policy_min=policy.min_approvals if policy else 1,
                                     outcome=outcome)
+
+    async def approval(self, principal: Principal, request_id: str, task_type: str) -> ApprovalRecord:
+        """Where the votes on a MANUAL task of the request stand (spec §1.8's approval status), awaiting
+        or decided; 404 when the request's run has no such task."""
+        store = self._store
+        request = await store.requests.get(request_id, principal)
+        executions = [e for e in (request.get("job_execution_id"), request.get("last_job_execution_id")) if e]
+        rows = [r for r in await store.requests.task_executions(executions) if r["task_type"] == task_type]
+        waiting = [r for r in rows if r["task_state"] == "MANUAL_APPROVAL_REQUIRED"]
+        decided = [r for r in rows if r["exit_code"] in (ExitCode.APPROVED, ExitCode.REJECTED)]
+        candidates = waiting or decided
+        if not candidates:
+            raise NotFoundError(f"task {task_type!r} of request {request_id} has not asked for approval",
+                                field="task_type")
+        row = candidates[0]
+        definition = await store.definitions.get(self._admin, request["job_definition_id"])
+        task = JobDefinitionSpec.model_validate(definition["spec"]).task(task_type)
+        policy = task.approval_policy if task is not None else None
+        votes = [Vote(v["voter"], v["decision"], v["comments"]) for v in await store.approvals.votes(row["id"])]
+        outcome = row["exit_code"] if row in decided else decide(policy, votes)
+        record = self.approval_status(request, row, votes, policy_min=policy.min_approvals if policy else 1,
+                                      outcome=outcome)
+        return replace(record, policy=policy.model_dump(exclude_none=True) if policy is not None else None)
 
     @staticmethod
     def approval_status(request: dict[str, Any], row: dict[str, Any], votes: list[Vote], *, policy_min: int,

@@ -48,6 +48,7 @@ from myrmica.service.ports import (
     Capacity,
     EventListener,
     EventSource,
+    LogAppender,
     LogFeed,
     LogReader,
     RequestControl,
@@ -72,8 +73,9 @@ class JobService:
     def __init__(self, *, definitions: Definitions, submitter: Submitter, control: RequestControl,
                  requests: RequestReader, logs: LogReader, feed: LogFeed, audit: Audit, capacity: Capacity,
                  events: EventSource, webhooks: WebhookOutbox, deleter: RequestDeleter, sealer: Sealer,
-                 admin: Principal) -> None:
+                 admin: Principal, appender: LogAppender | None = None) -> None:
         self.definitions = definitions
+        self._appender = appender
         self._submitter = submitter
         self._control = control
         self._requests = requests
@@ -286,6 +288,34 @@ class JobService:
     async def release(self, principal: Principal, request_id: str) -> bool:
         """A BLOCKED request (held by an unmet dependency) is due now; False when it was not BLOCKED."""
         return await self._control.release(principal, request_id)
+
+    async def post_log(self, principal: Principal, request_id: str, message: str, *, task_type: str = "",
+                       task_execution_id: str = "", stream: str = "stdout") -> None:
+        """A log line for one of the caller's requests (masked like a task's, then stored)."""
+        await self.get(principal, request_id)
+        if self._appender is None:
+            raise ConflictError("this server takes no log lines")
+        for line in message.splitlines() or [""]:
+            self._appender.posted(request_id, task_execution_id, task_type, stream, line)
+        await self._feed.flush()
+
+    async def approval(self, principal: Principal, request_id: str, task_type: str) -> ApprovalRecord:
+        """Where the votes on a MANUAL task stand (awaiting or decided), with its policy."""
+        return await self._control.approval(principal, request_id, task_type)
+
+    async def pending_approvals(self, principal: Principal, limit: int = 1000) -> list[ApprovalRecord]:
+        """Every MANUAL task the caller's requests wait on, oldest request first."""
+        rows, _ = await self._requests.search(principal, RequestFilter(states=frozenset({"MANUAL_APPROVAL_REQUIRED"})),
+                                              page=0, page_size=limit)
+        pending: list[ApprovalRecord] = []
+        for request in sorted(rows, key=lambda r: r["created_at"]):
+            execution = request.get("job_execution_id")
+            tasks = await self._requests.task_executions([execution]) if execution else []
+            for task in tasks:
+                if task["task_state"] == "MANUAL_APPROVAL_REQUIRED":
+                    with contextlib.suppress(NotFoundError):  # decided between the two reads
+                        pending.append(await self._control.approval(principal, request["id"], task["task_type"]))
+        return pending
 
     async def vote(self, principal: Principal, request_id: str, task_type: str, decision: str,
                    comments: str = "") -> ApprovalRecord:

@@ -31,6 +31,7 @@ class RequestControl(Protocol):
     async def retarget(self, principal: Principal, job_type: str) -> int: ...
     async def vote(self, principal: Principal, request_id: str, task_type: str, decision: str,
                    comments: str) -> ApprovalRecord: ...
+    async def approval(self, principal: Principal, request_id: str, task_type: str) -> ApprovalRecord: ...
 
 
 class RequestReader(Protocol):
@@ -59,6 +60,12 @@ class RequestDeleter(Protocol):
 class LogReader(Protocol):
     async def read(self, request_id: str, *, task_type: str | None = None, after_id: int = 0,
                    limit: int = 10_000) -> list[dict[str, Any]]: ...
+
+
+class LogAppender(Protocol):
+    """Lines sent from outside a task (Formicary's ``POST /api/logs``), stored with the request's."""
+
+    def posted(self, request_id: str, task_execution_id: str, task_type: str, stream: str, text: str) -> None: ...
 
 
 class LogFeed(Protocol):

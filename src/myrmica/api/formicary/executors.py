@@ -27,6 +27,20 @@ router = APIRouter(prefix="/api/executors", tags=["ants"])
 @router.get("", responses=answers(ExecutorPage))
 async def list_executors(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     require_admin(principal, "look at or stop executors")
+    return single_page(await _executors(request))
+
+
+@router.get("/{executor_id}", responses=answers(dict[str, Any]))
+async def get_executor(executor_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
+    """One running executor, by its task execution id or (DOCKER) its container's id or name."""
+    require_admin(principal, "look at or stop executors")
+    for record in await _executors(request):
+        if executor_id in (record["id"], record.get("container_id"), record.get("container_name")):
+            return record
+    raise ApiError(404, f"executor {executor_id} is not running")
+
+
+async def _executors(request: Request) -> list[dict[str, Any]]:
     engine = engine_of(request)
     store = context_of(request).store  # (task execution rows: executors have no job service operation)
     records: list[dict[str, Any]] = []
@@ -48,7 +62,7 @@ async def list_executors(request: Request, principal: Principal = Depends(curren
         if row is not None:  # (no row yet: a reservation whose task is being stored, not yet sent)
             listed.append({**record, "job_request_id": row["job_request_id"], "task_type": row["task_type"],
                            "method": row["method"], "task_state": row["task_state"]})
-    return single_page(listed)
+    return listed
 
 
 @router.delete("/{task_execution_id}", responses=answers(Done), openapi_extra=extra(

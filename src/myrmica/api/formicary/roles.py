@@ -50,7 +50,7 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("GET", "/api/ants"): Role.ADMIN,
     ("GET", "/api/ants/{ant_id}"): Role.ADMIN,
     ("GET", "/api/executors"): Role.ADMIN,
-    ("GET", "/api/executors/{task_execution_id}"): Role.ADMIN,
+    ("GET", "/api/executors/{executor_id}"): Role.ADMIN,
     ("DELETE", "/api/executors/{task_execution_id}"): Role.ADMIN,
     ("GET", "/api/metrics"): Role.ADMIN,
     ("GET", "/metrics"): Role.ADMIN,
