@@ -44,7 +44,8 @@ def native_routers() -> list[APIRouter]:
     and reading requests, the busiest routes, come first."""
     return [requests.router, system.public_router, system.router, definitions.plugins_router, configs.router,
             requests.stats_router, definitions.router, logs.router, ants.router, executors.router, tokens.router,
-            passwords.router, accounts.router, catalog.router, artifacts.router, approvals.router, system.metrics_router]
+            passwords.router, accounts.router, catalog.router, artifacts.router, approvals.router,
+            system.metrics_router]
 
 
 def dialect_starts() -> list[Callable[[AppContext], None]]:
