@@ -298,6 +298,19 @@ def test_the_rate_limit_lets_exactly_the_limit_through(api: httpx.Client, stub: 
     assert len(api.get(f"/v1/jobs/{job['id']}/runs").json()["data"]) == 3
 
 
+def test_named_rate_limit_keys_are_enforced_per_value(api: httpx.Client, stub: HttpStub) -> None:
+    job = new_job(api, stub, rate_limit_keys=[{"name": "customer", "max": 2, "window_secs": 3600}])
+    url = f"/v1/jobs/{job['id']}/trigger"
+    codes = [api.post(url, json={"payload": {"customer": "acme", "n": n}}).status_code for n in range(3)]
+    assert codes == [201, 201, 429]
+    refused = api.post(url, json={"payload": {"customer": "acme"}})
+    assert refused.json()["error"]["message"] == "rate limit exceeded for key customer"
+    assert int(refused.headers["Retry-After"]) > 3500
+    assert api.post(url, json={"payload": {"customer": "globex"}}).status_code == 201
+    assert api.post(url, json={"payload": {"n": 9}, "tags": {"customer": "acme"}}).status_code == 429  # by tag
+    assert api.post(url, json={"payload": {"n": 10}}).status_code == 201  # not subject to it
+
+
 def test_dedup_returns_the_run_of_the_same_canonical_payload(api: httpx.Client, stub: HttpStub) -> None:
     job = new_job(api, stub, dedup_window_secs=3600)
     first = api.post(f"/v1/jobs/{job['id']}/trigger", json={"payload": {"a": 1, "b": [1, 2]}}).json()

@@ -85,6 +85,8 @@ class StraitRuns:
             if hit is not None:
                 return hit
         await self._rate_limit(job, now)
+        rate_keys = rate_key_values(job.config["rate_limit_keys"], prepared.payload, trigger.tags)
+        await self._rate_limit_keys(job, rate_keys, now)
         request_id = new_id()
         window_secs = int(job.config["dedup_window_secs"])
         if window_secs > 0:
@@ -99,7 +101,8 @@ class StraitRuns:
                 return Triggered(held, status, False, False, prepared.payload_hash)
         try:
             return await self._create(principal, job, trigger, prepared, key, request_id, now,
-                                      triggered_by=triggered_by, batch_id=batch_id, dependencies=dependencies)
+                                      triggered_by=triggered_by, batch_id=batch_id, dependencies=dependencies,
+                                      rate_keys=rate_keys)
         except BaseException:
             if window_secs > 0:
                 await self._store.drop_dedup(job.id, prepared.payload_hash, request_id)
@@ -107,7 +110,7 @@ class StraitRuns:
 
     async def _create(self, principal: Principal, job: StraitJob, trigger: Trigger, prepared: Prepared, key: str,
                       request_id: str, now: datetime, *, triggered_by: str, batch_id: str,
-                      dependencies: bool) -> Triggered:
+                      dependencies: bool, rate_keys: dict[str, str]) -> Triggered:
         blocked = False
         if dependencies and prepared.scheduled_at is None:
             blocked = not await self.satisfied(principal, job.id, key or prepared.dependency_key)
@@ -134,7 +137,7 @@ class StraitRuns:
                "concurrency_key": trigger.concurrency_key, "dependency_key": prepared.dependency_key or None,
                "info": {"tags": tags, "metadata": metadata, "triggered_by": triggered_by, "batch_id": batch_id,
                         "job_version": job.version, "job_version_id": job.meta.get("version_id", ""),
-                        "created_by": actor(principal)},
+                        "created_by": actor(principal), "rate_keys": rate_keys},
                "scheduled_at": prepared.scheduled_at, "expires_at": prepared.expires_at, "created_at": now}
         await self._store.add_run(row)
         if blocked and await self.satisfied(principal, job.id, key or prepared.dependency_key):
@@ -172,6 +175,20 @@ class StraitRuns:
         if count >= limit:
             wait = (oldest + timedelta(seconds=window_secs) - now).total_seconds() if oldest else window_secs
             raise too_many("job rate limit exceeded", int(wait) + 1)
+
+    async def _rate_limit_keys(self, job: StraitJob, values: dict[str, str], now: datetime) -> None:
+        """Each named limit: at most ``max`` runs per ``window_secs`` sharing this trigger's value of it."""
+        for limit in job.config["rate_limit_keys"]:
+            name = limit["name"]
+            if name not in values:
+                continue
+            since = now - timedelta(seconds=int(limit["window_secs"]))
+            same = [row for row in await self._store.runs_since(job.id, since)
+                    if (row.get("info") or {}).get("rate_keys", {}).get(name) == values[name]]
+            if len(same) >= int(limit["max"]):
+                oldest = min(row["created_at"] for row in same)
+                wait = (oldest + timedelta(seconds=int(limit["window_secs"])) - now).total_seconds()
+                raise too_many(f"rate limit exceeded for key {name}", int(wait) + 1)
 
     async def bulk(self, principal: Principal, job: StraitJob, items: list[Trigger]) -> dict[str, Any]:
         """Each item triggered in order (no dependency check, as Strait); the first 4xx aborts the rest."""
@@ -304,6 +321,20 @@ class StraitRuns:
                 if await self.satisfied(principal, dependency["job_id"], key):
                     with contextlib.suppress(NotFoundError, StraitError):
                         await self._service.release(principal, record.id)
+
+
+def rate_key_values(limits: list[dict[str, Any]], payload: Any, tags: dict[str, str]) -> dict[str, str]:
+    """The value of each named rate limit for a trigger: the payload's top-level field of that name (a
+    string, number or boolean), else the trigger's tag; a trigger with neither is not counted under it."""
+    values: dict[str, str] = {}
+    for limit in limits:
+        name = limit["name"]
+        value = payload.get(name) if isinstance(payload, dict) else None
+        if isinstance(value, str | int | float | bool):
+            values[name] = str(value)[:256]
+        elif name in tags:
+            values[name] = tags[name]
+    return values
 
 
 def _job_id(record: RequestRecord) -> str:

@@ -122,6 +122,14 @@ class StraitRepository:
         found = as_dict(row) or {}
         return int(found.get("n") or 0), found.get("oldest")
 
+    async def runs_since(self, job_id: str, since: datetime, limit: int = 10_000) -> list[dict[str, Any]]:
+        """The job's runs created after ``since``, newest first (at most ``limit``)."""
+        async with self._db.connect() as conn:
+            return as_dicts(await conn.execute(select(strait_runs.c.request_id, strait_runs.c.info,
+                                                      strait_runs.c.created_at).where(
+                strait_runs.c.job_id == job_id, strait_runs.c.created_at > since)
+                .order_by(strait_runs.c.created_at.desc()).limit(limit)))
+
     async def expired(self, now: datetime, limit: int = 500) -> list[str]:
         """Request ids of runs whose ``expires_at`` has passed (the caller keeps those still waiting)."""
         async with self._db.connect() as conn:
