@@ -236,6 +236,28 @@ tasks:
 """
 
 
+BLIP = """job_type: blip
+tasks:
+- task_type: try
+  method: SHELL
+  delay_between_retries: 10ms
+  script:
+    - test "{{ .TaskRetry }}" != "0" || exit 8
+"""
+
+DOOMED = """job_type: doomed
+retry: 2
+delay_between_retries: 10ms
+tasks:
+- task_type: write
+  method: SHELL
+  retry: 3
+  delay_between_retries: 10ms
+  script:
+    - echo "disk full" >&2; exit 1
+"""
+
+
 def test_error_codes_retry_the_job_and_audits_are_readable(world: tuple[LiveServer, dict[str, Any]]) -> None:
     server, people = world
     with client(server, people, "admin") as admin, client(server, people, "nmember") as nmember, \
@@ -253,6 +275,18 @@ def test_error_codes_retry_the_job_and_audits_are_readable(world: tuple[LiveServ
         request_id = submit(nmember, "flaky")["id"]
         done = wait_state(nmember, request_id, "COMPLETED", timeout=60)  # the job's retry: 0, the row's: 2
         assert done["retried"] == 1
+
+        # RETRY_TASK gives a task retries it lacks; HARD_FAILURE takes away those it has.
+        for rule in ({"exit_code": 8, "error_code": "ERR_BLIP", "job_type": "blip", "action": "RETRY_TASK", "retry": 1},
+                     {"regex": "disk full", "error_code": "ERR_DISK", "job_type": "doomed", "action": "HARD_FAILURE"}):
+            assert admin.post("/api/errors", json=rule).status_code == 200
+        apply(nmember, BLIP)
+        apply(nmember, DOOMED)
+        blip = wait_state(nmember, submit(nmember, "blip")["id"], "COMPLETED")
+        assert blip["execution"]["tasks"][0]["retried"] == 1
+        doomed = wait_state(nmember, submit(nmember, "doomed")["id"], "FAILED")
+        task = doomed["execution"]["tasks"][0]
+        assert (task["error_code"], task["retried"], doomed["retried"]) == ("ERR_DISK", 0, 0)
 
         audits = paged(admin.get(f"/api/audits?kind=ERROR_CODE_UPDATED&target_id={made.json()['id']}"))
         assert len(audits) == 1 and {"id", "kind", "target_id", "user_id", "organization_id", "job_type", "message",
@@ -449,3 +483,9 @@ def test_approval_status_pending_posted_logs_and_one_executor(world: tuple[LiveS
         assert one.status_code == 200 and one.json()["task_type"] == "wait", one.text
         refused(nmember.get(f"/api/executors/{task_id}"), 403)
         assert nmember.post(f"/api/jobs/requests/{slow}/cancel").status_code == 200
+
+        report = admin.get("/api/orgs/usage_report?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z").json()
+        north = [e for e in report if e["organization_id"] == people["north"]]
+        assert north and sum(e["cpu_resource"]["count"] for e in north) >= 2
+        assert {"resource_type", "value", "value_unit", "count", "remaining_quota", "start_date", "end_date"} <= set(
+            north[0]["cpu_resource"])
