@@ -67,6 +67,9 @@ class Settings:
     # HTTP tasks may reach private, loopback and link-local targets (refused by default: SSRF)
     http_allow_private: bool = False
     http_allowed_hosts: tuple[str, ...] = ()  # ... or these hosts only (``host`` or ``host:port``; for tests)
+    # Tork tasks with `image` run on DOCKER when docker_host is set; else they are refused, unless this
+    # says to run them on the shell runtime, ignoring `image` (Tork's examples all name one).
+    tork_image_on_shell: bool = False
     webhook_backoff_secs: float = 2.0  # Tork's webhooks wait this × the attempt number before a retry
     smtp_host: str = ""  # the SMTP server email verifications are sent through (none: not sent, 409)
     smtp_port: int = 25

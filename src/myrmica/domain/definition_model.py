@@ -298,6 +298,9 @@ class TaskDefinition(_Model):
     result_var: Text = ""  # a non-empty result is kept under this name (``tasks.<name>`` in expr templates)
     run_if: Text = ""  # rendered when the task is created: exactly ``false`` (trimmed) skips it
     files: dict[str, Text] = Field(default_factory=dict)  # written read-only into the working directory
+    # An ant tag chosen when the task is created (Tork's templated ``queue``): an expr template, rendered
+    # with the task and then added to ``tags`` (lower-cased; empty or ``default`` adds none).
+    queue: Text = ""
 
     @field_validator("output_file_env", mode="after")
     @classmethod

@@ -39,8 +39,9 @@ def _expr(text: Any, env: Mapping[str, Any], rng: random.Random | None) -> Any:
 
 def render_expr_task(stored: TaskDefinition, env: Mapping[str, Any], rng: random.Random | None = None
                      ) -> TaskDefinition:
-    """A task of an ``expr`` definition as it runs: its environment values, ``result_var`` and
-    ``run_if`` rendered with expr-lang against ``env`` (:func:`expr_env`); nothing else, never a script."""
+    """A task of an ``expr`` definition as it runs: its environment values, ``result_var``, ``run_if``
+    and ``queue`` (then one more tag) rendered with expr-lang against ``env`` (:func:`expr_env`);
+    nothing else, never a script."""
     updates: dict[str, Any] = {}
     if stored.environment:
         updates["environment"] = {name: _expr(value, env, rng) for name, value in stored.environment.items()}
@@ -48,6 +49,11 @@ def render_expr_task(stored: TaskDefinition, env: Mapping[str, Any], rng: random
         value = getattr(stored, field)
         if value:
             updates[field] = _expr(value, env, rng)
+    if stored.queue:
+        tag = str(_expr(stored.queue, env, rng)).strip().lower()
+        updates["queue"] = ""
+        if tag and tag != "default" and tag not in stored.tags:
+            updates["tags"] = [*stored.tags, tag]
     return stored.model_copy(update=updates) if updates else stored
 
 

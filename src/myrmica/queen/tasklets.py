@@ -16,7 +16,8 @@ from myrmica.domain.states import ErrorCode
 from myrmica.domain.walk import Outcome
 from myrmica.ids import new_id
 from myrmica.queen.composites import Composites
-from myrmica.queen.dialects import ItemsError, fan_out_items, render_values
+from myrmica.queen.context import RESULTS
+from myrmica.queen.dialects import TORK, ItemsError, fan_out_items, render_values
 from myrmica.queen.ports import ChildWork, RunnerView, RunTools
 from myrmica.queen.render import RenderError, render_text
 from myrmica.store.accounts import principal_of
@@ -139,6 +140,10 @@ class Tasklets:
             result = ((execution or {}).get("contexts") or {}).get("result")
             if isinstance(result, str) and result:
                 await self._set_contexts(row, {RESULT: result})
+                if task.result_var and outcome.state == "COMPLETED":  # Tork: the sub-job's output is the task's
+                    kept = runner.run.contexts.get(RESULTS)
+                    runner.run.contexts[RESULTS] = {**(kept if isinstance(kept, dict) else {}),
+                                                    task.result_var: result}
         return outcome
 
     async def _make_child(self, runner: RunnerView, task: TaskDefinition, child_id: str,
@@ -181,9 +186,12 @@ class Tasklets:
                             prefix + "State": child["job_state"]})
             if child["job_state"] != "COMPLETED" and failed is None:
                 failed = child
-            contexts = await self._child_contexts(child)
+            # A Tork sub-job's context stays its own (the parent sees only its output); no child's kept
+            # results (``tasks``) replace the parent's.
+            own = task.child_job is not None and task.child_job.dialect == TORK
+            contexts = {} if own else await self._child_contexts(child)
             for name, value in contexts.items():
-                if name.startswith("__"):
+                if name.startswith("__") or name == RESULTS:
                     continue
                 if mapping:
                     if name in mapping:

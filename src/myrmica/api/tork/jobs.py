@@ -15,6 +15,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from myrmica.api.body import read_body
+from myrmica.api.context import context_of
 from myrmica.api.jobs import jobs_of
 from myrmica.api.tork import logparts, shapes, views
 from myrmica.api.tork.auth import tork_principal
@@ -27,7 +28,7 @@ from myrmica.domain.durations import parse_duration
 from myrmica.domain.errors import ConflictError
 from myrmica.domain.records import NewRequest, PageRequest
 from myrmica.domain.tork.decode import BadInput
-from myrmica.domain.tork.intake import read_job
+from myrmica.domain.tork.intake import image_runtime, read_job
 from myrmica.domain.tork.translate import DIALECT, CoreJob, parsed_definition
 from myrmica.service.jobs import TERMINAL, JobService
 
@@ -63,12 +64,15 @@ async def _wait(jobs: JobService, principal: Any, request_id: str, seconds: floa
 @router.post("/jobs", responses=answers(JobSummary), openapi_extra=JOB_BODY)
 async def submit(request: Request) -> Response:
     principal = await tork_principal(request)
-    core = read_job(await read_body(request), request.headers.get("content-type"))
+    server = context_of(request).settings
+    core = read_job(await read_body(request), request.headers.get("content-type"),
+                    images=image_runtime(bool(server.docker_host), server.tork_image_on_shell))
     job = core.settings["job"]
     settings = stored_settings(core)
     jobs = jobs_of(request)
     new = NewRequest(job_type="", params=core.params, secret_params=core.secret_params,
-                     description=str(job.get("name", "")), labels=tuple(str(t) for t in job.get("tags") or ()))
+                     description=str(job.get("name", "")), labels=tuple(str(t) for t in job.get("tags") or ()),
+                     job_priority=int(core.settings.get("priority") or 0))  # its tasks' highest priority
     submitted = await jobs.submit_job(principal, _definition(core), dialect=DIALECT, dialect_settings=settings,
                                       request=new)
     record = submitted.request

@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from myrmica.api.body import read_body
+from myrmica.api.context import context_of
 from myrmica.api.jobs import jobs_of
 from myrmica.api.tork import shapes
 from myrmica.api.tork.auth import tork_principal
@@ -28,6 +29,7 @@ from myrmica.domain.errors import ConflictError, NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import DefinitionFilter, DefinitionRecord, PageRequest, RequestFilter
 from myrmica.domain.tork.decode import BadInput
+from myrmica.domain.tork.intake import image_runtime
 from myrmica.domain.tork.scheduled import PREFIX, is_scheduled, read_scheduled_job
 from myrmica.domain.tork.translate import DIALECT, parsed_definition
 from myrmica.ids import new_id
@@ -120,7 +122,9 @@ def stored_settings(jobs: JobService, settings: Mapping[str, Any], secrets: Mapp
 @router.post("/scheduled-jobs")
 async def create(request: Request) -> Response:
     principal = await tork_principal(request)
-    core = read_scheduled_job(await read_body(request), request.headers.get("content-type"), unique=new_id())
+    server = context_of(request).settings
+    core = read_scheduled_job(await read_body(request), request.headers.get("content-type"), unique=new_id(),
+                              images=image_runtime(bool(server.docker_host), server.tork_image_on_shell))
     jobs = jobs_of(request)
     try:
         parsed = parsed_definition(core)

@@ -25,7 +25,7 @@ from myrmica.domain.states import ErrorCode
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(r"SECRET|PASSWORD|ACCESS_KEY", re.IGNORECASE)
-_TASK_TYPE = re.compile(r"task-(\d+)")
+_TASK_TYPE = re.compile(r"task-(\d+)(?:\..+)?")  # a composite's children share its position
 GUEST = {"username": "guest", "name": "Guest"}
 
 

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from typing import Any
 
 from myrmica.domain.tork.decode import SCHEDULED_JOB_CONTENT_TYPES, body_format, decode
-from myrmica.domain.tork.intake import unsupported
+from myrmica.domain.tork.intake import check_each_lists, unsupported
 from myrmica.domain.tork.translate import CoreJob, _slug, to_core
 from myrmica.domain.tork.validate import PermissionCheck, validate_scheduled_job
 
@@ -24,7 +24,7 @@ PREFIX = "tork-scheduled-"
 
 
 def read_scheduled_job(body: str | bytes, content_type: str | None, *, unique: str, supported: Collection[str] = (),
-                       permission_exists: PermissionCheck | None = None) -> CoreJob:
+                       permission_exists: PermissionCheck | None = None, images: str | None = None) -> CoreJob:
     """Content type, strict decode, validation, translation, refusal of what the engine lacks — in
     Tork's order; ``unique`` (e.g. a new id) makes the job type this scheduled job's own."""
     fmt = body_format(content_type, SCHEDULED_JOB_CONTENT_TYPES)
@@ -33,7 +33,8 @@ def read_scheduled_job(body: str | bytes, content_type: str | None, *, unique: s
     validate_scheduled_job(scheduled, permission_exists=permission_exists)
     cron = str(scheduled["schedule"]["cron"]).strip()
     job = {key: value for key, value in scheduled.items() if key != "schedule"}
-    core = to_core(job, text)
+    check_each_lists(job)
+    core = to_core(job, text, image_runtime=images)
     refusal = unsupported(core, supported)
     if refusal is not None:
         raise refusal

@@ -27,6 +27,7 @@ submitted is kept in ``settings["job"]`` (``GET /tork/jobs/{id}`` answers ``task
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -42,28 +43,20 @@ DIALECT = "tork"
 OUTPUT_ENV = "TORK_OUTPUT"  # the file a task writes its result to
 MAX_CONCURRENCY = 1_000_000
 
-# Each need, and what the engine must add for it (also in the README and /work/notes/tork-engine-gaps.md).
+# Each need, and what the engine must add for it (also in the README).
 ENGINE_GAPS: dict[str, str] = {
-    "pre-post": "pre tasks, then the task, then post tasks on the same ant, each in its own fresh directory "
-                "with its own env; any failure fails the task; the task's timeout covers all three",
-    "parallel": "a parallel group: children created with the parent's position, all started at once, the "
-                "parent completed when every child completed, and failed when one fails",
-    "each": "a fan-out over each.list evaluated as an expression at scheduling, one child per item with "
-            "<var> = {index: \"<i>\", value: item} in its context, at most `concurrency` at a time",
-    "subjob": "a child job built from the subjob's tasks (its own inputs, secrets, output, webhooks), the "
-              "parent task completed with the child's result; cancelling either cancels the other",
-    "subjob-detached": "a detached child job: the parent task completes as soon as the child is created",
-    "queue": "a templated task queue (`queue: '{{ … }}'`): a plain queue is an ant tag, a templated one is known "
-             "only when the task is created",
-    "task-priority": "a per-task priority (Tork: 0-9, the queue message priority)",
-    "container": "the DOCKER executor for image, cmd, entrypoint, mounts, networks, limits, registry, "
-                 "sidecars, gpus and workdir",
+    "image": "a Docker engine for tasks with `image` (the server's docker_host setting), or the setting "
+             "tork_image_on_shell to run them on the shell runtime, ignoring `image`",
+    "container": "container fields the DOCKER executor does not take from a Tork task: cmd, entrypoint, mounts, "
+                 "networks, limits, registry, sidecars, gpus and workdir",
     "permissions": "job permissions filtering the job list by user and role",
 }
 
 _CONTAINER_FIELDS = ("cmd", "entrypoint", "mounts", "networks", "limits", "registry", "sidecars", "gpus",
                      "workdir")
-
+_KINDS = ("parallel", "each", "subjob")
+SHELL_RUNTIME = "shell"  # where a task with `image` runs: on the shell runtime, `image` ignored
+DOCKER_RUNTIME = "docker"  # in a container of its image, on the DOCKER executor
 
 @dataclass(frozen=True)
 class CoreJob:
@@ -117,55 +110,123 @@ def apply_defaults(task: dict[str, Any], defaults: dict[str, Any] | None) -> dic
     return out
 
 
-def _task_needs(task: dict[str, Any], needs: set[str]) -> None:
-    for kind in ("parallel", "each", "subjob"):
-        if kind in task:
-            needs.add(kind)
-    if (task.get("subjob") or {}).get("detached"):
-        needs.add("subjob-detached")
-    if task.get("pre") or task.get("post"):
-        needs.add("pre-post")
-    if task.get("queue") and has_expression(str(task["queue"])):
-        needs.add("queue")  # a templated queue is known only when the task is created
-    if task.get("priority"):
-        needs.add("task-priority")
-    if any(task.get(key) for key in _CONTAINER_FIELDS):
+def _task_needs(task: dict[str, Any], needs: set[str], image_runtime: str | None) -> None:
+    auxes = [aux for aux in (*(task.get("pre") or ()), *(task.get("post") or ())) if isinstance(aux, dict)]
+    if image_runtime is None and any(t.get("image") for t in (task, *auxes)):
+        needs.add("image")
+    if any(t.get(key) for t in (task, *auxes) for key in _CONTAINER_FIELDS):
         needs.add("container")
     children = list((task.get("parallel") or {}).get("tasks", []))
     if "each" in task:
         children.append(task["each"].get("task") or {})
     children += list((task.get("subjob") or {}).get("tasks", []))
     for child in children:
-        _task_needs(child, needs)
+        _task_needs(child, needs, image_runtime)
 
 
-def needs_of(job: dict[str, Any]) -> tuple[str, ...]:
+def needs_of(job: dict[str, Any], image_runtime: str | None = None) -> tuple[str, ...]:
     needs: set[str] = set()
     for task in job.get("tasks", []):
-        _task_needs(apply_defaults(task, job.get("defaults")), needs)
+        _task_needs(apply_defaults(task, job.get("defaults")), needs, image_runtime)
     if job.get("permissions"):
         needs.add("permissions")
     return tuple(sorted(needs))
 
 
-def _core_task(position: int, task: dict[str, Any], last: bool) -> dict[str, Any]:
-    core: dict[str, Any] = {"task_type": f"task-{position}", "method": "SHELL"}
+def task_types(tasks: list[dict[str, Any]], prefix: str = "task-") -> dict[str, dict[str, Any]]:
+    """The core ``task_type`` of every Tork task of a job, with its Tork definition (defaults applied
+    by the caller): ``task-N`` for the N-th top-level task, ``<parent>.<i>`` for the i-th child of a
+    parallel group and ``<parent>.each`` for an each's task (a sub-job's tasks are its own job's)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def visit(task: dict[str, Any], name: str) -> None:
+        found[name] = task
+        for index, child in enumerate((task.get("parallel") or {}).get("tasks", []), start=1):
+            visit(child, f"{name}.{index}")
+        if "each" in task:
+            visit(task["each"].get("task") or {}, f"{name}.each")
+
+    for position, task in enumerate(tasks, start=1):
+        visit(task, f"{prefix}{position}")
+    return found
+
+
+def _aux_line(index: str, aux: dict[str, Any], environment: dict[str, str]) -> str:
+    """A pre/post task as one script line: Tork runs it in a fresh directory of its own, with only its
+    own ``env`` (plus PATH and HOME) and its own ``$TORK_OUTPUT``, its files written there."""
+    names = []
+    for name, value in (aux.get("env") or {}).items():
+        hidden = f"TORK_AUX{index}_{name}"
+        environment[hidden] = str(value)  # rendered by the core with the task's environment
+        names.append(f"{name}=\"${hidden}\"")
+    files = "".join(f" && printf %s {shlex.quote(base64.b64encode(str(body).encode()).decode())} | base64 -d > "
+                    f"{shlex.quote(str(path))} && chmod a-w {shlex.quote(str(path))}"
+                    for path, body in (aux.get("files") or {}).items())
+    run = "bash -c " + shlex.quote(str(aux.get("run") or ""))
+    return (f'd="$(mktemp -d)" && cd "$d"{files} && env -i PATH="$PATH" HOME="$HOME" TORK_OUTPUT="$d/stdout" '
+            f'TORK_PROGRESS="$d/progress" {" ".join(names)} {run}; rc=$?; cd / && rm -rf "$d"; exit $rc')
+
+
+def _script(task: dict[str, Any], core: dict[str, Any], image_runtime: str | None) -> None:
+    """The task's script: its pre tasks, then its ``run``, then its post tasks, one line each (the first
+    failing line fails the task: Tork's worker stops at the first error, and the task's timeout covers
+    all three)."""
+    docker = image_runtime == DOCKER_RUNTIME and bool(task.get("image"))
+    main = ("sh -c " if docker else "bash -c ") + shlex.quote(str(task.get("run") or ""))
+    environment: dict[str, str] = {}
+    lines = [_aux_line(f"PRE{i}", aux, environment) for i, aux in enumerate(task.get("pre") or ())]
+    posts = [_aux_line(f"POST{i}", aux, environment) for i, aux in enumerate(task.get("post") or ())]
+    hidden = [f"-u {name}" for name in environment]
+    if task.get("run") or lines or posts:
+        lines.append(f"env {' '.join(hidden)} {main}" if hidden else main)
+    lines += posts
+    if lines:
+        core["script"] = lines
+    if task.get("env") or environment:
+        core["environment"] = {**dict(task.get("env") or {}), **environment}  # {{ }} rendered by the core
+    if docker:
+        core["method"] = "DOCKER"
+        core["container"] = {"image": str(task["image"])}
+
+
+def _priority(task: dict[str, Any]) -> int:
+    found = int(task.get("priority") or 0)
+    children = list((task.get("parallel") or {}).get("tasks", []))
+    if "each" in task:
+        children.append(task["each"].get("task") or {})
+    for child in children:
+        found = max(found, _priority(child))
+    return found
+
+
+def _core_task(name: str, task: dict[str, Any], image_runtime: str | None, next_task: str = "") -> dict[str, Any]:
+    core: dict[str, Any] = {"task_type": name, "method": "SHELL"}
     if task.get("description"):
         core["description"] = str(task["description"])[:500]
-    if not any(kind in task for kind in ("parallel", "each", "subjob")):
-        if task.get("run"):
-            core["script"] = ["bash -c " + shlex.quote(str(task["run"]))]
-        if task.get("env"):
-            core["environment"] = dict(task["env"])  # its {{ expressions }} are rendered by the core
+    if task.get("var"):
+        core["result_var"] = str(task["var"])
+    if "if" in task:
+        core["run_if"] = str(task["if"])
+    if "parallel" in task:
+        core["parallel"] = [_core_task(f"{name}.{i}", child, image_runtime)
+                            for i, child in enumerate(task["parallel"].get("tasks", []), start=1)]
+    elif "each" in task:
+        each = task["each"]
+        core["fan_out"] = {"items": str(each.get("list", "")), "item_var": str(each.get("var") or "item"),
+                           "max_parallel": int(each.get("concurrency") or 0), "fail_fast": True,
+                           "task": _core_task(f"{name}.each", each.get("task") or {}, image_runtime)}
+    elif "subjob" in task:
+        core["method"] = "FORK_JOB"
+        core["child_job"] = _child_job(task["subjob"], image_runtime)
+    else:
+        _script(task, core, image_runtime)
         core["output_file_env"] = OUTPUT_ENV
-        if task.get("var"):
-            core["result_var"] = str(task["var"])
-        if "if" in task:
-            core["run_if"] = str(task["if"])
         if task.get("files"):
             core["files"] = dict(task["files"])
         queue = str(task.get("queue") or "")
-        if queue and queue != "default" and not has_expression(queue):
+        if queue and has_expression(queue):
+            core["queue"] = queue  # rendered when the task is created, then an ant tag
+        elif queue and queue != "default":
             core["tags"] = [queue.lower()]  # Tork's queue: run on an ant with this tag (api/tork/queues.py)
         if task.get("timeout"):
             core["timeout"] = task["timeout"]
@@ -173,13 +234,29 @@ def _core_task(position: int, task: dict[str, Any], last: bool) -> dict[str, Any
         if limit:
             core["retry"] = limit
             core["delay_between_retries"] = "1ns"  # Tork retries at once; 0 would mean the core's 1-2 s
-    if not last:
-        core["on_completed"] = f"task-{position + 1}"
+    if next_task:
+        core["on_completed"] = next_task
     return core
 
 
-def to_core(job: dict[str, Any], source: str) -> CoreJob:
-    """The core definition document, request params and dialect settings of a validated Tork job."""
+def _child_job(subjob: dict[str, Any], image_runtime: str | None) -> dict[str, Any]:
+    """A sub-job as the core's inline child job: a Tork job of its own (its tasks, output, autoDelete,
+    webhooks), its ``inputs`` and ``secrets`` the child request's params, rendered at the fork."""
+    job = {key: value for key, value in subjob.items() if key != "detached"}
+    child = to_core(job, json.dumps(job, sort_keys=True), image_runtime=image_runtime)
+    secrets = dict(subjob.get("secrets") or {})
+    settings = {**child.settings, "job": {**job, **({"secrets": {k: "[REDACTED]" for k in secrets}} if secrets
+                                                     else {})},
+                "webhooks": job.get("webhooks"), "subjob": True}
+    return {"definition": child.document, "dialect": DIALECT, "dialect_settings": settings,
+            "params": dict(subjob.get("inputs") or {}), "secret_params": secrets,
+            "detached": bool(subjob.get("detached"))}
+
+
+def to_core(job: dict[str, Any], source: str, *, image_runtime: str | None = None) -> CoreJob:
+    """The core definition document, request params and dialect settings of a validated Tork job.
+    ``image_runtime``: where tasks with ``image`` run (DOCKER_RUNTIME, SHELL_RUNTIME), or None: nowhere
+    (they are then a need)."""
     tasks = [apply_defaults(task, job.get("defaults")) for task in job.get("tasks", [])]
     document: dict[str, Any] = {
         "job_type": job_type(job, source),
@@ -187,18 +264,21 @@ def to_core(job: dict[str, Any], source: str) -> CoreJob:
         "templates": "expr",  # Tork's {{ }} are expr-lang, in exactly the fields Tork templates; never `run`
         "max_concurrency": MAX_CONCURRENCY,  # Tork has no per-job limit
         **({"output": str(job["output"])} if job.get("output") else {}),
-        "tasks": [_core_task(i + 1, task, i == len(tasks) - 1) for i, task in enumerate(tasks)],
+        "tasks": [_core_task(f"task-{i + 1}", task, image_runtime, f"task-{i + 2}" if i + 1 < len(tasks) else "")
+                  for i, task in enumerate(tasks)],
     }
     after = (job.get("autoDelete") or {}).get("after")
     if after:  # Tork's autoDelete: a COMPLETED job is deleted that long after it ended (core delete_after)
         document["delete_after"] = after
     settings: dict[str, Any] = {
         "job": job,
-        "task_names": {f"task-{i + 1}": str(task.get("name", "")) for i, task in enumerate(tasks)},
-        "image_ignored": any(task.get("image") for task in tasks),
+        "task_names": {name: str(task.get("name", "")) for name, task in task_types(tasks).items()},
+        "image_ignored": image_runtime == SHELL_RUNTIME and any(t.get("image") for t in task_types(tasks).values()),
+        "priority": max((_priority(task) for task in tasks), default=0),
     }
     return CoreJob(document=document, params=dict(job.get("inputs") or {}),
-                   secret_params=dict(job.get("secrets") or {}), settings=settings, needs=needs_of(job))
+                   secret_params=dict(job.get("secrets") or {}), settings=settings,
+                   needs=needs_of(job, image_runtime))
 
 
 def parsed_definition(core: CoreJob) -> ParsedDefinition:
