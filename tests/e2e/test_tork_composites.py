@@ -17,7 +17,7 @@ import pytest
 
 from myrmica.config import Settings
 from tests.support.examples import PROJECT_EXAMPLES
-from tests.support.live import LiveServer, live_server
+from tests.support.live import live_server
 from tests.support.tork import YAML, get_job, post_job, wait_job
 
 TORK_OWN = PROJECT_EXAMPLES / "tork"
@@ -135,7 +135,7 @@ def test_a_failing_pre_task_fails_the_task_and_the_main_never_runs(api: httpx.Cl
 
 def test_an_each_over_a_non_list_known_at_submit_is_a_400_and_nothing_is_stored(api: httpx.Client) -> None:
     before = api.get("/tork/jobs").json()["totalItems"]
-    for listed in ("'{{ 5 }}'", "'{{ inputs.x }}'", "hello"):
+    for listed in ("'{{ 5 }}'", "'{{ inputs.x }}'", "'{{ \"text\" }}'"):
         body = (f"name: bad each\ninputs: {{x: abc}}\ntasks:\n  - name: e\n    each:\n      list: {listed}\n"
                 "      task: {name: c, run: echo}\n")
         response = api.post("/tork/jobs", content=body, headers=YAML)

@@ -22,6 +22,7 @@ from myrmica.api.tork.ids import to_tork
 from myrmica.api.tork.states import job_state, task_error, task_state
 from myrmica.domain.errors import NotFoundError
 from myrmica.domain.states import ErrorCode
+from myrmica.domain.tork.translate import task_types
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(r"SECRET|PASSWORD|ACCESS_KEY", re.IGNORECASE)
@@ -103,11 +104,33 @@ def job_summary(request: Mapping[str, Any], settings: Mapping[str, Any], *, resu
     }, keep=("position",))
 
 
-def task(row: Mapping[str, Any], definition: Mapping[str, Any] | None = None, *, result: str = ""
-         ) -> dict[str, Any]:
-    """One execution row: the Tork task as defined, with the row's id, state, times and outcome."""
+def _composite(row: Mapping[str, Any], definition: Mapping[str, Any], children: list[Mapping[str, Any]]
+               ) -> dict[str, Any]:
+    """A composite's Tork fields as its rows show them: ``parallel.completions``, ``each.size``,
+    ``completions`` and ``index`` (how many items were started), ``subjob.id``."""
+    mine = [c for c in children if c.get("parent_task_id") == row["id"]]
+    done = sum(1 for c in mine if task_state(dict(c)) in ("COMPLETED", "SKIPPED"))
+    if "parallel" in definition:
+        return {"parallel": omit_empty({**dict(definition["parallel"] or {}), "completions": done})}
+    if "each" in definition:
+        started = sum(1 for c in mine if str(c.get("task_state")) not in ("READY", "PENDING"))
+        return {"each": omit_empty({**dict(definition["each"] or {}), "size": len(mine), "completions": done,
+                                    "index": started})}
+    if "subjob" in definition:
+        contexts = row.get("contexts") if isinstance(row.get("contexts"), Mapping) else {}
+        forked = (contexts or {}).get(f"{row.get('task_type')}.ForkedJobID")
+        return {"subjob": omit_empty({**dict(definition["subjob"] or {}),
+                                      "id": to_tork(str(forked)) if forked else None})}
+    return {}
+
+
+def task(row: Mapping[str, Any], definition: Mapping[str, Any] | None = None, *, result: str = "",
+         children: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """One execution row: the Tork task as defined, with the row's id, state, times and outcome
+    (``children``: the job's rows, among them a composite's children)."""
     state = task_state(dict(row))
     base = {k: v for k, v in (definition or {}).items() if k not in ("parallel", "each", "subjob")}
+    base.update(_composite(row, definition or {}, list(children or ())))
     ended = row.get("ended_at")
     started = tork_time(row.get("started_at"))
     retry = dict(base.get("retry") or {})
@@ -143,10 +166,10 @@ def job(request: Mapping[str, Any], settings: Mapping[str, Any], rows: list[Mapp
     definitions = list(spec.get("tasks") or [])
     results = dict(task_results or {})
     execution = []
+    by_type = task_types(definitions)
     for row in sorted(rows, key=lambda r: (position_of(str(r.get("task_type", ""))), str(r.get("started_at")))):
-        index = position_of(str(row.get("task_type", ""))) - 1
-        definition = definitions[index] if 0 <= index < len(definitions) else None
-        execution.append(task(row, definition, result=results.get(str(row["id"]), "")))
+        definition = by_type.get(str(row.get("task_type", "")))
+        execution.append(task(row, definition, result=results.get(str(row["id"]), ""), children=rows))
     summary = job_summary(request, settings, result=result, created_by=created_by)
     tasks_results = {}
     for index, definition in enumerate(definitions):

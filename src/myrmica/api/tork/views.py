@@ -12,7 +12,7 @@ from myrmica.api.tork.ids import from_tork
 from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import RequestRecord, TaskRecord
-from myrmica.domain.tork.translate import DIALECT
+from myrmica.domain.tork.translate import DIALECT, task_types
 from myrmica.service.jobs import JobService
 
 MAX_CACHED = 4000
@@ -110,12 +110,12 @@ def full_job(record: RequestRecord, settings: Mapping[str, Any], *, redact: bool
                       if isinstance(kept, dict) else None)
 
 
-def task_view(task: TaskRecord, settings: Mapping[str, Any]) -> dict[str, Any]:
+def task_view(task: TaskRecord, settings: Mapping[str, Any], job_tasks: tuple[TaskRecord, ...] = ()
+              ) -> dict[str, Any]:
+    """One task as Tork's Task (``job_tasks``: its job's rows, which a composite's fields count)."""
     job = settings.get("job") if isinstance(settings.get("job"), dict) else {}
-    definitions = list((job or {}).get("tasks") or [])
-    index = shapes.position_of(task.task_type) - 1
-    definition = definitions[index] if 0 <= index < len(definitions) else None
-    shaped = shapes.task(row(task), definition, result=task_result(task))
+    definition = task_types(list((job or {}).get("tasks") or [])).get(task.task_type)
+    shaped = shapes.task(row(task), definition, result=task_result(task), children=[row(t) for t in job_tasks])
     secrets = dict((job or {}).get("secrets") or {})
     redacted: dict[str, Any] = shapes.redact_secrets(shaped, secrets)
     return redacted

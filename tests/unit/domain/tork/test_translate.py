@@ -9,7 +9,14 @@ import pytest
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.graph import first_task, validate_graph
 from myrmica.domain.tork.decode import decode
-from myrmica.domain.tork.translate import ENGINE_GAPS, apply_defaults, parsed_definition, to_core
+from myrmica.domain.tork.translate import (
+    DOCKER_RUNTIME,
+    ENGINE_GAPS,
+    SHELL_RUNTIME,
+    apply_defaults,
+    parsed_definition,
+    to_core,
+)
 from myrmica.domain.tork.validate import validate_job
 from tests.support.examples import NO_SHARED_EXAMPLES, TORK_EXAMPLES
 
@@ -38,10 +45,10 @@ tasks:
 """
 
 
-def _core(body: str):  # type: ignore[no-untyped-def]
+def _core(body: str, images: str | None = SHELL_RUNTIME):  # type: ignore[no-untyped-def]
     job = decode(body, "yaml")
     validate_job(job)
-    return to_core(job, body)
+    return to_core(job, body, image_runtime=images)
 
 
 def test_top_level_tasks_become_a_chain_of_shell_tasks() -> None:
@@ -112,21 +119,75 @@ def test_defaults_apply_to_parallel_and_each_children_but_not_subjobs() -> None:
     ("  - name: a\n    var: x\n    run: echo -n 1 > $TORK_OUTPUT\n", ()),
     ("  - name: a\n    if: \"{{ inputs.go == 'yes' }}\"\n", ()),
     ("  - name: a\n    env: {X: '{{ inputs.x }}'}\n", ()),
-    ("  - name: a\n    pre: [{name: p, run: x}]\n", ("pre-post",)),
+    ("  - name: a\n    pre: [{name: p, run: x}]\n", ()),
     ("  - name: a\n    files: {a.py: 'print(1)'}\n", ()),
     ("  - name: a\n    queue: highcpu\n", ()),  # an ant tag (api/tork/queues.py)
-    ("  - name: a\n    queue: \"{{ inputs.q }}\"\n", ("queue",)),
-    ("  - name: a\n    priority: 3\n", ("task-priority",)),
+    ("  - name: a\n    queue: \"{{ inputs.q }}\"\n", ()),
+    ("  - name: a\n    priority: 3\n", ()),
     ("  - name: a\n    mounts: [{type: volume, target: /x}]\n", ("container",)),
+    ("  - name: a\n    pre: [{name: p, run: x, entrypoint: [sh]}]\n", ("container",)),
     ("  - name: a\n    run: echo '{{ x }}'\n", ()),
-    ("  - name: p\n    parallel: {tasks: [{name: a}]}\n", ("parallel",)),
-    ("  - name: e\n    each: {list: '{{ [1] }}', task: {name: c}}\n", ("each",)),
-    ("  - name: s\n    subjob: {name: j, detached: true, tasks: [{name: a}]}\n", ("subjob", "subjob-detached")),
+    ("  - name: p\n    parallel: {tasks: [{name: a}]}\n", ()),
+    ("  - name: e\n    each: {list: '{{ [1] }}', task: {name: c}}\n", ()),
+    ("  - name: s\n    subjob: {name: j, detached: true, tasks: [{name: a}]}\n", ()),
+    ("  - name: p\n    parallel: {tasks: [{name: a, limits: {cpus: '1'}}]}\n", ("container",)),
 ])
 def test_what_the_engine_lacks_is_named(snippet: str, needs: tuple[str, ...]) -> None:
     core = _core("name: j\ntasks:\n" + snippet)
     assert core.needs == needs
     assert set(core.needs) <= set(ENGINE_GAPS)
+
+
+def test_an_image_is_a_need_unless_a_runtime_takes_it() -> None:
+    body = "name: j\ntasks:\n  - name: a\n    image: alpine\n    run: echo hi\n"
+    assert _core(body, images=None).needs == ("image",)
+    assert _core(body).document["tasks"][0]["method"] == "SHELL"
+    docker = _core(body, images=DOCKER_RUNTIME).document["tasks"][0]
+    assert (docker["method"], docker["container"], docker["script"]) == ("DOCKER", {"image": "alpine"},
+                                                                        ["sh -c 'echo hi'"])
+    sub = "name: j\ntasks:\n  - name: s\n    subjob:\n      name: c\n      tasks: [{name: a, image: x, run: y}]\n"
+    assert _core(sub, images=None).needs == ("image",)
+
+
+def test_composites_become_core_composites_with_their_own_task_types() -> None:
+    core = _core("name: j\ntasks:\n  - name: p\n    parallel:\n      tasks:\n        - {name: a, run: x}\n"
+                 "        - name: e\n          each: {list: '{{ [1, 2] }}', var: it, concurrency: 1, task: {name: c}}\n"
+                 "  - name: s\n    var: out\n    subjob: {name: sj, inputs: {k: '{{ inputs.v }}'}, secrets: {t: x},"
+                 " output: '{{ tasks.r }}', tasks: [{name: r, var: r, run: y}]}\n")
+    parallel, subjob = core.document["tasks"]
+    assert [c["task_type"] for c in parallel["parallel"]] == ["task-1.1", "task-1.2"]
+    fan_out = parallel["parallel"][1]["fan_out"]
+    assert (fan_out["items"], fan_out["item_var"], fan_out["max_parallel"], fan_out["fail_fast"]) == \
+        ("{{ [1, 2] }}", "it", 1, True)
+    assert fan_out["task"]["task_type"] == "task-1.2.each"
+    assert (subjob["method"], subjob["result_var"]) == ("FORK_JOB", "out")
+    child = subjob["child_job"]
+    assert (child["dialect"], child["params"], child["secret_params"], child["detached"]) == \
+        ("tork", {"k": "{{ inputs.v }}"}, {"t": "x"}, False)
+    assert child["definition"]["output"] == "{{ tasks.r }}"
+    assert child["dialect_settings"]["job"]["secrets"] == {"t": "[REDACTED]"}
+    spec = parsed_definition(core).spec
+    validate_graph(spec)
+    assert core.settings["task_names"]["task-1.2.each"] == "c"
+
+
+def test_pre_and_post_are_lines_around_the_task_with_their_own_env() -> None:
+    core = _core("name: j\ntasks:\n  - name: a\n    env: {W: main}\n    run: echo $W\n"
+                 "    pre: [{name: p, env: {W: '{{ inputs.x }}'}, run: echo pre}]\n"
+                 "    post: [{name: q, run: echo post}]\n")
+    task = core.document["tasks"][0]
+    pre, main, post = task["script"]
+    assert "TORK_AUXPRE0_W" in pre and 'W="$TORK_AUXPRE0_W"' in pre and "env -i" in pre and "mktemp -d" in pre
+    assert main == "env -u TORK_AUXPRE0_W bash -c 'echo $W'"
+    assert post.endswith("bash -c 'echo post'; rc=$?; cd / && rm -rf \"$d\"; exit $rc")
+    assert task["environment"] == {"W": "main", "TORK_AUXPRE0_W": "{{ inputs.x }}"}
+
+
+def test_a_priority_is_the_jobs_highest_and_a_templated_queue_is_rendered_later() -> None:
+    core = _core("name: j\ndefaults: {priority: 2}\ntasks:\n  - name: a\n    priority: 7\n"
+                 "  - name: b\n    queue: '{{ inputs.q }}'\n")
+    assert core.settings["priority"] == 7
+    assert core.document["tasks"][1]["queue"] == "{{ inputs.q }}" and "tags" not in core.document["tasks"][1]
 
 
 def test_a_queue_is_an_ant_tag() -> None:
@@ -141,13 +202,6 @@ def test_job_level_needs() -> None:
                  "tasks:\n  - name: a\n")
     assert core.needs == ()  # webhooks (api/tork/webhooks.py), output and autoDelete run
     assert core.document["delete_after"] == "1h"
-
-
-def test_a_composite_task_keeps_its_position_as_a_placeholder() -> None:
-    core = _core("name: j\ntasks:\n  - name: a\n    run: echo\n"
-                 "  - name: p\n    parallel: {tasks: [{name: c, run: x}]}\n"
-                 "  - name: b\n    run: echo\n")
-    assert core.document["tasks"][1] == {"task_type": "task-2", "method": "SHELL", "on_completed": "task-3"}
 
 
 def test_results_expressions_if_and_files_map_to_the_core() -> None:
@@ -166,7 +220,8 @@ def test_results_expressions_if_and_files_map_to_the_core() -> None:
 
 @pytest.mark.skipif(not TORK_EXAMPLES.is_dir(), reason=NO_SHARED_EXAMPLES)
 def test_every_tork_example_translates_to_a_valid_core_definition() -> None:
-    expected = {"hello.yaml": (), "timeout.yaml": (), "parallel.yaml": ("parallel",), "each.yaml": ("each",)}
+    expected = {"hello.yaml": (), "timeout.yaml": (), "parallel.yaml": (), "each.yaml": (), "subjob.yaml": (),
+                "retry.yaml": ("container",), "prepost.yaml": ("container",)}
     for path in sorted(TORK_EXAMPLES.glob("*.yaml")):
         source = path.read_text()
         core = _core(source)
