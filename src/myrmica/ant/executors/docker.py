@@ -170,8 +170,11 @@ class DockerExecutor(ShellExecutor):
                       env: dict[str, str]) -> _Failure | None:
         request = run.request
         # The container's own PATH (execute() has logged the variables left out, as for SHELL).
-        env = build_env(request, {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-                        {"MYRMICA_JOB_DIR": str(self.job_dir(request))})
+        # The result file (``output_file_env``) is in the job directory, mounted at the same path.
+        extra = {"MYRMICA_JOB_DIR": str(self.job_dir(request))}
+        if request.output_file_env:
+            extra[request.output_file_env] = str(self.output_file(request))
+        env = build_env(request, {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, extra)
         image = str((request.container or {}).get("image") or "").strip()
         if not image:
             return _Failure("", -1, "a DOCKER task needs container.image")
