@@ -57,3 +57,12 @@ def test_the_model_knows_the_fields_and_checks_them() -> None:
                 {"tasks": [{"task_type": "a", "files": {"../x": ""}}]}):
         with pytest.raises(ValueError):
             JobDefinitionSpec.model_validate({"job_type": "j", "tasks": [{"task_type": "a"}], **bad})
+
+
+@pytest.mark.parametrize(("queue", "tags"), [("{{ upper(inputs.who) }}", ["gpu", "ants"]), ("default", ["gpu"]),
+                                             ("{{ tasks.none }}", ["gpu"]), ("{{ 'gpu' }}", ["gpu"])])
+def test_a_templated_queue_becomes_one_more_tag_when_the_task_is_created(queue: str, tags: list[str]) -> None:
+    task = _task(tags=["gpu"], queue=queue)
+    rendered = render_expr_task(task, ENV)
+    assert (rendered.tags, rendered.queue) == (tags, "")
+    assert task.tags == ["gpu"]  # the stored task, which the scheduler checks against the ants, keeps its own

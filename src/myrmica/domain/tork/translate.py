@@ -6,8 +6,17 @@ as in Tork); a task with ``run`` becomes a SHELL task whose one script line is
 ``bash -c '<run>'`` (Tork's shell runtime runs ``run`` with bash), ``env`` its environment,
 ``timeout`` its timeout, ``retry.limit`` its retry count with no delay (Tork re-queues at once), the
 job's ``defaults`` (``timeout``, ``retry.limit``) applied where the task left them empty, as Tork's
-scheduler does. ``image`` is ignored (the DOCKER executor is not there yet), and said so in
-``settings``. ``inputs`` become the request's params, ``secrets`` its secret params.
+scheduler does. ``inputs`` become the request's params, ``secrets`` its secret params, the tasks'
+highest ``priority`` the request's ``job_priority`` (``settings["priority"]``: the core has no per-task
+priority). A task with ``image`` is a DOCKER task of that image running ``sh -c '<run>'`` when
+``image_runtime`` is DOCKER_RUNTIME, a SHELL task ignoring it when SHELL_RUNTIME, else a need.
+
+Composites map onto the core's (``domain/composite.py``): ``parallel`` → a parallel group whose
+children are ``<type>.1``, ``<type>.2`` …; ``each`` → a fan-out of ``<type>.each`` over the
+expression ``each.list`` (``item_var`` = ``each.var``, ``max_parallel`` = ``concurrency``, failing
+fast); ``subjob`` → a FORK_JOB with an inline child job, itself a Tork job translated here (``detached``
+as is). ``pre``/``post`` become script lines before and after the ``run`` line (:func:`_aux_line`). A
+templated ``queue`` becomes the core's ``queue`` (rendered at task creation into a tag).
 
 The definition's ``templates`` is ``expr``: the core renders Tork's ``{{ … }}`` (expr-lang) in each
 task's ``env`` values, ``var`` (the core's ``result_var``) and ``if`` (``run_if``: exactly ``false``
@@ -18,8 +27,7 @@ job's ``output`` is rendered when it completes into its result.
 
 What does not map is listed in :attr:`CoreJob.needs` — one name per engine feature the job uses and
 the core lacks (see ``ENGINE_GAPS``). A caller that cannot run such a job must refuse it, not run
-it differently. Composite tasks (``parallel``/``each``/``subjob``) get a placeholder node in the
-chain (SHELL, no script) so the core spec keeps Tork's positions; they are always in ``needs``.
+it differently.
 
 The core definition is stored as JSON (``raw``), never as the Tork text. The Tork job as
 submitted is kept in ``settings["job"]`` (``GET /tork/jobs/{id}`` answers ``tasks`` from it).
@@ -151,7 +159,7 @@ def task_types(tasks: list[dict[str, Any]], prefix: str = "task-") -> dict[str, 
     return found
 
 
-def _aux_line(index: str, aux: dict[str, Any], environment: dict[str, str]) -> str:
+def _aux_line(index: str, aux: dict[str, Any], environment: dict[str, str], shell: str = "bash") -> str:
     """A pre/post task as one script line: Tork runs it in a fresh directory of its own, with only its
     own ``env`` (plus PATH and HOME) and its own ``$TORK_OUTPUT``, its files written there."""
     names = []
@@ -162,7 +170,7 @@ def _aux_line(index: str, aux: dict[str, Any], environment: dict[str, str]) -> s
     files = "".join(f" && printf %s {shlex.quote(base64.b64encode(str(body).encode()).decode())} | base64 -d > "
                     f"{shlex.quote(str(path))} && chmod a-w {shlex.quote(str(path))}"
                     for path, body in (aux.get("files") or {}).items())
-    run = "bash -c " + shlex.quote(str(aux.get("run") or ""))
+    run = f"{shell} -c " + shlex.quote(str(aux.get("run") or ""))
     return (f'd="$(mktemp -d)" && cd "$d"{files} && env -i PATH="$PATH" HOME="$HOME" TORK_OUTPUT="$d/stdout" '
             f'TORK_PROGRESS="$d/progress" {" ".join(names)} {run}; rc=$?; cd / && rm -rf "$d"; exit $rc')
 
@@ -172,10 +180,11 @@ def _script(task: dict[str, Any], core: dict[str, Any], image_runtime: str | Non
     failing line fails the task: Tork's worker stops at the first error, and the task's timeout covers
     all three)."""
     docker = image_runtime == DOCKER_RUNTIME and bool(task.get("image"))
-    main = ("sh -c " if docker else "bash -c ") + shlex.quote(str(task.get("run") or ""))
+    shell = "sh" if docker else "bash"  # Tork's docker runtime runs `run` with sh -c, its shell runtime with bash
+    main = f"{shell} -c " + shlex.quote(str(task.get("run") or ""))
     environment: dict[str, str] = {}
-    lines = [_aux_line(f"PRE{i}", aux, environment) for i, aux in enumerate(task.get("pre") or ())]
-    posts = [_aux_line(f"POST{i}", aux, environment) for i, aux in enumerate(task.get("post") or ())]
+    lines = [_aux_line(f"PRE{i}", aux, environment, shell) for i, aux in enumerate(task.get("pre") or ())]
+    posts = [_aux_line(f"POST{i}", aux, environment, shell) for i, aux in enumerate(task.get("post") or ())]
     hidden = [f"-u {name}" for name in environment]
     if task.get("run") or lines or posts:
         lines.append(f"env {' '.join(hidden)} {main}" if hidden else main)
