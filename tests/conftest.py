@@ -84,8 +84,7 @@ def fresh_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     broker_url = fresh_redis(request.getfixturevalue("redis_server")) if mode == "postgresql+redis" else ""
     return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url, broker_url=broker_url,
                     admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="embedded-ant",
-                    work_dir=tmp_path_factory.mktemp("work"),
-                    tork_image_on_shell=True)  # Tork jobs naming an `image` run on the shell (no Docker here)
+                    work_dir=tmp_path_factory.mktemp("work"))
 
 
 @pytest.fixture

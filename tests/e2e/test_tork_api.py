@@ -26,7 +26,7 @@ secrets:
   token: s3cr3t-value
 tasks:
   - name: first
-    image: alpine:3.18
+    description: says hello
     run: echo hello; echo "the token is $TOKEN"
     env:
       TOKEN: s3cr3t-value
@@ -72,7 +72,7 @@ def test_a_submitted_job_is_a_pending_summary_then_runs_its_tasks_in_order(api: 
     assert job["position"] == 3 and job["progress"] == 100
     assert TIME.fullmatch(job["startedAt"]) and TIME.fullmatch(job["completedAt"])
     assert [t["name"] for t in job["tasks"]] == ["first", "second"]
-    assert job["tasks"][0]["image"] == "alpine:3.18"  # as submitted
+    assert job["tasks"][0]["description"] == "says hello"  # as submitted
     execution = job["execution"]
     assert [(t["position"], t["name"], t["state"]) for t in execution] == [(1, "first", "COMPLETED"),
                                                                            (2, "second", "COMPLETED")]

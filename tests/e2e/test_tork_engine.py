@@ -17,7 +17,6 @@ output: "{{ tasks.hello }}"
 tasks:
   - var: hello
     name: simple task
-    image: ubuntu:mantic
     run: echo -n hello world > $TORK_OUTPUT
 """
 
