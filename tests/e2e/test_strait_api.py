@@ -194,6 +194,8 @@ def test_strait_error_texts(api: httpx.Client, stub: HttpStub) -> None:
     assert api.post("/v1/jobs", content=b"{not json").status_code == 400
     assert api.get("/v1/nowhere").json()["error"]["code"] == "not_found"
     assert httpx.get(f"{str(api.base_url).rstrip('/')}/v1/jobs").status_code == 401
+    sdk = httpx.post(f"{str(api.base_url).rstrip('/')}/sdk/v1/runs/nope/heartbeat")  # mounted, no run token
+    assert sdk.status_code == 401 and set(sdk.json()) == {"error", "request_id"}
 
 
 def test_a_slug_is_unique_per_project_and_a_patch_snapshots_a_version(api: httpx.Client, stub: HttpStub) -> None:
@@ -381,6 +383,22 @@ def test_a_dependent_run_waits_until_its_upstream_completes(api: httpx.Client, s
     deps = api.get(f"/v1/jobs/{downstream['id']}/dependencies").json()
     assert [d["depends_on_job_id"] for d in deps] == [upstream["id"]]
     assert api.delete(f"/v1/jobs/{downstream['id']}/dependencies/{deps[0]['id']}").status_code == 204
+
+
+def test_the_sweep_releases_a_waiting_run_whose_dependencies_are_met(server: LiveServer, api: httpx.Client,
+                                                                     stub: HttpStub) -> None:
+    upstream, downstream = new_job(api, stub), new_job(api, stub)
+    dependency = api.post(f"/v1/jobs/{downstream['id']}/dependencies",
+                          json={"depends_on_job_id": upstream["id"], "condition": "any"}).json()
+    waiting = api.post(f"/v1/jobs/{downstream['id']}/trigger", json={}).json()
+    assert waiting["status"] == "waiting"
+    api.delete(f"/v1/jobs/{downstream['id']}/dependencies/{dependency['id']}")  # no upstream end will say so
+    ctx = server.app.state.ctx
+    _, runs = ctx.services["strait"]
+    loop = ctx.services["engine"]._loops[0].get_loop()
+    released = asyncio.run_coroutine_threadsafe(runs.sweep_waiting(ctx.admin), loop).result(timeout=30)
+    assert released >= 1
+    wait_status(api, waiting["id"], "completed")
 
 
 def test_a_cron_job_has_its_next_run_waiting(api: httpx.Client, stub: HttpStub) -> None:

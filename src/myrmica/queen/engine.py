@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import os
 import random
 import socket
@@ -56,6 +57,9 @@ from myrmica.service.strait import StraitJobs
 from myrmica.service.strait_runs import Mint, StraitRuns
 from myrmica.service.users import Users
 from myrmica.store.accounts import principal_of
+
+STRAIT_SWEEP_SECONDS = 15.0
+log = logging.getLogger("myrmica.queen.engine")
 
 
 class _ChildDefinitions:
@@ -197,6 +201,7 @@ class Engine:
         strait_runs = StraitRuns(strait_jobs, run_token_minter(ctx.store.box))
         self.jobs.subscribe(strait_runs.on_event, lambda definition: definition.dialect == "strait")
         ctx.services["strait"] = (strait_jobs, strait_runs)
+        self._strait_runs = strait_runs
         self._account_services(ctx)
         ctx.services["artifacts"] = Artifacts(rows=ctx.store.artifacts, store=self.artifact_store,
                                               logs=ctx.store.logs, requests=ctx.store.requests,
@@ -214,7 +219,18 @@ class Engine:
         self._loops = [asyncio.create_task(self.scheduler.run(), name="scheduler"),
                        asyncio.create_task(self.housekeeping.run(), name="housekeeping"),
                        asyncio.create_task(self.webhooks.run(), name="webhooks"),
-                       asyncio.create_task(self.run_keeper.run(), name="run-keeper")]
+                       asyncio.create_task(self.run_keeper.run(), name="run-keeper"),
+                       asyncio.create_task(self._sweep_strait(ctx.admin), name="strait-waiting")]
+
+    async def _sweep_strait(self, admin: Principal) -> None:
+        """Strait's waiting runs whose upstream ended while no queen heard of it are released (a safety net:
+        the upstream's end releases them at once on the queen where it happened)."""
+        while True:
+            await asyncio.sleep(STRAIT_SWEEP_SECONDS)
+            try:
+                await self._strait_runs.sweep_waiting(admin)
+            except Exception:  # a database outage: try again at the next sweep
+                log.warning("the sweep of Strait's waiting runs failed", exc_info=True)
 
     async def stop(self) -> None:
         for task in self._loops:

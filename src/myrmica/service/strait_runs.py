@@ -303,6 +303,22 @@ class StraitRuns:
             return True
         return False
 
+    async def sweep_waiting(self, admin: Principal, limit: int = 500) -> int:
+        """Every waiting run (any project) whose dependencies are met now is released: the safety net for an
+        upstream end whose event was lost (its queen died before it was heard). How many were released."""
+        found = await self._service.search(admin, RequestFilter(dialect=translate.DIALECT,
+                                                                states=frozenset({"BLOCKED"})), PageRequest(0, limit))
+        rows = await self._store.runs([r.id for r in found.items])
+        released = 0
+        for record in found.items:
+            row = rows.get(record.id) or {}
+            principal = _system(record)
+            key = row.get("idempotency_key") or row.get("dependency_key") or ""
+            if await self.satisfied(principal, _job_id(record), key):
+                with contextlib.suppress(NotFoundError, StraitError):
+                    released += await self._service.release(principal, record.id)
+        return released
+
     async def on_event(self, event: JobEvent) -> None:
         """An upstream run ended: its dependents' waiting runs are checked again and released."""
         if event.cause != ENDED:
