@@ -27,6 +27,7 @@ from myrmica.api.formicary import (
     requests,
     system,
     tokens,
+    triggers,
 )
 from myrmica.api.openapi_docs import install_openapi
 from myrmica.api.strait import router as strait
@@ -45,7 +46,7 @@ def native_routers() -> list[APIRouter]:
     return [requests.router, system.public_router, system.router, definitions.plugins_router, configs.router,
             requests.stats_router, definitions.router, logs.router, ants.router, executors.router, tokens.router,
             passwords.router, accounts.router, catalog.router, artifacts.router, approvals.router,
-            system.metrics_router]
+            triggers.router, system.metrics_router]
 
 
 def dialect_starts() -> list[Callable[[AppContext], None]]:

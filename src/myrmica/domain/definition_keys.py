@@ -26,10 +26,9 @@ _DOCKER_ONLY = "stored; only a DOCKER task runs in a container"
 # Keys a DOCKER task uses: a warning only for the tasks of other methods.
 DOCKER_TASK_KEYS = ("container", "host_network", "network_mode")
 UNSUPPORTED_JOB_KEYS: Mapping[str, str] = {
-    "notify": "stored; no e-mail or Slack notifications are sent",
     "webhook": "stored; no job webhook is called",
     "resources": "stored, not enforced",
-    "triggers": "stored; event triggers do not create requests",
+    "triggers": "webhook triggers create requests (POST /api/triggers/{job_type}/{name}); s3 and queue triggers are stored only",
     "retention_days_for_completed": "stored; history is not purged per job",
     "retention_days_for_failed": "stored; history is not purged per job",
     "retention_days_for_cancelled": "stored; history is not purged per job",
@@ -39,11 +38,8 @@ UNSUPPORTED_JOB_KEYS: Mapping[str, str] = {
 UNSUPPORTED_TASK_KEYS: Mapping[str, str] = {
     "resources": "stored, not enforced",
     "webhook": "stored; no task webhook is called",
-    "cache": "stored; no cache is saved or restored",
-    "artifact_ids": "stored; only the artifacts of `dependencies` are fetched",
-    "artifacts_dir": "stored; artifacts are kept in the job directory",
-    "cache_dir": "stored; no cache is saved or restored",
-    "artifact_key_prefix": "stored; artifacts are kept in the job directory",
+    "artifacts_dir": "stored; artifacts are extracted into the working directory",
+    "cache_dir": "stored; a cache is restored into the working directory",
     "allow_start_if_completed": "stored, not enforced (nor is it by Formicary)",
     "messaging_request_queue": "stored; no ant runs MESSAGING tasks",
     "messaging_reply_queue": "stored; no ant runs MESSAGING tasks",

@@ -22,7 +22,9 @@ from myrmica.broker.memory import MemoryBroker
 from myrmica.clock import utcnow
 from myrmica.config import Settings
 from myrmica.domain.definitions import parsed_document
+from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
+from myrmica.domain.records import DefinitionRecord
 from myrmica.ids import new_id
 from myrmica.mail import SmtpMailer
 from myrmica.queen.ants import AntRegistry
@@ -53,8 +55,10 @@ from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
 from myrmica.service.run_callbacks import RunCallbacks
+from myrmica.service.notifications import JobNotifier
 from myrmica.service.strait import StraitJobs
 from myrmica.service.strait_runs import Mint, StraitRuns
+from myrmica.service.triggers import WebhookTriggers
 from myrmica.service.users import Users
 from myrmica.store.accounts import principal_of
 
@@ -114,6 +118,7 @@ class Engine:
 
     def _build(self, ctx: AppContext) -> None:
         settings, store, metrics, admin = self.settings, ctx.store, ctx.metrics, ctx.admin
+        self._ctx_store, self._ctx_admin = store, admin
         broker, queen_id, distributed = self.broker, self.queen_id, self.distributed
         self.ants = ants = AntRegistry(store.ants)
         self.logs = logs = LogSink(store.logs, max_bytes_per_task=settings.max_log_bytes_per_task)
@@ -178,6 +183,15 @@ class Engine:
             resource_configs=catalogs.resource_configs, subscriptions=catalogs.subscriptions, quotas=catalogs,
             audit=store.audit, now=utcnow)
 
+    async def _owner_of(self, definition: DefinitionRecord) -> Principal:
+        """Who a definition's trigger submits as: its uploader (the admin for the admin's own)."""
+        if definition.user_id:
+            try:
+                return principal_of(await self._ctx_store.accounts.user(definition.user_id))
+            except NotFoundError:
+                pass
+        return self._ctx_admin
+
     async def _definition_changed(self, definition: dict[str, Any]) -> None:
         self.operations.forget_definitions()
         await self.cron.definition_changed(definition)
@@ -208,6 +222,11 @@ class Engine:
                                               audit=ctx.store.audit, sweeper=self.artifacts,
                                               max_upload_bytes=self.settings.max_upload_bytes,
                                               expire_secs=self.settings.artifact_expiration_days * 86400)
+        self.notifier = JobNotifier(self.jobs, SmtpMailer(self.settings.smtp_host, self.settings.smtp_port,
+                                                          self.settings.smtp_from))
+        self.notifier.install()
+        ctx.services["triggers"] = WebhookTriggers(jobs=self.jobs, configs=ctx.store.job_configs, audit=ctx.store.audit,
+                                                   admin=ctx.admin, owner_of=self._owner_of)
         ctx.services.setdefault("health_checks", {})["artifacts"] = (self.artifact_store.kind,
                                                                      self.artifact_store.ping)
         ctx.services.setdefault("health_checks", {})["broker"] = (

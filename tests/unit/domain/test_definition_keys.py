@@ -103,7 +103,6 @@ def test_known_keys_myrmica_does_not_run_are_warnings_grouped_by_key() -> None:
                                "host_network": "true", "services": []},
                               notify={"email": {"recipients": ["x@example.com"]}}, methods="SHELL"))
     assert warnings == [
-        "job key 'notify': stored; no e-mail or Slack notifications are sent",
         "job key 'methods': derived from the tasks' methods; the value given is ignored",
         "task key 'resources' (in a): stored, not enforced",
         "task key 'container' (in a, b): stored; only a DOCKER task runs in a container",
@@ -116,8 +115,9 @@ def test_parse_definition_refuses_unknown_keys_and_carries_the_warnings() -> Non
     source = "job_type: j\ntasks:\n- task_type: build\n  method: SHELL\n  scripts: [echo hi]\n"
     with pytest.raises(ValidationError, match="unknown key 'scripts' in task 'build' — did you mean 'script'"):
         parse_definition(source)
-    parsed = parse_definition(source.replace("scripts", "script") + "  cache:\n    paths: [vendor]\n")
-    assert parsed.warnings == ("task key 'cache' (in build): stored; no cache is saved or restored",)
+    parsed = parse_definition(source.replace("scripts", "script") + "  cache_dir: /c\n")
+    assert parsed.warnings == ("task key 'cache_dir' (in build): stored; a cache is restored into the working "
+                               "directory",)
 
 
 def test_keys_of_a_generated_task_list_are_checked_after_rendering() -> None:

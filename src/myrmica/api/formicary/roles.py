@@ -20,6 +20,8 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("DELETE", "/api/users/{user_id}/tokens/{token_id}"): Role.READ_ONLY,
     ("POST", "/api/users/{user_id}/tokens/{token_id}/delete"): Role.READ_ONLY,
     ("PUT", "/api/users/{user}/password"): Role.READ_ONLY,  # one's own (the admin: anyone's)
+    # A webhook trigger takes no token at all (its own auth: HMAC, bearer or API key; spec §2.8).
+    ("POST", "/api/triggers/{job_type}/{trigger_name}"): Role.READ_ONLY,
     # Users and organisations.
     ("POST", "/api/users"): Role.ADMIN,
     ("GET", "/api/orgs/usage_report"): Role.ADMIN,
