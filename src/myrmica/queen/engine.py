@@ -54,8 +54,8 @@ from myrmica.service.catalog import CatalogService
 from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
-from myrmica.service.run_callbacks import RunCallbacks
 from myrmica.service.notifications import JobNotifier
+from myrmica.service.run_callbacks import RunCallbacks
 from myrmica.service.strait import StraitJobs
 from myrmica.service.strait_runs import Mint, StraitRuns
 from myrmica.service.triggers import WebhookTriggers
