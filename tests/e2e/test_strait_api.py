@@ -337,8 +337,9 @@ def test_trigger_body_rules_schema_window_ttl_and_priority(api: httpx.Client, st
         response = api.post(url, json={"payload": {"order": 1}, **body})
         assert response.status_code == 400 and response.json()["error"]["details"]["field"] == field, body
     assert api.get(f"/v1/jobs/{job['id']}/runs").json()["data"] == []
-    run = api.post(url, json={"payload": {"order": 1}, "priority": 10, "tags": {"t": "1"}}).json()
-    assert run["status"] == "delayed" and run["priority"] == 10 and run["tags"] == {"t": "1"}
+    long_tag = {"k" * 64: "v" * 256}
+    run = api.post(url, json={"payload": {"order": 1}, "priority": 10, "tags": {"t": "1", **long_tag}}).json()
+    assert run["status"] == "delayed" and run["priority"] == 10 and run["tags"] == {"t": "1", **long_tag}
     start = datetime.fromisoformat(run["scheduled_at"].replace("Z", "+00:00"))
     assert start - datetime.now(UTC) > timedelta(hours=24)
     assert start.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")).strftime("%m-%d %H:%M") == "01-01 00:00"

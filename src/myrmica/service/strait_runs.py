@@ -33,6 +33,7 @@ Mint = Callable[[str, datetime], str]
 HEALTH_PAGE = 500
 MAX_HEALTH_RUNS = 20_000
 MAX_UPSTREAM_RUNS = 50
+MAX_LABEL = 200  # the core's longest label (the run's tags, for search)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ class StraitRuns:
             job_priority=trigger.priority, scheduled_at=prepared.scheduled_at,
             user_key=f"strait:{job.id}:{key}" if key else None, description=job.config["name"],
             job_group=translate.concurrency_group(job.project_id, trigger.concurrency_key),
-            labels=tuple(f"{k}={v}" for k, v in sorted(tags.items()))[:50], request_id=request_id, blocked=blocked)
+            labels=tuple(f"{k}={v}"[:MAX_LABEL] for k, v in sorted(tags.items()))[:50], request_id=request_id,
+            blocked=blocked)
         try:
             submitted = await self._service.submit(principal, new)
         except ConflictError as exc:  # disabled meanwhile
