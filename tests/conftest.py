@@ -12,8 +12,35 @@ import pytest
 from myrmica.config import Settings
 from tests.support.docker_engine import DockerEngine, EngineUnavailable, throwaway_engine
 from tests.support.live import LiveServer, live_server
+from tests.support.migrated import migrated_postgres, migrated_sqlite
 from tests.support.postgres import create_database, throwaway_postgres
 from tests.support.redis_server import RedisServer
+
+SERVER_MODES = ("sqlite", "postgresql", "postgresql+redis")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.modes("sqlite", …)`` keeps a server test to those modes.
+
+    Tests of what is above the store (the CLI, definitions, bad input) gain nothing from running on every
+    backend; the engine and store tests keep all three.
+    """
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("modes")
+        callspec = getattr(item, "callspec", None)
+        mode = callspec.params.get("server_settings") if callspec is not None else None
+        if marker is not None and mode is not None:
+            unknown = set(marker.args) - set(SERVER_MODES)
+            if unknown:
+                raise pytest.UsageError(f"{item.nodeid}: unknown server modes {sorted(unknown)}")
+            if mode not in marker.args:
+                dropped.append(item)
+                continue
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +96,7 @@ def fresh_redis(server: RedisServer) -> str:
     return server.url
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "postgresql+redis"])
+@pytest.fixture(params=SERVER_MODES)
 def server_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Every server test runs embedded (SQLite), on PostgreSQL, and distributed (PostgreSQL + Redis)."""
     return fresh_settings(request, tmp_path_factory, request.param)
@@ -78,9 +105,9 @@ def server_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 def fresh_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mode: str) -> Settings:
     """A server's settings on an empty database of ``mode`` (sqlite, postgresql, postgresql+redis)."""
     if mode == "sqlite":
-        database_url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'myrmica.db'}"
+        database_url = migrated_sqlite(tmp_path_factory.mktemp("db") / "myrmica.db")
     else:
-        database_url = create_database(request.getfixturevalue("postgres_cluster"), f"t_{uuid.uuid4().hex[:12]}")
+        database_url = migrated_postgres(request.getfixturevalue("postgres_cluster"))
     broker_url = fresh_redis(request.getfixturevalue("redis_server")) if mode == "postgresql+redis" else ""
     return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url, broker_url=broker_url,
                     admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="embedded-ant",

@@ -12,6 +12,9 @@ import pytest
 from myrmica.config import Settings
 from tests.support.live import LiveServer, live_server
 
+# Tokens and users live in the store: the two stores, not the distributed mode.
+pytestmark = pytest.mark.modes("sqlite", "postgresql")
+
 
 def test_token_lifecycle(server: LiveServer, api: httpx.Client) -> None:
     created = api.post("/api/users/me/tokens", data={"token": "ci"})

@@ -1,4 +1,4 @@
-"""The ``myrmica`` command as a user runs it: a real subprocess against a live server, on SQLite and PostgreSQL."""
+"""The ``myrmica`` command as a user runs it: a real subprocess against a live server (on SQLite)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from tests.support.live import LiveServer
+
+# The command is a client of the API: one backend is enough here (the API is tested on every backend).
+pytestmark = pytest.mark.modes("sqlite")
 
 TWO_TASKS = """job_type: two-tasks
 description: Two shell tasks, one after the other.

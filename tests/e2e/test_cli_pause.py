@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_cli import apply, as_json, cli, ok, wait_for
 from tests.support.live import LiveServer
+
+# The command is a client of the API: one backend is enough here.
+pytestmark = pytest.mark.modes("sqlite")
 
 PAUSES_ONCE = """job_type: pauses-once
 pause_time: 60s

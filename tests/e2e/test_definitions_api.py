@@ -11,6 +11,9 @@ import yaml
 from tests.support.examples import FORMICARY_EXAMPLES, NO_SHARED_EXAMPLES, PROJECT_EXAMPLES
 from tests.support.live import LiveServer
 
+# Definitions never touch the broker: the two stores, not the distributed mode.
+pytestmark = pytest.mark.modes("sqlite", "postgresql")
+
 # Formicary's own examples are beside this checkout in the project's workspace only; the tests reading them are
 # skipped elsewhere (a fresh clone). The project's own examples run in tests/e2e/test_project_examples.py.
 EXAMPLES = FORMICARY_EXAMPLES

@@ -99,8 +99,8 @@ def restartable_postgres(*, durable: bool = False) -> Iterator[PostgresCluster]:
         cluster.remove()
 
 
-def create_database(admin_url: str, name: str) -> str:
-    """A new empty database on the cluster, so each test module starts clean."""
+def create_database(admin_url: str, name: str, *, template: str = "") -> str:
+    """A new empty database on the cluster (or a copy of ``template``), so each test module starts clean."""
     import asyncio
 
     import asyncpg
@@ -109,7 +109,8 @@ def create_database(admin_url: str, name: str) -> str:
         conn = await asyncpg.connect(admin_url)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            await conn.execute(f'CREATE DATABASE "{name}"{copy}')
         finally:
             await conn.close()
 
