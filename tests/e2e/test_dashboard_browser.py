@@ -57,6 +57,9 @@ tasks:
   method: SHELL
   script:
     - echo "hello from a phone"
+    - mkdir -p out && echo hi > out/hello.txt
+  artifacts:
+    paths: [out]
 """
 
 SLOW = """job_type: {name}
@@ -254,19 +257,33 @@ def test_approve_a_manual_task(page: Any, api: httpx.Client, shoot: Any) -> None
     assert approved[0]["exit_code"] == "APPROVED" and approved[0]["comments"] == "ship it"
 
 
-def test_ants(page: Any, shoot: Any) -> None:
+@pytest.fixture(scope="module")
+def quick(web: LiveServer) -> dict[str, Any]:
+    """A request that has ended, with an artifact (``hello.zip``)."""
+    name = f"quick-{uuid.uuid4().hex[:6]}"
+    with web.client() as client:
+        apply(client, QUICK.format(name=name))
+        return {"job_type": name, **run(client, name)}
+
+
+def test_ants_and_artifacts(page: Any, quick: dict[str, Any], shoot: Any) -> None:
     page.goto("/ants")
     row = page.get_by_role("row").filter(has_text="embedded-ant")
     expect(row).to_contain_text("live")
     expect(row).to_contain_text("SHELL")
     shoot(page, "ants")
+    nav(page, "Artifacts").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=quick["id"]))
+    expect(row).to_contain_text("TASK_ARTIFACTS")
+    shoot(page, "artifacts")
+    with page.expect_download() as download:
+        row.get_by_role("link", name="hello.zip").click()
+    assert download.value.suggested_filename == "hello.zip"
 
 
-def test_every_page_at_a_phone_width(browser: Any, web: LiveServer, signed_in: Any, api: httpx.Client,
+def test_every_page_at_a_phone_width(browser: Any, web: LiveServer, signed_in: Any, quick: dict[str, Any],
                                      shoot: Any) -> None:
-    name = f"quick-{uuid.uuid4().hex[:6]}"
-    apply(api, QUICK.format(name=name))
-    done = run(api, name)
+    name, done = quick["job_type"], quick
     context = browser.new_context(viewport=PHONE, base_url=web.url, is_mobile=True, has_touch=True)
     try:
         tab = context.new_page()
@@ -278,12 +295,14 @@ def test_every_page_at_a_phone_width(browser: Any, web: LiveServer, signed_in: A
                                     ("/requests", "requests-phone", "Requests"),
                                     (f"/definitions/{name}", "definition-phone", name),
                                     ("/definitions", "definitions-phone", "Job definitions"),
+                                    ("/artifacts", "artifacts-phone", "Artifacts"),
                                     ("/ants", "ants-phone", "Ants")):
             tab.goto(path)
             expect(tab.get_by_role("heading", level=1, name=heading)).to_be_visible()
             expect(tab.get_by_role("navigation", name="Main")).to_be_visible()
             if shot == "request-phone":
                 expect(tab.locator("#log")).to_contain_text("hello from a phone")
+                expect(tab.get_by_role("region", name="Artifacts of this request")).to_contain_text("hello.zip")
             shoot(tab, shot)
     finally:
         context.close()

@@ -7,10 +7,12 @@ browser cannot easily show: cookies' attributes, refusals, what another tenant g
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 import subprocess
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +26,8 @@ from tests.support.dashboard import Browserish, make_user, signed_in
 from tests.support.jobs import apply, run, submit, wait_state
 from tests.support.live import LiveServer, live_server
 
-PAGES = ["/", "/requests", "/definitions", "/ants", "/requests/rows", "/definitions/hello", "/ants/live",
+PAGES = ["/", "/requests", "/definitions", "/ants", "/artifacts", "/artifacts/01J00000000000000000000000/download",
+         "/requests/rows", "/definitions/hello", "/ants/live",
          "/requests/01J00000000000000000000000", "/requests/01J00000000000000000000000/logs/stream"]
 
 ECHO = """job_type: {name}
@@ -466,6 +469,46 @@ def test_another_tenant_sees_none_of_it(web: LiveServer, admin_api: httpx.Client
     assert theirs.post(f"/definitions/{name}/disable").status_code == 404
     assert theirs.get("/ants").status_code == 403  # as GET /api/ants: the admin's only
     assert admin_api.get(f"/api/jobs/definitions/{name}").json()["disabled"] is False
+
+
+KEEPS = """job_type: {name}
+tasks:
+- task_type: build
+  method: SHELL
+  script:
+    - mkdir -p dist && echo "built {name}" > dist/app.txt
+  artifacts:
+    paths: [dist]
+"""
+
+
+def test_a_requests_artifacts_are_listed_and_download(web: LiveServer, admin_api: httpx.Client) -> None:
+    owner = make_user(web, f"a-{uuid.uuid4().hex[:6]}", f"org-{uuid.uuid4().hex[:6]}")
+    other = make_user(web, f"b-{uuid.uuid4().hex[:6]}", f"org-{uuid.uuid4().hex[:6]}")
+    name = f"keeps-{uuid.uuid4().hex[:6]}"
+    with web.client(owner.token) as owner_api:
+        apply(owner_api, KEEPS.format(name=name))
+        done = run(owner_api, name)
+        kept = owner_api.get("/api/artifacts", params={"job_request_id": done["id"]}).json()["Records"]
+    assert [a["name"] for a in kept] == ["build.zip"]
+    artifact_id = kept[0]["id"]
+    mine, theirs = signed_in(web, owner.token), signed_in(web, other.token)
+    page = mine.get(f"/requests/{done['id']}")
+    section = page.text[page.text.index('id="artifacts"'):]
+    assert f'href="/artifacts/{artifact_id}/download"' in section and ">build.zip<" in section, section[:600]
+    assert "TASK_ARTIFACTS" in section and ">build<" in section
+    listing = mine.get("/artifacts")
+    assert listing.status_code == 200 and f'href="/artifacts/{artifact_id}/download"' in listing.text
+    assert f'href="/requests/{done["id"]}"' in listing.text
+    download = mine.get(f"/artifacts/{artifact_id}/download")
+    assert download.status_code == 200 and download.headers["content-type"] == "application/octet-stream"
+    assert download.headers["content-disposition"].startswith('attachment; filename="build.zip"')
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        assert archive.read("dist/app.txt") == f"built {name}\n".encode()
+    # Another tenant: not on their list, no download (as GET /api/artifacts/{id}/download answers them).
+    assert theirs.get(f"/artifacts/{artifact_id}/download").status_code == 404
+    assert artifact_id not in theirs.get("/artifacts").text
+    assert httpx.get(f"{web.url}/artifacts/{artifact_id}/download", timeout=30).status_code == 303  # signed out
 
 
 def test_no_auth_mode_opens_the_pages(tmp_path_factory: pytest.TempPathFactory) -> None:

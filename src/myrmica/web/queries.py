@@ -18,11 +18,13 @@ from fastapi import Request
 from myrmica.api.context import AppContext, context_of
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.ants import ant_json
+from myrmica.api.formicary.artifacts import artifact_json
 from myrmica.api.formicary.engine_view import EngineView
 from myrmica.api.formicary.logs import HEARTBEAT_SECONDS, MAX_LINES
 from myrmica.api.formicary.requests import new_request
 from myrmica.api.formicary.serializers import approval_json, definition_json, log_line_json, request_json
 from myrmica.api.graphviz import draw
+from myrmica.clock import utcnow
 from myrmica.domain.definition_model import JobDefinitionSpec
 from myrmica.domain.definitions import parse_definition
 from myrmica.domain.errors import NotFoundError
@@ -37,6 +39,7 @@ from myrmica.domain.records import (
     RequestFilter,
 )
 from myrmica.domain.states import states_for_filter
+from myrmica.service.artifacts import Artifacts
 from myrmica.service.jobs import JobService
 
 SEARCH_PAGE = 1000  # a search reads the definitions in the API's largest pages,
@@ -200,6 +203,25 @@ class Queries:
                 yield {"end": event.job_state}
             else:
                 yield {}  # a keep-alive
+
+    # --- artifacts ------------------------------------------------------------------------------
+
+    @property
+    def artifact_service(self) -> Artifacts:
+        service: Artifacts = self.ctx.services["artifacts"]
+        return service
+
+    async def artifacts(self, principal: Principal, page: int, size: int, *, request_id: str | None = None) -> Page:
+        """``GET /api/artifacts`` (newest first; all, or one request's), without the expired."""
+        filters = {"job_request_id": request_id} if request_id else {}
+        rows, total = await self.artifact_service.search(principal, filters, page=page, page_size=size)
+        now = utcnow()
+        return Page([artifact_json(row) for row in rows if row["expires_at"] > now], total, page, size)
+
+    async def artifact_content(self, principal: Principal, artifact_id: str) -> tuple[dict[str, Any], bytes]:
+        """``GET /api/artifacts/{id}/download``: the artifact (one the caller may see) and its bytes."""
+        row, data = await self.artifact_service.content(principal, artifact_id)
+        return artifact_json(row), data
 
     # --- ants -----------------------------------------------------------------------------------
 

@@ -78,6 +78,18 @@ def took(start: str | None, end: str | None) -> str:
     return seconds_text(max(0.0, (ended - began).total_seconds()))
 
 
+def size(value: int | None) -> str:
+    """``812 B``, ``4.1 KiB``, ``2.0 MiB``."""
+    if value is None:
+        return ""
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{int(amount)} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} GiB"  # (not reached)
+
+
 def state_class(state: str | None) -> str:
     return "state-" + (state or "none").lower().replace("_", "-")
 
@@ -89,7 +101,7 @@ def inline_svg(svg: str, label: str) -> Markup:
     return Markup(svg)  # noqa: S704 - Graphviz output of a DOT text we generate, escaped by Graphviz
 
 
-TEMPLATES.env.filters.update(when=when, clock=clock, took=took, state_class=state_class)
+TEMPLATES.env.filters.update(when=when, clock=clock, took=took, state_class=state_class, size=size)
 TEMPLATES.env.globals.update(version=__version__, csrf_field=CSRF_FIELD, request_states=REQUEST_STATES,
                              terminal=TERMINAL, inline_svg=inline_svg)
 

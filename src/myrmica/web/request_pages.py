@@ -21,6 +21,8 @@ from myrmica.web.session import Viewer
 
 routes = router()
 
+REQUEST_ARTIFACTS = 100  # a request page lists this many of its artifacts (all are on /artifacts)
+
 NOTICES = {"submitted": "Submitted.", "cancelled": "Cancelled.", "paused": "Paused: it resumes by itself later, "
            "or restart it now.", "restarted": "Restarted.", "APPROVED": "Your approval is recorded.",
            "REJECTED": "Your rejection is recorded."}
@@ -73,7 +75,9 @@ async def _live_context(request: Request, viewer: Viewer, request_id: str) -> di
     queries = Queries.of(request)
     found = await queries.request(viewer.principal, request_id)
     tasks = _tasks(found)
+    artifacts = await queries.artifacts(viewer.principal, 0, REQUEST_ARTIFACTS, request_id=found["id"])
     return {"r": found, "tasks": tasks, "graph": await queries.request_graph(viewer.principal, request_id),
+            "artifacts": artifacts.rows,
             "awaiting": [t for t in tasks if t["task_state"] == "MANUAL_APPROVAL_REQUIRED"
                          and t.get("item_index") is None]}
 
