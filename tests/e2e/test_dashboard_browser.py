@@ -48,7 +48,9 @@ tasks:
   script:
     - echo "gate is waiting"
     - while [ ! -f "$MYRMICA_JOB_DIR/go" ]; do sleep 0.05; done
-    - echo "gate passed"
+    - echo "gate passed" | tee gate-report.txt
+  artifacts:
+    paths: [gate-report.txt]
 """
 
 QUICK = """job_type: {name}
@@ -211,6 +213,7 @@ def test_sign_in_upload_submit_and_watch_it_run(browser: Any, page: Any, web: Li
     expect(node_fill(page, "gate")).to_have_attribute("fill", "palegreen")
     expect(page.locator("#log-status")).to_contain_text("ended COMPLETED")
     expect(page.locator("#task-gate")).to_contain_text("COMPLETED")
+    expect(page.get_by_role("region", name="Artifacts of this request")).to_contain_text("gate.zip")
     shoot(page, "request")
 
     nav(page, "Requests").click()
