@@ -135,8 +135,8 @@ async def test_a_redirect_to_a_refused_target_is_refused() -> None:
         assert result.exit_code == "302"
 
 
-async def test_the_body_is_sent_as_given_and_an_empty_answer_is_no_result() -> None:
-    with http_stub([204]) as stub:
+async def test_the_body_is_sent_as_given_and_any_2xx_completes() -> None:
+    with http_stub([202]) as stub:
         result = await attempt(endpoint_request(stub.url + "/run", body=json.dumps({"k": [1, 2]})))
-    assert result.state == "COMPLETED"
+    assert result.state == "COMPLETED" and result.exit_code == "202"
     assert stub.seen[0].body == b'{"k": [1, 2]}'

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import httpx
 
 from myrmica.ant.executors.base import LogCallback, mask
 from myrmica.ant.executors.egress import EgressGuard
-from myrmica.ant.executors.endpoint import run_endpoint
+from myrmica.ant.executors.endpoint import run_endpoint, trace_config
 from myrmica.ant.executors.shell import stringify
 from myrmica.broker.messages import TaskRequest, TaskResult
 
@@ -72,14 +73,25 @@ class HttpExecutor:
         self.guard = guard or EgressGuard()
         self._client = client
         self._own_client = client is None
+        self._aiohttp: aiohttp.ClientSession | None = None  # HTTP_ENDPOINT's
         if client is not None:
             client.event_hooks["request"] = [*client.event_hooks.get("request", []), self.guard.check]
 
     async def aclose(self) -> None:
-        """Close the HTTP client this executor created (a client passed in stays open)."""
+        """Close the HTTP clients this executor created (a client passed in stays open)."""
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._aiohttp is not None:
+            await self._aiohttp.close()
+            self._aiohttp = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._aiohttp is None:
+            self._aiohttp = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None),
+                                                  connector=aiohttp.TCPConnector(limit=200),
+                                                  trace_configs=[trace_config()])
+        return self._aiohttp
 
     async def __aenter__(self) -> HttpExecutor:
         return self
@@ -100,7 +112,7 @@ class HttpExecutor:
 
     async def execute(self, request: TaskRequest, log: LogCallback, cancel: asyncio.Event) -> TaskResult:
         if request.method == ENDPOINT:
-            return await run_endpoint(request, self._http(), timeout=self.timeout_for(request),
+            return await run_endpoint(request, self._session(), self.guard, timeout=self.timeout_for(request),
                                       max_body_bytes=self.max_body_bytes, ant_id=self.ant_id,
                                       ant_host=self.ant_host, cancel=cancel)
         started = time.time()
