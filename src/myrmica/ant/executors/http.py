@@ -86,6 +86,10 @@ class HttpExecutor:
             await self._aiohttp.close()
             self._aiohttp = None
 
+    async def close(self) -> None:
+        """What the ant calls when it stops."""
+        await self.aclose()
+
     def _session(self) -> aiohttp.ClientSession:
         if self._aiohttp is None:
             self._aiohttp = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None),
