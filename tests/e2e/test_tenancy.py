@@ -226,6 +226,7 @@ def _account_calls(alpha_user: str, alpha_org: str, resource: str) -> list[tuple
         ("/api/users/{user_id}", "GET", user, {}),
         ("/api/users/{user_id}", "PUT", user, {"json": {"name": "renamed"}}),
         ("/api/users/{user_id}", "DELETE", user, {}),
+        ("/api/users/{user}/password", "PUT", f"{user}/password", {"json": {"password": "planted-pass-123"}}),
         ("/api/users/{user_id}/notify", "PUT", f"{user}/notify", {"data": {"email": "x@example.com"}}),
         ("/api/users/{user_id}/verify_email", "POST", f"{user}/verify_email", {}),
         ("/api/users/{user_id}/verify_email/{code}", "PUT", f"{user}/verify_email/some-code", {}),
