@@ -77,6 +77,7 @@ class Settings:
     artifacts_url: str = ""  # the artifact store: "" = <data dir>/artifacts; file:///path; s3://bucket/prefix?…
     artifact_expiration_days: float = 1000.0  # a task's artifacts are kept this long unless expires_after says
     cache_expiration_days: float = 30.0  # a cache is kept this long unless its expires_after says
+    approval_sla_check_secs: float = 60.0  # how often the leading queen handles breached approval SLAs
     max_upload_bytes: int = 100 * 1024 * 1024  # POST /api/artifacts takes a body this large, at most
 
     @property

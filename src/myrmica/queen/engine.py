@@ -28,6 +28,7 @@ from myrmica.domain.records import DefinitionRecord
 from myrmica.ids import new_id
 from myrmica.mail import SmtpMailer
 from myrmica.queen.ants import AntRegistry
+from myrmica.queen.approval_sla import ApprovalSla
 from myrmica.queen.artifacts import ArtifactKeeper
 from myrmica.queen.background import BackgroundTasks
 from myrmica.queen.cron import CronKeeper
@@ -154,9 +155,13 @@ class Engine:
             store=store, settings=settings, ants=ants, doorbell=doorbell, load=dispatch,
             runs=RunFactory(store, logs, queen_id), launcher=Supervisors(tools, registry), specs=specs, logs=logs,
             metrics=metrics, admin=admin, queen_id=queen_id, distributed=distributed)
+        mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
         self.housekeeping = Housekeeping(store=store, broker=broker, ants=ants, dispatch=dispatch,
                                          supervisors=registry, interrupts=interrupts, resumer=scheduler, cron=cron,
-                                         metrics=metrics, queen_id=queen_id, artifacts=keeper)
+                                         metrics=metrics, queen_id=queen_id, artifacts=keeper,
+                                         sla=ApprovalSla(store, operations, admin,
+                                                         escalate=mailer.send if mailer.configured else None),
+                                         sla_check_secs=settings.approval_sla_check_secs)
         self.supervisors = registry
         self.embedded = EmbeddedAnt(settings, broker, ants, queen_id=queen_id, distributed=distributed)
         self.run_ender = RunEnder(store=store, supervisors=registry, watchers=watchers, publisher=peers, logs=logs,

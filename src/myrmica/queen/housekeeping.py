@@ -12,7 +12,15 @@ from myrmica.clock import utcnow
 from myrmica.metrics import Metrics
 from myrmica.queen.ants import AntRegistry
 from myrmica.queen.context import LEASE_SECONDS
-from myrmica.queen.ports import AntLoss, ArtifactSweep, CronSweep, InterruptLedger, OrphanResumer, RunningRequests
+from myrmica.queen.ports import (
+    AntLoss,
+    ArtifactSweep,
+    CronSweep,
+    InterruptLedger,
+    OrphanResumer,
+    RunningRequests,
+    SlaCheck,
+)
 from myrmica.store.outage import OutageLog
 from myrmica.store.store import Store
 
@@ -31,8 +39,12 @@ AUTO_DELETE_SECONDS = 30.0  # how often the leader deletes requests whose delete
 class Housekeeping:
     def __init__(self, *, store: Store, broker: Broker, ants: AntRegistry, dispatch: AntLoss,
                  supervisors: RunningRequests, interrupts: InterruptLedger, resumer: OrphanResumer,
-                 cron: CronSweep, metrics: Metrics, queen_id: str, artifacts: ArtifactSweep | None = None) -> None:
+                 cron: CronSweep, metrics: Metrics, queen_id: str, artifacts: ArtifactSweep | None = None,
+                 sla: SlaCheck | None = None, sla_check_secs: float = 60.0) -> None:
         self._artifacts = artifacts
+        self.sla = sla
+        self._sla_check_secs = sla_check_secs
+        self._sla_checked = 0.0
         self._store = store
         self._broker = broker
         self._ants = ants
@@ -76,6 +88,10 @@ class Housekeeping:
         if self.leader and loop_time - self._cron_swept >= CRON_SWEEP_SECONDS:
             self._cron_swept = loop_time
             await self._cron.sweep()
+        if self.leader and self.sla is not None and loop_time - self._sla_checked >= self._sla_check_secs:
+            self._sla_checked = loop_time
+            for task_execution_id, action in await self.sla.check():
+                log.info("approval SLA of task execution %s passed: %s", task_execution_id, action)
         if self.leader and loop_time - self._auto_deleted >= AUTO_DELETE_SECONDS:
             self._auto_deleted = loop_time
             await self.delete_expired()

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from myrmica.clock import utcnow
-from myrmica.domain.approval import Vote, can_vote, decide
-from myrmica.domain.definition_model import JobDefinitionSpec
+from myrmica.domain.approval import SYSTEM_VOTER, Vote, can_vote, decide
+from myrmica.domain.definition_model import ApprovalPolicy, JobDefinitionSpec
 from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from myrmica.domain.numbers import INT32_MAX, INT32_MIN, check_name, is_decimal, strict_int
 from myrmica.domain.principal import Principal
@@ -309,7 +309,30 @@ class Operations:
         refusal = can_vote(policy, principal.user_id, principal.roles | ({"Admin"} if principal.admin else set()))
         if refusal is not None and can_vote(policy, principal.username, principal.roles) is not None:
             raise PermissionDeniedError(refusal, field="voter")
-        await store.approvals.cast(request_id, row["id"], task_type, principal.user_id, decision, comments)
+        return await self._record_vote(principal, request, row, task_type, policy, principal.user_id, decision,
+                                       comments)
+
+    async def sla_vote(self, request_id: str, task_execution_id: str, decision: str, comments: str) -> bool:
+        """An approval SLA's AUTO_APPROVE / AUTO_REJECT: the reserved system voter decides alone (a request
+        no longer waiting, or a task already decided, is left as it is: False)."""
+        store = self._store
+        request = await store.requests.get(request_id, self._admin)
+        if request["job_state"] != "MANUAL_APPROVAL_REQUIRED":
+            return False
+        row = await store.requests.task_execution(task_execution_id)
+        if row is None or row["task_state"] != "MANUAL_APPROVAL_REQUIRED":
+            return False
+        definition = await store.definitions.get(self._admin, request["job_definition_id"])
+        task = JobDefinitionSpec.model_validate(definition["spec"]).task(row["task_type"])
+        policy = task.approval_policy if task is not None else None
+        await self._record_vote(self._admin, request, row, row["task_type"], policy, SYSTEM_VOTER, decision, comments)
+        return True
+
+    async def _record_vote(self, principal: Principal, request: dict[str, Any], row: dict[str, Any], task_type: str,
+                           policy: ApprovalPolicy | None, voter: str, decision: str, comments: str) -> ApprovalRecord:
+        store = self._store
+        request_id = request["id"]
+        await store.approvals.cast(request_id, row["id"], task_type, voter, decision, comments)
         votes = [Vote(v["voter"], v["decision"], v["comments"]) for v in await store.approvals.votes(row["id"])]
         outcome = decide(policy, votes)
         if outcome == "PENDING":

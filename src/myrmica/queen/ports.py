@@ -203,6 +203,10 @@ class QueenTasks(Protocol):
                   work: ChildWork | None = None) -> Outcome: ...
 
 
+class SlaCheck(Protocol):
+    async def check(self) -> list[tuple[str, str]]: ...
+
+
 class ArtifactSweep(Protocol):
     async def sweep(self, now: datetime | None = None, limit: int = 10_000) -> tuple[int, int]: ...
 

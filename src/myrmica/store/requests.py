@@ -337,6 +337,16 @@ class RequestRepository:
         async with self._engine.connect() as conn:
             return as_dicts(await conn.execute(statement, where_params(in_values=list(execution_ids))))
 
+    async def awaiting_approval(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """MANUAL task executions still waiting for votes, with their request's definition id (SLA checks)."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(te, jr.c.job_definition_id, jr.c.job_type.label("request_job_type"))
+                .select_from(te.join(jr, te.c.job_request_id == jr.c.id))
+                .where(te.c.task_state == "MANUAL_APPROVAL_REQUIRED", jr.c.job_state == "MANUAL_APPROVAL_REQUIRED")
+                .order_by(te.c.started_at).limit(limit))
+            return as_dicts(rows)
+
     async def task_execution(self, task_execution_id: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
             return as_dict((await conn.execute(select_where(te, where=("id",)),
