@@ -43,7 +43,7 @@ from myrmica.domain.records import (
     DefinitionRecord,
     JobEvent,
 )
-from myrmica.domain.tork.translate import DIALECT
+from myrmica.domain.tork.translate import DIALECT, task_types
 from myrmica.domain.webhooks import RetryPolicy, WebhookCall
 from myrmica.service.jobs import JobService
 from myrmica.templating.expr import ExprError, evaluate, render, tork_context
@@ -111,7 +111,8 @@ def job_body(event: JobEvent) -> dict[str, Any]:
     summary = job_summary(_row(event.request), settings)
     if event.cause in _JOB_STATE_OF_CAUSE:
         summary["state"] = _JOB_STATE_OF_CAUSE[event.cause]
-    if event.cause == TASK_ENDED and event.task is not None and summary["state"] not in ("COMPLETED", "FAILED"):
+    if event.cause == TASK_ENDED and event.task is not None and not event.task.parent_task_id \
+            and summary["state"] not in ("COMPLETED", "FAILED"):
         # Tork's progress once a top-level task ended: its position over the task count
         count = int(summary.get("taskCount") or 0)
         position = position_of(event.task.task_type)
@@ -122,9 +123,7 @@ def job_body(event: JobEvent) -> dict[str, Any]:
 
 def task_body(event: JobEvent, state: str | None = None) -> dict[str, Any]:
     assert event.task is not None
-    definitions = list(tork_job(event.definition).get("tasks") or [])
-    index = position_of(event.task.task_type) - 1
-    definition = definitions[index] if 0 <= index < len(definitions) else None
+    definition = task_types(list(tork_job(event.definition).get("tasks") or [])).get(event.task.task_type)
     summary = task_summary(task(_row(event.task), definition))
     if state is not None:
         summary["state"] = state
