@@ -18,6 +18,7 @@ from myrmica.domain.errors import ConflictError, NotFoundError, PermissionDenied
 from myrmica.domain.numbers import INT32_MAX, INT32_MIN, check_name, is_decimal, strict_int
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import ENDED, RESTARTED, SUBMITTED, ApprovalRecord, NewRequest, VoteRecord, labels_text
+from myrmica.domain.run_webhooks import wanted_notice
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.domain.task_env import check_names
 from myrmica.ids import new_id
@@ -155,7 +156,12 @@ class Operations:
             "ended_at": None, "created_at": now, "updated_at": now,
         }
         audit = audit_row("JOB_REQUEST_CREATED", principal, target_id=row["id"], job_type=row["job_type"])
-        result = await self._store.requests.create(row, audit)
+        extra = []
+        notice = wanted_notice(definition.get("dialect_settings"), definition["job_type"], principal.owner_key) \
+            if definition.get("dialect") == "strait" else None
+        if notice is not None:  # its end owes a webhook: marked in the same transaction (queen/run_keeper.py)
+            extra.append(self._store.run_signals.end_notice_row(row["id"], notice, now))
+        result = await self._store.requests.create(row, audit, extra)
         if result.created:
             self._metrics.requests_submitted.inc()
             self._waker.wake_for_new(spec)

@@ -9,8 +9,8 @@
 
 A run claimed by a queen that died (Strait's stuck ``dequeued``) is the core's: housekeeping adopts
 READY/EXECUTING requests whose lease lapsed and resumes them (queen/housekeeping.py).
-The keeper also listens to Strait definitions' events: a new run of a job with a ``webhook_url`` is
-marked WANTED, and a run's end wakes the keeper at once.
+A new run of a Strait job with a ``webhook_url`` is marked WANTED in the transaction that creates it
+(queen/operations.py); the keeper listens to Strait definitions' events, and a run's end wakes it at once.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from datetime import timedelta
 from typing import Any
 
 from myrmica.clock import utcnow
-from myrmica.domain.records import ENDED, SUBMITTED, JobEvent
-from myrmica.domain.run_webhooks import completion_call, dedup_key, wanted_notice
+from myrmica.domain.records import ENDED, JobEvent
+from myrmica.domain.run_webhooks import completion_call, dedup_key
 from myrmica.queen.ports import RunEnding
 from myrmica.store.outage import OutageLog
 from myrmica.store.store import Store
@@ -46,12 +46,7 @@ class RunKeeper:
         self.stale_seconds = STALE_SECONDS
 
     async def on_event(self, event: JobEvent) -> None:
-        if event.cause == SUBMITTED:
-            notice = wanted_notice(event.definition.dialect_settings, event.definition.job_type,
-                                   event.request.owner_key)
-            if notice is not None:
-                await self._store.run_signals.want_end_notice(event.request.id, notice)
-        elif event.cause == ENDED:
+        if event.cause == ENDED:
             self._wake.set()
 
     async def run(self) -> None:

@@ -85,12 +85,15 @@ class RequestRepository:
 
     # --- requests -------------------------------------------------------------------------------
 
-    async def create(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> CreateResult:
+    async def create(self, row: dict[str, Any], audit: dict[str, Any] | None = None,
+                     extra: Sequence[tuple[Any, dict[str, Any]]] = ()) -> CreateResult:
         """Insert a PENDING request; a live request of the same owner with the same ``user_key`` is
-        returned instead (keys are per tenant: another tenant's key never matches)."""
+        returned instead (keys are per tenant: another tenant's key never matches). ``extra``: more rows
+        (an insert and its values) stored in the same transaction (a run's end notice)."""
         try:
             await self._engine.batched_insert((insert(jr), row),
-                                              *([(insert(audit_records), audit)] if audit is not None else []))
+                                              *([(insert(audit_records), audit)] if audit is not None else []),
+                                              *extra)
             return CreateResult(row, created=True)
         except IntegrityError:
             if not row.get("user_key"):

@@ -2,7 +2,7 @@
 (its end webhook), one ``run_signals`` row per request; every change a single statement or a
 compare-and-set.
 
-An end webhook is the outbox's other half: it is stored with the run (before the run can end), and
+An end webhook is the outbox's other half: it is stored with the run, in the transaction that creates it, and
 ``end_notices`` finds the runs that ended while it is still WANTED. ``notice_stored`` puts the
 delivery into the webhook outbox and flips WANTED → SENT in one transaction, under a unique
 ``dedup_key``: a queen that dies between a run's end and that transaction leaves it WANTED for the next
@@ -15,7 +15,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from myrmica.clock import utcnow
@@ -48,6 +48,11 @@ class RunSignalRepository:
     async def _write(self, request_id: str, **values: Any) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(self._upsert(request_id, utcnow(), **values))
+
+    def end_notice_row(self, request_id: str, end_webhook: dict[str, Any], now: datetime) -> tuple[Any, dict[str, Any]]:
+        """The insert of a new run's WANTED end notice, to be stored with the run (RequestRepository.create)."""
+        return insert(table), {"request_id": request_id, "end_webhook": self._box.encrypt(json.dumps(end_webhook)),
+                               "end_notice": WANTED, "created_at": now, "updated_at": now}
 
     async def want_end_notice(self, request_id: str, end_webhook: dict[str, Any]) -> None:
         """The run's end webhook (its URL, secret and shape), stored encrypted, WANTED once it ends."""
