@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -140,3 +144,38 @@ async def test_the_body_is_sent_as_given_and_any_2xx_completes() -> None:
         result = await attempt(endpoint_request(stub.url + "/run", body=json.dumps({"k": [1, 2]})))
     assert result.state == "COMPLETED" and result.exit_code == "202"
     assert stub.seen[0].body == b'{"k": [1, 2]}'
+
+
+@contextmanager
+def redirector(location: str, status: int = 307) -> Iterator[str]:
+    """A server on 127.0.0.1 that answers every call with a redirect to ``location``."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_redirects_are_followed_through_the_guard() -> None:
+    with http_stub() as target, redirector(target.url + "/there") as first:
+        port = first.rsplit(":", 1)[1]
+        result = await attempt(endpoint_request(first + "/here"), guard=EgressGuard.of(False, [f"127.0.0.1:{port}"]))
+        assert (result.error_code, result.task_context["error_class"]) == ("ERR_ENDPOINT_REFUSED", "refused")
+        assert not target.seen  # the hop to a refused target was not made
+        result = await attempt(endpoint_request(first + "/here"))  # both allowed: followed, a 307 keeps the POST
+        assert result.state == "COMPLETED", result.error_message
+        assert [(s.method, s.path, s.body) for s in target.seen] == [("POST", "/there", b'{"a":1}')]
