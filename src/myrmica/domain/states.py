@@ -124,10 +124,9 @@ class ErrorCode:
     ERR_ENDPOINT_RATE_LIMITED = "ERR_ENDPOINT_RATE_LIMITED"  # 429
     ERR_ENDPOINT_SERVER = "ERR_ENDPOINT_SERVER"  # 5xx
     ERR_ENDPOINT_CONNECTION = "ERR_ENDPOINT_CONNECTION"  # refused, reset, no such host
-    # Ends decided outside the executor (SDK callbacks and the run reaper, queen/run_reaper.py).
+    # Ends decided outside the executor: an SDK fail (service/run_callbacks.py); the run keeper's
+    # (queen/run_keeper.py) are the Strait dialect's ERR_STRAIT_CRASHED and ERR_STRAIT_EXPIRED.
     ERR_SDK_FAILED = "ERR_SDK_FAILED"  # the run's own code reported a failure (SDK fail)
-    ERR_HEARTBEAT_LOST = "ERR_HEARTBEAT_LOST"  # an SDK heartbeat went stale
-    ERR_RUN_EXPIRED = "ERR_RUN_EXPIRED"  # still waiting to start when its expires_at passed
 
     @classmethod
     def all(cls) -> frozenset[str]:

@@ -13,9 +13,10 @@ from typing import Any, Protocol
 
 from myrmica.clock import utcnow
 from myrmica.domain.errors import ConflictError, DomainError, NotFoundError, PermissionDeniedError, ValidationError
+from myrmica.domain.states import ErrorCode
 from myrmica.security.run_tokens import RunTokenInvalid, RunTokenWrongRun, verify_run_token
 
-SDK_FAILED = "ERR_SDK_FAILED"
+SDK_FAILED = ErrorCode.ERR_SDK_FAILED
 MAX_CHECKPOINT_BYTES = 256 * 1024
 MAX_LOG_LINE = 10_000
 ACTIVE = ("READY", "STARTED", "EXECUTING")

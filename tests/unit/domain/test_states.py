@@ -64,10 +64,12 @@ def test_error_codes() -> None:
                  "ERR_CONTAINER_STOPPED_FAILED", "ERR_MARSHALING_FAILED", "ERR_ANT_EXECUTION_FAILED",
                  "ERR_VALIDATION", "ERR_FILTERED_JOB", "ERR_ANT_RESOURCES", "ERR_FATAL", "ERR_RESTART_JOB",
                  "ERR_PAUSE_JOB", "ERR_MANUAL_APPROVAL_REQUIRED", "ERR_MANUAL_REJECTION", "ERR_RESTART_TASK",
-                 "ERR_TASK_TIMED_OUT", "ERR_ANT_LOST", "ERR_TEMPLATE", "ERR_JOB_OUTPUT"):
+                 "ERR_TASK_TIMED_OUT", "ERR_ANT_LOST", "ERR_TEMPLATE", "ERR_JOB_OUTPUT",
+                 "ERR_ENDPOINT_CLIENT", "ERR_ENDPOINT_AUTH", "ERR_ENDPOINT_REFUSED", "ERR_ENDPOINT_RATE_LIMITED",
+                 "ERR_ENDPOINT_SERVER", "ERR_ENDPOINT_CONNECTION", "ERR_SDK_FAILED"):
         assert name in codes
         assert getattr(ErrorCode, name) == name
-    assert len(codes) == 24
+    assert len(codes) == 31
 
 
 @pytest.mark.parametrize(
