@@ -57,6 +57,12 @@ def _script(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict):  # `- echo key: value` unquoted is YAML's map {"echo key": "value"}
+                shown = ", ".join(f"{k}: {v}" for k, v in item.items())[:100]
+                raise ValueError(f"line {index + 1} parses as a map ({shown!r}), not a command: quote the line")
+            if isinstance(item, list):
+                raise ValueError(f"line {index + 1} parses as a list, not a command: quote the line")
         return [_optional_text(item) for item in value if item is not None]
     raise ValueError("expected a list of commands")
 
@@ -369,7 +375,7 @@ FanOut.model_rebuild()
 
 class JobDefinitionSpec(_Model):
     job_type: Name = Field(min_length=1, max_length=100)
-    description: Text = ""
+    description: Text = ""  # at most 500 characters in a native upload (definitions.parse_definition)
     tasks: list[TaskDefinition] = Field(min_length=1, max_length=100)
     job_variables: Variables = Field(default_factory=dict)
     max_concurrency: Count = 0

@@ -135,6 +135,9 @@ def _translate(exc: pydantic.ValidationError, document: dict[str, Any]) -> Valid
     return ValidationError(f"{where}{field}: {message}", field=field, task=task)
 
 
+MAX_DESCRIPTION = 500
+
+
 def parse_definition(source: str, content_type: str | None = None) -> ParsedDefinition:
     if not source.strip():
         raise ValidationError("the job definition is empty", field="body")
@@ -156,6 +159,9 @@ def parse_definition(source: str, content_type: str | None = None) -> ParsedDefi
         document = static_doc
     warnings = check_keys(document)
     spec = to_spec(document)
+    if len(spec.description) > MAX_DESCRIPTION:  # Formicary's limit (spec §2.4); a dialect's own jobs have none
+        raise ValidationError(f"description: at most {MAX_DESCRIPTION} characters, not {len(spec.description)}",
+                              field="description")
     validate_graph(spec)
     if spec.cron_trigger:
         try:
