@@ -236,7 +236,7 @@ def test_formicary_keys_myrmica_does_not_run_upload_with_warnings(api: httpx.Cli
     created = post_yaml(api, source)
     assert created.status_code == 201, created.text
     warnings = created.json()["warnings"]
-    assert [w.split(":")[0] for w in warnings] == ["job key 'notify'", "job key 'resources'",
+    assert [w.split(":")[0] for w in warnings] == ["job key 'resources'",  # notify is sent now: no warning
                                                    "task key 'container' (in one)"], warnings
     assert all("stored" in w for w in warnings)
     again = post_yaml(api, source)
