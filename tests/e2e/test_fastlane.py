@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from websockets.sync.client import connect
+
 from myrmica.config import Settings
 from tests.support.docker_engine import TEST_IMAGE, DockerEngine
 from tests.support.jobs import wait_for
@@ -230,3 +232,24 @@ def test_healthcheck_and_status(api: httpx.Client) -> None:
     status = api.get("/status/").json()
     assert status["hosts"][0]["host"] == "fastlane-ant" and status["hosts"][0]["available"] is True
     assert "running" in status["containers"]
+
+
+def test_websocket_streams_a_running_container_then_says_done(api: httpx.Client) -> None:
+    task = f"ws-{uuid.uuid4().hex[:6]}"
+    out = enqueue(api, task, command="sh -c 'echo one; sleep 2; echo two >&2'")
+    base = f"/tasks/{task}/jobs/{out['jobId']}"
+    wait_for(lambda: api.get(f"{base}/executions/{out['executionId']}/").json()["execution"]["status"] == "running",
+             timeout=60, what="the container to run")
+    root = str(api.base_url).rstrip("/").replace("http://", "ws://")
+    url = f"{root}{base}/ws"
+    headers = {"Authorization": api.headers["Authorization"]}
+    with connect(url, additional_headers=headers, open_timeout=10) as socket:
+        received = "".join(str(message) for message in socket)
+        reason = socket.close_reason
+    assert received.startswith("one\n") and "two\n" in received and "EXIT CODE: 0\n" in received
+    assert reason == "done"
+    with connect(f"{root}{base}/executions/{out['executionId']}/ws/", additional_headers=headers,
+                 open_timeout=10) as socket:
+        assert "".join(str(m) for m in socket) == "EXIT CODE: 0\none\n\n-=-\ntwo\n"
+    page = api.get(f"{base}/stream/")
+    assert page.status_code == 200 and f"{base}/ws/" in page.text and "text/html" in page.headers["content-type"]

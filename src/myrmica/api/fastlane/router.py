@@ -54,9 +54,10 @@ class Routes:
 
 
 def routers() -> list[APIRouter]:
-    from myrmica.api.fastlane import control, enqueue, reads, status
+    from myrmica.api.fastlane import control, enqueue, reads, status, stream
 
-    return [enqueue.routes.router, reads.routes.router, control.routes.router, status.routes.router]
+    return [enqueue.routes.router, reads.routes.router, control.routes.router, status.routes.router,
+            stream.routes.router]
 
 
 def under(path: str) -> bool:
