@@ -252,3 +252,14 @@ def test_websocket_streams_a_running_container_then_says_done(api: httpx.Client)
         assert "".join(str(m) for m in socket) == "EXIT CODE: 0\none\n\n-=-\ntwo\n"
     page = api.get(f"{base}/stream/")
     assert page.status_code == 200 and f"{base}/ws/" in page.text and "text/html" in page.headers["content-type"]
+
+
+def test_an_execution_picked_up_after_its_expiration_expires_without_running(api: httpx.Client,
+                                                                             docker_engine: DockerEngine) -> None:
+    task = f"exp-{uuid.uuid4().hex[:6]}"
+    out = enqueue(api, task, command="echo never", expiration=int(time.time()) - 10)
+    shape = ended(api, task, out["jobId"], out["executionId"])
+    assert shape["status"] == "expired" and shape["log"] == "" and shape["exitCode"] is None
+    assert shape["error"].startswith("Job was supposed to be done before ")
+    assert ", but was started at " in shape["error"]
+    assert docker_engine.containers(f"name=fastlane-job-{out['executionId']}") == []

@@ -53,6 +53,7 @@ class NewRequest:
     platform: str = ""
     job_group: str = ""
     labels: tuple[str, ...] = ()  # a dialect's tags of the request (Tork's job tags), for search
+    expires_at: datetime | None = None  # picked up after this, it fails ERR_EXPIRED instead of running
     request_id: str | None = None  # the id to give it (chosen beforehand by a dialect that records it first)
     blocked: bool = False  # created BLOCKED (held by an unmet dependency) instead of PENDING; ``release`` frees it
 
@@ -266,6 +267,7 @@ class RequestRecord:
     execution: ExecutionRecord | None = None  # filled by ``JobService.get``
     labels: tuple[str, ...] = ()
     delete_at: datetime | None = None  # when it is deleted with its runs and logs (a definition's delete_after)
+    expires_at: datetime | None = None  # a first run picked up after this fails ERR_EXPIRED
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], execution: ExecutionRecord | None = None) -> RequestRecord:
@@ -285,7 +287,7 @@ class RequestRecord:
             secret_names=tuple(row.get("secret_params") or ()), scheduled_at=row["scheduled_at"],
             started_at=row.get("started_at"), ended_at=row.get("ended_at"), created_at=row["created_at"],
             updated_at=row["updated_at"], execution=execution, labels=_labels(row.get("labels")),
-            delete_at=row.get("delete_at"))
+            delete_at=row.get("delete_at"), expires_at=row.get("expires_at"))
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,7 @@ class ErrorCode:
     # Ends decided outside the executor: an SDK fail (service/run_callbacks.py); the run keeper's
     # (queen/run_keeper.py) are the Strait dialect's ERR_STRAIT_CRASHED and ERR_STRAIT_EXPIRED.
     ERR_SDK_FAILED = "ERR_SDK_FAILED"  # the run's own code reported a failure (SDK fail)
+    ERR_EXPIRED = "ERR_EXPIRED"  # picked up after its ``expires_at``: not run
 
     @classmethod
     def all(cls) -> frozenset[str]:

@@ -154,6 +154,7 @@ class Operations:
             "secret_params": {k: self._store.box.encrypt(str(v)) for k, v in secret_params.items()} or None,
             "lease_owner": None, "lease_expires_at": None, "scheduled_at": scheduled, "started_at": None,
             "ended_at": None, "created_at": now, "updated_at": now,
+            **({"expires_at": new.expires_at} if new.expires_at is not None else {}),
         }
         audit = audit_row("JOB_REQUEST_CREATED", principal, target_id=row["id"], job_type=row["job_type"])
         extra = []

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from myrmica.clock import utcnow
@@ -162,6 +162,8 @@ class Scheduler:
         by_group: dict[str, int] | None = None
         startable: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]] = []
         for request in due:
+            if await self._expired(request, now):
+                continue
             try:
                 definition, spec = await self.definition(request["job_definition_id"])
             except Exception as exc:
@@ -238,6 +240,19 @@ class Scheduler:
                 if request["id"] in won:
                     await self._start(request, definition, spec)
         return len(due) >= BATCH
+
+    async def _expired(self, request: dict[str, Any], now: datetime) -> bool:
+        """A first run picked up after its ``expires_at`` fails ERR_EXPIRED, not run (Fastlane's expiration)."""
+        expires = request.get("expires_at")
+        if expires is None or request["job_state"] != "PENDING" or request.get("last_job_execution_id"):
+            return False
+        if (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) >= now:
+            return False
+        await self._store.requests.finish(
+            request["id"], None, ["PENDING"], "FAILED",
+            request_values={"error_code": ErrorCode.ERR_EXPIRED,
+                            "error_message": f"expired: due before {stamp(expires)}, picked up at {stamp(now)}"})
+        return True
 
     @staticmethod
     def _fresh(request: dict[str, Any], definition: dict[str, Any], spec: JobDefinitionSpec) -> bool:

@@ -200,6 +200,8 @@ job_requests = Table(
     Column("ended_at", DateTime(timezone=True), nullable=True),
     # When a request that ended is deleted with its runs and logs (Tork's autoDelete; 0006).
     Column("delete_at", DateTime(timezone=True), nullable=True),
+    # A first run picked up after this fails ERR_EXPIRED instead of running (Fastlane's expiration; 0008).
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     *_stamps(),
     Index("ix_job_requests_due", "job_state", "scheduled_at").ddl_if(dialect="sqlite"),
     # PostgreSQL: partial indexes, so that no plan of a conditional update (WHERE id = $1 AND

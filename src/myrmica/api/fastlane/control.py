@@ -23,6 +23,7 @@ from myrmica.api.fastlane.router import Routes
 from myrmica.api.jobs import jobs_of
 from myrmica.clock import utcnow
 from myrmica.domain.errors import ConflictError, NotFoundError
+from myrmica.domain.fastlane.payload import expires_at
 from myrmica.domain.records import NewRequest, PageRequest, RequestFilter
 from myrmica.service.jobs import TERMINAL
 
@@ -82,5 +83,6 @@ async def retry_job(request: Request) -> Response:
             await jobs.cancel(principal, last.id)
     params = {k: v for k, v in (last.params or {}).items() if k == "fastlane_expiration"}
     await jobs.submit(principal, NewRequest(job_type=definition.job_type, params={**params, "fastlane_retry": 0},
+                                            expires_at=expires_at(params.get("fastlane_expiration")),
                                             description=last.description))
     return JSONResponse(summary(request, task_id, job_id))

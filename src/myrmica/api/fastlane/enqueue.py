@@ -23,7 +23,7 @@ from myrmica.api.fastlane.router import Routes
 from myrmica.api.jobs import jobs_of
 from myrmica.clock import utcnow
 from myrmica.domain.errors import ConflictError, NotFoundError
-from myrmica.domain.fastlane.payload import Payload, job_uuid, read_json, read_payload
+from myrmica.domain.fastlane.payload import Payload, expires_at, job_uuid, read_json, read_payload
 from myrmica.domain.fastlane.translate import DIALECT, definition_of, job_type, settings_of
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import NewRequest, PageRequest, RequestFilter
@@ -70,6 +70,7 @@ async def enqueue(request: Request, principal: Principal, task_id: str, job_id: 
         if payload.metadata.get("expiration") is not None:
             params["fastlane_expiration"] = payload.metadata["expiration"]
         new = NewRequest(job_type="", params=params, scheduled_at=payload.start_at,
+                         expires_at=expires_at(payload.metadata.get("expiration")),
                          description=f"Fastlane {task_id}/{job_id}")
         submitted = await jobs.submit_job(principal, parsed, dialect=DIALECT, dialect_settings=settings, request=new)
         assert submitted.definition is not None

@@ -20,7 +20,7 @@ from myrmica.api.context import AppContext
 from myrmica.api.fastlane import views
 from myrmica.clock import utcnow
 from myrmica.domain.errors import DomainError
-from myrmica.domain.fastlane.payload import retry_delay
+from myrmica.domain.fastlane.payload import expires_at, retry_delay
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import ENDED, JobEvent, NewRequest
 from myrmica.domain.webhooks import RetryPolicy, WebhookCall
@@ -68,6 +68,7 @@ class FastlaneHooks:
         params = {**(record.params or {}), "fastlane_retry": done + 1}
         due = utcnow() + timedelta(seconds=retry_delay(done + 1))
         await self._jobs.submit(principal, NewRequest(job_type=record.job_type, params=params, scheduled_at=due,
+                                                      expires_at=expires_at(params.get("fastlane_expiration")),
                                                       user_key=f"fastlane-retry-of-{record.id}",
                                                       description=record.description))
 

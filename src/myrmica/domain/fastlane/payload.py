@@ -183,6 +183,11 @@ def retry_delay(retry_count: int) -> float:
     return float(BACKOFF_FACTOR ** retry_count * BACKOFF_MIN_SECONDS)
 
 
+def expires_at(expiration: Any) -> datetime | None:
+    """A job's ``expiration`` (unix seconds) as the core request's ``expires_at``."""
+    return datetime.fromtimestamp(float(expiration), UTC) if isinstance(expiration, int | float) else None
+
+
 def expired_message(expiration: float, started: datetime) -> str:
     return (f"Job was supposed to be done before {datetime.fromtimestamp(expiration, UTC).isoformat()}, "
             f"but was started at {started.isoformat()}.")

@@ -1,0 +1,23 @@
+"""``job_requests.expires_at``: a request picked up after it fails as expired instead of running
+(Fastlane's ``expiration``)
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('job_requests', sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('job_requests') as batch:
+        batch.drop_column('expires_at')
