@@ -263,3 +263,19 @@ def test_an_execution_picked_up_after_its_expiration_expires_without_running(api
     assert shape["error"].startswith("Job was supposed to be done before ")
     assert ", but was started at " in shape["error"]
     assert docker_engine.containers(f"name=fastlane-job-{out['executionId']}") == []
+
+
+def test_blacklist_api_and_status(api: httpx.Client) -> None:
+    path = "/docker-executor/blacklist"
+    for method, verb in (("POST", "add host to"), ("DELETE", "remove host from")):
+        response = api.request(method, path, content=b"nope")
+        assert (response.status_code, response.text) == \
+            (400, f"Failed to {verb} blacklist because JSON body could not be parsed.")
+        response = api.request(method, path, json={"other": 1})
+        assert (response.status_code, response.text) == \
+            (400, f"Failed to {verb} blacklist because 'host' attribute was not found in JSON body.")
+    added = api.put(path, json={"host": "fastlane-ant"})
+    assert (added.status_code, added.text) == (200, "")
+    assert api.get("/status/").json()["hosts"][0]["blacklisted"] is True
+    assert api.request("DELETE", f"{path}/", json={"host": "fastlane-ant"}).status_code == 200
+    assert api.get("/status").json()["hosts"][0]["blacklisted"] is False

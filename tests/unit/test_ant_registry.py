@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import pytest
 
 from myrmica.queen.ants import AntRegistry
+from myrmica.security.crypto import SecretBox
+from myrmica.store.store import open_store
 
 
 def registration(**overrides: object) -> dict[str, object]:
@@ -72,3 +75,23 @@ async def test_free_slots_count_other_queens_reservations() -> None:
     registry.release("a1", "ours-again:0")
     registry.counted({"a1": 0})
     assert registry.free_for("SHELL", frozenset()) == 4
+
+
+async def test_a_blacklisted_ant_stays_registered_but_gets_no_task(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'm.db'}", SecretBox("unit-test-key"))
+    try:
+        registry = AntRegistry(store.ants)
+        await store.ants.set_blacklisted("a1", True)
+        await store.ants.set_blacklisted("a1", True)  # twice: still one row
+        await registry.on_registration(registration())
+        await registry.on_registration(registration(ant_id="a2"))
+        assert registry.blacklisted == {"a1"} and registry.get("a1") is not None
+        assert [a.ant_id for a in registry.candidates("SHELL", frozenset())] == ["a2"]
+        await store.ants.set_blacklisted("a2", True)
+        registry._blacklist_read_at = 0.0  # the next registration reads the list again
+        await registry.on_registration(registration(ant_id="a2", heartbeat_at=time.time() + 1))
+        assert not registry.can_serve("SHELL", frozenset())
+        await store.ants.set_blacklisted("a1", False)
+        assert await store.ants.blacklisted() == {"a2"}
+    finally:
+        await store.close()

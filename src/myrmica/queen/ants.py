@@ -15,6 +15,7 @@ from myrmica.store.outage import OutageLog, is_outage
 log = logging.getLogger("myrmica.queen.ants")
 
 ALIVE_SECONDS = 15.0
+BLACKLIST_READ_SECONDS = 2.0  # the blacklist is read again at a registration at most this often
 KNOWN_METHODS = frozenset(m.value for m in TaskMethod)
 
 
@@ -57,6 +58,8 @@ class AntRegistry:
         self._repository = repository
         self._outage = OutageLog(log, "storing ant registrations")
         self.lost: list[tuple[str, set[str]]] = []
+        self.blacklisted: frozenset[str] = frozenset()  # ants not scheduled to (the store's ant_blacklist)
+        self._blacklist_read_at = 0.0
 
     async def on_registration(self, reg: dict[str, Any]) -> None:
         ant_id = str(reg.get("ant_id") or "")
@@ -98,6 +101,9 @@ class AntRegistry:
         if self._repository is not None:
             try:  # the row is only the ants' view for the API; the registry here is what counts
                 await self._repository.upsert(self._row(info))
+                if now - self._blacklist_read_at >= BLACKLIST_READ_SECONDS:
+                    self._blacklist_read_at = now
+                    self.blacklisted = frozenset(await self._repository.blacklisted())
                 self._outage.ok()
             except Exception as exc:
                 if not is_outage(exc):
@@ -138,8 +144,12 @@ class AntRegistry:
             rows.append(row)
         return rows
 
+    def schedulable(self) -> list[AntInfo]:
+        """Live ants not blacklisted: those tasks go to."""
+        return [a for a in self.live() if a.ant_id not in self.blacklisted]
+
     def can_serve(self, method: str, tags: frozenset[str]) -> bool:
-        return any(a.fits(method, tags) for a in self.live())
+        return any(a.fits(method, tags) for a in self.schedulable())
 
     def missing(self, needs: list[tuple[str, frozenset[str]]]) -> str | None:
         """Why these (method, tags) needs cannot be met now, or None when some live ant fits each."""
@@ -151,7 +161,7 @@ class AntRegistry:
 
     def candidates(self, method: str, tags: frozenset[str]) -> list[AntInfo]:
         """Live ants that fit, least loaded first (this queen's reservations and the ant's own report)."""
-        fitting = [a for a in self.live() if a.fits(method, tags)]
+        fitting = [a for a in self.schedulable() if a.fits(method, tags)]
         return sorted(fitting, key=lambda a: (max(a.load, a.reported_load) / a.capacity, a.load, a.ant_id))
 
     def free_for(self, method: str, tags: frozenset[str]) -> int:

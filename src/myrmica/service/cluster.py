@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from myrmica.domain.errors import PermissionDeniedError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import ClusterMetrics, NodeRecord
 
@@ -14,6 +15,10 @@ RECENT = timedelta(minutes=5)  # Tork's /nodes window
 
 class AntRows(Protocol):
     async def all(self) -> list[dict[str, Any]]: ...
+
+    async def blacklisted(self) -> set[str]: ...
+
+    async def set_blacklisted(self, ant_id: str, blacklisted: bool) -> None: ...
 
 
 class RunningCounter(Protocol):
@@ -41,6 +46,16 @@ class Cluster:
                 alive=(moment - heartbeat).total_seconds() <= ALIVE_SECONDS, started_at=_aware(row["started_at"]),
                 heartbeat_at=heartbeat))
         return sorted(out, key=lambda node: node.id)
+
+    async def blacklisted(self) -> set[str]:
+        """Ants no queen schedules to (each queen reads the list again within a few seconds)."""
+        return await self._ants.blacklisted()
+
+    async def set_blacklisted(self, principal: Principal, ant_id: str, blacklisted: bool) -> None:
+        """Stop (or resume) scheduling to an ant; what it runs finishes. Admins only."""
+        if not principal.admin:
+            raise PermissionDeniedError("only an admin may blacklist an ant")
+        await self._ants.set_blacklisted(ant_id, blacklisted)
 
     async def metrics(self, principal: Principal) -> ClusterMetrics:
         jobs, tasks = await self._running.running_counts(principal)

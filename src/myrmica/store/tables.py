@@ -311,6 +311,14 @@ ants = Table(
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
 
+# Ants no queen schedules to (Fastlane's docker-host blacklist; 0008): they stay registered and finish
+# what they run.
+ant_blacklist = Table(
+    "ant_blacklist", metadata,
+    Column("ant_id", String(100), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 leases = Table(
     "leases", metadata,
     Column("name", String(100), primary_key=True),

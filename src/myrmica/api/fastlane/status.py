@@ -5,10 +5,15 @@ Healthcheck: ``{redis, mongo, errors: [{source, message}]}``, 200 when nothing f
 mode needs none). Status: the docker hosts are the ants that advertise DOCKER (``host`` the ant's id,
 ``available`` while its heartbeat is fresh); ``containers.running`` the executions running now;
 counts of tasks and jobs and the cron jobs with their next occurrence.
+
+Blacklist (``POST``/``PUT`` to add, ``DELETE`` to remove ``{"host": "<ant id>"}`` at
+``/docker-executor/blacklist``, admin only): no queen schedules to a blacklisted ant (each reads the
+list again within a few seconds); what it runs finishes. 200 with an empty body, or Fastlane's 400 texts.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request, Response
@@ -16,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from myrmica import __version__
 from myrmica.api.auth import current_principal
+from myrmica.api.body import read_body
 from myrmica.api.context import context_of
 from myrmica.api.fastlane import views
 from myrmica.api.fastlane.router import Routes
@@ -23,6 +29,7 @@ from myrmica.api.health import dependency_checks
 from myrmica.api.jobs import jobs_of
 from myrmica.clock import utcnow
 from myrmica.domain.cron import next_fire
+from myrmica.domain.fastlane.payload import FastlaneBadInput
 from myrmica.domain.records import PageRequest, RequestFilter
 from myrmica.service.cluster import Cluster
 
@@ -45,7 +52,8 @@ async def status(request: Request) -> Response:
     jobs = jobs_of(request)
     cluster: Cluster | None = context_of(request).services.get("cluster")
     nodes = await cluster.nodes() if cluster is not None else []
-    hosts = [{"host": n.id, "port": None, "available": n.alive, "blacklisted": False,
+    blacklisted = await cluster.blacklisted() if cluster is not None else set()
+    hosts = [{"host": n.id, "port": None, "available": n.alive, "blacklisted": n.id in blacklisted,
               "circuit": "closed" if n.alive else "open", "error": None if n.alive else "no heartbeat"}
              for n in nodes if "DOCKER" in n.methods]
     definitions = await views.fastlane_jobs(jobs, principal)
@@ -77,3 +85,32 @@ async def status(request: Request) -> Response:
         "tasks": {"count": len({views.settings(d)["task_id"] for d in definitions})},
         "jobs": {"count": len(definitions), "scheduled": scheduled},
         "fastlane": {"version": __version__, "executor": "myrmica DOCKER"}})
+
+
+async def _blacklist(request: Request, add: bool) -> Response:
+    principal = await current_principal(request)
+    verb = "add host to" if add else "remove host from"
+    try:
+        body = json.loads((await read_body(request)).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        body = None
+    if not isinstance(body, dict):
+        raise FastlaneBadInput(f"Failed to {verb} blacklist because JSON body could not be parsed.")
+    host = body.get("host")
+    if not host:
+        raise FastlaneBadInput(f"Failed to {verb} blacklist because 'host' attribute was not found in JSON body.")
+    if not isinstance(host, str) or len(host) > 100:
+        raise FastlaneBadInput(f"Failed to {verb} blacklist because 'host' attribute had an invalid value.")
+    cluster: Cluster = context_of(request).services["cluster"]
+    await cluster.set_blacklisted(principal, host, add)
+    return Response(status_code=200)
+
+
+@routes.route("/docker-executor/blacklist/", ["POST", "PUT"])
+async def add_to_blacklist(request: Request) -> Response:
+    return await _blacklist(request, True)
+
+
+@routes.route("/docker-executor/blacklist/", ["DELETE"])
+async def remove_from_blacklist(request: Request) -> Response:
+    return await _blacklist(request, False)
