@@ -200,7 +200,7 @@ job_requests = Table(
     Column("ended_at", DateTime(timezone=True), nullable=True),
     # When a request that ended is deleted with its runs and logs (Tork's autoDelete; 0006).
     Column("delete_at", DateTime(timezone=True), nullable=True),
-    # A first run picked up after this fails ERR_EXPIRED instead of running (Fastlane's expiration; 0008).
+    # A first run picked up after this fails ERR_EXPIRED instead of running (Fastlane's expiration; 0011).
     Column("expires_at", DateTime(timezone=True), nullable=True),
     *_stamps(),
     Index("ix_job_requests_due", "job_state", "scheduled_at").ddl_if(dialect="sqlite"),
@@ -311,7 +311,7 @@ ants = Table(
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
 
-# Ants no queen schedules to (Fastlane's docker-host blacklist; 0008): they stay registered and finish
+# Ants no queen schedules to (Fastlane's docker-host blacklist; 0011): they stay registered and finish
 # what they run.
 ant_blacklist = Table(
     "ant_blacklist", metadata,

@@ -1,15 +1,15 @@
 """``job_requests.expires_at``: a request picked up after it fails as expired instead of running
 (Fastlane's ``expiration``); ``ant_blacklist``: ants no queen schedules to (Fastlane's blacklist)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
