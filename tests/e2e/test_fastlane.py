@@ -118,18 +118,6 @@ def test_retries_are_new_executions_after_a_back_off(api: httpx.Client) -> None:
     assert api.get(f"/tasks/{task}/jobs/{out['jobId']}/").json()["job"]["executionCount"] == 2  # retries=1: no third
 
 
-def test_timeout_and_a_flood_are_bounded_and_killed(api: httpx.Client, docker_engine: DockerEngine) -> None:
-    task = f"bounds-{uuid.uuid4().hex[:6]}"
-    sleeper = enqueue(api, task, command="sleep 600", timeout=1)
-    flood = enqueue(api, task, command="yes megabytes-of-output", timeout=3)
-    slept = ended(api, task, sleeper["jobId"], sleeper["executionId"])
-    assert slept["status"] == "timedout" and slept["exitCode"] is None
-    flooded = ended(api, task, flood["jobId"], flood["executionId"])
-    assert flooded["status"] == "timedout" and len(flooded["log"]) < 64 * 1024 * 1024
-    for out in (sleeper, flood):
-        gone(docker_engine, f"fastlane-job-{out['executionId']}")
-
-
 def test_schedules_stop_and_put_moves_the_schedule(api: httpx.Client) -> None:
     task = f"sched-{uuid.uuid4().hex[:6]}"
     soon = enqueue(api, task, command="echo soon", startIn="1s")
@@ -279,3 +267,17 @@ def test_blacklist_api_and_status(api: httpx.Client) -> None:
     assert api.get("/status/").json()["hosts"][0]["blacklisted"] is True
     assert api.request("DELETE", f"{path}/", json={"host": "fastlane-ant"}).status_code == 200
     assert api.get("/status").json()["hosts"][0]["blacklisted"] is False
+
+
+# Last: after a container that floods its output the embedded ant's pipe to the queen has been seen to
+# break (main as of 2026-12-03), which fails the tasks after it; see the report.
+def test_timeout_and_a_flood_are_bounded_and_killed(api: httpx.Client, docker_engine: DockerEngine) -> None:
+    task = f"bounds-{uuid.uuid4().hex[:6]}"
+    sleeper = enqueue(api, task, command="sleep 600", timeout=1)
+    flood = enqueue(api, task, command="yes megabytes-of-output", timeout=3)
+    slept = ended(api, task, sleeper["jobId"], sleeper["executionId"])
+    assert slept["status"] == "timedout" and slept["exitCode"] is None
+    flooded = ended(api, task, flood["jobId"], flood["executionId"])
+    assert flooded["status"] == "timedout" and len(flooded["log"]) < 64 * 1024 * 1024
+    for out in (sleeper, flood):
+        gone(docker_engine, f"fastlane-job-{out['executionId']}")

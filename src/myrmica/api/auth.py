@@ -27,7 +27,8 @@ async def current_principal(request: Request) -> Principal:
         return ctx.admin
     principal = await _authenticated(request, ctx)
     route = request.scope.get("route")
-    needed = refusal(principal, request.method, getattr(route, "path", request.url.path))
+    method = request.scope.get("method", "GET")  # a websocket has none: it reads
+    needed = refusal(principal, method, getattr(route, "path", request.url.path))
     if needed is not None:
         raise ApiError(403, f"this route needs the {ROLE_LABEL[needed]} role", role_required=ROLE_LABEL[needed])
     return principal
