@@ -66,10 +66,10 @@ def test_error_codes() -> None:
                  "ERR_PAUSE_JOB", "ERR_MANUAL_APPROVAL_REQUIRED", "ERR_MANUAL_REJECTION", "ERR_RESTART_TASK",
                  "ERR_TASK_TIMED_OUT", "ERR_ANT_LOST", "ERR_TEMPLATE", "ERR_JOB_OUTPUT",
                  "ERR_ENDPOINT_CLIENT", "ERR_ENDPOINT_AUTH", "ERR_ENDPOINT_REFUSED", "ERR_ENDPOINT_RATE_LIMITED",
-                 "ERR_ENDPOINT_SERVER", "ERR_ENDPOINT_CONNECTION", "ERR_SDK_FAILED"):
+                 "ERR_ENDPOINT_SERVER", "ERR_ENDPOINT_CONNECTION", "ERR_SDK_FAILED", "ERR_EXPIRED"):
         assert name in codes
         assert getattr(ErrorCode, name) == name
-    assert len(codes) == 31
+    assert len(codes) == 32
 
 
 @pytest.mark.parametrize(
