@@ -5,7 +5,9 @@ parallel 9, each 12 — ``sequence`` excludes its stop —, subjob 6, timeout FA
 Every file names an ``image``; there is no Docker engine here, so the server runs them on the shell runtime
 (``tork_image_on_shell``, the documented setting). ``retry.yaml`` (``entrypoint``) and ``prepost.yaml``
 (a ``volume`` mount) use container fields the shell cannot honour: they are refused with a 400 naming the
-gap, never run differently. The directory exists only in the project's workspace: elsewhere (a fresh clone)
+gap, never run differently; on a server with a Docker engine (our own dockerd, busybox test image; skipped
+saying why when it cannot start) they run: retry's ``entrypoint`` runs ``run``, prepost's pre task writes the
+task's volume. The directory exists only in the project's workspace: elsewhere (a fresh clone)
 this module is skipped (tests/support/examples.py); the project's own examples/tork/ run in
 test_tork_composites.py.
 """
@@ -21,6 +23,7 @@ import httpx
 import pytest
 
 from myrmica.config import Settings
+from tests.support.docker_engine import TEST_IMAGE, DockerEngine
 from tests.support.examples import NO_SHARED_EXAMPLES, TORK_EXAMPLES
 from tests.support.live import live_server
 from tests.support.tork import YAML, wait_job
@@ -101,3 +104,37 @@ def test_example_using_container_fields_is_refused_naming_the_gap(answers: dict[
     answer = answers[name]
     assert answer.status_code == 400
     assert answer.json()["message"].startswith(f"not supported by this server yet: {REFUSED[name]} (")
+
+
+@pytest.fixture(scope="module")
+def docker_ended(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """retry.yaml and prepost.yaml on a server with a Docker engine, once they have ended."""
+    root = tmp_path_factory.mktemp("tork-examples-docker")
+    settings = Settings(data_dir=root / "data", database_url=f"sqlite:///{root / 'myrmica.db'}",
+                        admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="embedded-ant",
+                        work_dir=root / "work", docker_host=docker_engine.host,
+                        docker_image_map=(f"ubuntu:mantic={TEST_IMAGE}",))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MYRMICA_CREDENTIALS", str(root / "credentials.json"))
+        with live_server(settings) as live, live.client() as client:
+            answers = {name: client.post("/tork/jobs", content=(TORK_EXAMPLES / name).read_text(), headers=YAML)
+                       for name in sorted(REFUSED)}
+            assert {n: a.status_code for n, a in answers.items()} == dict.fromkeys(REFUSED, 200), answers
+            return {name: wait_job(client, answer.json()["id"], timeout=120) for name, answer in answers.items()}
+
+
+def test_prepost_shares_its_volume_with_the_pre_task(docker_ended: dict[str, dict[str, Any]],
+                                                     docker_engine: DockerEngine) -> None:
+    job = docker_ended["prepost.yaml"]
+    assert (job["state"], job["execution"][0].get("result")) == ("COMPLETED", "im a pre task\n"), job
+    assert docker_engine.docker("volume", "ls", "-q").strip() == ""  # removed with the task's container
+
+
+def test_retry_runs_its_entrypoint_at_most_three_times(docker_ended: dict[str, dict[str, Any]]) -> None:
+    job = docker_ended["retry.yaml"]
+    assert job["state"] in ("COMPLETED", "FAILED"), job
+    task = job["execution"][-1]
+    retries = task["retry"]["attempts"]  # retries after the first run: limit 2, at most 3 runs
+    assert retries == 2 if job["state"] == "FAILED" else 0 <= retries <= 2, task
+    if job["state"] == "COMPLETED":
+        assert task.get("result") == "heads"

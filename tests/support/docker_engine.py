@@ -8,6 +8,7 @@ bridge and no iptables rules: containers use ``--network none`` (or the host's n
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -23,7 +24,8 @@ from pathlib import Path
 
 TEST_IMAGE = "myrmica-test/busybox:latest"
 APPLETS = ("sh", "echo", "cat", "sleep", "true", "false", "ls", "env", "pwd", "printf", "mkdir", "rm",
-           "seq", "head", "tail", "wc", "test", "touch", "id", "hostname", "yes", "grep", "kill", "ps")
+           "seq", "head", "tail", "wc", "test", "touch", "id", "hostname", "yes", "grep", "kill", "ps",
+           "mktemp", "base64", "chmod", "cut")
 
 
 class EngineUnavailable(RuntimeError):
@@ -99,6 +101,12 @@ class DockerEngine:
                 link = tarfile.TarInfo(f"bin/{applet}")
                 link.type, link.linkname = tarfile.SYMTYPE, "busybox"
                 tar.addfile(link)
+            # Debian's busybox has no bash applet (and a `bash` link to busybox would look for one): a
+            # /bin/bash that runs busybox sh stands in for Tork examples naming bash.
+            script = b'#!/bin/sh\nexec /bin/sh "$@"\n'
+            info = tarfile.TarInfo("bin/bash")
+            info.mode, info.size = 0o755, len(script)
+            tar.addfile(info, io.BytesIO(script))
         self.docker("import", "-c", "ENV PATH=/bin", str(rootfs), TEST_IMAGE)
 
     def stop(self) -> None:

@@ -19,7 +19,7 @@ unix socket), so a task's output streams in as it is produced with no thread per
 the blocking ``docker`` SDK would need.
 
 Timeout and cancel remove the container at once (``force``): that kills every exec'd process.
-The container is removed at the end in every case.
+The container is removed at the end in every case, with the volumes ``container.mounts`` made for it.
 """
 
 from __future__ import annotations
@@ -137,6 +137,13 @@ class DockerExecutor(ShellExecutor):
                     host[name] = convert(spec[key])
                 except ValueError as exc:
                     raise ValueError(f"container.{key}: {exc}") from None
+        mounts = spec.get("mounts") or []
+        if not isinstance(mounts, list) or any(
+                not isinstance(m, dict) or m.get("type") != "volume" or not str(m.get("target", "")).startswith("/")
+                for m in mounts):
+            raise ValueError("container.mounts: expected a list of {type: volume, target: /absolute/path}")
+        if mounts:  # anonymous volumes, removed with the container (_remove's v=True)
+            host["Mounts"] = [{"Type": "volume", "Target": str(m["target"])} for m in mounts]
         workdir = request.working_dir if request.working_dir.startswith("/") else cwd
         return {"Image": image, "Cmd": KEEP_ALIVE, "Entrypoint": [], "Env": [f"{k}={v}" for k, v in env.items()],
                 "WorkingDir": workdir, "Labels": self.labels(request), "HostConfig": host,
@@ -235,7 +242,7 @@ class DockerExecutor(ShellExecutor):
 
     async def _remove(self, container: DockerContainer) -> None:
         try:
-            await container.delete(force=True)
+            await container.delete(force=True, v=True)
         except aiodocker.DockerError as exc:
             if exc.status not in (404, 409):  # gone already, or being removed
                 log.warning("could not remove container %s: %s", container.id, exc.message)

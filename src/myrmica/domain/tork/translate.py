@@ -9,7 +9,10 @@ job's ``defaults`` (``timeout``, ``retry.limit``) applied where the task left th
 scheduler does. ``inputs`` become the request's params, ``secrets`` its secret params, the tasks'
 highest ``priority`` the request's ``job_priority`` (``settings["priority"]``: the core has no per-task
 priority). A task with ``image`` is a DOCKER task of that image running ``sh -c '<run>'`` when
-``image_runtime`` is DOCKER_RUNTIME, a SHELL task ignoring it when SHELL_RUNTIME, else a need.
+``image_runtime`` is DOCKER_RUNTIME, a SHELL task ignoring it when SHELL_RUNTIME, else a need. On
+DOCKER, the task's ``entrypoint`` replaces ``sh -c`` before ``run`` and each ``mounts`` item of
+``type: volume`` is a Docker volume made for the task's container (``container.mounts``), so its pre/post
+lines, run in that container, share it; the volume is removed with the container.
 
 Composites map onto the core's (``domain/composite.py``): ``parallel`` → a parallel group whose
 children are ``<type>.1``, ``<type>.2`` …; ``each`` → a fan-out of ``<type>.each`` over the
@@ -55,13 +58,15 @@ MAX_CONCURRENCY = 1_000_000
 ENGINE_GAPS: dict[str, str] = {
     "image": "a Docker engine for tasks with `image` (the server's docker_host setting), or the setting "
              "tork_image_on_shell to run them on the shell runtime, ignoring `image`",
-    "container": "container fields the DOCKER executor does not take from a Tork task: cmd, entrypoint, mounts, "
-                 "networks, limits, registry, sidecars, gpus and workdir",
+    "container": "container fields the DOCKER executor does not take from a Tork task: cmd, networks, limits, "
+                 "registry, sidecars, gpus, workdir, bind mounts, and entrypoint or volume mounts without a Docker "
+                 "engine or on a pre/post task",
     "permissions": "job permissions filtering the job list by user and role",
 }
 
 _CONTAINER_FIELDS = ("cmd", "entrypoint", "mounts", "networks", "limits", "registry", "sidecars", "gpus",
                      "workdir")
+_DOCKER_FIELDS = ("entrypoint", "mounts")  # taken from a task (not its pre/post) on the DOCKER runtime
 _KINDS = ("parallel", "each", "subjob")
 SHELL_RUNTIME = "shell"  # where a task with `image` runs: on the shell runtime, `image` ignored
 DOCKER_RUNTIME = "docker"  # in a container of its image, on the DOCKER executor
@@ -122,8 +127,14 @@ def _task_needs(task: dict[str, Any], needs: set[str], image_runtime: str | None
     auxes = [aux for aux in (*(task.get("pre") or ()), *(task.get("post") or ())) if isinstance(aux, dict)]
     if image_runtime is None and any(t.get("image") for t in (task, *auxes)):
         needs.add("image")
-    if any(t.get(key) for t in (task, *auxes) for key in _CONTAINER_FIELDS):
+    if any(t.get(key) for t in (task, *auxes) for key in _CONTAINER_FIELDS if key not in _DOCKER_FIELDS):
         needs.add("container")
+    if any(aux.get(key) for aux in auxes for key in _DOCKER_FIELDS):
+        needs.add("container")
+    if task.get("entrypoint") or task.get("mounts"):
+        docker = image_runtime == DOCKER_RUNTIME and bool(task.get("image"))
+        if not docker or any(not isinstance(m, dict) or m.get("type") != "volume" for m in task.get("mounts") or ()):
+            needs.add("container")
     children = list((task.get("parallel") or {}).get("tasks", []))
     if "each" in task:
         children.append(task["each"].get("task") or {})
@@ -181,7 +192,9 @@ def _script(task: dict[str, Any], core: dict[str, Any], image_runtime: str | Non
     all three)."""
     docker = image_runtime == DOCKER_RUNTIME and bool(task.get("image"))
     shell = "sh" if docker else "bash"  # Tork's docker runtime runs `run` with sh -c, its shell runtime with bash
-    main = f"{shell} -c " + shlex.quote(str(task.get("run") or ""))
+    entrypoint = [str(part) for part in task.get("entrypoint") or ()] if docker else []
+    # Tork runs `run` as the last argument of the task's entrypoint (default sh -c).
+    main = f"{shlex.join(entrypoint) if entrypoint else shell + ' -c'} " + shlex.quote(str(task.get("run") or ""))
     environment: dict[str, str] = {}
     lines = [_aux_line(f"PRE{i}", aux, environment, shell) for i, aux in enumerate(task.get("pre") or ())]
     posts = [_aux_line(f"POST{i}", aux, environment, shell) for i, aux in enumerate(task.get("post") or ())]
@@ -196,6 +209,9 @@ def _script(task: dict[str, Any], core: dict[str, Any], image_runtime: str | Non
     if docker:
         core["method"] = "DOCKER"
         core["container"] = {"image": str(task["image"])}
+        mounts = [{"type": "volume", "target": str(m.get("target") or "")} for m in task.get("mounts") or ()]
+        if mounts:  # a Docker volume each, made for the task's container (so shared by its pre/post lines)
+            core["container"]["mounts"] = mounts
 
 
 def _priority(task: dict[str, Any]) -> int:
