@@ -192,8 +192,10 @@ class DockerExecutor(ShellExecutor):
         starting = loop.create_task(self._start(request, config))
         await asyncio.wait((starting, run.stop), return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():
+            # Stopped while the engine creates or starts the container: let that call finish, then remove
+            # the container. Cancelling the call would not stop the engine, which could then create or
+            # start a container after its removal was tried, and leave it running.
             run.interrupted = True
-            starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
             await self._remove_named(self.container_name(request))
             return None
