@@ -108,13 +108,17 @@ class Tasklets:
         or not awaited, wait for it. Its id is chosen and stored on this task's row first, so after a
         restart the fork finds the child it made (or makes it then, with that id)."""
         key = f"{task.task_type}.ForkedJobID"
-        child_id = str((row.get("contexts") or {}).get(key) or "")
+        # The chosen id is kept under its own key until the child exists: readers of ForkedJobID
+        # (the Tork view's subjob.id) must never see an id that no request has yet.
+        reserved = f"{task.task_type}.ForkingJobID"
+        contexts = row.get("contexts") or {}
+        child_id = str(contexts.get(key) or contexts.get(reserved) or "")
         child = await self.tools.store.requests.find(child_id) if child_id else None
         inline = task.child_job
         if child is None:
             if not child_id:
                 child_id = new_id()
-                await self._set_contexts(row, {key: child_id})
+                await self._set_contexts(row, {reserved: child_id})
             try:
                 child = await self._make_child(runner, task, child_id, work)
             except (_Refused, RenderError) as exc:
