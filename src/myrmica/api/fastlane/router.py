@@ -46,9 +46,12 @@ class Routes:
 
     def route(self, path: str, methods: list[str]) -> Callable[[Handler], Handler]:
         def add(endpoint: Handler) -> Handler:
+            # One route per method: a route with two methods gives both one OpenAPI operation id.
             for index, form in enumerate(variants(path)):
-                self.router.add_api_route(form, endpoint, methods=methods, include_in_schema=index == 1 or
-                                          len(variants(path)) == 1, name=f"fastlane_{endpoint.__name__}_{index}")
+                for method in methods:
+                    self.router.add_api_route(form, endpoint, methods=[method],
+                                              include_in_schema=index == 1 or len(variants(path)) == 1,
+                                              name=f"fastlane_{endpoint.__name__}_{method.lower()}_{index}")
             return endpoint
         return add
 
