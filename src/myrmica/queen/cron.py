@@ -1,6 +1,8 @@
 """Cron: each enabled definition with a ``cron_trigger`` always has its next request waiting as PENDING.
 
-The next request's ``user_key`` names the owner, job type and fire time, so the unique key lets
+A new version re-plans: the request an older version planned is cancelled and one of the new
+schedule made (a version without ``cron_trigger`` leaves none). The next request's ``user_key``
+names the owner, job type and fire time, so the unique key lets
 only one of several servers create it. It is (re)made when the definition is saved or enabled,
 when a cron request ends, and by a sweep that repairs anything missed.
 
@@ -96,8 +98,24 @@ class CronKeeper:
         except Exception:
             log.exception("could not create the next cron request of %s", job_type)
 
+    async def replan(self, definition: dict[str, Any]) -> None:
+        """A new version is active: the cron request an older version planned gives way to one of this
+        version's schedule (cancelled, conditionally: one a scheduler has already claimed runs, and the next
+        is planned from this version when it ends)."""
+        existing = await self._store.requests.pending_cron(definition["owner_key"], definition["job_type"])
+        if existing is None or existing["job_definition_id"] == definition["id"]:
+            return
+        version = definition.get("sem_version") or definition.get("version")
+        if await self._store.requests.finish(
+                existing["id"], None, ["PENDING"], "CANCELLED",
+                request_values={"error_code": "ERR_JOB_CANCELLED", "user_key": None,
+                                "error_message": f"re-planned by version {version} of the definition"}):
+            log.info("cron request %s of %s replaced by version %s's schedule", existing["id"],
+                     definition["job_type"], version)
+
     async def definition_changed(self, definition: dict[str, Any]) -> None:
         if definition.get("active") and not definition.get("disabled") and definition.get("cron_trigger"):
+            await self.replan(definition)
             await self.ensure_next(definition)
         else:
             await self.stop(definition)

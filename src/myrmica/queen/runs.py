@@ -32,6 +32,16 @@ class RunFactory:
 
     async def prepare(self, request: dict[str, Any], definition: dict[str, Any],
                       spec: JobDefinitionSpec) -> RunContext:
+        run = await self.inputs(request, definition, spec)
+        await self._execution(run)
+        self._logs.set_secrets(request["id"], run.secrets)
+        return run
+
+    async def inputs(self, request: dict[str, Any], definition: dict[str, Any],
+                     spec: JobDefinitionSpec) -> RunContext:
+        """A run's variables, secrets and counts, with no execution chosen and nothing written.
+
+        Enough to render a job-level key (``skip_if``) before the request is claimed."""
         store = self._store
         # The definition owner's configs: a public plugin run by another tenant uses its owner's settings.
         configs, secrets = await store.job_configs.plaintext(definition["owner_key"], definition["job_type"])
@@ -46,14 +56,19 @@ class RunFactory:
         hidden = self.secret_params(request)
         params = {**(request.get("params") or {}), **hidden}
         secret_values = sorted({str(v) for v in hidden.values() if str(v)} | secrets, key=len, reverse=True)
-        now = utcnow()
+        run = RunContext(request=request, definition=definition, spec=spec, execution_id="", contexts={},
+                         params=params, secrets=secret_values, configs=configs, started=utcnow(),
+                         job_retry=int(request.get("retried") or 0), system_configs=system_configs,
+                         org_configs=org_configs, error_rules=rules)
+        run.counts = await self._counts(request["owner_key"], definition["raw_source"])
+        return run
+
+    async def _execution(self, run: RunContext) -> None:
+        """The execution the run continues (a non-terminal one it had) or a new one."""
+        store, request, definition, now = self._store, run.request, run.definition, run.started
         execution = None
         if request.get("job_execution_id"):
             execution = await store.requests.execution(request["job_execution_id"])
-        run = RunContext(request=request, definition=definition, spec=spec, execution_id="", contexts={},
-                         params=params, secrets=secret_values, configs=configs, started=now,
-                         job_retry=int(request.get("retried") or 0), system_configs=system_configs,
-                         org_configs=org_configs, error_rules=rules)
         if execution is not None and execution["job_state"] not in ("COMPLETED", "FAILED", "CANCELLED"):
             run.execution_id = execution["id"]
             run.contexts = dict((execution.get("contexts") or {}).get("contexts", {}))
@@ -80,9 +95,6 @@ class RunFactory:
                 "contexts": {"contexts": {}}, "cpu_secs": 0.0, "started_at": now, "ended_at": None,
                 "updated_at": now,
             }
-        self._logs.set_secrets(request["id"], secret_values)
-        run.counts = await self._counts(request["owner_key"], definition["raw_source"])
-        return run
 
     async def _counts(self, owner_key: str, source: str) -> dict[str, int]:
         """``CountByJobTypeAndState "type" "STATE,…"`` calls in the definition, counted when the request starts."""

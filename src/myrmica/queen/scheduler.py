@@ -175,6 +175,10 @@ class Scheduler:
             if current is not None and current["disabled"]:
                 await self._not_ready(request, f"job type {request['job_type']} is disabled")
                 continue
+            # Spec §1.7 step 3: skip_if is decided before concurrency and ants, so a filtered request
+            # never waits for (or reserves) an ant.
+            if self._has_skip_if(definition, spec) and await self._filtered(request, definition, spec):
+                continue
             limit = (current or definition)["max_concurrency"]
             key = (request["owner_key"], request["job_type"])
             if request["job_state"] == "PENDING" and active.get(key, 0) >= limit:
@@ -238,7 +242,7 @@ class Scheduler:
                                                  self._queen_id, lease_until)) if others else set()
             for request, definition, spec in others:
                 if request["id"] in won:
-                    await self._start(request, definition, spec)
+                    await self._start(request, definition, spec, filter_decided=True)
         return len(due) >= BATCH
 
     async def _expired(self, request: dict[str, Any], now: datetime) -> bool:
@@ -256,10 +260,35 @@ class Scheduler:
 
     @staticmethod
     def _fresh(request: dict[str, Any], definition: dict[str, Any], spec: JobDefinitionSpec) -> bool:
-        """A first run with nothing to resume, reuse or filter: it can start in the pass's one transaction."""
+        """A first run with nothing to resume or reuse (its skip_if is decided): it can start in the pass's
+        one transaction."""
         return (request["job_state"] == "PENDING" and not request.get("job_execution_id")
-                and not request.get("last_job_execution_id") and not spec.skip_if
-                and (spec.templates != "go" or "skip_if" not in definition["raw_source"]))
+                and not request.get("last_job_execution_id"))
+
+    @staticmethod
+    def _has_skip_if(definition: dict[str, Any], spec: JobDefinitionSpec) -> bool:
+        return bool(spec.skip_if) or (spec.templates == "go" and "skip_if" in definition["raw_source"])
+
+    async def _filtered(self, request: dict[str, Any], definition: dict[str, Any], spec: JobDefinitionSpec) -> bool:
+        """Whether the request's ``skip_if`` renders true; if so it ends FAILED ERR_FILTERED_JOB (spec §2.1)."""
+        try:
+            run = await self._runs.inputs(request, definition, spec)
+        except Exception:
+            log.exception("could not read the inputs of request %s", request["id"])
+            return False  # starting it fails it the same way, with the reason
+        try:
+            text = spec.skip_if or render_job_field(definition["raw_source"], "skip_if",
+                                                    {**spec.job_variables, **run.configs, **run.params},
+                                                    self._specs.template_functions(run))
+        except RenderError as exc:
+            text = ""
+            log.warning("skip_if of %s failed to render: %s", request["id"], run.hide_secrets(str(exc)))
+        if not is_filtered(text):
+            return False
+        await self._store.requests.finish(request["id"], request.get("job_execution_id"), [request["job_state"]],
+                                          "FAILED", request_values={"error_code": ErrorCode.ERR_FILTERED_JOB,
+                                                                    "error_message": "filtered by skip_if"})
+        return True
 
     async def _start_fresh(self, items: list[tuple[dict[str, Any], dict[str, Any], JobDefinitionSpec]],
                            lease_until: datetime) -> None:
@@ -320,7 +349,11 @@ class Scheduler:
 
     # --- starting -------------------------------------------------------------------------------
 
-    async def _start(self, request: dict[str, Any], definition: dict[str, Any], spec: JobDefinitionSpec) -> None:
+    async def _start(self, request: dict[str, Any], definition: dict[str, Any], spec: JobDefinitionSpec,
+                     *, filter_decided: bool = False) -> None:
+        if not filter_decided and self._has_skip_if(definition, spec) and \
+                await self._filtered(request, definition, spec):
+            return
         try:
             run = await self._runs.prepare(request, definition, spec)
         except Exception as exc:
@@ -329,19 +362,6 @@ class Scheduler:
                                                request_values={"error_code": ErrorCode.ERR_JOB_EXECUTE,
                                                                "error_message": f"could not start: {exc}"})
             return
-        if spec.skip_if or (spec.templates == "go" and "skip_if" in definition["raw_source"]):
-            try:
-                text = spec.skip_if or render_job_field(definition["raw_source"], "skip_if",
-                                                        {**spec.job_variables, **run.configs, **run.params},
-                                                        self._specs.template_functions(run))
-            except RenderError as exc:
-                text = ""
-                log.warning("skip_if of %s failed to render: %s", request["id"], run.hide_secrets(str(exc)))
-            if is_filtered(text):
-                await self._store.requests.finish(request["id"], None, ["READY"], "FAILED",
-                                                   request_values={"error_code": ErrorCode.ERR_FILTERED_JOB,
-                                                                   "error_message": "filtered by skip_if"})
-                return
         if not await self._runs.begin(run):
             return
         if request["job_state"] == "PAUSED":  # the state it was claimed from
