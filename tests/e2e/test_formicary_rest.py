@@ -104,3 +104,58 @@ def test_a_new_version_with_another_cron_re_plans_the_waiting_request(api: httpx
     apply(api, CRON.format(name=name, cron="", tag="v4"))
     assert pending_cron(api, name) == []
     assert get_request(api, same_time["id"])["job_state"] == "CANCELLED"
+
+
+# --- job-mode fan-out written Formicary's way: FORK_JOB + fan_out.fork_job_type (spec §2.6) -----------------
+
+FAN_CHILD = """job_type: {name}
+tasks:
+- task_type: work
+  method: SHELL
+  script:
+    - echo "child works on $dataset (item $dataset_index)"
+    - echo "::set-output name=rows::rows-of-$dataset"
+"""
+
+# The shape of Formicary's fixtures/fan_out_job_fork_job.yaml, with our child's name.
+FAN_PARENT = """job_type: {name}
+job_variables:
+  datasets: '["ds-1","ds-2"]'
+tasks:
+  - task_type: setup
+    method: SHELL
+    script:
+      - echo "preparing"
+    on_completed: process
+  - task_type: process
+    method: FORK_JOB
+    fan_out:
+      source: datasets
+      item_var: dataset
+      fork_job_type: {child}
+      max_parallel: 2
+      fail_fast: false
+    on_completed: summarize
+  - task_type: summarize
+    method: SHELL
+    script:
+      - echo "done FanOutMode={{{{.FanOutMode}}}} count={{{{.FanOutItemCount}}}} first={{{{.dataset_0_rows}}}}"
+"""
+
+
+def test_a_fork_job_task_with_fan_out_fork_job_type_forks_one_child_per_item(api: httpx.Client) -> None:
+    child, parent = unique("fan-child"), unique("fan-parent")
+    apply(api, FAN_CHILD.format(name=child))
+    apply(api, FAN_PARENT.format(name=parent, child=child))
+    done = wait_state(api, submit(api, parent)["id"], END, timeout=30)
+    assert done["job_state"] == "COMPLETED", done
+    process = next(t for t in done["execution"]["tasks"] if t["task_type"] == "process")
+    values = {c["name"]: c["value"] for c in process["contexts"]}
+    assert values["FanOutMode"] == "job" and str(values["FanOutItemCount"]) == "2", values
+    assert values["dataset_0_status"] == values["dataset_1_status"] == "COMPLETED"
+    assert (values["dataset_0_rows"], values["dataset_1_rows"]) == ("rows-of-ds-1", "rows-of-ds-2")
+    children = api.get("/api/jobs/requests", params={"job_type": child}).json()["Records"]
+    assert sorted(c["params"]["dataset"] for c in children) == ["ds-1", "ds-2"]
+    assert all(c["parent_id"] == done["id"] and c["cascade_cancel"] for c in children)
+    lines = [e["line"] for e in api.get(f"/api/jobs/requests/{done['id']}/logs").json()["lines"]]
+    assert "done FanOutMode=job count=2 first=rows-of-ds-1" in lines, lines

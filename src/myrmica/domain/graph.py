@@ -92,9 +92,12 @@ def _validate_child_job(task_type: str, document: dict[str, object], depth: int)
 
 def _validate_method_settings(spec: JobDefinitionSpec, task: TaskDefinition) -> None:
     task_type = task.task_type
-    if task.method == TaskMethod.FORK_JOB and not task.fork_job_type and task.child_job is None:
-        raise ValidationError("a FORK_JOB task needs fork_job_type (or child_job)", field="fork_job_type",
-                              task=task_type)
+    # Formicary's job-mode fan-out is written as a FORK_JOB task whose fan_out names the child job
+    # (fixtures/fan_out_job_fork_job.yaml): ``fan_out.fork_job_type`` stands for the task's own.
+    if task.method == TaskMethod.FORK_JOB and not task.fork_job_type and task.child_job is None and \
+            (task.fan_out is None or not task.fan_out.fork_job_type):
+        raise ValidationError("a FORK_JOB task needs fork_job_type (or child_job), or fan_out.fork_job_type",
+                              field="fork_job_type", task=task_type)
     if task.method == TaskMethod.AWAIT_FORKED_JOB:
         if not task.await_forked_tasks:
             raise ValidationError("an AWAIT_FORKED_JOB task needs await_forked_tasks",

@@ -268,6 +268,9 @@ class Tasklets:
             prefix = f"{fan.item_var}_{index}_"
             outputs.update({prefix + "status": child["job_state"], prefix + "error_message": child["error_message"],
                             prefix + "exit_code": "0" if child["job_state"] == "COMPLETED" else "-1"})
+            # Spec §2.6: each child's outputs too, as ``{item_var}_{i}_{key}``.
+            outputs.update({prefix + name: value for name, value in (await self._child_contexts(child)).items()
+                            if not name.startswith("__") and name != RESULTS})
         runner.run.contexts.update(outputs)
         await self._set_contexts(row, outputs)
         return outcome
