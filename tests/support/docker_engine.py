@@ -25,7 +25,7 @@ from pathlib import Path
 TEST_IMAGE = "myrmica-test/busybox:latest"
 APPLETS = ("sh", "echo", "cat", "sleep", "true", "false", "ls", "env", "pwd", "printf", "mkdir", "rm",
            "seq", "head", "tail", "wc", "test", "touch", "id", "hostname", "yes", "grep", "kill", "ps",
-           "mktemp", "base64", "chmod", "cut")
+           "mktemp", "base64", "chmod", "cut", "cp")
 
 
 class EngineUnavailable(RuntimeError):

@@ -139,11 +139,11 @@ class DockerExecutor(ShellExecutor):
                     raise ValueError(f"container.{key}: {exc}") from None
         mounts = spec.get("mounts") or []
         if not isinstance(mounts, list) or any(
-                not isinstance(m, dict) or m.get("type") != "volume" or not str(m.get("target", "")).startswith("/")
-                for m in mounts):
-            raise ValueError("container.mounts: expected a list of {type: volume, target: /absolute/path}")
-        if mounts:  # anonymous volumes, removed with the container (_remove's v=True)
-            host["Mounts"] = [{"Type": "volume", "Target": str(m["target"])} for m in mounts]
+                not isinstance(m, dict) or m.get("type") not in ("volume", "tmpfs")
+                or not str(m.get("target", "")).startswith("/") for m in mounts):
+            raise ValueError("container.mounts: expected a list of {type: volume or tmpfs, target: /absolute/path}")
+        if mounts:  # anonymous volumes (removed with the container: _remove's v=True) and tmpfs mounts
+            host["Mounts"] = [{"Type": str(m["type"]), "Target": str(m["target"])} for m in mounts]
         workdir = request.working_dir if request.working_dir.startswith("/") else cwd
         return {"Image": image, "Cmd": KEEP_ALIVE, "Entrypoint": [], "Env": [f"{k}={v}" for k, v in env.items()],
                 "WorkingDir": workdir, "Labels": self.labels(request), "HostConfig": host,

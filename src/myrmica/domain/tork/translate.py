@@ -10,9 +10,13 @@ scheduler does. ``inputs`` become the request's params, ``secrets`` its secret p
 highest ``priority`` the request's ``job_priority`` (``settings["priority"]``: the core has no per-task
 priority). A task with ``image`` is a DOCKER task of that image running ``sh -c '<run>'`` when
 ``image_runtime`` is DOCKER_RUNTIME, a SHELL task ignoring it when SHELL_RUNTIME, else a need. On
-DOCKER, the task's ``entrypoint`` replaces ``sh -c`` before ``run`` and each ``mounts`` item of
+DOCKER, the task's ``entrypoint`` replaces ``sh -c`` before ``run``; each ``mounts`` item of
 ``type: volume`` is a Docker volume made for the task's container (``container.mounts``), so its pre/post
-lines, run in that container, share it; the volume is removed with the container.
+lines, run in that container, share it; the volume is removed with the container; ``tmpfs`` is a tmpfs
+of that container; ``bind`` a bind mount (``container.volumes``), allowed only under the ant's
+``docker_bind_allowed`` directories (Tork's ``mounts.bind.allowed`` + ``sources``); ``workdir`` the
+container's working directory; ``limits.cpus``/``memory`` its NanoCPUs and memory (pre/post share them,
+as Tork's reuse the main task's mounts and limits).
 
 Composites map onto the core's (``domain/composite.py``): ``parallel`` → a parallel group whose
 children are ``<type>.1``, ``<type>.2`` …; ``each`` → a fan-out of ``<type>.each`` over the
@@ -58,15 +62,16 @@ MAX_CONCURRENCY = 1_000_000
 ENGINE_GAPS: dict[str, str] = {
     "image": "a Docker engine for tasks with `image` (the server's docker_host setting), or the setting "
              "tork_image_on_shell to run them on the shell runtime, ignoring `image`",
-    "container": "container fields the DOCKER executor does not take from a Tork task: cmd, networks, limits, "
-                 "registry, sidecars, gpus, workdir, bind mounts, and entrypoint or volume mounts without a Docker "
-                 "engine or on a pre/post task",
+    "container": "container fields the DOCKER executor does not take from a Tork task: cmd, networks, "
+                 "registry, sidecars, gpus, and entrypoint, mounts, workdir or limits without a Docker engine or "
+                 "on a pre/post task",
     "permissions": "job permissions filtering the job list by user and role",
 }
 
 _CONTAINER_FIELDS = ("cmd", "entrypoint", "mounts", "networks", "limits", "registry", "sidecars", "gpus",
                      "workdir")
-_DOCKER_FIELDS = ("entrypoint", "mounts")  # taken from a task (not its pre/post) on the DOCKER runtime
+_DOCKER_FIELDS = ("entrypoint", "mounts", "workdir", "limits")  # taken from a task (not its pre/post) on DOCKER
+_MOUNT_TYPES = ("volume", "bind", "tmpfs")
 _KINDS = ("parallel", "each", "subjob")
 SHELL_RUNTIME = "shell"  # where a task with `image` runs: on the shell runtime, `image` ignored
 DOCKER_RUNTIME = "docker"  # in a container of its image, on the DOCKER executor
@@ -123,17 +128,25 @@ def apply_defaults(task: dict[str, Any], defaults: dict[str, Any] | None) -> dic
     return out
 
 
+def _set(value: Any) -> bool:
+    """A field Tork counts as given: ``limits`` with no cpus/memory is empty (the shell runtime takes it)."""
+    if isinstance(value, dict):
+        return any(bool(v) for v in value.values())
+    return bool(value)
+
+
 def _task_needs(task: dict[str, Any], needs: set[str], image_runtime: str | None) -> None:
     auxes = [aux for aux in (*(task.get("pre") or ()), *(task.get("post") or ())) if isinstance(aux, dict)]
     if image_runtime is None and any(t.get("image") for t in (task, *auxes)):
         needs.add("image")
-    if any(t.get(key) for t in (task, *auxes) for key in _CONTAINER_FIELDS if key not in _DOCKER_FIELDS):
+    if any(_set(t.get(key)) for t in (task, *auxes) for key in _CONTAINER_FIELDS if key not in _DOCKER_FIELDS):
         needs.add("container")
-    if any(aux.get(key) for aux in auxes for key in _DOCKER_FIELDS):
+    if any(_set(aux.get(key)) for aux in auxes for key in _DOCKER_FIELDS):
         needs.add("container")
-    if task.get("entrypoint") or task.get("mounts"):
+    if any(_set(task.get(key)) for key in _DOCKER_FIELDS):
         docker = image_runtime == DOCKER_RUNTIME and bool(task.get("image"))
-        if not docker or any(not isinstance(m, dict) or m.get("type") != "volume" for m in task.get("mounts") or ()):
+        if not docker or any(not isinstance(m, dict) or m.get("type") not in _MOUNT_TYPES
+                             for m in task.get("mounts") or ()):
             needs.add("container")
     children = list((task.get("parallel") or {}).get("tasks", []))
     if "each" in task:
@@ -200,7 +213,8 @@ def _script(task: dict[str, Any], core: dict[str, Any], image_runtime: str | Non
     posts = [_aux_line(f"POST{i}", aux, environment, shell) for i, aux in enumerate(task.get("post") or ())]
     hidden = [f"-u {name}" for name in environment]
     if task.get("run") or lines or posts:
-        lines.append(f"env {' '.join(hidden)} {main}" if hidden else main)
+        enter = _enter(task) if docker else ""
+        lines.append(enter + (f"env {' '.join(hidden)} {main}" if hidden else main))
     lines += posts
     if lines:
         core["script"] = lines
@@ -208,10 +222,36 @@ def _script(task: dict[str, Any], core: dict[str, Any], image_runtime: str | Non
         core["environment"] = {**dict(task.get("env") or {}), **environment}  # {{ }} rendered by the core
     if docker:
         core["method"] = "DOCKER"
-        core["container"] = {"image": str(task["image"])}
-        mounts = [{"type": "volume", "target": str(m.get("target") or "")} for m in task.get("mounts") or ()]
-        if mounts:  # a Docker volume each, made for the task's container (so shared by its pre/post lines)
-            core["container"]["mounts"] = mounts
+        core["container"] = _container(task)
+
+
+def _enter(task: dict[str, Any]) -> str:
+    """Tork's ``workdir``: the main command runs there, with the task's ``files`` copied in (as Tork's
+    docker runtime copies them into the working directory); pre/post lines keep their own."""
+    if not task.get("workdir"):
+        return ""
+    workdir = shlex.quote(str(task["workdir"]))
+    files = " ".join(shlex.quote(str(name)) for name in task.get("files") or {})
+    copy = f"cp -p -- {files} {workdir}/ && " if files else ""
+    return f"mkdir -p {workdir} && {copy}cd {workdir} && "
+
+
+def _container(task: dict[str, Any]) -> dict[str, Any]:
+    container: dict[str, Any] = {"image": str(task["image"])}
+    mounts = task.get("mounts") or ()
+    # A Docker volume or tmpfs each, made for the task's container (so shared by its pre/post lines).
+    made = [{"type": str(m["type"]), "target": str(m.get("target") or "")} for m in mounts if m["type"] != "bind"]
+    if made:
+        container["mounts"] = made
+    binds = [f"{m['source']}:{m.get('target') or m['source']}" for m in mounts if m["type"] == "bind"]
+    if binds:
+        container["volumes"] = binds
+    limits = task.get("limits") or {}
+    if limits.get("cpus"):
+        container["cpu_limit"] = str(limits["cpus"])
+    if limits.get("memory"):
+        container["memory_limit"] = str(limits["memory"])
+    return container
 
 
 def _priority(task: dict[str, Any]) -> int:
