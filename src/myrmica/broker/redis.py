@@ -580,7 +580,7 @@ class RedisBroker:
                 await self._link.pause(backoff.next())
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
 
     async def _dispatch_event(self, data: Any) -> None:
         try:
