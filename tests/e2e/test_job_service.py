@@ -146,7 +146,8 @@ async def test_a_definition_and_a_request_in_one_call(world: World) -> None:
     again = await jobs.submit_job(world.alpha, parse_definition(HELLO), dialect="tork", request=request)
     assert not again.definition_created and again.definition is not None
     assert again.definition.id == first.definition.id and again.request.id != first.request.id
-    assert (await events_until(jobs, world.alpha, again.request.id))[-1] == RequestEnded("COMPLETED")
+    second = await events_until(jobs, world.alpha, again.request.id)
+    assert second[-1] == RequestEnded("COMPLETED"), (second, await jobs.get(world.alpha, again.request.id))
 
 
 async def test_submit_of_an_existing_definition_by_type_and_version(world: World) -> None:
