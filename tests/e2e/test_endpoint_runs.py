@@ -103,13 +103,13 @@ async def test_endpoint_runs(world: World) -> None:
         assert third["x-previous-error"].startswith("HTTP 500")
         assert verify_run_token(world.token_key, third["x-run-token"], done.id) == done.id
 
-    # linear and custom strategies
+    # linear and custom strategies (the classes alternate: the poison pill stops a repeated one)
     world.slept.clear()
-    with http_stub([503, 503, 503]) as stub:
+    with http_stub([503, 429, 503]) as stub:
         done, _ = await run(world, definition("linear", stub.url + "/h", retry=3, strategy="linear"), {})
         assert done.job_state == "COMPLETED" and world.slept == [1.0, 2.0, 3.0]
     world.slept.clear()
-    with http_stub([502, 502, 502]) as stub:
+    with http_stub([502, 429, 502]) as stub:
         done, _ = await run(world, definition("custom", stub.url + "/h", retry=3, strategy="custom",
                                               delays="[5, 30]"), {})
         assert done.job_state == "COMPLETED" and world.slept == [5.0, 30.0, 30.0]
@@ -121,6 +121,15 @@ async def test_endpoint_runs(world: World) -> None:
         assert (done.job_state, done.error_code, len(stub.seen), world.slept) == \
             ("FAILED", "ERR_ENDPOINT_CLIENT", 1, [])
         assert task.contexts["error_class"] == "client"
+
+    # the poison pill: the third attempt fails as the second did (server), so the fourth is not made
+    world.slept.clear()
+    with http_stub([429, 500, 503, 500]) as stub:
+        done, task = await run(world, definition("poison", stub.url + "/h", retry=4), {})
+        assert (done.job_state, done.error_code, len(stub.seen)) == ("FAILED", "ERR_ENDPOINT_SERVER", 3)
+        assert done.error_message.startswith("poison pill: attempts 2 and 3 failed with the same error class "
+                                              "(server); not retried: HTTP 503"), done.error_message
+        assert task.attempt == 2 and len(world.slept) == 2
 
     # attempts exhausted on 5xx
     with http_stub([500, 500]) as stub:

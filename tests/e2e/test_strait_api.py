@@ -356,6 +356,7 @@ def test_a_run_posts_to_its_endpoint_and_completes(api: httpx.Client, stub: Http
     assert run["metadata"] == {"team": "ants"} and run["job_version"] == 1
     done = wait_status(api, run["id"], "completed")
     assert done["finished_at"] and done["started_at"] and done["triggered_by"] == "manual"
+    assert done["attempt"] == 1  # the first attempt reads 1 (Strait's attempts start at 1)
     assert any(s.path == "/hook" and s.method == "POST" for s in stub.seen)
     listed = api.get(f"/v1/jobs/{job['id']}/runs", params={"status": "completed"}).json()["data"]
     assert [r["id"] for r in listed] == [run["id"]]

@@ -233,6 +233,7 @@ def test_a_checkpoint_goes_to_the_next_attempt(api: httpx.Client, servers: Serve
     run = trigger(api, job(api, servers, "/checkpoint", max_attempts=2, retry_strategy="fixed")["id"])
     done = wait_status(api, run["id"], "completed")
     assert done["result"] == {"checkpoint": '{"step":2}'}
+    assert done["attempt"] == 2  # the second attempt (X-Attempt 2) is attempt 2
     retried = [c for c in servers.calls if c.path == "/checkpoint" and c.headers["x-run-id"] == run["id"]]
     assert [c.headers["x-attempt"] for c in retried] == ["1", "2"]
     assert retried[1].headers["x-previous-error"].startswith("HTTP 500")

@@ -106,3 +106,17 @@ def strategy_delay(strategy: str, retry: int, delays_secs: Sequence[float], rng:
     base = min(strategy_base(strategy, retry, delays_secs), STRATEGY_CAP_SECS)
     jittered = base * (1.0 + rng.uniform(-STRATEGY_JITTER, STRATEGY_JITTER))
     return min(max(jittered, STRATEGY_FLOOR_SECS), STRATEGY_CAP_SECS)
+
+
+POISON_PILL_FROM = 3  # Strait's poison pill: from the third attempt on (1-based)
+
+
+def poison_pill(attempt: int, error_class: str, previous_class: str) -> bool:
+    """An endpoint attempt (1-based ``attempt``) that failed with the same error class as the attempt
+    before it, from the third on, is not retried (spec/strait.md §5): the failure repeats itself."""
+    return attempt >= POISON_PILL_FROM and bool(error_class) and error_class == previous_class
+
+
+def poison_message(attempt: int, error_class: str, message: str) -> str:
+    return (f"poison pill: attempts {attempt - 1} and {attempt} failed with the same error class "
+            f"({error_class}); not retried: {message}")

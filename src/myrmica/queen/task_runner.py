@@ -17,7 +17,7 @@ from myrmica.domain.definition_model import TaskDefinition
 from myrmica.domain.error_codes import match_rule
 from myrmica.domain.methods import QUEEN_METHODS, TaskMethod
 from myrmica.domain.records import TASK_ENDED, TASK_STARTED
-from myrmica.domain.retry import task_retry_delay
+from myrmica.domain.retry import poison_message, poison_pill, task_retry_delay
 from myrmica.domain.states import ErrorCode, ExitCode
 from myrmica.domain.variables import builtin_variables, task_variables, template_data
 from myrmica.domain.walk import Outcome, apply_exit_code_override, is_skipped, should_retry_task
@@ -70,6 +70,7 @@ class TaskRunner:
         self._unsaved: dict[str, Any] | None = None  # a new task's row, not stored until it has an ant
         self.held_end: HeldEnd | None = None
         self._previous_errors: dict[str, str] = {}  # task execution id → its last failed attempt's error
+        self._error_classes: dict[str, str] = {}  # task execution id → its last endpoint failure's class
 
     # --- variables ------------------------------------------------------------------------------
 
@@ -305,6 +306,20 @@ class TaskRunner:
             return matched, max(task.retry, rule.retry)
         return matched, task.retry
 
+    def _poison_pill(self, task: TaskDefinition, row: dict[str, Any], attempt: int, outcome: Outcome,
+                     result: TaskResult | None, retry_limit: int) -> tuple[Outcome, int]:
+        """An endpoint task failing the same way twice in a row from its third attempt on stops retrying."""
+        if task.endpoint is None or outcome.state != "FAILED" or result is None:
+            return outcome, retry_limit
+        error_class = str(result.task_context.get("error_class") or "")
+        previous = self._error_classes.get(row["id"], "")
+        self._error_classes[row["id"]] = error_class
+        if not poison_pill(attempt + 1, error_class, previous) or attempt >= retry_limit:
+            return outcome, retry_limit
+        message = poison_message(attempt + 1, error_class, outcome.error_message)
+        self.tools.logs.system(self.run.request_id, row["id"], task.task_type, message)
+        return Outcome(outcome.state, outcome.exit_code, outcome.error_code, message), attempt
+
     def _template_failure(self, exc: RenderError) -> Outcome:
         return Outcome("FAILED", "-1", ErrorCode.ERR_TEMPLATE, f"template error: {self.run.hide_secrets(str(exc))}")
 
@@ -329,6 +344,7 @@ class TaskRunner:
                 outcome, result = await self._attempt(task, row, attempt, work)
             outcome = apply_exit_code_override(task, outcome)
             outcome, retry_limit = self._classify(task, outcome, result)
+            outcome, retry_limit = self._poison_pill(task, row, attempt, outcome, result, retry_limit)
             if result is not None and (work is None or work.absorb):
                 self._absorb(task, result)
             if outcome.state == "EXECUTING":  # a sensor: poll again, bounded by the task timeout

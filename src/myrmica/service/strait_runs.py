@@ -369,7 +369,7 @@ def run_view(record: RequestRecord, row: dict[str, Any] | None, job_id: str, now
     payload = record.params.get(translate.PAYLOAD_PARAM, {})
     return {
         "id": record.id, "job_id": job_id, "project_id": record.owner_key, "status": status,
-        "attempt": max(1, task.attempt) if task is not None else 1, "payload": payload,
+        "attempt": task.attempt + 1 if task is not None else 1, "payload": payload,
         "result": contexts.get("result"), "metadata": info.get("metadata", {}),
         "error": record.error_message if record.job_state in ("FAILED", "CANCELLED") else "",
         "triggered_by": info.get("triggered_by") or ("cron" if record.cron_triggered else "manual"),
