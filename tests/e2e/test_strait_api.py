@@ -436,6 +436,51 @@ def test_a_project_key_sees_only_its_project(server: LiveServer, api: httpx.Clie
     assert api.get(f"/v1/jobs/{mine.json()['id']}").status_code == 404
 
 
+def test_a_scoped_key_may_use_only_the_routes_of_its_scopes(server: LiveServer, api: httpx.Client,
+                                                            stub: HttpStub) -> None:
+    async def make() -> str:
+        store = await open_store(server.settings.effective_database_url, SecretBox("test-only"))
+        try:
+            org = await store.accounts.create_org(f"proj-{uuid.uuid4().hex[:6]}")
+            user = await store.accounts.create_user(f"u-{uuid.uuid4().hex[:6]}", organization_id=org["id"])
+            return str(user["id"])
+        finally:
+            await store.close()
+
+    user_id = asyncio.run(make())
+
+    def key(scopes: Any) -> str:
+        issued = api.post(f"/api/users/{user_id}/tokens", json={"token": "strait", "scopes": scopes})
+        assert issued.status_code == 201, issued.text
+        return str(issued.json()["api_token"])
+
+    assert api.post(f"/api/users/{user_id}/tokens", json={"token": "x", "scopes": ["jobs:fly"]}).status_code == 422
+    writer, reader, trigger_only = key(["jobs:write", "jobs:read"]), key("jobs:read"), key("jobs:trigger")
+    with server.client(writer) as w, server.client(reader) as r, server.client(trigger_only) as t:
+        job = w.post("/v1/jobs", json={"name": "s", "slug": "s", "endpoint_url": f"{stub.url}/s"})
+        assert job.status_code == 201, job.text
+        job_id = job.json()["id"]
+        assert r.get(f"/v1/jobs/{job_id}").status_code == 200
+        refused = r.patch(f"/v1/jobs/{job_id}", json={"name": "t"})
+        assert refused.status_code == 403
+        assert refused.json()["error"] == {"code": "insufficient_scope", "message": "the API key lacks the "
+                                           "jobs:write scope", "details": {"field": "scope"}}
+        assert r.post("/v1/jobs/batch", json=[{"name": "b", "slug": "b", "endpoint_url": f"{stub.url}/b"}]) \
+            .status_code == 403
+        assert r.post(f"/v1/jobs/{job_id}/trigger", json={}).json()["error"]["message"] == \
+            "the API key lacks the jobs:trigger scope"
+        assert w.post(f"/v1/jobs/{job_id}/trigger", json={}).status_code == 403
+        run = t.post(f"/v1/jobs/{job_id}/trigger", json={})
+        assert run.status_code == 201, run.text
+        assert t.post(f"/v1/jobs/{job_id}/trigger/bulk", json={"items": [{}]}).status_code == 201
+        assert t.get(f"/v1/runs/{run.json()['id']}").status_code == 403
+        assert t.delete(f"/v1/runs/{run.json()['id']}").status_code == 403
+        assert "scoped to the Strait API" in r.get("/api/jobs/definitions").text  # a Strait key only
+    listed = api.get(f"/api/users/{user_id}/tokens").json()
+    assert sorted(tuple(k.get("scopes", [])) for k in listed) == \
+        [("jobs:read",), ("jobs:read", "jobs:write"), ("jobs:trigger",)]
+
+
 @pytest.mark.parametrize(("policy", "compatible", "follows"), [("pin", True, False), ("latest", False, True),
                                                                ("minor", False, False), ("minor", True, True)])
 def test_the_version_policy_decides_which_version_a_waiting_run_runs(api: httpx.Client, stub: HttpStub,

@@ -15,6 +15,7 @@ from myrmica.security.tokens import hash_token
 # A short cache keeps token checks off the hot path; revocation through this server clears it.
 _CACHE_SECONDS = 2.0
 _cache: dict[str, tuple[Principal, float]] = {}
+SCOPED_PREFIX = "/v1/"  # where a scoped (Strait) API key may be used; its routes check the scopes
 
 
 def forget_tokens() -> None:
@@ -28,6 +29,8 @@ async def current_principal(request: Request) -> Principal:
     principal = await _authenticated(request, ctx)
     route = request.scope.get("route")
     method = request.scope.get("method", "GET")  # a websocket has none: it reads
+    if principal.scopes is not None and not request.url.path.startswith(SCOPED_PREFIX):
+        raise ApiError(403, "this API key is scoped to the Strait API (/v1)")
     needed = refusal(principal, method, getattr(route, "path", request.url.path))
     if needed is not None:
         raise ApiError(403, f"this route needs the {ROLE_LABEL[needed]} role", role_required=ROLE_LABEL[needed])

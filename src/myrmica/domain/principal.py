@@ -12,6 +12,7 @@ class Principal:
     organization_id: str | None = None
     admin: bool = False
     roles: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] | None = None  # a scoped API key's scopes (Strait's jobs:read, …); None: any
 
     @property
     def owner_key(self) -> str:

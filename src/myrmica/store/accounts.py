@@ -27,9 +27,11 @@ class IssuedToken:
 
 def principal_of(user: dict[str, Any]) -> Principal:
     roles = frozenset(r.strip() for r in str(user.get("roles") or "").split(";") if r.strip())
+    scopes = user.get("token_scopes")
     return Principal(
         user_id=user["id"], username=user["username"], organization_id=user.get("organization_id"),
         admin=bool(user.get("admin")), roles=roles,
+        scopes=frozenset(str(scopes).split()) if scopes is not None else None,
     )
 
 
@@ -98,8 +100,10 @@ class AccountRepository:
         return int(value or 0)
 
     async def issue_token(
-        self, user_id: str, name: str, token: str, token_hash: str, *, expires_at: datetime | None = None
+        self, user_id: str, name: str, token: str, token_hash: str, *, expires_at: datetime | None = None,
+        scopes: tuple[str, ...] | None = None,
     ) -> IssuedToken:
+        """``scopes``: what the token may do (a Strait key's ``jobs:read``, …); None: all its user may."""
         user = await self.user(user_id)
         now = utcnow()
         token_id = new_id()
@@ -107,13 +111,14 @@ class AccountRepository:
             await conn.execute(api_tokens.insert().values(
                 id=token_id, user_id=user_id, organization_id=user.get("organization_id"), name=name,
                 token_sha256=token_hash, expires_at=expires_at, revoked_at=None, last_used_at=None,
-                created_at=now, updated_at=now))
+                scopes=" ".join(scopes) if scopes is not None else None, created_at=now, updated_at=now))
         return IssuedToken(id=token_id, name=name, token=token)
 
     async def principal_for_token(self, token_hash: str) -> Principal | None:
         """The token's user, or None when the token is unknown, revoked or expired."""
         query = (
-            select(users, api_tokens.c.expires_at.label("token_expires_at"))
+            select(users, api_tokens.c.expires_at.label("token_expires_at"),
+                   api_tokens.c.scopes.label("token_scopes"))
             .select_from(api_tokens.join(users, users.c.id == api_tokens.c.user_id))
             .where(api_tokens.c.token_sha256 == token_hash, api_tokens.c.revoked_at.is_(None))
         )
@@ -130,7 +135,7 @@ class AccountRepository:
 
     async def list_tokens(self, user_id: str) -> list[dict[str, Any]]:
         query = (select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.user_id, api_tokens.c.expires_at,
-                        api_tokens.c.revoked_at, api_tokens.c.created_at)
+                        api_tokens.c.revoked_at, api_tokens.c.scopes, api_tokens.c.created_at)
                  .where(api_tokens.c.user_id == user_id).order_by(api_tokens.c.created_at))
         async with self._engine.connect() as conn:
             return as_dicts(await conn.execute(query))

@@ -90,6 +90,7 @@ api_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("scopes", String(200), nullable=True),  # a Strait key's scopes, space-separated; NULL: all
     *_stamps(),
 )
 

@@ -19,6 +19,7 @@ from myrmica.clock import utcnow
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.numbers import check_name, strict_int
 from myrmica.domain.principal import Principal
+from myrmica.domain.strait.scopes import read_scopes
 from myrmica.security.tokens import generate_token, hash_token
 
 router = APIRouter(prefix="/api/users/{user_id}/tokens", tags=["users"])
@@ -37,6 +38,7 @@ def _user(principal: Principal, user_id: str) -> str:
 
 def _token_json(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "token_name": row["name"], "user_id": row["user_id"],
+            **({"scopes": row["scopes"].split()} if row.get("scopes") is not None else {}),
             "expires_at": iso(row["expires_at"]), "revoked": row["revoked_at"] is not None,
             "created_at": iso(row["created_at"])}
 
@@ -49,21 +51,27 @@ async def list_tokens(user_id: str, request: Request, principal: Principal = Dep
 
 @router.post("", responses=answers(TokenCreated, 201), openapi_extra=extra(form_or_json(TokenBody)))
 async def create_token(user_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    """Formicary posts a form field ``token=<name>``; JSON ``{"token": name, "days": n}`` works too."""
+    """Formicary posts a form field ``token=<name>``; JSON ``{"token": name, "days": n}`` works too.
+    ``scopes`` (``jobs:read``, ``jobs:write``, ``jobs:trigger``; a list or space-separated) makes it a
+    Strait key limited to those scopes (and to ``/v1``)."""
     owner = _user(principal, user_id)
     fields = await read_fields(request)
     try:
         name = check_name(fields.get("token") or fields.get("name"), "token", max_length=MAX_TOKEN_NAME)
         days = strict_int(fields.get("days", DEFAULT_TOKEN_DAYS), "days", minimum=1, maximum=3650)
+        scopes = read_scopes(fields.get("scopes"))
     except ValidationError as exc:
         raise ApiError(422, exc.message, field=exc.field) from exc
     token = generate_token()
     ctx = context_of(request)
     issued = await ctx.store.accounts.issue_token(owner, name, token, hash_token(token),
-                                                  expires_at=utcnow() + timedelta(days=days))
+                                                  expires_at=utcnow() + timedelta(days=days), scopes=scopes)
     await ctx.store.audit.record("TOKEN_CREATED", principal, target_id=issued.id, message=name)
-    return JSONResponse({"id": issued.id, "token_name": issued.name, "api_token": token,
-                         "expires_at": iso(utcnow() + timedelta(days=days))}, status_code=201)
+    created: dict[str, Any] = {"id": issued.id, "token_name": issued.name, "api_token": token,
+                               "expires_at": iso(utcnow() + timedelta(days=days))}
+    if scopes is not None:
+        created["scopes"] = list(scopes)
+    return JSONResponse(created, status_code=201)
 
 
 @router.delete("/{token_id}", responses=answers(Done))

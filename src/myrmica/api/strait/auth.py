@@ -4,7 +4,8 @@ Strait's API keys are Myrmica's bearer tokens. A project is a Myrmica organisati
 user of an organisation is that project's key (scoped to it: another project's id is 403, its jobs
 404). A token of a user without an organisation acts for that user's own project (its id). The admin's
 token may name any project (``project_id`` in the query or body, or ``X-Project-Id``); without one it
-acts for the admin's own.
+acts for the admin's own. A key issued with scopes (``domain/strait/scopes.py``) is refused a route
+whose scope it lacks: 403 ``insufficient_scope``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from myrmica.domain.documents import load_json
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.principal import Principal
 from myrmica.domain.strait.errors import StraitError, bad
+from myrmica.domain.strait.scopes import needed_scope
 from myrmica.service.strait import StraitJobs
 from myrmica.service.strait_runs import StraitRuns
 
@@ -28,6 +30,11 @@ MAX_PROJECT = 64
 
 async def strait_principal(request: Request, project_id: str | None = None) -> Principal:
     principal = await current_principal(request)
+    if principal.scopes is not None:
+        scope = needed_scope(request.method, request.url.path)
+        if scope not in principal.scopes:
+            raise StraitError(f"the API key lacks the {scope} scope", field="scope", status=403,
+                              code="insufficient_scope")
     wanted = project_id or request.headers.get("x-project-id") or request.query_params.get("project_id") or ""
     if not wanted or wanted == principal.owner_key:
         return principal
@@ -35,7 +42,8 @@ async def strait_principal(request: Request, project_id: str | None = None) -> P
         raise bad("invalid project_id", "project_id")
     if not principal.admin:
         raise StraitError("the API key does not belong to this project", field="project_id", status=403)
-    return Principal(user_id=principal.user_id, username=principal.username, organization_id=wanted)
+    return Principal(user_id=principal.user_id, username=principal.username, organization_id=wanted,
+                     scopes=principal.scopes)
 
 
 def strait_of(request: Request) -> tuple[StraitJobs, StraitRuns]:

@@ -55,6 +55,7 @@ async def _create_one(request: Request, body: Any) -> Any:
 
 @router.post("/jobs", status_code=201)
 async def create(request: Request) -> Response:
+    await strait_principal(request)  # the key and its scope before the body
     job = await _create_one(request, await read_json(request))
     return answer(job.view(), 201)
 
@@ -63,6 +64,7 @@ async def create(request: Request) -> Response:
 async def batch_create(request: Request) -> Response:
     """The seed's array body (the code's ``{"jobs": [...]}`` too): 201 with the created jobs; each failed
     item is in ``errors`` (``X-Strait-Shape: code`` answers ``{created, errors}``); 400 when none was."""
+    await strait_principal(request)  # the key and its scope before the body
     body = await read_json(request)
     items = body.get("jobs") if isinstance(body, dict) and set(body) == {"jobs"} else body
     if not isinstance(items, list) or not items:
