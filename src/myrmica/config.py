@@ -70,6 +70,10 @@ class Settings:
     # Tork tasks with `image` run on DOCKER when docker_host is set; else they are refused, unless this
     # says to run them on the shell runtime, ignoring `image` (Tork's examples all name one).
     tork_image_on_shell: bool = False
+    # Strait's project quotas: a trigger is 429 when the project has this many runs queued (or delayed),
+    # or dequeued and executing, already (0: no limit)
+    strait_max_queued_runs: int = 0
+    strait_max_executing_runs: int = 0
     webhook_backoff_secs: float = 2.0  # Tork's webhooks wait this × the attempt number before a retry
     smtp_host: str = ""  # the SMTP server email verifications are sent through (none: not sent, 409)
     smtp_port: int = 25

@@ -22,6 +22,7 @@ import pytest
 from myrmica.config import Settings
 from myrmica.security.crypto import SecretBox
 from myrmica.security.tokens import generate_token, hash_token
+from myrmica.service.strait_runs import Quotas
 from myrmica.store.store import open_store
 from tests.support.http_stub import HttpStub, http_stub
 from tests.support.jobs import wait_for
@@ -311,6 +312,42 @@ def test_named_rate_limit_keys_are_enforced_per_value(api: httpx.Client, stub: H
     assert api.post(url, json={"payload": {"customer": "globex"}}).status_code == 201
     assert api.post(url, json={"payload": {"n": 9}, "tags": {"customer": "acme"}}).status_code == 429  # by tag
     assert api.post(url, json={"payload": {"n": 10}}).status_code == 201  # not subject to it
+
+
+def test_project_quotas_come_after_idempotency_and_before_dedup(server: LiveServer, api: httpx.Client,
+                                                                stub: HttpStub) -> None:
+    project = f"quota-{uuid.uuid4().hex[:8]}"
+    runs = server.app.state.ctx.services["strait"][1]
+    job = new_job(api, stub, project_id=project, dedup_window_secs=3600)
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    url, on = f"/v1/jobs/{job['id']}/trigger", {"X-Project-Id": project}
+    runs.quotas = Quotas(max_queued=2)
+    try:
+        first = api.post(url, json={"scheduled_at": later, "payload": {"n": 1}}, headers={**on, "Idempotency-Key": "k"})
+        assert api.post(url, json={"scheduled_at": later, "payload": {"n": 2}}, headers=on).status_code == 201
+        expires = datetime.fromisoformat(first.json()["expires_at"].replace("Z", "+00:00"))
+        assert expires == datetime.fromisoformat(later) + timedelta(seconds=300 + 60)  # the start + the TTL
+        full = api.post(url, json={"scheduled_at": later, "payload": {"n": 3}}, headers=on)
+        assert full.status_code == 429 and full.headers["Retry-After"] == "1"
+        assert full.json()["error"]["message"] == "project quota exceeded: 2 runs queued (max 2)"
+        again = api.post(url, json={"payload": {"n": 9}}, headers={**on, "Idempotency-Key": "k"})  # before
+        assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+        same = api.post(url, json={"scheduled_at": later, "payload": {"n": 2}}, headers=on)  # after: no dedup
+        assert same.status_code == 429
+        runs.quotas = Quotas(max_queued=3)  # another project's runs do not count
+        assert api.post(url, json={"scheduled_at": later, "payload": {"n": 3}}, headers=on).status_code == 201
+        with http_stub(hang=frozenset({"/hang"})) as hanging:
+            slow = new_job(api, stub, project_id=project, endpoint_url=f"{hanging.url}/hang")
+            runs.quotas = Quotas(max_executing=1)
+            slow_url = f"/v1/jobs/{slow['id']}/trigger"
+            held = api.post(slow_url, json={}, headers=on).json()
+            wait_for(lambda: hanging.seen, timeout=30, what="the endpoint called")
+            busy = api.post(slow_url, json={}, headers=on)
+            assert busy.status_code == 429
+            assert busy.json()["error"]["message"] == "project quota exceeded: 1 runs executing (max 1)"
+            assert api.delete(f"/v1/runs/{held['id']}", headers=on).status_code == 200
+    finally:
+        runs.quotas = Quotas()
 
 
 def test_dedup_returns_the_run_of_the_same_canonical_payload(api: httpx.Client, stub: HttpStub) -> None:

@@ -58,7 +58,7 @@ from myrmica.service.jobs import JobService
 from myrmica.service.notifications import JobNotifier
 from myrmica.service.run_callbacks import RunCallbacks
 from myrmica.service.strait import StraitJobs
-from myrmica.service.strait_runs import Mint, StraitRuns
+from myrmica.service.strait_runs import Mint, Quotas, StraitRuns
 from myrmica.service.triggers import WebhookTriggers
 from myrmica.service.users import Users
 from myrmica.store.accounts import principal_of
@@ -217,7 +217,9 @@ class Engine:
         ctx.services["cluster"] = Cluster(ctx.store.ants, ctx.store.requests)
         ctx.services["runs"] = self.run_callbacks
         strait_jobs = StraitJobs(jobs=self.jobs, store=ctx.store.strait)
-        strait_runs = StraitRuns(strait_jobs, run_token_minter(ctx.store.box))
+        strait_runs = StraitRuns(strait_jobs, run_token_minter(ctx.store.box),
+                                 quotas=Quotas(self.settings.strait_max_queued_runs,
+                                               self.settings.strait_max_executing_runs))
         self.jobs.subscribe(strait_runs.on_event, lambda definition: definition.dialect == "strait")
         ctx.services["strait"] = (strait_jobs, strait_runs)
         self._strait_runs = strait_runs

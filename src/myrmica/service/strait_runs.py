@@ -62,9 +62,23 @@ def _system(record: RequestRecord) -> Principal:
                      organization_id=record.organization_id)
 
 
+@dataclass(frozen=True)
+class Quotas:
+    """A project's quotas (spec/strait.md §6 step 6): runs queued (or delayed), and runs dequeued or
+    executing, at most (0: no limit)."""
+
+    max_queued: int = 0
+    max_executing: int = 0
+
+
+QUEUED_STATES = ("PENDING", "PAUSED")
+EXECUTING_STATES = ("READY", "STARTED", "EXECUTING")
+
+
 class StraitRuns:
-    def __init__(self, jobs: StraitJobs, mint: Mint) -> None:
+    def __init__(self, jobs: StraitJobs, mint: Mint, quotas: Quotas | None = None) -> None:
         self._jobs = jobs
+        self.quotas = quotas or Quotas()
         self._service = jobs.jobs
         self._store = jobs.store
         self._mint = mint
@@ -85,6 +99,7 @@ class StraitRuns:
             hit = await self._live_with_key(principal, job, key)
             if hit is not None:
                 return hit
+        await self._project_quotas(job)
         await self._rate_limit(job, now)
         rate_keys = rate_key_values(job.config["rate_limit_keys"], prepared.payload, trigger.tags)
         await self._rate_limit_keys(job, rate_keys, now)
@@ -167,6 +182,21 @@ class StraitRuns:
                 if not is_terminal(status):
                     return Triggered(record.id, status, True, False)
         return None
+
+    async def _project_quotas(self, job: StraitJob) -> None:
+        """429 when the project already has its quota of queued, or of executing, runs."""
+        quotas = self.quotas
+        if quotas.max_queued <= 0 and quotas.max_executing <= 0:
+            return
+        wanted = (QUEUED_STATES if quotas.max_queued > 0 else ()) + \
+            (EXECUTING_STATES if quotas.max_executing > 0 else ())
+        counts = await self._store.live_counts(job.project_id, wanted)
+        queued = sum(counts.get(state, 0) for state in QUEUED_STATES)
+        executing = sum(counts.get(state, 0) for state in EXECUTING_STATES)
+        if 0 < quotas.max_queued <= queued:
+            raise too_many(f"project quota exceeded: {queued} runs queued (max {quotas.max_queued})", 1)
+        if 0 < quotas.max_executing <= executing:
+            raise too_many(f"project quota exceeded: {executing} runs executing (max {quotas.max_executing})", 1)
 
     async def _rate_limit(self, job: StraitJob, now: datetime) -> None:
         limit, window_secs = int(job.config["rate_limit_max"]), int(job.config["rate_limit_window_secs"])

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from myrmica.domain.errors import ConflictError
 from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
-from myrmica.store.tables import strait_dedup, strait_dependencies, strait_jobs, strait_runs
+from myrmica.store.tables import job_requests, strait_dedup, strait_dependencies, strait_jobs, strait_runs
 
 
 def _like(text: str) -> str:
@@ -129,6 +129,16 @@ class StraitRepository:
                                                       strait_runs.c.created_at).where(
                 strait_runs.c.job_id == job_id, strait_runs.c.created_at > since)
                 .order_by(strait_runs.c.created_at.desc()).limit(limit)))
+
+    async def live_counts(self, owner_key: str, states: Sequence[str]) -> dict[str, int]:
+        """How many of the project's runs are in each of these core states (its quotas' count)."""
+        query = (select(job_requests.c.job_state, func.count().label("n"))
+                 .select_from(strait_runs.join(job_requests, job_requests.c.id == strait_runs.c.request_id))
+                 .where(strait_runs.c.owner_key == owner_key, job_requests.c.job_state.in_(list(states)))
+                 .group_by(job_requests.c.job_state))
+        async with self._db.connect() as conn:
+            rows = as_dicts(await conn.execute(query))
+        return {str(row["job_state"]): int(row["n"]) for row in rows}
 
     async def expired(self, now: datetime, limit: int = 500) -> list[str]:
         """Request ids of runs whose ``expires_at`` has passed (the caller keeps those still waiting)."""
