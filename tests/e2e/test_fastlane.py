@@ -7,6 +7,7 @@ image ``task1`` to the local busybox test image. Skipped, saying why, when docke
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -26,6 +27,7 @@ from tests.support.live import live_server
 SEED_PAYLOAD = {"image": "task1:latest", "command": "ls -lah", "envs": {"SMTP_SERVER": "my-smtp-server"},
                 "metadata": {"username": "heynemann"}, "retries": 3}
 ENDED = ("done", "failed", "timedout", "expired", "stopped")
+MAX_LOG_BYTES = 256 * 1024  # per task: a flood is cut there
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def api(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -
                         database_url=f"sqlite:///{tmp_path_factory.mktemp('db') / 'myrmica.db'}",
                         admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="fastlane-ant",
                         docker_host=docker_engine.host, docker_image_map=(f"task1={TEST_IMAGE}",),
-                        work_dir=tmp_path_factory.mktemp("work"))
+                        work_dir=tmp_path_factory.mktemp("work"), max_log_bytes_per_task=MAX_LOG_BYTES)
     with live_server(settings) as live, live.client() as client:
         client.base_url = httpx.URL(f"{live.url}/fastlane")
         yield client
@@ -269,8 +271,6 @@ def test_blacklist_api_and_status(api: httpx.Client) -> None:
     assert api.get("/status").json()["hosts"][0]["blacklisted"] is False
 
 
-# Last: after a container that floods its output the embedded ant's pipe to the queen has been seen to
-# break (main as of 2026-12-03), which fails the tasks after it; see the report.
 def test_timeout_and_a_flood_are_bounded_and_killed(api: httpx.Client, docker_engine: DockerEngine) -> None:
     task = f"bounds-{uuid.uuid4().hex[:6]}"
     sleeper = enqueue(api, task, command="sleep 600", timeout=1)
@@ -281,3 +281,21 @@ def test_timeout_and_a_flood_are_bounded_and_killed(api: httpx.Client, docker_en
     assert flooded["status"] == "timedout" and len(flooded["log"]) < 64 * 1024 * 1024
     for out in (sleeper, flood):
         gone(docker_engine, f"fastlane-job-{out['executionId']}")
+
+
+
+def test_a_container_flooding_stdout_is_truncated_and_the_ant_takes_the_next(api: httpx.Client) -> None:
+    task = f"flood-{uuid.uuid4().hex[:6]}"
+    flood = enqueue(api, task, command="sh -c 'yes | head -c 5000000; echo flooded-to-the-end'")
+    shape = ended(api, task, flood["jobId"], flood["executionId"])
+    assert shape["status"] == "done" and shape["exitCode"] == 0, shape["error"]
+    log = shape["log"]
+    assert len(log) <= MAX_LOG_BYTES and log.startswith("y\ny\n") and "flooded-to-the-end" not in log
+    *kept, marker = log.splitlines()
+    assert set(kept) == {"y"} and len(kept) > MAX_LOG_BYTES // 20
+    assert re.fullmatch(r"\[log truncated after \d+ bytes: … (\d+) bytes dropped\]", marker), marker
+    dropped = int(marker.split("… ")[1].split()[0])
+    assert 5_000_019 - MAX_LOG_BYTES <= dropped <= 5_000_019 - 2 * len(kept)
+    after = enqueue(api, task, command="echo still-alive")  # the same ant, still taking work
+    assert ended(api, task, after["jobId"], after["executionId"])["log"] == "still-alive\n"
+    assert api.get("/status/").json()["hosts"][0]["available"] is True

@@ -8,7 +8,6 @@ schedules and records. The process ends when the server closes its end, or on SI
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -58,8 +57,7 @@ async def run_child(fd: int, config: dict[str, Any]) -> None:
     await asyncio.wait([inbox_closed, stop_requested], return_when=asyncio.FIRST_COMPLETED)
     stop_requested.cancel()
     await ant.stop(drain_seconds=0)
-    with contextlib.suppress(Exception):
-        writer.close()
+    await side.close()  # the results of the stopped tasks (and their last lines) first
 
 
 def main() -> None:

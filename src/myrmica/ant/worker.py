@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from myrmica import __version__
-from myrmica.ant.executors.base import Executor
+from myrmica.ant.executors.base import Executor, LogPressure
 from myrmica.ant.executors.shell import job_dir_name
 from myrmica.ant.janitor import SWEEP_SECONDS, sweep
 from myrmica.broker.base import AntSide
@@ -21,6 +21,23 @@ log = logging.getLogger("myrmica.ant")
 
 HEARTBEAT_SECONDS = 5.0
 DEFAULT_KEEP_WORK_SECONDS = 24 * 3600.0
+
+
+class TaskLog:
+    """A task's log callback: each line to the broker; ``pressure`` is the broker's backpressure, when
+    it has any (``base.LogPressure``: the pipe to the queen of an embedded ant in its own process)."""
+
+    __slots__ = ("_broker", "_request", "pressure")
+
+    def __init__(self, broker: AntSide, request: TaskRequest) -> None:
+        self._broker = broker
+        self._request = request
+        self.pressure: LogPressure | None = broker if isinstance(broker, LogPressure) else None
+
+    def __call__(self, stream: str, text: str) -> None:
+        request = self._request
+        self._broker.send_log(LogLine(request.request_id, request.task_execution_id, request.task_type,
+                                      stream, text, time.time(), request.reply_to))
 
 
 class Ant:
@@ -192,11 +209,7 @@ class Ant:
                        message: dict[str, Any]) -> None:
         started = time.time()
         executor = self._executors.get(request.method)
-
-        def emit(stream: str, text: str) -> None:
-            self._broker.send_log(LogLine(request.request_id, request.task_execution_id, request.task_type,
-                                          stream, text, time.time(), request.reply_to))
-
+        emit = TaskLog(self._broker, request)
         try:
             if executor is None:
                 result = TaskResult(request.request_id, request.task_execution_id, request.attempt, "FAILED",

@@ -19,6 +19,7 @@ class MemoryBroker:
         self._inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self._on_result: ResultHandler | None = None
         self._on_log: LogHandler | None = None
+        self._logs_stored: LogsStored | None = None
         self._on_registration: RegistrationHandler | None = None
         self._event_handlers: list[EventHandler] = []
         self._reservations: dict[str, set[str]] = {}
@@ -47,6 +48,13 @@ class MemoryBroker:
                   on_registration: RegistrationHandler, logs_stored: LogsStored | None = None) -> None:
         # In one process a line is lost only with the process that holds it: nothing to acknowledge.
         self._on_result, self._on_log, self._on_registration = on_result, on_log, on_registration
+        self._logs_stored = logs_stored
+
+    async def settle_logs(self) -> None:
+        """Until the lines handed over so far are stored (or could not be): the embedded ant's pipe
+        awaits it between batches, so a flood of lines waits in the ant rather than in the queen."""
+        if self._logs_stored is not None:
+            await self._logs_stored()
 
     def on_event(self, handler: EventHandler) -> None:
         self._event_handlers.append(handler)

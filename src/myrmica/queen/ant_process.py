@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from myrmica.broker.base import Broker
+from myrmica.broker.memory import MemoryBroker
 from myrmica.broker.pipe import LINE_LIMIT, PipeQueenBridge
 
 log = logging.getLogger("myrmica.queen")
@@ -37,7 +38,8 @@ class EmbeddedAntProcess:
         finally:
             theirs.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=LINE_LIMIT)
-        bridge = self._bridge = PipeQueenBridge(self._broker, self.ant_id, reader, writer)
+        settle = self._broker.settle_logs if isinstance(self._broker, MemoryBroker) else None
+        bridge = self._bridge = PipeQueenBridge(self._broker, self.ant_id, reader, writer, settle=settle)
         self._tasks = [asyncio.create_task(bridge.inbound(), name="embedded-ant-in"),
                        asyncio.create_task(bridge.outbound(), name="embedded-ant-out")]
         registered = asyncio.ensure_future(bridge.registered.wait())

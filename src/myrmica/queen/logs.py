@@ -21,6 +21,7 @@ FLUSH_SECONDS = 0.05
 FLUSH_LINES = 500
 OUTAGE_FLUSH_SECONDS = 1.0  # while the database does not answer
 MAX_HELD_LINES = 200_000  # held through an outage; past this the oldest are dropped
+SYSTEM_SLACK = 64 * 1024  # bytes of system lines kept past max_bytes_per_task
 MARKER = "marker"  # the stream of a line between two runs of a request (paused, resumed, restarted …)
 
 
@@ -69,7 +70,10 @@ class LogSink:
         if key in self._truncated:
             return
         self._bytes[key] += len(text) + 1
-        if self._bytes[key] > self._max_bytes:
+        # The ant cuts a task's output at the same bound and then says so in one system line: that line
+        # (and the executor's few others) may pass the bound by a little.
+        limit = self._max_bytes + SYSTEM_SLACK if line.stream == "system" else self._max_bytes
+        if self._bytes[key] > limit:
             self._truncated.add(key)
             text, stream = f"[log truncated after {self._max_bytes} bytes]", "system"
         else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from myrmica.ant.executors.shell import MAX_LINE_BYTES, ShellExecutor, _LineProtocol, _Run
+from myrmica.ant.executors.shell import MAX_LINE_BYTES, MIN_LINE_CHARGE, ShellExecutor, _LineProtocol, _Run
 from myrmica.broker.messages import TaskRequest, TaskResult
 from myrmica.domain.masking import secret_terms
 
@@ -244,9 +245,12 @@ async def test_megabytes_of_output_stay_bounded(tmp_path: Path) -> None:
     assert result.job_context["DONE"] == "yes"  # still parsed after the log was cut
     logged = [line for stream, line in log.lines if stream != "system"]
     assert sum(len(line) + 1 for line in logged) <= limit
-    assert len(logged) > limit // 2 - 10
+    assert len(logged) > limit // MIN_LINE_CHARGE - 10  # a 2-byte line counts as MIN_LINE_CHARGE
     assert log.lines[-1][0] == "system"
-    assert log.lines[-1][1].startswith("[log truncated after")
+    kept, dropped = map(int, re.fullmatch(r"\[log truncated after (\d+) bytes: … (\d+) bytes dropped\]",
+                                          log.lines[-1][1]).groups())  # type: ignore[union-attr]
+    assert kept == len(logged) * MIN_LINE_CHARGE
+    assert dropped == 30_000_000 - 2 * len(logged) + len("::set-output name=DONE::yes\n")
     assert len(log.stream("system")) == 1
 
 

@@ -287,12 +287,17 @@ class DockerExecutor(ShellExecutor):
 
     @staticmethod
     async def _read(stream: Any, protocol: _LineProtocol) -> None:
+        """The exec's output into lines; while the log is behind (``base.LogPressure``) the stream is not
+        read, so the engine stops reading the container's pipe and a flooding line waits on it."""
+        pressure = protocol.run.pressure
         try:
             while True:
                 message = await stream.read_out()
                 if message is None:
                     break
                 protocol.pipe_data_received(2 if message.stream == 2 else 1, message.data)
+                if pressure is not None and not protocol.run.truncated and pressure.log_full():
+                    await pressure.log_room()
         finally:
             await stream.close()
             protocol.pipe_connection_lost(1, None)

@@ -9,7 +9,11 @@ Phases run in order: ``before_script`` (a failure skips ``script``), ``script`` 
 stops it and decides the result), then ``after_script`` (always, unless the task was timed out or
 cancelled; its failures are only logged). Output is read as it is produced, split into lines here
 (lines longer than 64 KiB are split, never inside a secret), masked and handed to the log callback
-until ``max_log_bytes`` is reached; after that the pipes are still drained so the process never blocks.
+until ``max_log_bytes`` is reached (a line counts at least ``MIN_LINE_CHARGE`` bytes: what storing it
+costs, so ``yes`` cannot make millions of rows); after that the pipes are still drained so the process
+never blocks, and the task's log ends with one line ``[log truncated after N bytes: … M bytes dropped]``.
+While the log callback's transport is behind (``base.LogPressure``) the pipes are not read: a task
+that floods its output waits on its own pipe.
 
 Timeout and cancel: SIGTERM to the process group, SIGKILL after 2 s, and the executor waits until
 the group is gone before it returns. Such a result is FAILED with exit code ``"-1"``.
@@ -28,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from myrmica.ant.executors.base import LogCallback
+from myrmica.ant.executors.base import LogCallback, LogPressure, pressure_of
 from myrmica.ant.executors.sandbox import Sandbox
-from myrmica.ant.executors.spawn import spawn_shell
+from myrmica.ant.executors.spawn import SpawnedProcess, spawn_shell
 from myrmica.ant.executors.task_env import base_environment
 from myrmica.ant.executors.transfer import ArtifactTransfer
 from myrmica.ant.executors.workdirs import WorkDirs
@@ -40,6 +44,7 @@ from myrmica.domain.masking import mask, mask_terms, safe_cut, secret_terms
 from myrmica.domain.task_env import WHY, refused
 
 MAX_LINE_BYTES = 64 * 1024
+MIN_LINE_CHARGE = 16  # bytes a line counts against max_log_bytes at least
 MAX_RESULT_BYTES = 1024 * 1024  # a task's result file is read up to this size
 KILL_GRACE_SECS = 2.0  # SIGTERM → SIGKILL
 PIPE_GRACE_SECS = 2.0  # how long to wait for the pipes once the group is dead
@@ -152,16 +157,25 @@ class _Run:
     job_context: dict[str, Any] = field(default_factory=dict)
     stdout: list[str] = field(default_factory=list)
     capture_left: int = 0
+    dropped: int = 0  # bytes of output not logged past max_log_bytes
+    pressure: LogPressure | None = None
 
     def emit(self, stream: str, text: str, size: int) -> None:
         if self.truncated:
+            self.dropped += size
             return
-        if self.logged + size > self.max_log_bytes:
+        charge = size if size >= MIN_LINE_CHARGE else MIN_LINE_CHARGE
+        if self.logged + charge > self.max_log_bytes:
             self.truncated = True
-            self._call("system", f"[log truncated after {self.logged} bytes]")
+            self.dropped += size
             return
-        self.logged += size
+        self.logged += charge
         self._call(stream, text)
+
+    def end_log(self) -> None:
+        """The one line that says the log was cut, and how much of it was dropped."""
+        if self.truncated:
+            self._call("system", f"[log truncated after {self.logged} bytes: … {self.dropped} bytes dropped]")
 
     def _call(self, stream: str, text: str) -> None:
         try:  # noqa: SIM105 (a plain try is cheaper than suppress() on this per-line path)
@@ -180,6 +194,8 @@ class _LineProtocol(asyncio.SubprocessProtocol):
         self.exited: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self._pending: dict[int, bytes] = {1: b"", 2: b""}
+        self.transport: SpawnedProcess | None = None  # paused while the log is behind
+        self._resuming: asyncio.Task[None] | None = None
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         pending = self._pending.get(fd, b"")
@@ -187,14 +203,30 @@ class _LineProtocol(asyncio.SubprocessProtocol):
             data = pending + data
         if self._quiet(fd) and _SET_OUTPUT_PREFIX not in data:
             # Nothing wants these lines: keep only the unfinished tail.
-            tail = data[data.rfind(b"\n") + 1:]
-            self._pending[fd] = tail if len(tail) <= MAX_LINE_BYTES else b""
+            end = data.rfind(b"\n") + 1
+            tail = data[end:]
+            self.run.dropped += end
+            if len(tail) > MAX_LINE_BYTES:
+                self.run.dropped += len(tail)
+                tail = b""
+            self._pending[fd] = tail
             return
         parts = data.split(b"\n")
         rest = parts.pop()
         for part in parts:
             self._line(fd, self._emit_long(fd, part, complete=True))
         self._pending[fd] = self._emit_long(fd, rest, complete=False)
+        pressure = self.run.pressure
+        if pressure is not None and self._resuming is None and self.transport is not None and pressure.log_full():
+            self.transport.pause_reading()
+            self._resuming = asyncio.get_running_loop().create_task(self._resume(self.transport, pressure))
+
+    async def _resume(self, transport: SpawnedProcess, pressure: LogPressure) -> None:
+        try:
+            await pressure.log_room()
+        finally:
+            self._resuming = None
+            transport.resume_reading()
 
     def _emit_long(self, fd: int, text: bytes, *, complete: bool) -> bytes:
         """Emit full-size pieces of an over-long line; return what is left of it. A piece never ends
@@ -233,6 +265,7 @@ class _LineProtocol(asyncio.SubprocessProtocol):
         set_output = is_stdout and raw.startswith(_SET_OUTPUT_PREFIX)
         capture = self.capture if is_stdout and not self.captured_truncated else None
         if run.truncated and not set_output and capture is None:
+            run.dropped += len(raw) + 1
             return
         text = raw.decode("utf-8", "replace")
         terms = run.terms
@@ -290,7 +323,8 @@ class ShellExecutor:
     async def execute(self, request: TaskRequest, log: LogCallback, cancel: asyncio.Event) -> TaskResult:
         started = time.time()
         loop = asyncio.get_running_loop()
-        run = _Run(request, log, self.max_log_bytes, loop.create_future(), capture_left=self.max_log_bytes)
+        run = _Run(request, log, self.max_log_bytes, loop.create_future(), capture_left=self.max_log_bytes,
+                   pressure=pressure_of(log))
         if request.secrets:
             run.terms = secret_terms(request.secrets)
             run.byte_terms = [term.encode() for term in run.terms]
@@ -342,6 +376,7 @@ class ShellExecutor:
             kept = await self._collect(request, run, cwd, succeeded=failure is None and not run.interrupted)
         finally:
             self.workdirs.leave(job_dir, cwd if recyclable else None)
+        run.end_log()
         result = self._result(request, run, failure, timeout, started)
         result.artifacts = kept
         if request.output_file_env:
@@ -431,6 +466,7 @@ class ShellExecutor:
         except (OSError, ValueError) as exc:
             return _Failure(line, -1, f"could not be started: {exc}")
         pgid = transport.get_pid()
+        protocol.transport = transport
         try:
             if not protocol.exited.done():
                 await asyncio.wait((protocol.exited, run.stop), return_when=asyncio.FIRST_COMPLETED)

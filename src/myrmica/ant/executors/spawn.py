@@ -75,6 +75,17 @@ class SpawnedProcess:
         if self._exited and self._open_pipes <= 0:
             self.protocol.connection_lost(None)
 
+    def pause_reading(self) -> None:
+        """Stop reading the pipes (the process blocks once they are full): the log is behind."""
+        for transport in self._pipe_transports:
+            if isinstance(transport, asyncio.ReadTransport) and not transport.is_closing():
+                transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        for transport in self._pipe_transports:
+            if isinstance(transport, asyncio.ReadTransport) and not transport.is_closing():
+                transport.resume_reading()
+
     def get_pid(self) -> int:
         return self.process.pid
 

@@ -30,6 +30,7 @@ MAX_JOBS_SCANNED = 10_000
 EXPIRED = "ERR_EXPIRED"
 STOPPED_NOTE = "User stopped job execution manually."
 LIVE = ("enqueued", "pulling", "running")
+TRUNCATED = "[log truncated after "
 
 
 def base_url(request: Request) -> str:
@@ -131,8 +132,8 @@ async def outputs(jobs: JobService, principal: Principal, record: RequestRecord)
     while True:
         page = await jobs.logs(principal, record.id, after_id=after)
         for line in page.lines:
-            if line.stream == "stdout":
-                out.append(line.line)
+            if line.stream == "stdout" or (line.stream == "system" and line.line.startswith(TRUNCATED)):
+                out.append(line.line)  # the container's stdout, and the line saying it was cut
             elif line.stream == "stderr":
                 err.append(line.line)
         if not page.more:
