@@ -327,6 +327,7 @@ class WaitRecord:
     request: RequestRecord
     queue_number: int  # 1 = next of its job key to start; 0 when it is not waiting
     estimated_wait_secs: float
+    stats: JobStatsRecord | None = None  # its job type's, as the caller may see them (None before any run)
 
 
 @dataclass(frozen=True)
@@ -341,6 +342,14 @@ class JobStatsRecord:
     manual_approval: int = 0
     succeeded_job_average_secs: float = 0.0
     succeeded_job_max_secs: float = 0.0
+    succeeded_job_min_secs: float = 0.0
+    failed_job_average_secs: float = 0.0
+    failed_job_max_secs: float = 0.0
+    failed_job_min_secs: float = 0.0
+    first_job_at: datetime | None = None  # the earliest start among the requests counted
+    last_job_at: datetime | None = None  # the latest end (or start) among them
+    job_disabled: bool = False
+    ants_capacity: int = 0  # the live ants' free and busy slots together, when the stats were taken
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import json
 import statistics
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from myrmica.domain.definition_model import JobDefinitionSpec
@@ -163,46 +164,67 @@ class JobService:
                            r["end_time"]) for r in await self._requests.stats(principal, job_type)]
 
     async def job_stats(self, principal: Principal, job_type: str | None = None) -> list[JobStatsRecord]:
-        """Per job type: requests by outcome, and the mean and longest run of the completed ones."""
+        """Per job type: requests by outcome, the mean, shortest and longest run of the completed and of
+        the failed ones, when the first started and the last ended, whether the definition is disabled,
+        and the live ants' capacity (Formicary's JobStats)."""
         counts: dict[str, dict[str, int]] = {}
+        first: dict[str, datetime] = {}
+        last: dict[str, datetime] = {}
         for row in await self._requests.stats(principal, job_type):
-            entry = counts.setdefault(row["job_type"], {})
+            name = row["job_type"]
+            entry = counts.setdefault(name, {})
             field = _STATS_FIELD.get(row["job_state"], "pending")
             entry[field] = entry.get(field, 0) + row["counts"]
-        durations: dict[str, list[float]] = {}
+            _widen(first, name, row["start_time"], min)
+            _widen(last, name, row["end_time"] or row["start_time"], max)
+        durations: dict[tuple[str, str], list[float]] = {}
         for job_type_name, state, started, ended in await self._requests.durations(principal, job_type):
-            if job_type_name in counts and state == "COMPLETED":
-                durations.setdefault(job_type_name, []).append((ended - started).total_seconds())
+            if job_type_name in counts and state in ("COMPLETED", "FAILED"):
+                durations.setdefault((job_type_name, state), []).append((ended - started).total_seconds())
+        capacity = self._capacity.live_capacity()
         out = []
         for name in sorted(counts):
-            values = durations.get(name, [])
-            out.append(JobStatsRecord(job_type=name, **counts[name],
-                                      succeeded_job_average_secs=statistics.fmean(values) if values else 0.0,
-                                      succeeded_job_max_secs=max(values) if values else 0.0))
+            ok = durations.get((name, "COMPLETED"), [])
+            bad = durations.get((name, "FAILED"), [])
+            out.append(JobStatsRecord(
+                job_type=name, **counts[name],
+                succeeded_job_average_secs=statistics.fmean(ok) if ok else 0.0,
+                succeeded_job_max_secs=max(ok, default=0.0), succeeded_job_min_secs=min(ok, default=0.0),
+                failed_job_average_secs=statistics.fmean(bad) if bad else 0.0,
+                failed_job_max_secs=max(bad, default=0.0), failed_job_min_secs=min(bad, default=0.0),
+                first_job_at=first.get(name), last_job_at=last.get(name),
+                job_disabled=await self._disabled(principal, name), ants_capacity=capacity))
         return out
+
+    async def _disabled(self, principal: Principal, job_type: str) -> bool:
+        try:
+            return (await self.definitions.get(principal, job_type)).disabled
+        except NotFoundError:  # requests of a deleted definition
+            return False
 
     async def definition_stats(self, principal: Principal, id_or_type: str) -> JobStatsRecord:
         definition = await self.definitions.get(principal, id_or_type)
         found = await self.job_stats(principal, definition.job_type)
-        return found[0] if found else JobStatsRecord(job_type=definition.job_type)
+        return found[0] if found else JobStatsRecord(job_type=definition.job_type, job_disabled=definition.disabled,
+                                                     ants_capacity=self._capacity.live_capacity())
 
     async def wait_time(self, principal: Principal, request_id: str) -> WaitRecord:
         """Where a PENDING request stands among its job key's (its owner's and job type's) waiting
         requests, and a guess of its wait from the completed runs' mean and the live ants' slots."""
         row = await self._requests.get(request_id, principal)
         record = RequestRecord.from_row(row)
+        stats = await self.job_stats(principal, record.job_type)
         if record.job_state != "PENDING":
-            return WaitRecord(record, 0, 0.0)
+            return WaitRecord(record, 0, 0.0, stats[0] if stats else None)
         # As Formicary: others' requests (a public plugin's other submitters, say) are neither counted nor shown.
         mine = (record.owner_key, record.job_type)
         rank = (record.job_priority, -record.created_at.timestamp())
         ahead = sum(1 for r in await self._requests.due(record.scheduled_at, MAX_QUEUE_SCAN)
                     if (r["owner_key"], r["job_type"]) == mine
                     and (r["job_priority"], -r["created_at"].timestamp()) > rank)
-        stats = await self.job_stats(principal, record.job_type)
         average = stats[0].succeeded_job_average_secs if stats else 0.0
         capacity = max(1, self._capacity.live_capacity())
-        return WaitRecord(record, ahead + 1, average * (ahead + 1) / capacity)
+        return WaitRecord(record, ahead + 1, average * (ahead + 1) / capacity, stats[0] if stats else None)
 
     async def request_dot(self, principal: Principal, request_id: str) -> str:
         """The request's task graph in DOT, each task coloured by its state in the current (or last) run."""
@@ -394,3 +416,9 @@ class JobService:
                     yield Quiet()
         finally:
             self._feed.unfollow(request_id, event)
+
+
+def _widen(bounds: dict[str, datetime], key: str, value: datetime | None,
+           pick: Callable[[datetime, datetime], datetime]) -> None:
+    if value is not None:
+        bounds[key] = pick(bounds[key], value) if key in bounds else value

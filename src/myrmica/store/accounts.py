@@ -23,6 +23,8 @@ class IssuedToken:
     id: str
     name: str
     token: str  # the only time the plaintext exists
+    organization_id: str | None = None
+    created_at: datetime | None = None
 
 
 def principal_of(user: dict[str, Any]) -> Principal:
@@ -112,7 +114,8 @@ class AccountRepository:
                 id=token_id, user_id=user_id, organization_id=user.get("organization_id"), name=name,
                 token_sha256=token_hash, expires_at=expires_at, revoked_at=None, last_used_at=None,
                 scopes=" ".join(scopes) if scopes is not None else None, created_at=now, updated_at=now))
-        return IssuedToken(id=token_id, name=name, token=token)
+        return IssuedToken(id=token_id, name=name, token=token, organization_id=user.get("organization_id"),
+                           created_at=now)
 
     async def principal_for_token(self, token_hash: str) -> Principal | None:
         """The token's user, or None when the token is unknown, revoked or expired."""
@@ -134,8 +137,9 @@ class AccountRepository:
         return principal_of(found)
 
     async def list_tokens(self, user_id: str) -> list[dict[str, Any]]:
-        query = (select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.user_id, api_tokens.c.expires_at,
-                        api_tokens.c.revoked_at, api_tokens.c.scopes, api_tokens.c.created_at)
+        query = (select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.user_id, api_tokens.c.organization_id,
+                        api_tokens.c.token_sha256, api_tokens.c.expires_at, api_tokens.c.revoked_at,
+                        api_tokens.c.scopes, api_tokens.c.created_at)
                  .where(api_tokens.c.user_id == user_id).order_by(api_tokens.c.created_at))
         async with self._engine.connect() as conn:
             return as_dicts(await conn.execute(query))

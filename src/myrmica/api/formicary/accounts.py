@@ -41,14 +41,17 @@ def org_json(row: dict[str, Any]) -> dict[str, Any]:
             "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
 
 
-def user_json(row: dict[str, Any]) -> dict[str, Any]:
+def user_json(row: dict[str, Any], org: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A User; ``Organization`` (Formicary's untagged field) is the user's organisation where the
+    route loads it (GET /api/users/{id}), else null."""
     roles = [r for r in str(row.get("roles") or "").split(";") if r]
     return {"id": row["id"], "username": row["username"], "name": row["name"], "email": row["email"],
             "organization_id": row.get("organization_id") or "", "bundle_id": "",
             "max_concurrency": row["max_concurrency"], "notify": row.get("notify") or {},
             "picture_url": row.get("picture_url", ""), "url": row.get("url", ""),
             "sticky_message": row.get("sticky_message", ""), "auth_id": "", "auth_provider": "",
-            "subscription": None, "roles": roles, "admin": bool(row.get("admin")),
+            "subscription": None, "Organization": org_json(org) if org else None,
+            "roles": roles, "admin": bool(row.get("admin")),
             "email_verified": bool(row.get("email_verified")),
             "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
 
@@ -105,7 +108,10 @@ async def list_verifications(request: Request, principal: Principal = Depends(cu
 
 @router.get("/users/{user_id}")
 async def get_user(user_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    return user_json(await accounts_of(request).get_user(principal, user_id))
+    accounts = accounts_of(request)
+    user = await accounts.get_user(principal, user_id)
+    org = await accounts.get_org(principal, user["organization_id"]) if user.get("organization_id") else None
+    return user_json(user, org)
 
 
 @router.put("/users/{user_id}")

@@ -17,8 +17,10 @@ from myrmica.api.context import context_of
 from myrmica.api.errors import ApiError
 from myrmica.api.formicary.engine_view import engine_of
 from myrmica.api.formicary.schemas import Done, ExecutorPage, answers
+from myrmica.api.formicary.serializers import iso
 from myrmica.api.openapi_docs import extra, q_str
 from myrmica.api.pagination import single_page
+from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
 
 router = APIRouter(prefix="/api/executors", tags=["ants"])
@@ -59,9 +61,20 @@ async def _executors(request: Request) -> list[dict[str, Any]]:
     listed: list[dict[str, Any]] = []
     for record in records:
         row = await store.requests.task_execution(record["id"])
-        if row is not None:  # (no row yet: a reservation whose task is being stored, not yet sent)
-            listed.append({**record, "job_request_id": row["job_request_id"], "task_type": row["task_type"],
-                           "method": row["method"], "task_state": row["task_state"]})
+        if row is None:  # (no row yet: a reservation whose task is being stored, not yet sent)
+            continue
+        try:
+            owner = (await store.requests.get(row["job_request_id"]))["user_id"] or ""
+        except NotFoundError:  # deleted meanwhile
+            owner = ""
+        # A task that is not a container (SHELL, HTTP, ...) is a process of its ant: the lifecycle
+        # fields then name the task execution and its state.
+        process = {"event_type": "ContainerLifecycleEvent", "source": record["ant_id"], "method": row["method"],
+                   "container_id": record["id"], "container_name": f"{row['task_type']}-{record['id']}",
+                   "container_state": row["task_state"], "labels": {}, "started_at": iso(row["started_at"]),
+                   "created_at": iso(row["started_at"]), "ended_at": iso(row["ended_at"])}
+        listed.append({**process, **record, "job_request_id": row["job_request_id"], "task_type": row["task_type"],
+                       "method": row["method"], "task_state": row["task_state"], "user_id": owner})
     return listed
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +23,13 @@ from myrmica.api.formicary.schemas import (
     WaitTime,
     answers,
 )
-from myrmica.api.formicary.serializers import approval_json, iso, request_json
+from myrmica.api.formicary.serializers import (
+    approval_json,
+    iso,
+    job_stats_json,
+    request_json,
+    state_count_json,
+)
 from myrmica.api.graphviz import draw
 from myrmica.api.jobs import jobs_of
 from myrmica.api.openapi_docs import PAGING, body, extra, q_bool, q_str
@@ -124,19 +129,20 @@ async def dead_ids(request: Request, principal: Principal = Depends(current_prin
 @router.get("/stats", responses=answers(list[dict[str, Any]]), openapi_extra=extra(q_str("job_type")))
 async def request_stats(request: Request, principal: Principal = Depends(current_principal)) -> Any:
     counts = await jobs_of(request).state_counts(principal, request.query_params.get("job_type"))
-    return [{**asdict(count), "start_time": iso(count.start_time), "end_time": iso(count.end_time)}
-            for count in counts]
+    organization_id = "" if principal.admin else principal.organization_id or ""
+    user_id = "" if principal.admin or principal.organization_id else principal.user_id
+    return [state_count_json(count, organization_id, user_id) for count in counts]
 
 
 @stats_router.get("/jobs/definitions/stats", responses=answers(list[JobStats]))
 async def definitions_stats(request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    return [asdict(stats) for stats in await jobs_of(request).job_stats(principal)]
+    return [job_stats_json(stats) for stats in await jobs_of(request).job_stats(principal)]
 
 
 @stats_router.get("/jobs/definitions/{definition_id}/stats", responses=answers(JobStats))
 async def definition_stats(definition_id: str, request: Request,
                            principal: Principal = Depends(current_principal)) -> Any:
-    return asdict(await jobs_of(request).definition_stats(principal, definition_id))
+    return job_stats_json(await jobs_of(request).definition_stats(principal, definition_id))
 
 
 @router.get("/{request_id}", responses=answers(JobRequestOut))
@@ -208,9 +214,19 @@ async def review(request_id: str, request: Request, principal: Principal = Depen
 async def wait_time(request_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
     wait = await jobs_of(request).wait_time(principal, request_id)
     record = wait.request
+    out = request_json(record)
+    info = {key: out[key] for key in _REQUEST_INFO} | {"tried": record.retried}
     return {"job_request_id": record.id, "job_type": record.job_type, "job_state": record.job_state,
             "queue_number": wait.queue_number, "pending_job_ids": [],
-            "estimated_wait": int(wait.estimated_wait_secs * 1e9), "scheduled_at": iso(record.scheduled_at)}
+            "estimated_wait": int(wait.estimated_wait_secs * 1e9), "scheduled_at": iso(record.scheduled_at),
+            "error_message": "", "JobRequest": info,
+            "JobStats": job_stats_json(wait.stats) if wait.stats is not None else None}
+
+
+# Formicary's JobRequestInfo: the request's fields a wait estimate carries (``tried`` is ``retried``).
+_REQUEST_INFO = ("id", "job_definition_id", "job_execution_id", "last_job_execution_id", "organization_id",
+                 "user_id", "job_type", "job_version", "job_state", "job_priority", "schedule_attempts",
+                 "cron_triggered", "scheduled_at", "created_at")
 
 
 @router.get("/{request_id}/dot", responses=answers(media="text/vnd.graphviz"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from myrmica.domain.durations import parse_duration, to_nanos
@@ -12,8 +12,10 @@ from myrmica.domain.records import (
     ApprovalRecord,
     DefinitionRecord,
     ExecutionRecord,
+    JobStatsRecord,
     LogLine,
     RequestRecord,
+    StateCount,
     TaskRecord,
 )
 
@@ -27,7 +29,10 @@ _NESTED_DURATIONS = {
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    """RFC 3339 in UTC; a naive time (SQLite's aggregates give those) is taken as UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z")
 
 
 def _durations_to_nanos(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -42,10 +47,15 @@ def _durations_to_nanos(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str,
     return out
 
 
-def task_json(task: dict[str, Any], job_definition_id: str, order: int) -> dict[str, Any]:
+def task_json(task: dict[str, Any], record: DefinitionRecord, order: int) -> dict[str, Any]:
+    """A TaskDefinition. Tasks are part of their definition version (no rows of their own): the id is
+    the version's id and the task's place in it, the times are the version's."""
     out = _durations_to_nanos(task, _TASK_DURATIONS)
-    out["job_definition_id"] = job_definition_id
+    out["id"] = f"{record.id}-{order}"
+    out["job_definition_id"] = record.id
     out["task_order"] = order
+    out["created_at"] = iso(record.created_at)
+    out["updated_at"] = iso(record.updated_at)
     out.pop("execution_method", None)
     return out
 
@@ -76,7 +86,7 @@ def definition_json(record: DefinitionRecord, *, with_tasks: bool = True) -> dic
         "updated_at": iso(record.updated_at),
     }
     if with_tasks:
-        out["tasks"] = [task_json(task, record.id, i) for i, task in enumerate(spec.get("tasks", []))]
+        out["tasks"] = [task_json(task, record, i) for i, task in enumerate(spec.get("tasks", []))]
     return out
 
 
@@ -183,3 +193,36 @@ def approval_json(record: ApprovalRecord) -> dict[str, Any]:
 def log_line_json(line: LogLine) -> dict[str, Any]:
     return {"id": line.id, "task_execution_id": line.task_execution_id, "task_type": line.task_type,
             "stream": line.stream, "line": line.line, "created_at": iso(line.created_at)}
+
+
+def _millis(secs: float) -> int:
+    return round(secs * 1000)
+
+
+def job_stats_json(stats: JobStatsRecord) -> dict[str, Any]:
+    """Formicary's JobStats (latencies in milliseconds, as Formicary keeps them) beside Myrmica's own
+    counts and seconds (``succeeded``, ``succeeded_job_average_secs``, ...)."""
+    done = stats.succeeded + stats.failed
+    return {
+        **asdict(stats), "first_job_at": iso(stats.first_job_at), "last_job_at": iso(stats.last_job_at),
+        "job_key": {"job_type": stats.job_type},
+        "succeeded_jobs": stats.succeeded, "failed_jobs": stats.failed, "paused_jobs": stats.paused,
+        "executing_jobs": stats.executing,
+        "succeeded_jobs_percentage": stats.succeeded * 100 // done if done else 0,
+        "succeeded_jobs_average_latency": stats.succeeded_job_average_secs * 1000,
+        "succeeded_jobs_min_latency": _millis(stats.succeeded_job_min_secs),
+        "succeeded_jobs_max_latency": _millis(stats.succeeded_job_max_secs),
+        "failed_jobs_average_latency": stats.failed_job_average_secs * 1000,
+        "failed_jobs_min_latency": _millis(stats.failed_job_min_secs),
+        "failed_jobs_max_latency": _millis(stats.failed_job_max_secs),
+        "ants_available": stats.ants_capacity > 0,
+        "ant_unavailable_error": "" if stats.ants_capacity > 0 else "no live ant has capacity",
+    }
+
+
+def state_count_json(count: StateCount, scope_organization_id: str, scope_user_id: str) -> dict[str, Any]:
+    """Formicary's JobCounts: the two ``*_string`` fields (Formicary's SQLite spellings, the typo
+    included) carry the same times; the scope is whose requests were counted ("" for all)."""
+    start, end = iso(count.start_time), iso(count.end_time)
+    return {**asdict(count), "start_time": start, "end_time": end, "start_time_stirng": start or "",
+            "end_time_string": end or "", "organization_id": scope_organization_id, "user_id": scope_user_id}

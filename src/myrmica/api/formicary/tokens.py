@@ -39,6 +39,7 @@ def _user(principal: Principal, user_id: str) -> str:
 def _token_json(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "token_name": row["name"], "user_id": row["user_id"],
             **({"scopes": row["scopes"].split()} if row.get("scopes") is not None else {}),
+            "organization_id": row["organization_id"] or "", "sha256": row["token_sha256"],
             "expires_at": iso(row["expires_at"]), "revoked": row["revoked_at"] is not None,
             "created_at": iso(row["created_at"])}
 
@@ -63,12 +64,14 @@ async def create_token(user_id: str, request: Request, principal: Principal = De
     except ValidationError as exc:
         raise ApiError(422, exc.message, field=exc.field) from exc
     token = generate_token()
+    digest = hash_token(token)
+    expires_at = utcnow() + timedelta(days=days)
     ctx = context_of(request)
-    issued = await ctx.store.accounts.issue_token(owner, name, token, hash_token(token),
-                                                  expires_at=utcnow() + timedelta(days=days), scopes=scopes)
+    issued = await ctx.store.accounts.issue_token(owner, name, token, digest, expires_at=expires_at, scopes=scopes)
     await ctx.store.audit.record("TOKEN_CREATED", principal, target_id=issued.id, message=name)
-    created: dict[str, Any] = {"id": issued.id, "token_name": issued.name, "api_token": token,
-                               "expires_at": iso(utcnow() + timedelta(days=days))}
+    created: dict[str, Any] = {"id": issued.id, "token_name": issued.name, "api_token": token, "user_id": owner,
+                               "organization_id": issued.organization_id or "", "sha256": digest,
+                               "expires_at": iso(expires_at), "created_at": iso(issued.created_at)}
     if scopes is not None:
         created["scopes"] = list(scopes)
     return JSONResponse(created, status_code=201)
