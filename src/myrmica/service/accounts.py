@@ -124,6 +124,18 @@ class AccountService:
             raise NotFoundError(f"user {user_id} not found")
         return user
 
+    async def user_organization(self, principal: Principal,
+                                user_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The user and their organisation (None without one): whoever may see a user may see which
+        organisation the user is in, even while their own token still names none (just joined)."""
+        user = await self.get_user(principal, user_id)
+        if not user.get("organization_id"):
+            return user, None
+        try:
+            return user, await self._orgs.orgs.get(user["organization_id"], {})
+        except NotFoundError:
+            return user, None
+
     async def _changeable_user(self, principal: Principal, user_id: str,
                                what: str) -> tuple[dict[str, Any], str | None]:
         """The user and the organisation the change is confined to (None: unconfined)."""

@@ -108,10 +108,7 @@ async def list_verifications(request: Request, principal: Principal = Depends(cu
 
 @router.get("/users/{user_id}")
 async def get_user(user_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Any:
-    accounts = accounts_of(request)
-    user = await accounts.get_user(principal, user_id)
-    org = await accounts.get_org(principal, user["organization_id"]) if user.get("organization_id") else None
-    return user_json(user, org)
+    return user_json(*await accounts_of(request).user_organization(principal, user_id))
 
 
 @router.put("/users/{user_id}")
