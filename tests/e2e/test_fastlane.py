@@ -171,7 +171,7 @@ def test_webhooks_fire_on_success(api: httpx.Client) -> None:
         def do_POST(self) -> None:  # noqa: N802
             got.append({"path": self.path, "headers": dict(self.headers),
                         "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
-            self.send_response(200)
+            self.send_response(400 if self.path == "/end" else 200)
             self.end_headers()
             if len(got) == 2:
                 arrived.set()
@@ -184,7 +184,7 @@ def test_webhooks_fire_on_success(api: httpx.Client) -> None:
     url = f"http://127.0.0.1:{server.server_port}"
     try:
         task = f"hooks-{uuid.uuid4().hex[:6]}"
-        enqueue(api, task, command="echo hooked", metadata={"who": "me"},
+        out = enqueue(api, task, command="echo hooked", metadata={"who": "me"},
                 webhooks={"succeeds": [{"url": f"{url}/ok", "headers": {"X-Token": "t"}}],
                           "fails": [{"url": f"{url}/bad"}], "finishes": [{"url": f"{url}/end"}]})
         assert arrived.wait(60)
@@ -193,7 +193,20 @@ def test_webhooks_fire_on_success(api: httpx.Client) -> None:
     assert sorted(call["path"] for call in got) == ["/end", "/ok"]
     ok = next(call for call in got if call["path"] == "/ok")
     assert ok["headers"]["X-Token"] == "t" and ok["body"]["status"] == "done" and ok["body"]["log"] == "hooked\n"
-    assert ok["body"]["metadata"]["custom"] == {"who": "me"}
+    assert ok["body"]["metadata"]["custom"] == {"who": "me"} and "webhookDispatch" not in ok["body"]["metadata"]
+
+    def dispatched() -> list[dict[str, Any]] | None:  # each dispatch is on the execution once answered
+        base = f"/tasks/{task}/jobs/{out['jobId']}/executions/{out['executionId']}/"
+        entries: list[dict[str, Any]] = api.get(base).json()["execution"]["metadata"].get("webhookDispatch", [])
+        return entries if len(entries) == 2 and all(e["state"] in ("DELIVERED", "FAILED") for e in entries) else None
+
+    entries = {entry["url"].rsplit("/", 1)[1]: entry for entry in wait_for(dispatched, what="the dispatch log")}
+    assert {k: (e["statusCode"], e["attempt"], e["state"]) for k, e in entries.items()} == \
+        {"ok": (200, 1, "DELIVERED"), "end": (400, 1, "FAILED")}
+    assert "error" not in entries["ok"] and "400" in entries["end"]["error"]
+    assert entries["ok"]["timestamp"].startswith(time.strftime("%Y-%m-%d", time.gmtime()))
+    shown = api.get(f"/tasks/{task}/jobs/{out['jobId']}/").json()["job"]["executions"][0]
+    assert len(shown["metadata"]["webhookDispatch"]) == 2
 
 
 def test_bad_input_is_400_with_fastlane_texts_and_nothing_stored(api: httpx.Client) -> None:

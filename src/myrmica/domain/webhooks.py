@@ -17,6 +17,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from myrmica.domain.errors import ValidationError
@@ -160,3 +161,17 @@ def verify_strait_signature(secret: str, timestamp: str, body: bytes, signature:
     except ValueError:
         return False
     return age <= tolerance_secs and hmac.compare_digest(strait_signature(secret, timestamp, body), signature)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """How far a stored call got: its last attempt's status code (0: none came back) and error, the
+    number of attempts made, and when it last changed (read back by what it is about: its ``source``)."""
+
+    url: str
+    event: str
+    state: str
+    attempts: int
+    status: int
+    error: str
+    at: datetime

@@ -24,9 +24,17 @@ from urllib.parse import urlsplit
 import httpx
 
 from myrmica.clock import utcnow
-from myrmica.domain.webhooks import DELIVERED, FAILED, PENDING, STRAIT_V1, WebhookCall, strait_headers
+from myrmica.domain.webhooks import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    STRAIT_V1,
+    DeliveryOutcome,
+    WebhookCall,
+    strait_headers,
+)
 from myrmica.store.outage import OutageLog
-from myrmica.store.webhooks import Delivery, WebhookRepository
+from myrmica.store.webhooks import Delivery, WebhookRepository, as_aware
 
 log = logging.getLogger("myrmica.queen.webhooks")
 
@@ -56,6 +64,13 @@ class WebhookSender:
         delivery_id = await self._repository.add(call, now=self._now())
         self._wake.set()
         return delivery_id
+
+    async def outcomes(self, source: str) -> list[DeliveryOutcome]:
+        """The calls stored about ``source`` (a request id), oldest first, and how far each got."""
+        return [DeliveryOutcome(url=d.call.url, event=d.call.event, state=d.state, attempts=d.attempts,
+                                status=d.last_status, error=d.last_error,
+                                at=as_aware(d.updated_at or d.next_attempt_at))
+                for d in await self._repository.of_source(source)]
 
     def wake(self) -> None:
         """Calls were stored by someone else (the run keeper): look now."""

@@ -42,7 +42,7 @@ from myrmica.domain.records import (
     TaskRecord,
     WaitRecord,
 )
-from myrmica.domain.webhooks import WebhookCall
+from myrmica.domain.webhooks import DeliveryOutcome, WebhookCall
 from myrmica.service.definitions import Definitions
 from myrmica.service.ports import (
     Audit,
@@ -367,6 +367,11 @@ class JobService:
         """Store a webhook call and have it delivered by its retry policy (at least once, never silently
         dropped: it ends DELIVERED or FAILED). Returns its id."""
         return await self._webhooks.send(call)
+
+    async def webhook_outcomes(self, principal: Principal, request_id: str) -> list[DeliveryOutcome]:
+        """The webhook calls stored about a request the caller sees, oldest first."""
+        await self._requests.get(request_id, principal)
+        return await self._webhooks.outcomes(request_id)
 
     # --- logs -----------------------------------------------------------------------------------
 

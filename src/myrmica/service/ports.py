@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from myrmica.domain.definitions import ParsedDefinition
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import ApprovalRecord, DefinitionFilter, JobEvent, NewRequest, RequestFilter
-from myrmica.domain.webhooks import WebhookCall
+from myrmica.domain.webhooks import DeliveryOutcome, WebhookCall
 
 
 class Submitter(Protocol):
@@ -119,6 +119,8 @@ class WebhookOutbox(Protocol):
     """Webhook calls stored, then sent (and retried by their policy) by the queens' senders."""
 
     async def send(self, call: WebhookCall) -> str: ...
+
+    async def outcomes(self, source: str) -> list[DeliveryOutcome]: ...
 
 
 class Sealer(Protocol):

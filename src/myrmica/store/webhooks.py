@@ -36,6 +36,7 @@ class Delivery:
     next_attempt_at: datetime
     last_status: int
     last_error: str
+    updated_at: datetime | None = None
 
 
 class WebhookRepository:
@@ -83,7 +84,7 @@ class WebhookRepository:
                            signature=str(signing.get("scheme") or ""), signing_secret=str(signing.get("secret") or ""))
         return Delivery(id=row["id"], call=call, state=row["state"], attempts=row["attempts"],
                         next_attempt_at=row["next_attempt_at"], last_status=row["last_status"],
-                        last_error=row["last_error"])
+                        last_error=row["last_error"], updated_at=row.get("updated_at"))
 
     @staticmethod
     def _due(now: datetime) -> Any:

@@ -96,7 +96,8 @@ async def get_job(request: Request) -> Response:
     shown = []
     for record in records:
         log, error = await views.outputs(jobs, principal, record)
-        shape = views.execution(definition, record, log=log, error=error, with_logs=True)
+        shape = views.execution(definition, record, log=log, error=error, with_logs=True,
+                                dispatch=await views.dispatches(jobs, principal, record))
         shape["url"] = views.execution_url(request, task_id, job_id, record.id)
         shown.append(shape)
     return JSONResponse({"task": {"id": task_id, "url": views.task_url(request, task_id)},
@@ -125,10 +126,13 @@ async def one_execution(request: Request, operation: str, *, missing_status: int
 async def get_execution(request: Request) -> Response:
     definition, record = await one_execution(request, "get_job_execution")
     task_id, job_id = request.path_params["task_id"], request.path_params["job_id"]
-    log, error = await views.outputs(jobs_of(request), await current_principal(request), record)
+    principal, jobs = await current_principal(request), jobs_of(request)
+    log, error = await views.outputs(jobs, principal, record)
+    shape = views.execution(definition, record, log=log, error=error, with_logs=True,
+                            dispatch=await views.dispatches(jobs, principal, record))
     return JSONResponse({"task": {"id": task_id, "url": views.task_url(request, task_id)},
                          "job": {"id": job_id, "url": views.job_url(request, task_id, job_id)},
-                         "execution": views.execution(definition, record, log=log, error=error, with_logs=True)})
+                         "execution": shape})
 
 
 async def last_execution(request: Request) -> tuple[DefinitionRecord, RequestRecord]:

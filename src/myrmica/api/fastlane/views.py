@@ -31,6 +31,7 @@ EXPIRED = "ERR_EXPIRED"
 STOPPED_NOTE = "User stopped job execution manually."
 LIVE = ("enqueued", "pulling", "running")
 TRUNCATED = "[log truncated after "
+HOOK_EVENT_PREFIX = "fastlane."  # the event of a Fastlane webhook call (``fastlane.done`` …)
 
 
 def base_url(request: Request) -> str:
@@ -167,14 +168,33 @@ def image_of(definition: DefinitionRecord) -> str:
     return split_image(str(settings(definition).get("image", "")))[0]
 
 
+async def dispatches(jobs: JobService, principal: Principal, record: RequestRecord) -> list[dict[str, Any]]:
+    """The execution's webhook dispatch log (``metadata.webhookDispatch``): one entry per webhook call,
+    oldest first, with its latest attempt — time, url, status code (0: no answer), attempt number, the
+    outbox's state (PENDING while retries are left, DELIVERED, FAILED) and the error when there was one."""
+    shown: list[dict[str, Any]] = []
+    for outcome in await jobs.webhook_outcomes(principal, record.id):
+        if not outcome.event.startswith(HOOK_EVENT_PREFIX):
+            continue
+        entry: dict[str, Any] = {"timestamp": iso(outcome.at), "url": outcome.url, "statusCode": outcome.status,
+                                 "attempt": outcome.attempts, "state": outcome.state}
+        if outcome.error:
+            entry["error"] = outcome.error
+        shown.append(entry)
+    return shown
+
+
 def execution(definition: DefinitionRecord, record: RequestRecord, *, log: str | None = None,
-              error: str | None = None, with_logs: bool = False) -> dict[str, Any]:
+              error: str | None = None, with_logs: bool = False,
+              dispatch: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     own = settings(definition)
     task = _task(record)
     metadata: dict[str, Any] = {}
     if task is not None and task.ant_id:
         metadata = {"docker_host": task.ant_id, "docker_port": None,
                     "container_name": f"fastlane-job-{record.id}"}
+    if dispatch:
+        metadata["webhookDispatch"] = dispatch
     shape: dict[str, Any] = {
         "executionId": record.id, "createdAt": iso(record.created_at),
         "startedAt": iso(task.started_at) if task is not None else None,
