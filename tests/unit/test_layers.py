@@ -51,9 +51,10 @@ CONTEXT_ACCESS_ALLOWED: dict[str, tuple[frozenset[str], str]] = {
 }
 # The service layer's objects in the app context, which every dialect may use: the job service, users
 # with passwords (basic auth), the cluster's workers and running counts, Strait's jobs and runs and its
-# SDK's run callbacks, Formicary's accounts and catalogs, artifacts, and webhook triggers.
+# SDK's run callbacks, Formicary's accounts and catalogs, artifacts, webhook triggers and the management
+# of event triggers.
 SERVICE_KEYS = frozenset({"jobs", "health_checks", "users", "cluster", "strait", "accounts", "catalog", "artifacts",
-                          "runs", "triggers"})
+                          "runs", "triggers", "trigger_admin"})
 # The composition root and who may import it.
 ENGINE = "myrmica.queen.engine"
 ENGINE_IMPORTERS = {"myrmica.serve"}

@@ -27,6 +27,7 @@ from myrmica.api.formicary import (
     requests,
     system,
     tokens,
+    trigger_admin,
     triggers,
 )
 from myrmica.api.openapi_docs import install_openapi
@@ -46,7 +47,7 @@ def native_routers() -> list[APIRouter]:
     return [requests.router, system.public_router, system.router, definitions.plugins_router, configs.router,
             requests.stats_router, definitions.router, logs.router, ants.router, executors.router, tokens.router,
             passwords.router, accounts.router, catalog.router, artifacts.router, approvals.router,
-            triggers.router, system.metrics_router]
+            triggers.router, trigger_admin.router, system.metrics_router]
 
 
 def dialect_starts() -> list[Callable[[AppContext], None]]:

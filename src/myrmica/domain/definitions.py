@@ -25,6 +25,7 @@ from myrmica.domain.documents import load_json, load_yaml
 from myrmica.domain.errors import ValidationError
 from myrmica.domain.graph import validate_graph
 from myrmica.domain.task_env import check_mapping
+from myrmica.domain.trigger_config import validate_triggers
 from myrmica.templating.gotemplate import Template, TemplateError, has_template
 
 # Functions that need the engine at run time; at upload they only need to exist (for parsing)
@@ -163,6 +164,7 @@ def parse_definition(source: str, content_type: str | None = None) -> ParsedDefi
         raise ValidationError(f"description: at most {MAX_DESCRIPTION} characters, not {len(spec.description)}",
                               field="description")
     validate_graph(spec)
+    validate_triggers(static_doc.get("triggers") if isinstance(static_doc, dict) else None)
     if spec.cron_trigger:
         try:
             if next_fire(spec.cron_trigger, datetime.now(UTC)) is None:

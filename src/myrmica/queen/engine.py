@@ -47,6 +47,7 @@ from myrmica.queen.runs import RunFactory
 from myrmica.queen.scheduler import Doorbell, Scheduler
 from myrmica.queen.specs import SpecCache
 from myrmica.queen.supervisors import Interruptions, SupervisorRegistry, Supervisors
+from myrmica.queen.trigger_clients import S3Lister
 from myrmica.queen.webhooks import WebhookSender
 from myrmica.security.run_tokens import RUN_TOKEN_PURPOSE
 from myrmica.service.accounts import AccountService
@@ -57,8 +58,12 @@ from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
 from myrmica.service.notifications import JobNotifier
 from myrmica.service.run_callbacks import RunCallbacks
+from myrmica.service.s3_triggers import S3Triggers
 from myrmica.service.strait import StraitJobs
 from myrmica.service.strait_runs import Mint, Quotas, StraitRuns
+from myrmica.service.trigger_admin import TriggerAdmin
+from myrmica.service.trigger_catalog import TriggerCatalog
+from myrmica.service.trigger_fire import TriggerFirer
 from myrmica.service.triggers import WebhookTriggers
 from myrmica.service.users import Users
 from myrmica.store.accounts import principal_of
@@ -170,6 +175,7 @@ class Engine:
         events.subscribe(self.run_keeper.on_event, lambda definition: definition.get("dialect") == "strait")
         self.run_callbacks = RunCallbacks(token_key=store.box.derived_key(RUN_TOKEN_PURPOSE), runs=store.requests,
                                           signals=store.run_signals, ender=self.run_ender, lines=logs)
+        self.trigger_catalog = TriggerCatalog(definitions, admin, rescan_secs=settings.trigger_rescan_secs)
         self.jobs = JobService(
             definitions=definitions, submitter=operations, control=operations, requests=store.requests,
             logs=store.logs, feed=logs, audit=store.audit, capacity=ants, events=events, webhooks=webhooks,
@@ -200,6 +206,7 @@ class Engine:
     async def _definition_changed(self, definition: dict[str, Any]) -> None:
         self.operations.forget_definitions()
         await self.cron.definition_changed(definition)
+        self.trigger_catalog.changed()
 
     async def start(self, ctx: AppContext) -> None:
         self._build(ctx)
@@ -234,6 +241,13 @@ class Engine:
         self.notifier.install()
         ctx.services["triggers"] = WebhookTriggers(jobs=self.jobs, configs=ctx.store.job_configs, audit=ctx.store.audit,
                                                    admin=ctx.admin, owner_of=self._owner_of)
+        firer = TriggerFirer(self.jobs, ctx.store.audit, self._owner_of)
+        self.s3_triggers = S3Triggers(catalog=self.trigger_catalog, states=ctx.store.trigger_states, firer=firer,
+                                      lister=S3Lister(self.settings),
+                                      tick_secs=self.settings.trigger_tick_secs)
+        ctx.services["s3_triggers"] = self.s3_triggers
+        ctx.services["trigger_admin"] = TriggerAdmin(definitions=self.jobs.definitions,
+                                                     states=ctx.store.trigger_states, firer=firer)
         ctx.services.setdefault("health_checks", {})["artifacts"] = (self.artifact_store.kind,
                                                                      self.artifact_store.ping)
         ctx.services.setdefault("health_checks", {})["broker"] = (
@@ -246,7 +260,8 @@ class Engine:
                        asyncio.create_task(self.housekeeping.run(), name="housekeeping"),
                        asyncio.create_task(self.webhooks.run(), name="webhooks"),
                        asyncio.create_task(self.run_keeper.run(), name="run-keeper"),
-                       asyncio.create_task(self._sweep_strait(ctx.admin), name="strait-waiting")]
+                       asyncio.create_task(self._sweep_strait(ctx.admin), name="strait-waiting"),
+                       asyncio.create_task(self.s3_triggers.run(), name="s3-triggers")]
 
     async def _sweep_strait(self, admin: Principal) -> None:
         """Strait's waiting runs whose upstream ended while no queen heard of it are released (a safety net:

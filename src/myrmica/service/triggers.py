@@ -63,7 +63,7 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _render(text: Any, data: Mapping[str, Any]) -> str:
+def render_template(text: Any, data: Mapping[str, Any]) -> str:
     source = str(text)
     try:
         return Template.parse(source, functions=UPLOAD_FUNCTIONS).execute(data)
@@ -71,7 +71,7 @@ def _render(text: Any, data: Mapping[str, Any]) -> str:
         raise DomainError(f"trigger template error: {exc}") from None
 
 
-def _triggers_of(definition: DefinitionRecord) -> list[Any]:
+def triggers_of(definition: DefinitionRecord) -> list[Any]:
     """The triggers as written: the stored spec lost every line holding a template (Formicary's first,
     static parse), and a trigger's filter and params are templates. A source that is not plain YAML
     (templates around list items) leaves the static ones."""
@@ -107,7 +107,7 @@ class WebhookTriggers:
                                                    PageRequest(page=0, size=100))
         found = []
         for definition in page.items:
-            for trigger in _triggers_of(definition):
+            for trigger in triggers_of(definition):
                 if isinstance(trigger, dict) and str(trigger.get("type", "")).lower() == "webhook" and \
                         str(trigger.get("name", "")) == name and not definition.disabled:
                     found.append((definition, trigger))
@@ -173,13 +173,13 @@ class WebhookTriggers:
         data = {"Body": parsed, "Headers": {**{_canonical(k): v for k, v in headers.items()}, **headers},
                 "Query": dict(query)}
         condition = trigger.get("filter")
-        if condition not in (None, "") and _render(condition, data).strip().lower() != "true":
+        if condition not in (None, "") and render_template(condition, data).strip().lower() != "true":
             return Fired("", filtered=True)
-        params = {str(k): _render(v, data) if isinstance(v, str) else v
+        params = {str(k): render_template(v, data) if isinstance(v, str) else v
                   for k, v in (trigger.get("params") or {}).items()}
         user_key = None
         if trigger.get("dedup_key"):
-            user_key = f"trigger:{name}:{_render(trigger['dedup_key'], data).strip()}"[:300]
+            user_key = f"trigger:{name}:{render_template(trigger['dedup_key'], data).strip()}"[:300]
         if not self._allowed(definition, trigger):
             return Fired("", filtered=True)
         owner = await self._owner_of(definition)

@@ -21,6 +21,7 @@ from myrmica.store.orgs import OrgRepository
 from myrmica.store.requests import RequestRepository
 from myrmica.store.run_signals import RunSignalRepository
 from myrmica.store.strait import StraitRepository
+from myrmica.store.trigger_states import TriggerStateRepository
 from myrmica.store.webhooks import WebhookRepository
 
 
@@ -43,6 +44,7 @@ class Store:
         self.catalogs = Catalogs(db, box)
         self.orgs = OrgRepository(db)
         self.artifacts = ArtifactRepository(db)
+        self.trigger_states = TriggerStateRepository(db)
 
     @property
     def backend(self) -> str:

@@ -320,6 +320,24 @@ ant_blacklist = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Event triggers' state (0012, spec §2.8): an S3 trigger's watermark (``cursor``) and the objects it
+# claimed but may not have submitted yet (``pending``); ``version`` makes every change a conditional
+# update, so two queens never claim the same objects.
+trigger_states = Table(
+    "trigger_states", metadata,
+    Column("owner_key", String(64), nullable=False),
+    Column("job_type", String(100), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("trigger_type", String(20), nullable=False),
+    Column("cursor", JSON, nullable=True),
+    Column("pending", JSON, nullable=False),
+    Column("fired_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("version", BigInteger, nullable=False, server_default=text("0")),
+    Column("last_fired_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("owner_key", "job_type", "name", name="pk_trigger_states"),
+)
+
 leases = Table(
     "leases", metadata,
     Column("name", String(100), primary_key=True),
