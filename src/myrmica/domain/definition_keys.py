@@ -28,8 +28,8 @@ DOCKER_TASK_KEYS = ("container", "host_network", "network_mode")
 UNSUPPORTED_JOB_KEYS: Mapping[str, str] = {
     "webhook": "stored; no job webhook is called",
     "resources": "stored, not enforced",
-    "triggers": "webhook triggers create requests (POST /api/triggers/{job_type}/{name}); s3 and queue "
-                "triggers are stored only",
+    "triggers": "webhook, s3 (poll mode) and queue (with a Redis) triggers create requests; s3 notification "
+                "mode is stored only",
     "retention_days_for_completed": "stored; history is not purged per job",
     "retention_days_for_failed": "stored; history is not purged per job",
     "retention_days_for_cancelled": "stored; history is not purged per job",

@@ -41,6 +41,7 @@ from myrmica.queen.logs import LogSink
 from myrmica.queen.operations import Operations
 from myrmica.queen.peers import Peers
 from myrmica.queen.ports import RunTools
+from myrmica.queen.queue_triggers import QueueTriggers
 from myrmica.queen.run_ends import RunEnder
 from myrmica.queen.run_keeper import RunKeeper
 from myrmica.queen.runs import RunFactory
@@ -57,6 +58,7 @@ from myrmica.service.cluster import Cluster
 from myrmica.service.definitions import Definitions
 from myrmica.service.jobs import JobService
 from myrmica.service.notifications import JobNotifier
+from myrmica.service.queue_messages import QueueMessages
 from myrmica.service.run_callbacks import RunCallbacks
 from myrmica.service.s3_triggers import S3Triggers
 from myrmica.service.strait import StraitJobs
@@ -246,6 +248,11 @@ class Engine:
                                       lister=S3Lister(self.settings),
                                       tick_secs=self.settings.trigger_tick_secs)
         ctx.services["s3_triggers"] = self.s3_triggers
+        queue_url = self.settings.trigger_queue_url or self.settings.broker_url
+        self.queue_triggers = QueueTriggers(
+            queue_url, consumer=self.queen_id, listing=lambda: self.trigger_catalog.triggers("queue"),
+            handle=QueueMessages(firer).handle, tick_secs=self.settings.trigger_tick_secs) if queue_url else None
+        ctx.services["queue_triggers"] = self.queue_triggers
         ctx.services["trigger_admin"] = TriggerAdmin(definitions=self.jobs.definitions,
                                                      states=ctx.store.trigger_states, firer=firer)
         ctx.services.setdefault("health_checks", {})["artifacts"] = (self.artifact_store.kind,
@@ -262,6 +269,8 @@ class Engine:
                        asyncio.create_task(self.run_keeper.run(), name="run-keeper"),
                        asyncio.create_task(self._sweep_strait(ctx.admin), name="strait-waiting"),
                        asyncio.create_task(self.s3_triggers.run(), name="s3-triggers")]
+        if self.queue_triggers is not None:
+            self._loops.append(asyncio.create_task(self.queue_triggers.run(), name="queue-triggers"))
 
     async def _sweep_strait(self, admin: Principal) -> None:
         """Strait's waiting runs whose upstream ended while no queen heard of it are released (a safety net:
