@@ -320,7 +320,7 @@ ant_blacklist = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-# Event triggers' state (0012, spec §2.8): an S3 trigger's watermark (``cursor``) and the objects it
+# Event triggers' state (0013, spec §2.8): an S3 trigger's watermark (``cursor``) and the objects it
 # claimed but may not have submitted yet (``pending``); ``version`` makes every change a conditional
 # update, so two queens never claim the same objects.
 trigger_states = Table(

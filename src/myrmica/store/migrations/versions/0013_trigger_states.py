@@ -1,15 +1,15 @@
 """``trigger_states``: an event trigger's watermark and claimed objects (spec §2.8), changed only by
 conditional updates on ``version``
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
