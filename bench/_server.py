@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,13 +29,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def embedded_server(extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> Iterator[Target]:
+def embedded_server(extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+                    profile: str = "") -> Iterator[Target]:
+    """The server in a child process; with ``profile``, under cProfile, its stats written there when it stops."""
     port = _free_port()
     token = "myr_bench_" + os.urandom(8).hex()
     with tempfile.TemporaryDirectory(prefix="myrmica-bench-") as data_dir, \
             tempfile.TemporaryDirectory(prefix="myrmica-bench-work-") as work_dir:
         process = subprocess.Popen(
-            [sys.executable, "-m", "myrmica", "server", "--port", str(port), "--data-dir", data_dir,
+            [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), "-m", "myrmica", "server", "--port", str(port), "--data-dir", data_dir,
              "--work-dir", work_dir, "--log-level", "warning", *(extra_args or [])],
             env={**os.environ, "MYRMICA_ADMIN_TOKEN": token, **(env or {})},
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "server.log"), "w"))  # noqa: SIM115
@@ -52,8 +55,11 @@ def embedded_server(extra_args: list[str] | None = None, env: dict[str, str] | N
         try:
             yield Target(url, token)
         finally:
-            process.terminate()
+            if profile:  # SIGINT: the server stops by itself, so cProfile writes its stats
+                process.send_signal(signal.SIGINT)
+            else:
+                process.terminate()
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()

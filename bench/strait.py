@@ -201,11 +201,13 @@ def main() -> None:
     parser.add_argument("-n", "--runs", type=int, default=2000, help="triggers per round")
     parser.add_argument("--parallel", type=int, default=32, help="concurrent triggering connections")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile", default="", help="run the server under cProfile, its stats to this file")
     args = parser.parse_args()
     port = _free_port()
     noop = subprocess.Popen([sys.executable, "-c", NOOP_SERVER, str(port)])
     try:
-        with embedded_server(env={"MYRMICA_HTTP_ALLOWED_HOSTS": f"127.0.0.1:{port}"}) as target:
+        with embedded_server(env={"MYRMICA_HTTP_ALLOWED_HOSTS": f"127.0.0.1:{port}"},
+                             profile=args.profile) as target:
             asyncio.run(run(target, f"http://127.0.0.1:{port}/hook", args.runs, args.parallel, args.rounds))
     finally:
         noop.terminate()

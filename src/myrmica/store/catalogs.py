@@ -7,6 +7,7 @@ tenant owns, or one deleted meanwhile, is "not found", never half-written.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,9 @@ from myrmica.store.tables import (
 )
 from myrmica.store.tables import subscriptions as subscriptions_table
 
+CACHE_SECONDS = 1.0  # how long all() of the configs and the error codes is kept (each run reads both)
+MAX_CACHED = 1_000
+
 Scope = Mapping[str, Any]  # column → value every row the caller may touch has (empty: the admin's view)
 
 
@@ -42,11 +46,16 @@ def _where(table: Table, scope: Scope) -> list[ColumnElement[bool]]:
 class Catalog:
     """Create, get, update, delete and search the rows of one table, within a scope."""
 
-    def __init__(self, db: Database, table: Table, what: str, *, unique_message: str = "") -> None:
+    def __init__(self, db: Database, table: Table, what: str, *, unique_message: str = "",
+                 cache_seconds: float = 0.0) -> None:
         self._db = db
         self.table = table
         self._what = what
         self._unique = unique_message or f"such a {what} exists"
+        # all()'s answers kept this long (every run asks): a change here clears them at once, one made by
+        # another queen shows within that time
+        self._cache_seconds = cache_seconds
+        self._cached: dict[Any, tuple[list[dict[str, Any]], float]] = {}
 
     def _column(self, name: str) -> Column[Any]:
         column: Column[Any] = self.table.c[name]
@@ -63,6 +72,8 @@ class Catalog:
                 await conn.execute(self.table.insert(), row)
         except IntegrityError as exc:
             raise ConflictError(self._unique) from exc
+        finally:
+            self._cached.clear()
         return await self.get(row["id"], {})
 
     async def get(self, row_id: str, scope: Scope) -> dict[str, Any]:
@@ -83,14 +94,19 @@ class Catalog:
                 result = await conn.execute(statement)
         except IntegrityError as exc:
             raise ConflictError(self._unique) from exc
+        finally:
+            self._cached.clear()
         if result.rowcount == 0:
             raise NotFoundError(f"{self._what} {row_id} not found")
         return await self.get(row_id, scope)
 
     async def delete(self, row_id: str, scope: Scope) -> None:
-        async with self._db.begin() as conn:
-            result = await conn.execute(delete(self.table).where(self.table.c.id == row_id,
-                                                                 *_where(self.table, scope)))
+        try:
+            async with self._db.begin() as conn:
+                result = await conn.execute(delete(self.table).where(self.table.c.id == row_id,
+                                                                     *_where(self.table, scope)))
+        finally:
+            self._cached.clear()
         if result.rowcount == 0:
             raise NotFoundError(f"{self._what} {row_id} not found")
 
@@ -114,6 +130,20 @@ class Catalog:
         return rows, total
 
     async def all(self, scope: Scope, *, either: Sequence[Scope] = ()) -> list[dict[str, Any]]:
+        if self._cache_seconds <= 0:
+            return await self._all(scope, either)
+        key = (tuple(sorted(scope.items())), tuple(tuple(sorted(s.items())) for s in either))
+        now = time.monotonic()
+        cached = self._cached.get(key)
+        if cached is not None and cached[1] > now:
+            return [dict(row) for row in cached[0]]
+        rows = await self._all(scope, either)
+        if len(self._cached) > MAX_CACHED:
+            self._cached.clear()
+        self._cached[key] = (rows, now + self._cache_seconds)
+        return [dict(row) for row in rows]
+
+    async def _all(self, scope: Scope, either: Sequence[Scope]) -> list[dict[str, Any]]:
         conditions = list(_where(self.table, scope))
         if either:
             conditions.append(or_(*(and_(*_where(self.table, s)) for s in either)))
@@ -126,8 +156,9 @@ class SecretCatalog(Catalog):
     """Name/value rows whose secret values are encrypted at rest and leave masked (``****``); a PUT
     whose value is ``****`` keeps the stored one."""
 
-    def __init__(self, db: Database, table: Table, what: str, box: SecretBox, *, unique_message: str) -> None:
-        super().__init__(db, table, what, unique_message=unique_message)
+    def __init__(self, db: Database, table: Table, what: str, box: SecretBox, *, unique_message: str,
+                 cache_seconds: float = 0.0) -> None:
+        super().__init__(db, table, what, unique_message=unique_message, cache_seconds=cache_seconds)
         self._box = box
 
     def public(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -170,8 +201,9 @@ class Catalogs:
 
     def __init__(self, db: Database, box: SecretBox) -> None:
         self._db = db
-        self.configs = SecretCatalog(db, configs, "config", box, unique_message="a config of that name exists")
-        self.error_codes = Catalog(db, error_codes, "error code")
+        self.configs = SecretCatalog(db, configs, "config", box, unique_message="a config of that name exists",
+                                     cache_seconds=CACHE_SECONDS)
+        self.error_codes = Catalog(db, error_codes, "error code", cache_seconds=CACHE_SECONDS)
         self.resources = Catalog(db, job_resources, "job resource")
         self.resource_configs = SecretCatalog(db, job_resource_configs, "job resource config", box,
                                               unique_message="the resource has a config of that name")
