@@ -37,7 +37,8 @@ def embedded_server(extra_args: list[str] | None = None, env: dict[str, str] | N
     with tempfile.TemporaryDirectory(prefix="myrmica-bench-") as data_dir, \
             tempfile.TemporaryDirectory(prefix="myrmica-bench-work-") as work_dir:
         process = subprocess.Popen(
-            [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), "-m", "myrmica", "server", "--port", str(port), "--data-dir", data_dir,
+            [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []),
+             "-m", "myrmica", "server", "--port", str(port), "--data-dir", data_dir,
              "--work-dir", work_dir, "--log-level", "warning", *(extra_args or [])],
             env={**os.environ, "MYRMICA_ADMIN_TOKEN": token, **(env or {})},
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "server.log"), "w"))  # noqa: SIM115
