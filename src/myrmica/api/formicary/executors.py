@@ -73,6 +73,8 @@ async def _executors(request: Request) -> list[dict[str, Any]]:
                    "container_id": record["id"], "container_name": f"{row['task_type']}-{record['id']}",
                    "container_state": row["task_state"], "labels": {}, "started_at": iso(row["started_at"]),
                    "created_at": iso(row["started_at"]), "ended_at": iso(row["ended_at"])}
+        if row["method"] == "DOCKER" and "container_id" not in record:  # its container is not reported yet
+            process.update(container_id="", container_name="")
         listed.append({**process, **record, "job_request_id": row["job_request_id"], "task_type": row["task_type"],
                        "method": row["method"], "task_state": row["task_state"], "user_id": owner})
     return listed
