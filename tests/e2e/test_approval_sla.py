@@ -4,20 +4,18 @@ whose ``sla_deadline`` passed, and leaves alone the one whose deadline has not."
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from myrmica.clock import utcnow
 from myrmica.config import Settings
 from tests.support.jobs import apply, contexts, get_request, submit, task, wait_for, wait_state
 from tests.support.live import LiveServer, live_server
+from tests.support.smtp import Inbox, smtp_inbox
 
 JOB = """
 job_type: {name}
@@ -36,27 +34,10 @@ tasks:
 """
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(envelope.content.decode())
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with smtp_inbox() as inbox:
+        yield inbox
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from myrmica.api.app import native_routers
 from myrmica.api.formicary.roles import ROLE_LABEL, required_role
@@ -29,32 +27,15 @@ from myrmica.store.store import open_store
 from tests.conftest import fresh_settings
 from tests.support.jobs import apply, submit, wait_state
 from tests.support.live import LiveServer, live_server
+from tests.support.smtp import Inbox, smtp_inbox
 
 ENVELOPE = {"Page", "PageSize", "Records", "TotalPages", "TotalRecords"}
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(envelope.content.decode())
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with smtp_inbox() as inbox:
+        yield inbox
 
 
 @pytest.fixture(scope="module")

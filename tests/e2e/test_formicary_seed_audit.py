@@ -16,14 +16,12 @@ checkout, the first tests read the seeds and fail if the checked-in lists no lon
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from starlette.routing import Match
 
 from tests.conftest import fresh_settings
@@ -43,6 +41,7 @@ from tests.support.formicary_seed import (
 )
 from tests.support.jobs import apply, submit, wait_for, wait_state
 from tests.support.live import LiveServer, live_server
+from tests.support.smtp import smtp_inbox
 
 ENVELOPE = {"Page", "PageSize", "Records", "TotalPages", "TotalRecords"}
 
@@ -157,32 +156,15 @@ tasks:
 """
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(envelope.content.decode())
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def world(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, Any]]]:
     """A live server, and every sample answer (model -> body) read from it once."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    smtp = Controller(_Inbox(), hostname="127.0.0.1", port=port)
-    smtp.start()
-    try:
+    with smtp_inbox() as (_, port):
         settings = replace(fresh_settings(request, tmp_path_factory, "sqlite"), smtp_host="127.0.0.1",
                            smtp_port=port)
         with live_server(settings) as server, server.client() as api:
             yield server, _samples(api)
-    finally:
-        smtp.stop()
 
 
 def _ok(response: httpx.Response) -> Any:
