@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,34 +76,32 @@ def seed_models(swagger: str) -> dict[str, tuple[str, ...]]:
     return {name: tuple(fields) for name, fields in models.items()}
 
 
-def seed_answers(swagger: str) -> dict[tuple[str, str], str]:
-    """The model each operation of seed 000 answers with (a page's record model for a page)."""
-    out: dict[tuple[str, str], str] = {}
+def _answer_rows(swagger: str) -> Iterator[tuple[str, str, str]]:
+    """(method, path template, line) for each 2xx answer row of seed 000's operations."""
     path, method = "", ""
     for line in _api_part(swagger).splitlines():
         if heading := re.match(r"^### (/\S+)\s*$", line):
             path = heading.group(1)
         elif verb := re.match(r"^#### ([A-Z]+)\s*$", line):
             method = verb.group(1)
-        elif (answer := re.match(r"^\| 2\d\d \|.*\|(.*)\|\s*$", line)) and method:
-            model = re.search(r"\[(\w+)\]\(#", answer.group(1))
-            if model:
-                out[(method, template(path))] = model.group(1)
+        elif re.match(r"^\| 2\d\d \|", line) and method:
+            yield method, template(path), line
+
+
+def seed_answers(swagger: str) -> dict[tuple[str, str], str]:
+    """The model each operation of seed 000 answers with (a page's record model for a page)."""
+    out: dict[tuple[str, str], str] = {}
+    for method, path, line in _answer_rows(swagger):
+        answer = re.match(r"^\| 2\d\d \|.*\|(.*)\|\s*$", line)
+        model = re.search(r"\[(\w+)\]\(#", answer.group(1)) if answer else None
+        if model:
+            out[(method, path)] = model.group(1)
     return out
 
 
 def seed_paged(swagger: str) -> set[tuple[str, str]]:
     """The operations of seed 000 that answer a ``Page/PageSize/Records/...`` envelope."""
-    out: set[tuple[str, str]] = set()
-    path, method = "", ""
-    for line in _api_part(swagger).splitlines():
-        if heading := re.match(r"^### (/\S+)\s*$", line):
-            path = heading.group(1)
-        elif verb := re.match(r"^#### ([A-Z]+)\s*$", line):
-            method = verb.group(1)
-        elif re.match(r"^\| 2\d\d \|", line) and '**"Page"**' in line and method:
-            out.add((method, template(path)))
-    return out
+    return {(method, path) for method, path, line in _answer_rows(swagger) if '**"Page"**' in line}
 
 
 def _api_part(swagger: str) -> str:
