@@ -83,6 +83,7 @@ class Settings:
     cache_expiration_days: float = 30.0  # a cache is kept this long unless its expires_after says
     approval_sla_check_secs: float = 60.0  # how often the leading queen handles breached approval SLAs
     max_upload_bytes: int = 100 * 1024 * 1024  # POST /api/artifacts takes a body this large, at most
+    leader_lease_secs: float = 10.0  # the leader lease's length: a dead leader's duties move on this much later
     trigger_tick_secs: float = 1.0  # how often a queen looks for S3 triggers whose poll_interval has passed
     trigger_rescan_secs: float = 10.0  # how often it reads again which definitions have triggers
     trigger_s3_endpoint_url: str = ""  # S3 triggers' endpoint; default: the artifacts URL's endpoint_url, else AWS

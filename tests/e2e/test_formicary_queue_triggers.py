@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -125,5 +126,87 @@ def test_a_restarted_queen_handles_no_acked_message_again(tmp_path: Path, redis_
             made = wait_for(lambda: _count(api, name, 2), timeout=10, what="the new message's request")
             wait_for(lambda: _settled(client, stream, 2), timeout=10, what="the new message acked")
             assert sorted(r["params"]["order_id"] for r in made) == ["1", "2"]
+    finally:
+        client.close()
+
+
+SHARING_JOB = """
+job_type: {name}
+triggers:
+- type: queue
+  name: feed
+  topic: {topic}
+  group: {group}
+  shared: {shared}
+  rate_limit: {{max: {most}, window: 1h}}
+tasks:
+- task_type: t
+  method: SHELL
+  script: ["true"]
+"""
+
+
+def _groups(client: redis.Redis, stream: str) -> dict[str, dict[str, Any]]:
+    return {str(g["name"]): g for g in client.xinfo_groups(stream)} if client.exists(stream) else {}
+
+
+def test_shared_false_sees_every_message_from_its_start_and_rate_limit_drops(api: httpx.Client,
+                                                                            redis_url: str) -> None:
+    topic, group = f"feed-{uuid.uuid4().hex[:6]}", f"pool-{uuid.uuid4().hex[:6]}"
+    stream = f"formicary-queue-{topic}"
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.xadd(stream, {"n": "before"})  # queued before any trigger existed
+        shared_a, shared_b, alone = (f"q-{uuid.uuid4().hex[:8]}" for _ in range(3))
+        for name, shared, most in ((shared_a, "true", 100), (shared_b, "true", 100), (alone, "false", 2)):
+            apply(api, SHARING_JOB.format(name=name, topic=topic, group=group, shared=shared, most=most))
+        own = f"{group}:"
+        wait_for(lambda: (g := _groups(client, stream)) and group in g and any(n.startswith(own) for n in g),
+                 timeout=10, what="both groups")
+        for i in range(4):
+            client.xadd(stream, {"n": str(i)})
+
+        def settled() -> bool:
+            groups = _groups(client, stream)
+            return all(int(g["pending"]) == 0 and int(g.get("lag") or 0) == 0 for g in groups.values())
+
+        wait_for(settled, timeout=10, what="every group read to the end and acked")
+        competing = _requests(api, shared_a) + _requests(api, shared_b)
+        # the shared group read the queue from its beginning: the message sent before, and the 4 after,
+        # each once between its two triggers
+        assert sorted(r["params"]["n"] for r in competing) == ["0", "1", "2", "3", "before"]
+        # the trigger of its own saw from its start only, every message, and its rate limit kept 2
+        assert sorted(r["params"]["n"] for r in _requests(api, alone)) == ["0", "1"]
+    finally:
+        client.close()
+
+
+def test_only_the_leader_reads_and_a_new_one_takes_over_what_was_left_pending(
+        tmp_path: Path, redis_url: str, postgres_cluster: str) -> None:
+    from tests.support.migrated import migrated_postgres
+
+    one = replace(_settings(tmp_path, redis_url, embedded_ant=False, leader_lease_secs=0.4),
+                  database_url=migrated_postgres(postgres_cluster))
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        with ExitStack() as first:
+            a = first.enter_context(live_server(one))
+            readers_a = a.app.state.ctx.services["queue_triggers"]
+            with live_server(replace(one, data_dir=tmp_path / "data-two")) as b, b.client() as api:
+                readers_b = b.app.state.ctx.services["queue_triggers"]
+                name, stream = _job(api)
+                wait_for(lambda: _group_ready(client, stream) and readers_a._readers or None, timeout=10,
+                         what="the leader's reader")
+                assert not readers_b._readers  # the follower reads nothing
+                readers_a._leading = lambda: False  # the leader stops reading ...
+                wait_for(lambda: not readers_a._readers, timeout=10, what="the leader to stop reading")
+                client.xadd(stream, {"message": json.dumps({"order_id": "left", "amount": "9"})})
+                [group] = client.xinfo_groups(stream)  # ... after it read one entry it never acked (it died)
+                client.xreadgroup(group["name"], "queen-gone-1", {stream: ">"}, count=10)
+                assert int(client.xinfo_groups(stream)[0]["pending"]) == 1
+                first.close()  # its lease is given up: b leads, and claims the entry at once (not in 30 s)
+                [made] = wait_for(lambda: _count(api, name, 1), timeout=10, what="the left entry's request")
+                assert made["params"]["order_id"] == "left"
+                wait_for(lambda: _settled(client, stream, 1), timeout=10, what="the entry acked")
     finally:
         client.close()

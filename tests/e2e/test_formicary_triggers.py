@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -203,23 +204,33 @@ def test_a_restarted_queen_fires_no_old_object_again(tmp_path: Path, s3: S3Serve
         assert sorted(r["params"]["ObjectKey"] for r in made) == ["incoming/a.csv", "incoming/b.csv"]
 
 
-def test_two_queens_make_one_request_per_object(tmp_path: Path, s3: S3Server, postgres_cluster: str) -> None:
+def _engine(server: LiveServer) -> Any:
+    return server.app.state.ctx.services["engine"]
+
+
+def test_only_the_leader_polls_and_another_queen_takes_over(tmp_path: Path, s3: S3Server,
+                                                            postgres_cluster: str) -> None:
     client, bucket = _bucket(s3)
     database = migrated_postgres(postgres_cluster)
     name = f"etl-{uuid.uuid4().hex[:8]}"
-    one = _settings(tmp_path, s3, database, embedded_ant=False)
+    one = _settings(tmp_path, s3, database, embedded_ant=False, leader_lease_secs=0.4)
     two = replace(one, data_dir=tmp_path / "data-two")
-    with live_server(one) as a, live_server(two) as b, a.client() as api:
-        apply(api, S3_JOB.format(name=name, bucket=bucket))
-        _watermarked(api, name)
-        keys: list[str] = []
-        for round_ in range(2):
-            for i in range(3):
-                key = f"incoming/r{round_}-{i}.csv"
+    with ExitStack() as first:
+        a = first.enter_context(live_server(one))
+        with live_server(two) as b, b.client() as api:
+            assert _engine(a).leader and not _engine(b).leader  # the first to start took the lease
+            apply(api, S3_JOB.format(name=name, bucket=bucket))
+            _watermarked(api, name)
+            keys = [f"incoming/a-{i}.csv" for i in range(3)]
+            for key in keys:
                 client.put_object(Bucket=bucket, Key=key, Body=key.encode())
-                keys.append(key)
-            wait_for(lambda: _count(api, name, len(keys)), timeout=10, what="a request per object")
-        _after_polls(a, b)
-        made = _requests(api, name)
-        assert sorted(r["params"]["ObjectKey"] for r in made) == sorted(keys)
-        assert _polls(a) > 0 and _polls(b) > 0
+            wait_for(lambda: _count(api, name, 3), timeout=10, what="a request per object")
+            _after_polls(a)
+            assert _polls(b) == 0  # the follower never listed the bucket
+            first.close()  # the leader stops (giving up its lease): b takes over, from the watermark
+            wait_for(lambda: _engine(b).leader or None, timeout=10, what="the other queen to lead")
+            client.put_object(Bucket=bucket, Key="incoming/b.csv", Body=b"b")
+            made = wait_for(lambda: _count(api, name, 4), timeout=10, what="the new leader's request")
+            assert sorted(r["params"]["ObjectKey"] for r in made) == sorted([*keys, "incoming/b.csv"])
+            _after_polls(b)
+            assert len(_requests(api, name)) == 4

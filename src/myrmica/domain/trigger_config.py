@@ -26,6 +26,18 @@ def s3_mode(trigger: Mapping[str, Any]) -> str:
     return str(trigger.get("mode") or "poll").lower()
 
 
+def rate_limit_of(trigger: Mapping[str, Any]) -> tuple[int, float] | None:
+    """``rate_limit {max, window}`` as (max, window seconds); None when the trigger has none (or ``max: 0``)."""
+    limit = trigger.get("rate_limit")
+    if not isinstance(limit, dict) or not limit.get("max"):
+        return None
+    try:
+        most, window = int(limit["max"]), float(parse_duration(limit.get("window") or "60s"))
+    except (TypeError, ValueError):
+        return None
+    return (most, window) if most > 0 and window > 0 else None
+
+
 def _text(trigger: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> None:
     value = trigger.get(key)
     if value is None or value == "":
@@ -72,6 +84,8 @@ def validate_triggers(triggers: Any) -> None:
         elif kind == "queue":
             _text(trigger, "topic", where, required=True)
             _text(trigger, "group", where)
+            if "shared" in trigger and not isinstance(trigger["shared"], bool):
+                raise ValidationError(f"{where}: shared must be true or false", field="triggers.shared")
         params = trigger.get("params")
         if params is not None and not isinstance(params, dict):
             raise ValidationError(f"{where}: params must be a map", field="triggers.params")

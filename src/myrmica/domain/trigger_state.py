@@ -19,6 +19,7 @@ class TriggerState:
     version: int
     last_fired_at: datetime | None
     updated_at: datetime
+    rate_hits: tuple[float, ...] = ()  # epoch seconds of the fires counted by the rate_limit window
 
 
 class TriggerStates(Protocol):
@@ -32,3 +33,6 @@ class TriggerStates(Protocol):
                     fired: int = 0) -> TriggerState | None: ...
 
     async def reset(self, owner_key: str, job_type: str, name: str) -> bool: ...
+
+    async def hit(self, owner_key: str, job_type: str, name: str, trigger_type: str, *, most: int, window: float,
+                  now: float) -> bool: ...

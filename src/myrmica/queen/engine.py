@@ -37,6 +37,7 @@ from myrmica.queen.embedded import EmbeddedAnt
 from myrmica.queen.ends import EndWatchers, RequestEndings
 from myrmica.queen.events import EventHub
 from myrmica.queen.housekeeping import Housekeeping
+from myrmica.queen.leader import LeaderElection
 from myrmica.queen.logs import LogSink
 from myrmica.queen.operations import Operations
 from myrmica.queen.peers import Peers
@@ -66,6 +67,7 @@ from myrmica.service.strait_runs import Mint, Quotas, StraitRuns
 from myrmica.service.trigger_admin import TriggerAdmin
 from myrmica.service.trigger_catalog import TriggerCatalog
 from myrmica.service.trigger_fire import TriggerFirer
+from myrmica.service.trigger_rate import TriggerRates
 from myrmica.service.triggers import WebhookTriggers
 from myrmica.service.users import Users
 from myrmica.store.accounts import principal_of
@@ -122,7 +124,7 @@ class Engine:
 
     @property
     def leader(self) -> bool:
-        return self.housekeeping.leader
+        return self.election.leader
 
     def _build(self, ctx: AppContext) -> None:
         settings, store, metrics, admin = self.settings, ctx.store, ctx.metrics, ctx.admin
@@ -163,9 +165,10 @@ class Engine:
             runs=RunFactory(store, logs, queen_id), launcher=Supervisors(tools, registry), specs=specs, logs=logs,
             metrics=metrics, admin=admin, queen_id=queen_id, distributed=distributed)
         mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+        self.election = LeaderElection(store.leases, queen_id, lease_secs=settings.leader_lease_secs)
         self.housekeeping = Housekeeping(store=store, broker=broker, ants=ants, dispatch=dispatch,
                                          supervisors=registry, interrupts=interrupts, resumer=scheduler, cron=cron,
-                                         metrics=metrics, queen_id=queen_id, artifacts=keeper,
+                                         metrics=metrics, queen_id=queen_id, artifacts=keeper, election=self.election,
                                          sla=ApprovalSla(store, operations, admin,
                                                          escalate=mailer.send if mailer.configured else None),
                                          sla_check_secs=settings.approval_sla_check_secs)
@@ -241,17 +244,19 @@ class Engine:
         self.notifier = JobNotifier(self.jobs, SmtpMailer(self.settings.smtp_host, self.settings.smtp_port,
                                                           self.settings.smtp_from))
         self.notifier.install()
+        self.trigger_rates = rates = TriggerRates(ctx.store.trigger_states)
         ctx.services["triggers"] = WebhookTriggers(jobs=self.jobs, configs=ctx.store.job_configs, audit=ctx.store.audit,
-                                                   admin=ctx.admin, owner_of=self._owner_of)
-        firer = TriggerFirer(self.jobs, ctx.store.audit, self._owner_of)
+                                                   admin=ctx.admin, owner_of=self._owner_of, rates=rates)
+        firer = TriggerFirer(self.jobs, ctx.store.audit, self._owner_of, rates)
         self.s3_triggers = S3Triggers(catalog=self.trigger_catalog, states=ctx.store.trigger_states, firer=firer,
-                                      lister=S3Lister(self.settings),
+                                      lister=S3Lister(self.settings), leading=lambda: self.election.leader,
                                       tick_secs=self.settings.trigger_tick_secs)
         ctx.services["s3_triggers"] = self.s3_triggers
         queue_url = self.settings.trigger_queue_url or self.settings.broker_url
         self.queue_triggers = QueueTriggers(
             queue_url, consumer=self.queen_id, listing=lambda: self.trigger_catalog.triggers("queue"),
-            handle=QueueMessages(firer).handle, tick_secs=self.settings.trigger_tick_secs) if queue_url else None
+            handle=QueueMessages(firer).handle, leading=lambda: self.election.leader,
+            tick_secs=self.settings.trigger_tick_secs) if queue_url else None
         ctx.services["queue_triggers"] = self.queue_triggers
         ctx.services["trigger_admin"] = TriggerAdmin(definitions=self.jobs.definitions,
                                                      states=ctx.store.trigger_states, firer=firer)
@@ -263,7 +268,9 @@ class Engine:
             await self.embedded.start()
         await self.housekeeping.recover()
         await self.cron.sweep()
-        self._loops = [asyncio.create_task(self.scheduler.run(), name="scheduler"),
+        await self.election.elect()
+        self._loops = [asyncio.create_task(self.election.run(), name="leader-election"),
+                       asyncio.create_task(self.scheduler.run(), name="scheduler"),
                        asyncio.create_task(self.housekeeping.run(), name="housekeeping"),
                        asyncio.create_task(self.webhooks.run(), name="webhooks"),
                        asyncio.create_task(self.run_keeper.run(), name="run-keeper"),
@@ -285,6 +292,7 @@ class Engine:
     async def stop(self) -> None:
         for task in self._loops:
             task.cancel()
+        await self.election.resign()  # another queen takes the leader's duties at once
         await self.supervisors.stop_all()
         await self.events.stop()
         await self.webhooks.close()

@@ -1,4 +1,4 @@
-"""Housekeeping, every two seconds: lost ants, this queen's leases, the leader lease, adopting requests
+"""Housekeeping, every two seconds: lost ants, this queen's leases, adopting requests
 left by a queen that is gone (or by this one before a crash or a database outage), the cron sweep."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from myrmica.clock import utcnow
 from myrmica.metrics import Metrics
 from myrmica.queen.ants import AntRegistry
 from myrmica.queen.context import LEASE_SECONDS
+from myrmica.queen.leader import LeaderElection
 from myrmica.queen.ports import (
     AntLoss,
     ArtifactSweep,
@@ -31,8 +32,6 @@ HOUSEKEEPING_SECONDS = 2.0
 # adopts another queen's requests, so that the live ones renew theirs first.
 ADOPTION_GRACE_SECONDS = 3 * HOUSEKEEPING_SECONDS
 CRON_SWEEP_SECONDS = 60.0
-LEADER_LEASE = "leader"
-LEADER_LEASE_SECONDS = 10.0
 AUTO_DELETE_SECONDS = 30.0  # how often the leader deletes requests whose delete_at passed
 
 
@@ -40,7 +39,7 @@ class Housekeeping:
     def __init__(self, *, store: Store, broker: Broker, ants: AntRegistry, dispatch: AntLoss,
                  supervisors: RunningRequests, interrupts: InterruptLedger, resumer: OrphanResumer,
                  cron: CronSweep, metrics: Metrics, queen_id: str, artifacts: ArtifactSweep | None = None,
-                 sla: SlaCheck | None = None, sla_check_secs: float = 60.0) -> None:
+                 election: LeaderElection, sla: SlaCheck | None = None, sla_check_secs: float = 60.0) -> None:
         self._artifacts = artifacts
         self.sla = sla
         self._sla_check_secs = sla_check_secs
@@ -59,7 +58,11 @@ class Housekeeping:
         self._auto_deleted = 0.0
         self._adopt_others_after = 0.0  # loop time; see ADOPTION_GRACE_SECONDS
         self._adopted_queens: set[str] = set()
-        self.leader = False
+        self.election = election
+
+    @property
+    def leader(self) -> bool:
+        return self.election.leader
 
     async def run(self) -> None:
         outage = OutageLog(log, "housekeeping")
@@ -79,10 +82,6 @@ class Housekeeping:
         lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
         await self._store.requests.renew_leases(self._queen_id, [*self._supervisors, *self._interrupts.ids()],
                                                 lease_until)
-        was_leader = self.leader
-        self.leader = await self._store.leases.acquire(LEADER_LEASE, self._queen_id, LEADER_LEASE_SECONDS)
-        if self.leader and not was_leader:
-            log.info("%s leads cron and housekeeping", self._queen_id)
         await self.recover()
         loop_time = asyncio.get_running_loop().time()
         if self.leader and loop_time - self._cron_swept >= CRON_SWEEP_SECONDS:

@@ -1,15 +1,28 @@
 """Queue triggers' consumers (spec §2.8): a trigger's ``topic`` is the Redis stream
-``formicary-queue-{topic}`` (Formicary's name for a persistent topic outside Pulsar), read by one
-consumer group per trigger (``group``, else ``myrmica-trigger-{job_type}-{name}``) in which each queen is
-a consumer. A message is acked only after its request is stored (or it was filtered out), so a queen that
-dies in between leaves it pending: the same queen reads its own pending entries again when it starts,
-and any queen claims entries idle for ``CLAIM_IDLE_MS``. The request's ``user_key`` is the entry's id,
-so handling one twice makes one request. The group starts at the stream's beginning: messages already
-on the stream when the trigger is first seen are handled too.
+``formicary-queue-{topic}`` (Formicary's name for a persistent topic outside Pulsar), read by the leading
+queen only (spec §1.7: trigger subscribers are leader-only; a queen that loses the lease stops reading, the
+next leader starts, first claiming what queens left pending).
+
+``shared`` (spec §1.2): ``true`` (the default) is a competing consumer — the trigger reads through the
+consumer group ``group`` (else ``myrmica-trigger-{job_type}-{name}``), sharing its messages with any other
+consumer of that group (another trigger naming it, an outside worker). ``false`` is "every subscriber gets
+every message": the trigger has a group of its own (``{group}:{owner}:{job_type}:{name}``), so it sees each
+message whatever else reads the stream.
+
+Where a new group starts: a shared group at the stream's beginning — the stream is a persistent queue, so
+messages queued before the trigger existed are handled; a trigger's own (``shared: false``) group at the
+stream's end when it is first made — a subscription sees what is published from then on, as an S3
+trigger's first poll only records a watermark. Either way the group's position is kept by Redis, so what
+arrives while no queen leads (a take-over, a restart) is read afterwards.
+
+A message is acked only after its request is stored (or it was filtered out or rate-limited), so a queen
+that dies in between leaves it pending: the same queen reads its own pending entries again when it
+starts, a new leader claims every queen's pending entries when it takes over, and any entry idle for
+``CLAIM_IDLE_MS`` is claimed. The request's ``user_key`` is the entry's id, so handling one twice makes one
+request.
 
 Only where there is a Redis (``trigger_queue_url``, else ``broker_url``): an embedded server without one
-has no queue triggers. ``shared: false`` is not honoured (every queen handling every message would make
-one request per message anyway, by the ``user_key``); it is one competing-consumer group.
+has no queue triggers.
 """
 
 from __future__ import annotations
@@ -34,13 +47,31 @@ def stream_of(topic: str) -> str:
     return f"formicary-queue-{topic}"
 
 
+def shared(trigger: dict[str, Any]) -> bool:
+    value = trigger.get("shared", True)
+    return value if isinstance(value, bool) else str(value).strip().lower() not in ("false", "no", "0", "off")
+
+
 def group_of(definition: DefinitionRecord, trigger: dict[str, Any]) -> str:
+    if not shared(trigger):
+        return f"{trigger.get('group') or 'myrmica-trigger'}:{definition.owner_key}:{definition.job_type}:" \
+               f"{trigger.get('name')}"
     return str(trigger.get("group") or f"myrmica-trigger-{definition.job_type}-{trigger.get('name')}")
 
 
+def group_start(trigger: dict[str, Any]) -> str:
+    """Where a new group begins: a shared one at the stream's first entry, a trigger's own at its end."""
+    return "0" if shared(trigger) else "$"
+
+
+def queen_consumer(name: str) -> bool:
+    return name.startswith("queen-")
+
+
 class QueueTriggers:
-    def __init__(self, url: str, *, consumer: str, listing: Listing, handle: Handler, tick_secs: float = 1.0,
-                 block_ms: int = 1000) -> None:
+    def __init__(self, url: str, *, consumer: str, listing: Listing, handle: Handler,
+                 leading: Callable[[], bool] = lambda: True, tick_secs: float = 1.0, block_ms: int = 1000) -> None:
+        self._leading = leading
         self._url = url
         self._consumer = consumer
         self._listing = listing
@@ -74,7 +105,7 @@ class QueueTriggers:
 
     async def _refresh(self) -> None:
         wanted: dict[tuple[str, str, str, str], tuple[DefinitionRecord, dict[str, Any]]] = {}
-        for definition, trigger in await self._listing():
+        for definition, trigger in (await self._listing() if self._leading() else []):
             key = (definition.owner_key, definition.job_type, str(trigger.get("name")),
                    f"{trigger.get('topic')}|{group_of(definition, trigger)}")
             wanted[key] = (definition, trigger)
@@ -90,7 +121,10 @@ class QueueTriggers:
         from redis.exceptions import ResponseError
 
         stream, group = stream_of(str(trigger["topic"])), group_of(definition, trigger)
-        await self._create_group(stream, group)
+        # one consumer per queen and trigger: two triggers sharing a group compete like any two consumers
+        consumer = f"{self._consumer}:{definition.owner_key}:{definition.job_type}:{trigger.get('name')}"
+        await self._create_group(stream, group, group_start(trigger))
+        await self._take_over(definition, trigger, stream, group, consumer)
         start = "0"  # this consumer's own pending entries first (a restart), then new ones
         loop = asyncio.get_running_loop()
         claimed_at = loop.time()
@@ -98,10 +132,10 @@ class QueueTriggers:
             try:
                 if loop.time() - claimed_at >= CLAIM_IDLE_MS / 1000:
                     claimed_at = loop.time()
-                    answer = await self._client.xautoclaim(stream, group, self._consumer, CLAIM_IDLE_MS,
+                    answer = await self._client.xautoclaim(stream, group, consumer, CLAIM_IDLE_MS,
                                                            start_id="0", count=BATCH)
                     await self._entries(definition, trigger, stream, group, answer[1])
-                reply = await self._client.xreadgroup(group, self._consumer, {stream: start}, count=BATCH,
+                reply = await self._client.xreadgroup(group, consumer, {stream: start}, count=BATCH,
                                                       block=None if start == "0" else self._block_ms)
                 entries = reply[0][1] if reply else []
                 if start == "0" and not entries:
@@ -116,13 +150,28 @@ class QueueTriggers:
                 await asyncio.sleep(self._tick)
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):  # the stream was deleted
                     with contextlib.suppress(Exception):
-                        await self._create_group(stream, group)
+                        await self._create_group(stream, group, group_start(trigger))
 
-    async def _create_group(self, stream: str, group: str) -> None:
+    async def _take_over(self, definition: DefinitionRecord, trigger: dict[str, Any], stream: str, group: str,
+                         consumer: str) -> None:
+        """A new leader's first act: the entries other queens (earlier leaders) read and did not ack are
+        claimed and handled now, not after ``CLAIM_IDLE_MS``. An outside consumer's are left alone."""
+        while True:
+            pending = await self._client.xpending_range(stream, group, min="-", max="+", count=BATCH)
+            theirs = [str(p["message_id"]) for p in pending
+                      if queen_consumer(str(p["consumer"])) and not str(p["consumer"]).startswith(self._consumer + ":")]
+            if not theirs:
+                return
+            claimed = await self._client.xclaim(stream, group, consumer, 0, theirs)
+            await self._entries(definition, trigger, stream, group, claimed)
+            if len(pending) < BATCH:
+                return
+
+    async def _create_group(self, stream: str, group: str, start: str) -> None:
         from redis.exceptions import ResponseError
 
         try:
-            await self._client.xgroup_create(stream, group, id="0", mkstream=True)
+            await self._client.xgroup_create(stream, group, id=start, mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise

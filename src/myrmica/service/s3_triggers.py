@@ -2,12 +2,15 @@
 (keys ending in ``suffix``), and each object newer than the trigger's watermark makes one request, with
 ``ObjectKey``, ``ObjectBucket``, ``ObjectSize``, ``ObjectETag`` and ``ObjectLastModified`` as params
 (and ``.Object.{Key,Bucket,Size,ETag,LastModified}`` for the trigger's templates). The first poll only
-records the watermark; at most 1000 objects fire per poll (the oldest first).
+records the watermark; at most 1000 objects fire per poll (the oldest first). Only the leading queen polls
+(spec §1.7: trigger pollers are leader-only); when it dies another takes the lease and goes on from the
+watermark.
 
 The watermark (``trigger_states.cursor``) is the newest ``LastModified`` fired and the objects
 (key@etag) fired at that instant. A poll *claims* the new objects by a conditional update that moves
 the watermark and lists them as ``pending``; only the queen whose update succeeds submits them, and
-clears ``pending`` afterwards. A queen that died in between leaves them pending: the next poll (on any
+clears ``pending`` afterwards (the leader is the only poller, but a deposed leader may still be mid-poll
+when the next one starts). A queen that died in between leaves them pending: the next poll (on any
 queen) submits them again, and the request's ``user_key`` (the object's identity) makes that a no-op
 for those already made. So a restart never fires an old object again, two queens never fire the same
 object twice, and nothing claimed is lost. (An object whose ``LastModified`` is older than the
@@ -79,7 +82,9 @@ def object_identity(obj: Mapping[str, Any]) -> str:
 
 class S3Triggers:
     def __init__(self, *, catalog: TriggerCatalog, states: TriggerStates, firer: TriggerFirer,
-                 lister: Lister, tick_secs: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 lister: Lister, leading: Callable[[], bool] = lambda: True, tick_secs: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._leading = leading
         self._catalog = catalog
         self._states = states
         self._firer = firer
@@ -100,6 +105,8 @@ class S3Triggers:
             await asyncio.sleep(self._tick)
 
     async def poll_due(self) -> int:
+        if not self._leading():  # the leader polls (spec §1.7); another queen takes over when it is gone
+            return 0
         fired = 0
         now = self._clock()
         for definition, trigger in await self._catalog.triggers("s3"):

@@ -26,7 +26,8 @@ def state_json(state: TriggerState | None) -> dict[str, Any] | None:
         return None
     return {"cursor": state.cursor, "pending": len(state.pending), "fired_count": state.fired_count,
             "last_fired_at": state.last_fired_at.isoformat() if state.last_fired_at else None,
-            "updated_at": state.updated_at.isoformat(), "version": state.version}
+            "updated_at": state.updated_at.isoformat(), "version": state.version,
+            "rate_window": len(state.rate_hits)}
 
 
 def event_params(kind: str, payload: Any) -> dict[str, Any]:

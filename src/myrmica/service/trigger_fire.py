@@ -1,6 +1,7 @@
 """One event of an S3 or queue trigger (spec §2.8) made into a request: ``filter`` must render ``true``,
 ``params`` are rendered over the event's own (the object's or the message's), ``dedup_key`` (or, without
-one, the event's identity) becomes the request's ``user_key`` — unique per owner, so firing the same
+one, the event's identity) becomes the request's ``user_key``, ``rate_limit`` may drop it (see
+``trigger_rate``) — unique per owner, so firing the same
 event again (a retry after a crash, a second queen) never makes a second request."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from myrmica.domain.principal import Principal
 from myrmica.domain.records import DefinitionRecord, NewRequest
 from myrmica.service.jobs import JobService
 from myrmica.service.ports import Audit
+from myrmica.service.trigger_rate import TriggerRates
 from myrmica.service.triggers import Fired, render_template
 
 OwnerOf = Callable[[DefinitionRecord], Awaitable[Principal]]
@@ -28,6 +30,7 @@ class TriggerFirer:
     jobs: JobService
     audit: Audit
     owner_of: OwnerOf
+    rates: TriggerRates | None = None
 
     async def fire(self, definition: DefinitionRecord, trigger: Mapping[str, Any], data: Mapping[str, Any], *,
                    params: Mapping[str, Any], identity: str, kind: str) -> Fired:
@@ -42,6 +45,8 @@ class TriggerFirer:
             user_key = f"trigger:{name}:{render_template(trigger['dedup_key'], data).strip()}"[:300]
         else:
             user_key = event_user_key(definition.job_type, name, identity)
+        if self.rates is not None and not await self.rates.allow(definition, trigger):
+            return Fired("", filtered=True)
         owner = await self.owner_of(definition)
         submitted = await self.jobs.submit(owner, NewRequest(job_type=definition.job_type, params=merged,
                                                              user_key=user_key, description=f"{kind} trigger {name}"))

@@ -9,7 +9,7 @@ header, ``X-API-Key`` by default, is the secret) — whose secret is the job con
 Then, with ``.Body`` (the JSON body, or its text), ``.Headers`` and ``.Query`` as template data:
 ``filter`` must render ``true``; ``params`` are rendered; ``dedup_key`` becomes the request's
 ``user_key`` (a live request with it is not made again); ``rate_limit {max, window}`` bounds the
-requests a trigger makes in a sliding window (kept by each queen in memory).
+requests a trigger makes in a sliding window, kept in ``trigger_states`` (so shared by every queen).
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,12 +24,12 @@ from typing import Any, Protocol
 import yaml
 
 from myrmica.domain.definitions import UPLOAD_FUNCTIONS
-from myrmica.domain.durations import parse_duration
 from myrmica.domain.errors import DomainError, NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import DefinitionFilter, DefinitionRecord, NewRequest, PageRequest
 from myrmica.service.jobs import JobService
 from myrmica.service.ports import Audit
+from myrmica.service.trigger_rate import TriggerRates
 from myrmica.templating.gotemplate import Template, TemplateError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -92,15 +90,13 @@ def _canonical(name: str) -> str:
 
 class WebhookTriggers:
     def __init__(self, *, jobs: JobService, configs: ConfigSecrets, audit: Audit, admin: Principal,
-                 owner_of: Callable[[DefinitionRecord], Awaitable[Principal]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 owner_of: Callable[[DefinitionRecord], Awaitable[Principal]], rates: TriggerRates) -> None:
         self._jobs = jobs
         self._configs = configs
         self._audit = audit
         self._admin = admin
         self._owner_of = owner_of
-        self._clock = clock
-        self._fired: dict[tuple[str, str], deque[float]] = {}
+        self._rates = rates
 
     async def _find(self, job_type: str, name: str) -> tuple[DefinitionRecord, dict[str, Any]]:
         page = await self._jobs.definitions.search(self._admin, DefinitionFilter(job_type=job_type),
@@ -142,23 +138,6 @@ class WebhookTriggers:
         if not ok:
             raise AuthenticationFailed("authentication failed")
 
-    def _allowed(self, definition: DefinitionRecord, trigger: Mapping[str, Any]) -> bool:
-        limit = trigger.get("rate_limit")
-        if not isinstance(limit, dict) or not limit.get("max"):
-            return True
-        try:
-            most, window = int(limit["max"]), float(parse_duration(limit.get("window") or "60s"))
-        except (TypeError, ValueError):
-            return True
-        now = self._clock()
-        fired = self._fired.setdefault((definition.id, str(trigger.get("name"))), deque())
-        while fired and fired[0] <= now - window:
-            fired.popleft()
-        if len(fired) >= most:
-            return False
-        fired.append(now)
-        return True
-
     async def fire(self, job_type: str, name: str, body: bytes, headers: Mapping[str, str],
                    query: Mapping[str, str]) -> Fired:
         if len(body) > MAX_BODY_BYTES:
@@ -180,7 +159,7 @@ class WebhookTriggers:
         user_key = None
         if trigger.get("dedup_key"):
             user_key = f"trigger:{name}:{render_template(trigger['dedup_key'], data).strip()}"[:300]
-        if not self._allowed(definition, trigger):
+        if not await self._rates.allow(definition, trigger):
             return Fired("", filtered=True)
         owner = await self._owner_of(definition)
         submitted = await self._jobs.submit(owner, NewRequest(job_type=definition.job_type, params=params,

@@ -335,6 +335,8 @@ trigger_states = Table(
     Column("version", BigInteger, nullable=False, server_default=text("0")),
     Column("last_fired_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("rate_hits", JSON, nullable=True),  # epoch seconds of the fires in the rate_limit window
+    Column("rate_version", BigInteger, nullable=False, server_default=text("0")),
     UniqueConstraint("owner_key", "job_type", "name", name="pk_trigger_states"),
 )
 

@@ -15,13 +15,16 @@ from myrmica.domain.trigger_state import TriggerState
 from myrmica.store.database_lock import Database
 from myrmica.store.tables import trigger_states as ts
 
+RATE_TRIES = 50
+
 
 def _state(row: Any) -> TriggerState:
     data = dict(row._mapping)
     return TriggerState(owner_key=data["owner_key"], job_type=data["job_type"], name=data["name"],
                         trigger_type=data["trigger_type"], cursor=data["cursor"], pending=list(data["pending"] or []),
                         fired_count=int(data["fired_count"] or 0), version=int(data["version"] or 0),
-                        last_fired_at=data["last_fired_at"], updated_at=data["updated_at"])
+                        last_fired_at=data["last_fired_at"], updated_at=data["updated_at"],
+                        rate_hits=tuple(float(t) for t in data.get("rate_hits") or ()))
 
 
 class TriggerStateRepository:
@@ -74,6 +77,31 @@ class TriggerStateRepository:
         if not result.rowcount:
             return None
         return TriggerState(**{**state.__dict__, **values})
+
+    async def hit(self, owner_key: str, job_type: str, name: str, trigger_type: str, *, most: int, window: float,
+                  now: float) -> bool:
+        """Count one fire at ``now`` (epoch seconds) against the sliding window of ``window`` seconds: True
+        when fewer than ``most`` fires fell in it (the fire is then recorded), False when the window is
+        full. A conditional update on ``rate_version``, tried again when another queen counted first, so
+        queens sharing the database share the window."""
+        await self.ensure(owner_key, job_type, name, trigger_type)
+        for _ in range(RATE_TRIES):
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(select(ts.c.rate_hits, ts.c.rate_version)
+                                          .where(*self._key(owner_key, job_type, name)))).first()
+            if row is None:  # reset meanwhile
+                await self.ensure(owner_key, job_type, name, trigger_type)
+                continue
+            hits = [float(t) for t in row.rate_hits or () if float(t) > now - window]
+            if len(hits) >= most:
+                return False
+            async with self._engine.begin() as conn:
+                result = await conn.execute(update(ts).where(
+                    *self._key(owner_key, job_type, name), ts.c.rate_version == row.rate_version)
+                    .values(rate_hits=[*hits, now], rate_version=row.rate_version + 1))
+            if result.rowcount:
+                return True
+        return False  # the window is contended beyond reason: the fire is refused rather than uncounted
 
     async def reset(self, owner_key: str, job_type: str, name: str) -> bool:
         """Forget the state (the next poll records a new watermark): True when there was one."""
