@@ -9,8 +9,10 @@ receives the verification emails.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -341,6 +343,34 @@ def test_every_route_refuses_the_roles_below_its_own(world: tuple[LiveServer, di
                 elif response.status_code >= 500:
                     problems.append(f"{who} {method} {path}: {response.status_code}")
     assert problems == []
+
+
+TRIGGER_ROUTES = [("GET", "/api/v1/jobs/definitions/{job_type}/triggers"),
+                  ("DELETE", "/api/v1/jobs/definitions/{job_type}/triggers/{name}/state"),
+                  ("POST", "/api/v1/jobs/definitions/{job_type}/triggers/{name}/fire")]
+
+
+def test_the_trigger_routes_are_in_the_matrix_with_their_roles(world: tuple[LiveServer, dict[str, Any]]) -> None:
+    """The matrix above tries them on a job that is not there; here on a real one of north's: who may
+    list (read-only), reset and fire (member), and that another organisation's member finds nothing."""
+    server, people = world
+    assert set(TRIGGER_ROUTES) <= set(_routes())
+    assert [required_role(m, p) for m, p in TRIGGER_ROUTES] == [Role.READ_ONLY, Role.MEMBER, Role.MEMBER]
+    job = f"hooked-{uuid.uuid4().hex[:6]}"
+    with client(server, people, "nmember") as nmember:
+        apply(nmember, f"job_type: {job}\ntriggers:\n- {{type: webhook, name: hook}}\n"
+                       "tasks:\n- task_type: t\n  method: SHELL\n  script: [\"true\"]\n")
+    base = f"/api/v1/jobs/definitions/{job}/triggers"
+    calls = [("GET", base, None), ("DELETE", f"{base}/hook/state", None),
+             ("POST", f"{base}/hook/fire", {"payload": base64.b64encode(b"{}").decode()})]
+    expected = {"admin": [200, 200, 202], "nadmin": [200, 200, 202], "nmember": [200, 200, 202],
+                "nread": [200, 403, 403], "smember": [404, 404, 404]}
+    for who, statuses in expected.items():
+        with client(server, people, who) as caller:
+            got = [caller.request(method, path, json=body).status_code for method, path, body in calls]
+            assert got == statuses, (who, got)
+            if who == "nread":
+                assert "role_required" in caller.delete(f"{base}/hook/state").json()
 
 
 # --- bad input -----------------------------------------------------------------------------------

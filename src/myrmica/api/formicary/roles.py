@@ -22,6 +22,11 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("PUT", "/api/users/{user}/password"): Role.READ_ONLY,  # one's own (the admin: anyone's)
     # A webhook trigger takes no token at all (its own auth: HMAC, bearer or API key; spec §2.8).
     ("POST", "/api/triggers/{job_type}/{trigger_name}"): Role.READ_ONLY,
+    # A job's event triggers (spec §2.8, /api/v1): listing them is reading the job, resetting a state
+    # changes the job (JobDefinition:Update), a fire by hand submits a request (JobRequest:Submit).
+    ("GET", "/api/v1/jobs/definitions/{job_type}/triggers"): Role.READ_ONLY,
+    ("DELETE", "/api/v1/jobs/definitions/{job_type}/triggers/{name}/state"): Role.MEMBER,
+    ("POST", "/api/v1/jobs/definitions/{job_type}/triggers/{name}/fire"): Role.MEMBER,
     # Users and organisations.
     ("POST", "/api/users"): Role.ADMIN,
     ("GET", "/api/orgs/usage_report"): Role.ADMIN,
