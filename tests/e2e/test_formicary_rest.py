@@ -159,3 +159,21 @@ def test_a_fork_job_task_with_fan_out_fork_job_type_forks_one_child_per_item(api
     assert all(c["parent_id"] == done["id"] and c["cascade_cancel"] for c in children)
     lines = [e["line"] for e in api.get(f"/api/jobs/requests/{done['id']}/logs").json()["lines"]]
     assert "done FanOutMode=job count=2 first=rows-of-ds-1" in lines, lines
+
+
+def test_a_job_fan_out_keeps_at_most_max_parallel_children_running(api: httpx.Client) -> None:
+    child, parent = unique("fan-child"), unique("fan-parent")
+    apply(api, FAN_CHILD.format(name=child).replace('    - echo "child works',
+                                                    '    - sleep 0.2\n    - echo "child works'))
+    apply(api, FAN_PARENT.format(name=parent, child=child).replace('\'["ds-1","ds-2"]\'',
+                                                                   '\'["ds-1","ds-2","ds-3","ds-4","ds-5"]\''))
+    done = wait_state(api, submit(api, parent)["id"], END, timeout=30)
+    assert done["job_state"] == "COMPLETED", done
+    children = sorted((get_request(api, c["id"]) for c in
+                       api.get("/api/jobs/requests", params={"job_type": child}).json()["Records"]),
+                      key=lambda c: int(c["params"]["dataset_index"]))
+    assert [c["params"]["dataset"] for c in children] == ["ds-1", "ds-2", "ds-3", "ds-4", "ds-5"]
+    for index, made in enumerate(children):  # when each was made, fewer than 2 earlier ones still ran
+        running = [c for c in children[:index] if c["execution"]["ended_at"] > made["created_at"]]
+        assert len(running) < 2, (index, made["created_at"], [(c["created_at"], c["execution"]["ended_at"])
+                                                              for c in children])

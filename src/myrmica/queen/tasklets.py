@@ -216,6 +216,20 @@ class Tasklets:
         execution = await self.tools.store.requests.execution(child["job_execution_id"])
         return dict(((execution or {}).get("contexts") or {}).get("contexts", {}))
 
+    async def wait_any_ended(self, ids: list[str]) -> list[str]:
+        """Wait until at least one of the requests has ended; the ids of those still running."""
+        store = self.tools.store
+        while True:
+            event = self.tools.watch.watch_ends(ids)
+            try:
+                still = [i for i in ids if (await store.requests.get(i))["job_state"] not in TERMINAL]
+                if len(still) < len(ids):
+                    return still
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=POLL_SECONDS)
+            finally:
+                self.tools.watch.unwatch_ends(ids, event)
+
     async def wait_terminal(self, ids: list[str]) -> list[dict[str, Any]]:
         """Wait until each request has ended: woken by their ends, with a slow poll as the safety net."""
         store = self.tools.store
@@ -237,8 +251,9 @@ class Tasklets:
     # --- fan-out --------------------------------------------------------------------------------
 
     async def _fan_out_jobs(self, runner: RunnerView, task: TaskDefinition, row: dict[str, Any]) -> Outcome:
-        """One child request per item, then wait for them all. Their ids are chosen and stored first, so
-        after a restart the same children are awaited (and any not made yet made then)."""
+        """One child request per item, at most ``max_parallel`` (0: all) not ended at once, then wait for
+        them all. Their ids are chosen and stored first, so after a restart the same children are awaited
+        (and any not made yet made then, still within ``max_parallel``)."""
         assert task.fan_out is not None
         fan = task.fan_out
         stored = (row.get("contexts") or {}).get(FAN_OUT_IDS)
@@ -250,12 +265,20 @@ class Tasklets:
                 items = fan_out_items(runner, task, self.tools.specs.template_functions(runner.run))
                 ids = [new_id() for _ in items]
                 await self._set_contexts(row, {FAN_OUT_IDS: ids, FAN_OUT_ITEMS: items})
+            limit = fan.max_parallel if fan.max_parallel > 0 else len(ids)
+            running: list[str] = []  # made and not ended yet: at most ``limit`` of them (spec §2.6)
             for index, (item, child_id) in enumerate(zip(items, ids, strict=True)):
-                if await self.tools.store.requests.find(child_id) is not None:
+                found = await self.tools.store.requests.find(child_id)
+                if found is not None:
+                    if found["job_state"] not in TERMINAL:
+                        running.append(child_id)
                     continue
+                while len(running) >= limit:
+                    running = await self.wait_any_ended(running)
                 extra = {fan.item_var: item, f"{fan.item_var}_index": index}
                 await self._submit_child(runner, task, fan.fork_job_type, fan.fork_job_version,
                                          self._input_params(runner, task, extra), request_id=child_id)
+                running.append(child_id)
         except ItemsError as exc:
             return Outcome("FAILED", "-1", exc.error_code, exc.message)
         except _Refused as exc:
