@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.routing import BaseRoute
 
 from myrmica import __version__
 from myrmica.api.context import AppContext
 from myrmica.api.errors import install_error_handlers
 from myrmica.api.fastlane import hooks as fastlane_hooks
 from myrmica.api.fastlane import router as fastlane
+from myrmica.api.fastlane.views import PREFIX as FASTLANE_PREFIX
 from myrmica.api.formicary import (
     accounts,
     ants,
@@ -31,6 +33,7 @@ from myrmica.api.formicary import (
     triggers,
 )
 from myrmica.api.openapi_docs import install_openapi
+from myrmica.api.prefix_routes import PrefixRoutes, grouped
 from myrmica.api.strait import router as strait
 from myrmica.api.tork import router as tork
 from myrmica.api.tork import webhooks as tork_webhooks
@@ -39,6 +42,7 @@ from myrmica.runtime import Runtime
 from myrmica.web import install_dashboard
 
 DOCS_ASSETS = "/docs-assets"
+NATIVE_PREFIX = "/api"
 
 
 def native_routers() -> list[APIRouter]:
@@ -53,14 +57,6 @@ def native_routers() -> list[APIRouter]:
 def dialect_starts() -> list[Callable[[AppContext], None]]:
     """What each dialect sets up once the engine runs: the listeners of its events (webhooks)."""
     return [tork_webhooks.start, fastlane_hooks.start]
-
-
-def add_routes(app: FastAPI, routers: list[APIRouter]) -> None:
-    """The routers' routes become the app's own. ``include_router`` would keep each router as a
-    branch that FastAPI re-walks on every request to see whether its routes changed: under load
-    that walk alone took a tenth of the server's time."""
-    for router in routers:
-        app.router.routes.extend(router.routes)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -82,16 +78,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     prefix = tork_prefix(runtime.settings.tork_prefix)
-    strait_routes = strait.mount(app)
-    tork_routes = tork.mount(app, prefix)
-    app.router.routes.extend(fastlane.mount(app))  # /fastlane, before a Tork dialect mounted at the root
+    # Each dialect's routes as one group tried only for paths under its prefix (api/prefix_routes.py):
+    # a request walks its own dialect's routes, not every one before them.
+    strait_routes = PrefixRoutes(strait.PREFIXES, strait.mount(app))
+    tork_routes: list[BaseRoute] = [PrefixRoutes([prefix], tork.mount(app, prefix))] if prefix \
+        else list(tork.mount(app, prefix))
+    # /fastlane, before a Tork dialect mounted at the root
+    app.router.routes.append(PrefixRoutes([FASTLANE_PREFIX], fastlane.mount(app)))
+    native = grouped(NATIVE_PREFIX, [route for router in native_routers() for route in router.routes])  # + /metrics
     if prefix:
-        add_routes(app, native_routers())
-        app.router.routes.extend(strait_routes)
-        app.router.routes.extend(tork_routes)
+        app.router.routes.extend([strait_routes, *native, *tork_routes])
     else:  # at the root, Tork's clients come first (its /metrics and /health are not the native ones)
-        app.router.routes.extend(strait_routes)
-        app.router.routes.extend(tork_routes)
-        add_routes(app, native_routers())
+        app.router.routes.extend([strait_routes, *tork_routes, *native])
     install_dashboard(app)  # the web dashboard at /, after the API's routes
     return app

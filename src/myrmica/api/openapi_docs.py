@@ -15,6 +15,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from myrmica.api.prefix_routes import flat
+
 _BODY_MODELS: dict[str, type[BaseModel]] = {}
 COMPONENTS = "#/components/schemas/{model}"
 
@@ -74,7 +76,7 @@ def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=flat(app.routes))
         if _BODY_MODELS:
             _, defs = models_json_schema([(model, "validation") for model in _BODY_MODELS.values()],
                                          ref_template=COMPONENTS)

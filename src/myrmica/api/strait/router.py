@@ -29,6 +29,7 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 TAG = "strait"
 PREFIX = "/v1"
 SDK_PREFIX = "/sdk/v1"
+PREFIXES = (PREFIX, SDK_PREFIX)
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          409: "conflict", 413: "payload_too_large", 422: "unprocessable_entity", 429: "rate_limited",
          500: "internal_error", 503: "unavailable"}
@@ -111,7 +112,7 @@ def sdk_routers() -> list[APIRouter]:
 
 
 def under(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in (PREFIX, SDK_PREFIX))
+    return any(path == p or path.startswith(p + "/") for p in PREFIXES)
 
 
 def _flat(parent: APIRouter, router: APIRouter) -> None:
