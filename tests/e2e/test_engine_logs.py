@@ -46,13 +46,16 @@ def test_megabytes_of_output_are_bounded_with_a_truncation_line(api: httpx.Clien
     assert kept >= MAX_LOG_BYTES // 2, f"only {kept} bytes of log kept"
     assert loud[0]["line"] == "before-the-flood"
     truncated = [line for line in loud if "truncated" in line["line"]]
-    assert len(truncated) == 1, truncated
+    # Said when the cut happens (a live reader learns why it goes quiet), then counted at the task's end.
+    assert [line["line"].rsplit(": ", 1)[-1] for line in truncated] == \
+        ["further output is dropped]", truncated[1]["line"].rsplit(": ", 1)[-1]], truncated
+    assert truncated[1]["line"].endswith(" bytes dropped]"), truncated
     assert all(line["line"] in ("a" * 100, "before-the-flood") for line in loud if line not in truncated)
     # The bound is per task: the next task's output is kept.
     assert "quiet-task-still-logs" in log_text(api, done["id"], "quiet")
     # The plain (non-streaming) endpoint serves the same lines, up to the truncation notice and the next task.
     plain = log_lines(api, done["id"])
-    assert [line["line"] for line in plain if "truncated" in line["line"]] == [truncated[0]["line"]], \
+    assert [line["line"] for line in plain if "truncated" in line["line"]] == [t["line"] for t in truncated], \
         f"GET /logs served {len(plain)} lines and no truncation notice"
     assert plain[-1]["line"] == "quiet-task-still-logs"
 

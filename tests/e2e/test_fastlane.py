@@ -19,6 +19,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from myrmica.api.fastlane.views import CUT_NOTE
 from myrmica.config import Settings
 from tests.support.docker_engine import TEST_IMAGE, DockerEngine
 from tests.support.jobs import wait_for
@@ -248,7 +249,7 @@ def test_websocket_streams_a_running_container_then_says_done(api: httpx.Client)
     with connect(url, additional_headers=headers, open_timeout=10) as socket:
         received = "".join(str(message) for message in socket)
         reason = socket.close_reason
-    assert received.startswith("one\n") and "two\n" in received and "EXIT CODE: 0\n" in received
+    assert received == "one\ntwo\nEXIT CODE: 0\n"  # live lines, then the exit code (not the lines again)
     assert reason == "done"
     with connect(f"{root}{base}/executions/{out['executionId']}/ws/", additional_headers=headers,
                  open_timeout=10) as socket:
@@ -302,13 +303,42 @@ def test_a_container_flooding_stdout_is_truncated_and_the_ant_takes_the_next(api
     flood = enqueue(api, task, command="sh -c 'yes | head -c 5000000; echo flooded-to-the-end'")
     shape = ended(api, task, flood["jobId"], flood["executionId"])
     assert shape["status"] == "done" and shape["exitCode"] == 0, shape["error"]
-    log = shape["log"]
+    base = f"/tasks/{task}/jobs/{flood['jobId']}/executions/{flood['executionId']}"
+    log = api.get(f"{base}/stdout/").text  # the whole stored log, streamed from the store
     assert len(log) <= MAX_LOG_BYTES and log.startswith("y\ny\n") and "flooded-to-the-end" not in log
-    *kept, marker = log.splitlines()
+    *kept, notice, marker = log.splitlines()
     assert set(kept) == {"y"} and len(kept) > MAX_LOG_BYTES // 20
+    assert re.fullmatch(r"\[log truncated after \d+ bytes: further output is dropped\]", notice), notice
     assert re.fullmatch(r"\[log truncated after \d+ bytes: … (\d+) bytes dropped\]", marker), marker
     dropped = int(marker.split("… ")[1].split()[0])
     assert 5_000_019 - MAX_LOG_BYTES <= dropped <= 5_000_019 - 2 * len(kept)
+    # The JSON holds a bounded excerpt and says where the rest is; the logs route has it all.
+    assert shape["log"].splitlines() == ["y"] * 2000 + [CUT_NOTE]
+    assert api.get(f"{base}/logs").text == f"{log}\n-=-\n"
     after = enqueue(api, task, command="echo still-alive")  # the same ant, still taking work
     assert ended(api, task, after["jobId"], after["executionId"])["log"] == "still-alive\n"
     assert api.get("/status/").json()["hosts"][0]["available"] is True
+
+
+def test_a_live_reader_of_a_flood_is_told_of_the_cut_while_it_runs(api: httpx.Client) -> None:
+    task = f"liveflood-{uuid.uuid4().hex[:6]}"
+    out = enqueue(api, task, command="sh -c 'yes | head -c 2000000; sleep 600'")
+    base = f"/tasks/{task}/jobs/{out['jobId']}/executions/{out['executionId']}"
+    wait_for(lambda: api.get(f"{base}/").json()["execution"]["status"] == "running", timeout=60,
+             what="the container to run")
+    url = str(api.base_url).rstrip("/").replace("http://", "ws://") + f"{base}/ws/"
+    with connect(url, additional_headers={"Authorization": api.headers["Authorization"]},
+                 open_timeout=10) as socket:
+        seen: list[str] = []
+        for message in socket:
+            seen.append(str(message))
+            if str(message).startswith("[log truncated after "):
+                break
+        status = api.get(f"{base}/").json()["execution"]["status"]
+        api.post(f"{base}/stop/")
+        rest = "".join(str(message) for message in socket)
+        reason = socket.close_reason
+    assert status == "running"  # the cut was said while the container still printed
+    assert seen[-1].endswith("bytes: further output is dropped]\n") and set(seen[:-1]) == {"y\n"}
+    assert sum(len(text) for text in seen) <= MAX_LOG_BYTES
+    assert rest == "EXIT CODE: None\nUser stopped job execution manually.\n" and reason == "done"

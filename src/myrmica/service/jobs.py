@@ -62,6 +62,7 @@ from myrmica.service.ports import (
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 MAX_LOG_PAGE = 200_000
+TEXT_PAGE = 5000  # lines per page of log_text
 QUIET_SECONDS = 15.0
 MAX_QUEUE_SCAN = 10_000
 MAX_KNOWN = 2000
@@ -385,6 +386,25 @@ class JobService:
         more = len(rows) > limit
         lines = tuple(LogLine.from_row(row) for row in rows[:limit])
         return LogPage(request_id, lines, more, lines[-1].id if lines else after_id)
+
+    async def log_text(self, principal: Principal, request_id: str, streams: tuple[str, ...], *,
+                       page: int = TEXT_PAGE) -> AsyncGenerator[list[tuple[str, str]], None]:
+        """The request's lines of these streams as ``(stream, line)`` pages, in order, read ``page`` at a
+        time (a big log is never held whole). The visibility check happens here, before the first page."""
+        await self._requests.get(request_id, principal)
+        await self._feed.flush()
+        return self._text_pages(request_id, streams, max(1, page))
+
+    async def _text_pages(self, request_id: str, streams: tuple[str, ...],
+                          page: int) -> AsyncGenerator[list[tuple[str, str]], None]:
+        after = 0
+        while True:
+            rows = await self._logs.read_text(request_id, streams=streams, after_id=after, limit=page)
+            if rows:
+                after = rows[-1][0]
+                yield [(stream, line) for _, stream, line in rows]
+            if len(rows) < page:
+                return
 
     async def follow(self, principal: Principal, request_id: str, *, task_type: str | None = None,
                      after_id: int = 0, quiet_seconds: float = QUIET_SECONDS) -> AsyncGenerator[FollowEvent, None]:

@@ -60,6 +60,8 @@ class RequestDeleter(Protocol):
 class LogReader(Protocol):
     async def read(self, request_id: str, *, task_type: str | None = None, after_id: int = 0,
                    limit: int = 10_000) -> list[dict[str, Any]]: ...
+    async def read_text(self, request_id: str, *, streams: Sequence[str], after_id: int = 0,
+                        limit: int = 10_000) -> list[tuple[int, str, str]]: ...
 
 
 class LogAppender(Protocol):

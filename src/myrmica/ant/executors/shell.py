@@ -11,7 +11,9 @@ cancelled; its failures are only logged). Output is read as it is produced, spli
 (lines longer than 64 KiB are split, never inside a secret), masked and handed to the log callback
 until ``max_log_bytes`` is reached (a line counts at least ``MIN_LINE_CHARGE`` bytes: what storing it
 costs, so ``yes`` cannot make millions of rows); after that the pipes are still drained so the process
-never blocks, and the task's log ends with one line ``[log truncated after N bytes: … M bytes dropped]``.
+never blocks. The cut is said when it happens (``[log truncated after N bytes: further output is
+dropped]``, for a reader following the log live) and the task's log ends with one line ``[log truncated
+after N bytes: … M bytes dropped]``.
 While the log callback's transport is behind (``base.LogPressure``) the pipes are not read: a task
 that floods its output waits on its own pipe.
 
@@ -168,6 +170,9 @@ class _Run:
         if self.logged + charge > self.max_log_bytes:
             self.truncated = True
             self.dropped += size
+            # Said at once, not only at the end: a reader following the log live (a websocket, ``logs
+            # --follow``) learns why it goes quiet while the task still prints.
+            self._call("system", f"[log truncated after {self.logged} bytes: further output is dropped]")
             return
         self.logged += charge
         self._call(stream, text)

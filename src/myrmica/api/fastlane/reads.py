@@ -3,16 +3,18 @@ execution, and the stdout / stderr / logs of a job's last execution or of one ex
 
 A task is the set of Fastlane jobs with that task id (it exists from its first job on). Plain-text
 routes answer the text with ``Fastlane-Exit-Code`` (``None`` while there is none) and are empty while
-the execution is enqueued or running; ``logs`` is stdout, ``\\n-=-\\n``, stderr.
+the execution is enqueued or running; ``logs`` is stdout, ``\\n-=-\\n``, stderr. They stream the whole
+text from the store, page by page; a JSON answer holds a bounded excerpt (views.py).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from myrmica.api.auth import current_principal
 from myrmica.api.fastlane import views
@@ -148,10 +150,20 @@ async def last_execution(request: Request) -> tuple[DefinitionRecord, RequestRec
 
 
 async def text(request: Request, record: RequestRecord, part: str) -> Response:
-    log, error = await views.outputs(jobs_of(request), await current_principal(request), record)
-    body = {"stdout": log or "", "stderr": error or "",
-            "logs": f"{log or ''}{SEPARATOR}{error or ''}" if log is not None else ""}[part]
-    return PlainTextResponse(body, headers={"Fastlane-Exit-Code": str(views.exit_code(record))})
+    """The whole text, streamed from the store page by page (a big log is never held whole)."""
+    headers = {"Fastlane-Exit-Code": str(views.exit_code(record))}
+    if views.status(record) in views.LIVE:
+        return PlainTextResponse("", headers=headers)
+    jobs, principal = jobs_of(request), await current_principal(request)
+
+    async def body() -> AsyncIterator[str]:
+        for index, name in enumerate(("stdout", "stderr") if part == "logs" else (part,)):
+            if index:
+                yield SEPARATOR
+            async for chunk in views.whole(jobs, principal, record, name):
+                yield chunk
+
+    return StreamingResponse(body(), media_type="text/plain; charset=utf-8", headers=headers)
 
 
 def _text_routes(part: str) -> None:

@@ -4,7 +4,9 @@ HTML page that shows one.
 The websocket: an unknown job or execution closes at once; no execution yet, or one still enqueued or
 pulling, closes with the reason ``retry``; an ended execution sends ``EXIT CODE: <n>\\n``, its stdout,
 ``\\n-=-\\n`` and its stderr, then closes with ``done``; a running one sends every line its container
-prints (stdout and stderr, as they come) until it ends, then closes with ``done``. (Fastlane's server
+prints (stdout and stderr, as they come; bounded like its log, whose cut is said when it happens)
+until it ends, then ``EXIT CODE: <n>\\n`` (and the engine's reason for a timeout or a stop), and
+closes with ``done`` (Fastlane sent no exit code there; the lines are not sent a second time). (Fastlane's server
 said ``wsdone``/``wsretry`` while its page and docs said ``done``/``retry``: here both say the
 latter.) The page reconnects 5 s after a ``retry``. The websocket takes the API's bearer token in its
 ``Authorization`` header (a browser sends none: the page works when auth is off).
@@ -26,7 +28,9 @@ from myrmica.api.fastlane.errors import FastlaneError
 from myrmica.api.fastlane.router import Routes, variants
 from myrmica.api.jobs import jobs_of
 from myrmica.domain.errors import NotFoundError
+from myrmica.domain.principal import Principal
 from myrmica.domain.records import LogLine, RequestEnded, RequestRecord
+from myrmica.service.jobs import JobService
 
 routes = Routes()
 DONE, RETRY = "done", "retry"
@@ -84,18 +88,31 @@ async def follow(socket: WebSocket) -> None:
             await socket.close(reason=RETRY)
             return
         if views.status(record) == "running":
-            events = await jobs.follow(principal, record.id)
-            async for event in events:
-                if isinstance(event, LogLine) and event.stream in ("stdout", "stderr"):
-                    await socket.send_text(f"{event.line}\n")
-                elif isinstance(event, RequestEnded):
-                    break
-            record = await jobs.get(principal, record.id)
-        log, error = await views.outputs(jobs, principal, record)
-        await socket.send_text(f"EXIT CODE: {views.exit_code(record)}\n{log or ''}\n-=-\n{error or ''}")
+            await _live(socket, jobs, principal, record)
+        else:
+            await socket.send_text(f"EXIT CODE: {views.exit_code(record)}\n")
+            for index, part in enumerate(("stdout", "stderr")):
+                if index:
+                    await socket.send_text("\n-=-\n")
+                async for chunk in views.whole(jobs, principal, record, part):
+                    await socket.send_text(chunk)
         await socket.close(reason=DONE)
     except WebSocketDisconnect:
         return
+
+
+async def _live(socket: WebSocket, jobs: JobService, principal: Principal, record: RequestRecord) -> None:
+    """A running container's lines as they are stored (bounded like its log: the line that says the log
+    was cut comes as soon as it is), then ``EXIT CODE: <n>`` and the engine's reason, if any."""
+    async for event in await jobs.follow(principal, record.id):
+        if isinstance(event, LogLine) and (event.stream in ("stdout", "stderr") or
+                                           (event.stream == "system" and event.line.startswith(views.TRUNCATED))):
+            await socket.send_text(f"{event.line}\n")
+        elif isinstance(event, RequestEnded):
+            break
+    ended = await jobs.get(principal, record.id)
+    reason = views.reason(ended)
+    await socket.send_text(f"EXIT CODE: {views.exit_code(ended)}\n" + (f"{reason}\n" if reason else ""))
 
 
 async def page(request: Request) -> Response:

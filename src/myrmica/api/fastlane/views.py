@@ -5,11 +5,14 @@ an execution a request of it. Execution status: PENDING → ``enqueued``; picked
 started yet → ``pulling``; its task running → ``running``; COMPLETED → ``done``; FAILED → ``failed``,
 ``timedout`` (the task's timeout) or ``expired`` (picked up after ``expiration``); CANCELLED (a stop) →
 ``stopped``. ``log`` is the container's stdout, ``error`` its stderr (and the engine's reason for a
-failure that printed nothing), both null while it has not ended.
+failure that printed nothing), both null while it has not ended. A JSON answer holds at most
+``JSON_LOG_LINES`` lines / ``JSON_LOG_BYTES`` of each (it never reads a whole big log); the text routes
+stream the whole of it from the store, page by page.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +34,10 @@ EXPIRED = "ERR_EXPIRED"
 STOPPED_NOTE = "User stopped job execution manually."
 LIVE = ("enqueued", "pulling", "running")
 TRUNCATED = "[log truncated after "
+JSON_LOG_LINES = 2000  # of log and of error in a JSON answer: the text routes give the whole
+JSON_LOG_BYTES = 64 * 1024
+CUT_NOTE = "[cut here in this JSON: the execution's stdout and stderr routes give the whole text]"
+TEXT_PAGE = 5000  # lines read from the store at a time by the text routes
 HOOK_EVENT_PREFIX = "fastlane."  # the event of a Fastlane webhook call (``fastlane.done`` …)
 
 
@@ -124,31 +131,64 @@ def exit_code(record: RequestRecord) -> int | None:
 
 
 async def outputs(jobs: JobService, principal: Principal, record: RequestRecord) -> tuple[str | None, str | None]:
-    """(log, error): the container's stdout and stderr; (None, None) while it has not ended."""
+    """(log, error) for a JSON answer (and a webhook's body): the container's stdout and stderr, each
+    at most ``JSON_LOG_LINES`` lines and ``JSON_LOG_BYTES`` (then ``CUT_NOTE``), so an execution's JSON
+    never reads its whole log; (None, None) while it has not ended."""
     if status(record) in LIVE:
         return None, None
-    out: list[str] = []
-    err: list[str] = []
-    after = 0
-    while True:
-        page = await jobs.logs(principal, record.id, after_id=after)
-        for line in page.lines:
-            if line.stream == "stdout" or (line.stream == "system" and line.line.startswith(TRUNCATED)):
-                out.append(line.line)  # the container's stdout, and the line saying it was cut
-            elif line.stream == "stderr":
-                err.append(line.line)
-        if not page.more:
-            break
-        after = page.next_after_id
-    log = "".join(f"{line}\n" for line in out)
-    error = "".join(f"{line}\n" for line in err)
-    reason = _reason(record)
-    if reason and reason not in error:
-        error = f"{error}{reason}" if not error else f"{error}\n{reason}"
-    return log, error
+    return await excerpt(jobs, principal, record, "stdout"), await excerpt(jobs, principal, record, "stderr")
 
 
-def _reason(record: RequestRecord) -> str:
+async def _lines(jobs: JobService, principal: Principal, record: RequestRecord, part: str,
+                 page: int) -> AsyncGenerator[list[str], None]:
+    """Pages of the lines of ``stdout`` (the container's, and the lines saying the log was cut) or
+    ``stderr``, read from the store ``page`` at a time."""
+    streams = ("stdout", "system") if part == "stdout" else ("stderr",)
+    async for rows in await jobs.log_text(principal, record.id, streams, page=page):
+        yield [line for stream, line in rows if stream != "system" or line.startswith(TRUNCATED)]
+
+
+def _with_reason(text: str, why: str) -> str:
+    if not why or why in text:
+        return text
+    return f"{text}\n{why}" if text else why
+
+
+async def excerpt(jobs: JobService, principal: Principal, record: RequestRecord, part: str) -> str:
+    kept: list[str] = []
+    size, cut = 0, False
+    pages = _lines(jobs, principal, record, part, JSON_LOG_LINES + 1)
+    try:
+        async for lines in pages:
+            for line in lines:
+                if kept and (len(kept) >= JSON_LOG_LINES or size + len(line) + 1 > JSON_LOG_BYTES):
+                    cut = True
+                    break
+                kept.append(line)
+                size += len(line) + 1
+            if cut:
+                break
+    finally:
+        await pages.aclose()
+    text = "".join(f"{line}\n" for line in kept) + (f"{CUT_NOTE}\n" if cut else "")
+    return _with_reason(text, reason(record)) if part == "stderr" else text
+
+
+async def whole(jobs: JobService, principal: Principal, record: RequestRecord, part: str) -> AsyncIterator[str]:
+    """The whole ``stdout`` or ``stderr`` (then the engine's reason) in chunks, as the store pages it."""
+    why = reason(record) if part == "stderr" else ""
+    seen = printed = False
+    async for lines in _lines(jobs, principal, record, part, TEXT_PAGE):
+        text = "".join(f"{line}\n" for line in lines)
+        if text:
+            seen = seen or bool(why and why in text)
+            printed = True
+            yield text
+    if why and not seen:
+        yield f"\n{why}" if printed else why
+
+
+def reason(record: RequestRecord) -> str:
     state = status(record)
     if state == "expired":
         expiration = (record.params or {}).get("fastlane_expiration")
