@@ -16,7 +16,7 @@ from myrmica.store.audit import audit_row
 from myrmica.store.database_lock import Conn, Database
 from myrmica.store.statements import Change, chain_statement, update_where
 from myrmica.store.store import Store
-from myrmica.store.tables import audit_records, leases
+from myrmica.store.tables import audit_records, leases, strait_runs
 from tests.contract.test_requests_repository import make_row
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -107,3 +107,46 @@ async def test_requests_and_their_audit_records_are_written_together(store: Stor
     async with _db(store).connect() as conn:
         audited: Any = (await conn.execute(select(audit_records.c.target_id))).all()
     assert sorted(str(r[0]) for r in audited) == sorted([taken["id"], rows[0]["id"], rows[1]["id"], rows[3]["id"]])
+
+
+async def _via_sqlalchemy(conn: Conn, name: str) -> None:
+    """A write that goes through SQLAlchemy (not straight to the driver): a dialect's own statement."""
+    await conn.execute(insert(leases), {"name": name, "holder": "q", "expires_at": NOW})
+
+
+async def test_a_group_with_a_statement_through_sqlalchemy_commits_once(store: Store) -> None:
+    """On PostgreSQL SQLAlchemy's own transaction nests in the group's as a savepoint: its rollback at the
+    connection's release came after the group's COMMIT and failed, so the committed group was run again,
+    each write alone — and each caller got a duplicate-key error for the row it had just stored."""
+    db = _db(store)
+    outcomes = await asyncio.gather(db.batched_insert(_row("a")), db.batched(lambda c: _via_sqlalchemy(c, "s")),
+                                    db.batched_insert(_row("b")), return_exceptions=True)
+    assert outcomes == [None, None, None]
+    assert set(await _holders(db)) == {"a", "s", "b"}
+
+
+async def test_a_one_statement_write_through_sqlalchemy_alone_is_kept(store: Store) -> None:
+    """Alone in its group on PostgreSQL (no BEGIN of ours), SQLAlchemy began a transaction the release
+    rolled back: the row was lost without an error."""
+    db = _db(store)
+    await db.batched(lambda c: _via_sqlalchemy(c, "s"), one_statement=True)
+    assert set(await _holders(db)) == {"s"}
+
+
+def _run_row(request_id: str) -> tuple[Any, dict[str, Any]]:
+    """A row that relies on a column default (``concurrency_key``), so it cannot go straight to the driver."""
+    return insert(strait_runs), {"request_id": request_id, "job_id": "j", "owner_key": "o", "payload_hash": "h",
+                                 "info": {}, "created_at": NOW}
+
+
+async def test_inserts_that_need_several_statements_are_all_or_nothing(store: Store) -> None:
+    """Callers inserting alike rows into two tables share one statement on PostgreSQL without BEGIN; rows that
+    cannot (a column default) go as one statement per table. Those ran without a transaction: the first
+    table's rows stayed when the second's failed, and the group, run again, failed on them."""
+    db = _db(store)
+    await db.batched_insert(_run_row("taken"))
+    outcomes = await asyncio.gather(db.batched_insert(_row("one"), _run_row("r1")),
+                                    db.batched_insert(_row("two"), _run_row("taken")), return_exceptions=True)
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], IntegrityError)
+    assert set(await _holders(db)) == {"one"}, "the failing caller's first row was not kept"

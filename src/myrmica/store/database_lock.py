@@ -100,6 +100,33 @@ class Conn:
         except sqlite3.Error as exc:  # the same exceptions SQLAlchemy raises (IntegrityError, …)
             raise DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
 
+    def outside_transaction(self) -> bool:
+        """Inside a PostgreSQL group of one statement (no BEGIN): each statement commits by itself."""
+        return self._postgres is not None and not self._postgres.is_in_transaction()
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        """Inside a PostgreSQL group: a transaction of asyncpg's own for the statements within. A statement
+        that went through SQLAlchemy began a transaction of SQLAlchemy's, which asyncpg nests as a savepoint:
+        it is settled here, inside ours — left to the connection's release, its rollback would come after
+        our COMMIT and fail, and the group, committed, would be taken for failed (and run again)."""
+        assert self._postgres is not None and self._aio is not None
+        async with self._postgres.transaction():
+            try:
+                yield
+            except BaseException:
+                if self._aio.in_transaction():
+                    await self._aio.rollback()
+                raise
+            if self._aio.in_transaction():
+                await self._aio.commit()
+
+    async def settle(self) -> None:
+        """Inside a PostgreSQL group of one statement: a statement that went through SQLAlchemy began a
+        transaction (SQLAlchemy's); commit it — the connection's release would roll it back, silently."""
+        if self._aio is not None and self._postgres is not None and self._aio.in_transaction():
+            await self._aio.commit()
+
     async def insert_together(self, rows: list[tuple[tuple[Insert, Mapping[str, Any]], ...]]) -> bool:
         """Inside a PostgreSQL group: each item's rows (alike: same statements, same columns) as one
         statement, for all items in one round trip; False where that cannot be done (nothing written)."""
@@ -249,6 +276,11 @@ async def _insert_all(conn: Conn, operations: list[_Inserts]) -> None:
     shapes: dict[tuple[int, tuple[str, ...]], tuple[Insert, list[dict[str, Any]]]] = {}
     for statement, row in rows:
         shapes.setdefault(_shape(statement, row), (statement, []))[1].append(dict(row))
+    if len(shapes) > 1 and conn.outside_transaction():  # several statements, in a group without BEGIN
+        async with conn.atomic():
+            for statement, same in shapes.values():
+                await conn.write(statement, same if len(same) > 1 else same[0])
+        return
     for statement, same in shapes.values():
         await conn.write(statement, same if len(same) > 1 else same[0])
 
@@ -395,8 +427,10 @@ class Database:
                     assert driver is not None
                     conn = Conn(aio=aio, prepared=self._prepared, postgres=driver)
                     if _is_one_statement(batch):  # atomic by itself
-                        return await _run_all(conn, batch)
-                    async with driver.transaction():  # asyncpg's own: our writes bypass SQLAlchemy here
+                        results = await _run_all(conn, batch)
+                        await conn.settle()
+                        return results
+                    async with conn.atomic():  # asyncpg's own: our writes bypass SQLAlchemy here
                         return await _run_all(conn, batch)
             with self._sqlite_transaction() as conn:
                 return await _run_all(conn, batch)
