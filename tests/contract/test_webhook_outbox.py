@@ -69,3 +69,19 @@ async def test_ended_calls_are_purged_and_listed_by_source(store: Store) -> None
     assert {d.id for d in await store.webhooks.of_source("01REQUEST")} == {kept, ended}
     assert await store.webhooks.purge(T0 + timedelta(seconds=1)) == 1
     assert [d.id for d in await store.webhooks.of_source("01REQUEST")] == [kept]
+
+
+async def test_every_attempt_is_logged_with_the_answer(store: Store) -> None:
+    delivery_id = await store.webhooks.add(CALL, now=T0)
+    await store.webhooks.claim("a", now=T0, lease_seconds=60)
+    assert await store.webhooks.attempted(delivery_id, "a", now=T0, status=None, error="ConnectError: no answer",
+                                          state=PENDING, next_attempt_at=T0)
+    later = T0 + timedelta(seconds=5)
+    await store.webhooks.claim("b", now=later, lease_seconds=60)
+    assert not await store.webhooks.attempted(delivery_id, "a", now=later, status=200, error="", state=DELIVERED)
+    assert await store.webhooks.attempted(delivery_id, "b", now=later, status=201, error="", state=DELIVERED,
+                                          body="x" * 5000, headers={"X-Seen": "yes"})
+    done = await store.webhooks.get(delivery_id)
+    assert done is not None and done.attempts == 2
+    assert [(a.at, a.status, a.error, a.state, len(a.body), dict(a.headers)) for a in done.history] == \
+        [(T0, 0, "ConnectError: no answer", PENDING, 0, {}), (later, 201, "", DELIVERED, 1000, {"X-Seen": "yes"})]

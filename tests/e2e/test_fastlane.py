@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -164,50 +165,97 @@ def test_execution_stop_and_retry(api: httpx.Client, docker_engine: DockerEngine
     gone(docker_engine, f"fastlane-job-{newest['executionId']}")
 
 
-def test_webhooks_fire_on_success(api: httpx.Client) -> None:
-    got: list[dict[str, Any]] = []
-    arrived = threading.Event()
+class HookServer:
+    """A webhook receiver on 127.0.0.1: records each call; ``/flaky`` answers 503 the first time."""
 
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            got.append({"path": self.path, "headers": dict(self.headers),
-                        "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
-            self.send_response(400 if self.path == "/end" else 200)
-            self.end_headers()
-            if len(got) == 2:
-                arrived.set()
+    def __init__(self, wanted: int) -> None:
+        self.got: list[dict[str, Any]] = []
+        self.arrived = threading.Event()
+        calls = self.got
+        arrived = self.arrived
 
-        def log_message(self, *args: Any) -> None:
-            pass
+        class Hook(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                calls.append({"path": self.path, "headers": dict(self.headers),
+                              "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+                flaky_first = self.path == "/flaky" and sum(c["path"] == "/flaky" for c in calls) == 1
+                self.send_response(400 if self.path == "/end" else 503 if flaky_first else 200)
+                self.send_header("X-Receiver", "test")
+                self.end_headers()
+                self.wfile.write(b"thanks")
+                if len(calls) == wanted:
+                    arrived.set()
 
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        task = f"hooks-{uuid.uuid4().hex[:6]}"
-        out = enqueue(api, task, command="echo hooked", metadata={"who": "me"},
-                webhooks={"succeeds": [{"url": f"{url}/ok", "headers": {"X-Token": "t"}}],
-                          "fails": [{"url": f"{url}/bad"}], "finishes": [{"url": f"{url}/end"}]})
-        assert arrived.wait(60)
-    finally:
-        server.shutdown()
-    assert sorted(call["path"] for call in got) == ["/end", "/ok"]
-    ok = next(call for call in got if call["path"] == "/ok")
-    assert ok["headers"]["X-Token"] == "t" and ok["body"]["status"] == "done" and ok["body"]["log"] == "hooked\n"
-    assert ok["body"]["metadata"]["custom"] == {"who": "me"} and "webhookDispatch" not in ok["body"]["metadata"]
+            def log_message(self, *args: Any) -> None:
+                pass
 
-    def dispatched() -> list[dict[str, Any]] | None:  # each dispatch is on the execution once answered
+        self.server = HTTPServer(("127.0.0.1", 0), Hook)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def __enter__(self) -> HookServer:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.server.shutdown()
+
+
+def dispatch_log(api: httpx.Client, task: str, out: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """The execution's webhookDispatch once it holds ``count`` attempts."""
+    def check() -> list[dict[str, Any]] | None:
         base = f"/tasks/{task}/jobs/{out['jobId']}/executions/{out['executionId']}/"
         entries: list[dict[str, Any]] = api.get(base).json()["execution"]["metadata"].get("webhookDispatch", [])
-        return entries if len(entries) == 2 and all(e["state"] in ("DELIVERED", "FAILED") for e in entries) else None
+        return entries if len(entries) == count else None
+    return wait_for(check, what=f"{count} attempts in the dispatch log")
 
-    entries = {entry["url"].rsplit("/", 1)[1]: entry for entry in wait_for(dispatched, what="the dispatch log")}
-    assert {k: (e["statusCode"], e["attempt"], e["state"]) for k, e in entries.items()} == \
-        {"ok": (200, 1, "DELIVERED"), "end": (400, 1, "FAILED")}
-    assert "error" not in entries["ok"] and "400" in entries["end"]["error"]
-    assert entries["ok"]["timestamp"].startswith(time.strftime("%Y-%m-%d", time.gmtime()))
+
+def test_webhooks_fire_on_success_and_every_attempt_is_logged(api: httpx.Client,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("myrmica.api.fastlane.hooks.HOOK_BACKOFF_SECS", 0.05)  # Fastlane's 5 s, 10 s …
+    with HookServer(wanted=3) as hooks:
+        task = f"hooks-{uuid.uuid4().hex[:6]}"
+        out = enqueue(api, task, command="echo hooked", metadata={"who": "me"},
+                      webhooks={"succeeds": [{"url": f"{hooks.url}/flaky", "headers": {"X-Token": "t"}, "retries": 1}],
+                                "fails": [{"url": f"{hooks.url}/bad"}], "finishes": [{"url": f"{hooks.url}/end"}]})
+        assert hooks.arrived.wait(60)
+    assert sorted(call["path"] for call in hooks.got) == ["/end", "/flaky", "/flaky"]
+    ok = hooks.got[-1] if hooks.got[-1]["path"] == "/flaky" else hooks.got[-2]
+    assert ok["headers"]["X-Token"] == "t" and ok["body"]["status"] == "done" and ok["body"]["log"] == "hooked\n"
+    assert ok["body"]["metadata"]["custom"] == {"who": "me"} and "webhookDispatch" not in ok["body"]["metadata"]
+    assert ok["body"]["job_id"] == out["jobId"] and ok["body"]["executionId"] == out["executionId"]
+    entries = sorted(dispatch_log(api, task, out, 3), key=lambda e: (e["url"], e["attempt"]))
+    assert [(e["url"].rsplit("/", 1)[1], e["statusCode"], e["attempt"], e["state"]) for e in entries] == \
+        [("end", 400, 1, "FAILED"), ("flaky", 503, 1, "PENDING"), ("flaky", 200, 2, "DELIVERED")]
+    end, first, second = entries
+    assert end["error"] == f'The POST request to {hooks.url}/end with body of "{json.dumps(ok["body"])[:10]}..." ' \
+        "failed with status code of 400."
+    assert "error" not in second and second["body"] == "thanks" and second["headers"]["X-Receiver"] == "test"
+    assert first["timestamp"] <= second["timestamp"] and first["timestamp"].startswith(time.strftime("%Y-%m-%d",
+                                                                                                      time.gmtime()))
     shown = api.get(f"/tasks/{task}/jobs/{out['jobId']}/").json()["job"]["executions"][0]
-    assert len(shown["metadata"]["webhookDispatch"]) == 2
+    assert len(shown["metadata"]["webhookDispatch"]) == 3
+    meta = api.get(f"/tasks/{task}/jobs/{out['jobId']}/").json()["job"]["metadata"]
+    assert meta["webhooks"]["succeeds"] == [{"url": f"{hooks.url}/flaky", "headers": {"X-Token": "t"}, "retries": 1}]
+
+
+def test_webhooks_of_a_failure_and_an_unreachable_hook(api: httpx.Client) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/hook"
+    with HookServer(wanted=2) as hooks:
+        task = f"hookfail-{uuid.uuid4().hex[:6]}"
+        out = enqueue(api, task, command="sh -c 'echo broke >&2; exit 4'",
+                      webhooks={"succeeds": [{"url": f"{hooks.url}/ok"}], "fails": [{"url": f"{hooks.url}/bad"}],
+                                "finishes": [{"url": f"{hooks.url}/all"}, {"url": nowhere}]})
+        assert hooks.arrived.wait(60)
+    assert sorted(call["path"] for call in hooks.got) == ["/all", "/bad"]  # not succeeds
+    body = hooks.got[0]["body"]
+    assert (body["status"], body["exitCode"], body["error"]) == ("failed", 4, "broke\n")
+    entries = dispatch_log(api, task, out, 3)
+    unreachable = next(e for e in entries if e["url"] == nowhere)
+    assert unreachable["statusCode"] == 500 and unreachable["state"] == "FAILED"  # no answer: 500, as Fastlane
+    assert unreachable["error"].startswith(f'The POST request to {nowhere} with body of "')
+    assert " failed with exception of " in unreachable["error"]
 
 
 def test_bad_input_is_400_with_fastlane_texts_and_nothing_stored(api: httpx.Client) -> None:

@@ -52,10 +52,12 @@ SIGNATURE_TOLERANCE_SECS = 300
 class RetryPolicy:
     attempts: int = 5  # every attempt, the first one included
     timeout_secs: float = 5.0  # per attempt
-    backoff_secs: float = 2.0  # the wait before attempt n+1 is backoff_secs × n (``power``: backoff_secs ** n) ...
+    # The wait before attempt n+1 is backoff_secs × n (``power``: backoff_secs ** n; ``doubling``:
+    # backoff_secs × 2 ** (n - 1)) ...
+    backoff_secs: float = 2.0
     max_backoff_secs: float = 3600.0  # ... at most this
     retry_statuses: frozenset[int] = RETRY_STATUSES
-    backoff: str = "linear"  # linear | power
+    backoff: str = "linear"  # linear | power | doubling
 
     def __post_init__(self) -> None:
         if not 1 <= self.attempts <= MAX_ATTEMPTS:
@@ -64,8 +66,8 @@ class RetryPolicy:
             raise ValidationError("a webhook's timeout must be more than 0 and at most 300 seconds", field="timeout")
         if self.backoff_secs < 0 or self.max_backoff_secs < 0:
             raise ValidationError("a webhook's backoff may not be negative", field="backoff")
-        if self.backoff not in ("linear", "power"):
-            raise ValidationError("a webhook's backoff must be linear or power", field="backoff")
+        if self.backoff not in ("linear", "power", "doubling"):
+            raise ValidationError("a webhook's backoff must be linear, power or doubling", field="backoff")
 
     def retryable(self, status: int | None) -> bool:
         """Whether an attempt that got ``status`` (None: no answer — a network error or a timeout) is tried again."""
@@ -73,9 +75,11 @@ class RetryPolicy:
 
     def delay_after(self, attempt: int) -> float:
         """Seconds to wait after attempt number ``attempt`` (1-based) failed."""
-        if self.backoff == "power":
+        if self.backoff in ("power", "doubling"):
             try:
-                return min(self.backoff_secs ** attempt, self.max_backoff_secs)
+                delay = self.backoff_secs ** attempt if self.backoff == "power" else \
+                    self.backoff_secs * 2.0 ** (attempt - 1)
+                return min(delay, self.max_backoff_secs)
             except OverflowError:
                 return self.max_backoff_secs
         return min(self.backoff_secs * attempt, self.max_backoff_secs)
@@ -164,9 +168,34 @@ def verify_strait_signature(secret: str, timestamp: str, body: bytes, signature:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One attempt of a call: when, the status code (0: no answer), the error, the call's state after it
+    (PENDING: it will be tried again), and the start of the answer's body and its headers."""
+
+    at: datetime
+    status: int
+    error: str
+    state: str
+    body: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "status": self.status, "error": self.error, "state": self.state,
+                "body": self.body, "headers": dict(self.headers)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Attempt:
+        return cls(at=datetime.fromisoformat(str(data["at"])), status=int(data.get("status") or 0),
+                   error=str(data.get("error") or ""), state=str(data.get("state") or ""),
+                   body=str(data.get("body") or ""),
+                   headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()})
+
+
+@dataclass(frozen=True)
 class DeliveryOutcome:
     """How far a stored call got: its last attempt's status code (0: none came back) and error, the
-    number of attempts made, and when it last changed (read back by what it is about: its ``source``)."""
+    number of attempts made, and when it last changed (read back by what it is about: its ``source``);
+    ``history``: every attempt, oldest first."""
 
     url: str
     event: str
@@ -175,3 +204,5 @@ class DeliveryOutcome:
     status: int
     error: str
     at: datetime
+    history: tuple[Attempt, ...] = ()
+    body_start: str = ""  # the call's body's first 10 characters (Fastlane's error texts quote them)

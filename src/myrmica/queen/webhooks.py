@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -69,7 +70,8 @@ class WebhookSender:
         """The calls stored about ``source`` (a request id), oldest first, and how far each got."""
         return [DeliveryOutcome(url=d.call.url, event=d.call.event, state=d.state, attempts=d.attempts,
                                 status=d.last_status, error=d.last_error,
-                                at=as_aware(d.updated_at or d.next_attempt_at))
+                                at=as_aware(d.updated_at or d.next_attempt_at), history=d.history,
+                                body_start=d.call.body[:10])
                 for d in await self._repository.of_source(source)]
 
     def wake(self) -> None:
@@ -132,6 +134,7 @@ class WebhookSender:
         attempt = delivery.attempts + 1
         status: int | None = None
         error = ""
+        answer: dict[str, Any] = {}  # the start of the answer's body and its headers, for the attempt log
         headers = dict(call.headers)
         if call.signature == STRAIT_V1:
             headers.update(strait_headers(call.signing_secret, call.body, self._now().timestamp()))
@@ -144,6 +147,8 @@ class WebhookSender:
                     call.method, call.url, content=call.body.encode(), headers=headers,
                     timeout=call.policy.timeout_secs)
                 status = response.status_code
+                answer = {"body": _text(response), "headers": {k.decode("latin-1"): v.decode("latin-1")
+                                                                for k, v in response.headers.raw}}
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
             except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
@@ -151,17 +156,25 @@ class WebhookSender:
         now = self._now()
         if status is not None and 200 <= status < 300:
             await self._repository.attempted(delivery.id, self._queen_id, now=now, status=status, error="",
-                                             state=DELIVERED)
+                                             state=DELIVERED, **answer)
             self.delivered += 1
             return
         if call.policy.retryable(status) and attempt < call.policy.attempts:
             again = now + timedelta(seconds=call.policy.delay_after(attempt))
             await self._repository.attempted(delivery.id, self._queen_id, now=now, status=status, error=error,
-                                             state=PENDING, next_attempt_at=again)
+                                             state=PENDING, next_attempt_at=again, **answer)
             self._wake.set()
             return
         await self._repository.attempted(delivery.id, self._queen_id, now=now, status=status, error=error,
-                                         state=FAILED)
+                                         state=FAILED, **answer)
         self.failed += 1
         log.warning("webhook %s (%s) to %s failed after %d attempt(s): %s", delivery.id, call.event or "call",
                     urlsplit(call.url).hostname, attempt, error)
+
+
+def _text(response: httpx.Response) -> str:
+    """The start of an answer's body, as text (never an error: an undecodable body is replaced)."""
+    try:
+        return response.content[:1000].decode(response.charset_encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return response.content[:1000].decode("utf-8", errors="replace")

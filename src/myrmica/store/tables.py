@@ -369,6 +369,8 @@ webhook_deliveries = Table(
     # One delivery per event (0008): a second store of the same key is a no-op.
     Column("dedup_key", String(200), nullable=True),
     Column("signing", Text, nullable=True),  # JSON {scheme, secret}, encrypted: each attempt is signed
+    # Every attempt (0015): [{at, status, error, state, body, headers}], oldest first, at most 100.
+    Column("attempt_log", JSON, nullable=True),
     Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     Index("ix_webhook_deliveries_source", "source"),
     Index("ux_webhook_deliveries_dedup_key", "dedup_key", unique=True),

@@ -17,7 +17,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from myrmica.clock import utcnow
-from myrmica.domain.webhooks import DELIVERED, FAILED, PENDING, SENDING, RetryPolicy, WebhookCall
+from myrmica.domain.webhooks import DELIVERED, FAILED, PENDING, SENDING, Attempt, RetryPolicy, WebhookCall
 from myrmica.ids import new_id
 from myrmica.security.crypto import SecretBox
 from myrmica.store.database_lock import Database
@@ -37,6 +37,10 @@ class Delivery:
     last_status: int
     last_error: str
     updated_at: datetime | None = None
+    history: tuple[Attempt, ...] = ()  # every attempt, oldest first
+
+
+MAX_ATTEMPTS_KEPT = 100  # of a call's attempt log (the oldest go first)
 
 
 class WebhookRepository:
@@ -84,7 +88,8 @@ class WebhookRepository:
                            signature=str(signing.get("scheme") or ""), signing_secret=str(signing.get("secret") or ""))
         return Delivery(id=row["id"], call=call, state=row["state"], attempts=row["attempts"],
                         next_attempt_at=row["next_attempt_at"], last_status=row["last_status"],
-                        last_error=row["last_error"], updated_at=row.get("updated_at"))
+                        last_error=row["last_error"], updated_at=row.get("updated_at"),
+                        history=tuple(_attempts(row.get("attempt_log"))))
 
     @staticmethod
     def _due(now: datetime) -> Any:
@@ -114,17 +119,24 @@ class WebhookRepository:
         return [self._delivery(row) for row in rows]
 
     async def attempted(self, delivery_id: str, owner: str, *, now: datetime, status: int | None, error: str,
-                        state: str, next_attempt_at: datetime | None = None) -> bool:
+                        state: str, next_attempt_at: datetime | None = None, body: str = "",
+                        headers: dict[str, str] | None = None) -> bool:
         """One attempt's outcome (``state``: DELIVERED, FAILED, or PENDING again at ``next_attempt_at``),
-        written only while ``owner`` still holds the call."""
+        written only while ``owner`` still holds the call, and appended to its attempt log (with the
+        start of the answer's ``body`` and its ``headers``)."""
+        attempt = Attempt(at=now, status=status or 0, error=error[:2000], state=state, body=body[:1000],
+                          headers=dict(list((headers or {}).items())[:50]))
         values: dict[str, Any] = {"state": state, "attempts": table.c.attempts + 1, "last_status": status or 0,
                                   "last_error": error[:2000], "lease_owner": None, "lease_expires_at": None,
                                   "updated_at": now}
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
+        holds = (table.c.id == delivery_id, table.c.state == SENDING, table.c.lease_owner == owner)
         async with self._engine.begin() as conn:
-            result = await conn.execute(update(table).where(table.c.id == delivery_id, table.c.state == SENDING,
-                                                            table.c.lease_owner == owner).values(**values))
+            # Only the lease's holder writes the row, so reading its log first cannot lose an attempt.
+            logged = (await conn.execute(select(table.c.attempt_log).where(*holds))).scalar()
+            values["attempt_log"] = [*(logged or []), attempt.to_json()][-MAX_ATTEMPTS_KEPT:]
+            result = await conn.execute(update(table).where(*holds).values(**values))
         return bool(result.rowcount)
 
     async def get(self, delivery_id: str) -> Delivery | None:
@@ -157,3 +169,13 @@ class WebhookRepository:
 
 def as_aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
+
+
+def _attempts(logged: Any) -> list[Attempt]:
+    out = []
+    for item in logged if isinstance(logged, list) else []:
+        try:
+            out.append(Attempt.from_json(item))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out

@@ -6,7 +6,8 @@
   request's ``user_key`` is derived from the failed one, so an event heard twice makes one retry.
 * webhooks: ``succeeds`` (done), ``fails`` (failed) and ``finishes`` (always) each get one POST of the
   execution's JSON (with ``log``, ``error``, ``metadata.custom`` and ``job_id``) and the hook's headers,
-  through the core's webhook outbox (stored, retried ``retries`` more times on no answer, 429 or 5xx).
+  through the core's webhook outbox (stored, retried ``retries`` more times on no answer or a status
+  >= 400, 5 s, 10 s, 20 s … apart); every attempt is in the execution's ``metadata.webhookDispatch``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from myrmica.service.jobs import JobService
 
 log = logging.getLogger("myrmica.api.fastlane.hooks")
 HOOK_TIMEOUT_SECS = 1.0
-HOOK_BACKOFF_SECS = 5.0
+HOOK_BACKOFF_SECS = 5.0  # WEBHOOKS_EXPONENTIAL_BACKOFF_MIN_MS / 1000: 5 s, 10 s, 20 s … (factor 2)
+HOOK_RETRY_STATUSES = frozenset(range(400, 600))  # Fastlane retries any status >= 400, and no answer
 
 
 def owner_of(event: JobEvent) -> Principal:
@@ -92,7 +94,8 @@ class FastlaneHooks:
                 call = WebhookCall(url=str(hook["url"]), body=text, headers=headers, source=record.id,
                                    event=f"fastlane.{views.status(record)}",
                                    policy=RetryPolicy(attempts=attempts, timeout_secs=HOOK_TIMEOUT_SECS,
-                                                      backoff_secs=HOOK_BACKOFF_SECS))
+                                                      backoff_secs=HOOK_BACKOFF_SECS, backoff="doubling",
+                                                      retry_statuses=HOOK_RETRY_STATUSES))
             except DomainError as exc:
                 log.warning("a webhook of execution %s is skipped: %s", record.id, exc.message)
                 continue

@@ -209,19 +209,29 @@ def image_of(definition: DefinitionRecord) -> str:
 
 
 async def dispatches(jobs: JobService, principal: Principal, record: RequestRecord) -> list[dict[str, Any]]:
-    """The execution's webhook dispatch log (``metadata.webhookDispatch``): one entry per webhook call,
-    oldest first, with its latest attempt — time, url, status code (0: no answer), attempt number, the
-    outbox's state (PENDING while retries are left, DELIVERED, FAILED) and the error when there was one."""
+    """The execution's webhook dispatch log (``metadata.webhookDispatch``): one entry per attempt of
+    each webhook call, oldest first, as Fastlane appends them — ``timestamp``, ``url``, ``statusCode``
+    (500 when no answer came, as Fastlane), the answer's ``body`` (its first 1000 characters) and
+    ``headers``, and on a failure Fastlane's ``error`` text — plus ``attempt`` (1, 2, …) and ``state``:
+    the call's after that attempt (PENDING: tried again later, DELIVERED, FAILED)."""
     shown: list[dict[str, Any]] = []
     for outcome in await jobs.webhook_outcomes(principal, record.id):
         if not outcome.event.startswith(HOOK_EVENT_PREFIX):
             continue
-        entry: dict[str, Any] = {"timestamp": iso(outcome.at), "url": outcome.url, "statusCode": outcome.status,
-                                 "attempt": outcome.attempts, "state": outcome.state}
-        if outcome.error:
-            entry["error"] = outcome.error
-        shown.append(entry)
+        for number, attempt in enumerate(outcome.history, start=1):
+            entry: dict[str, Any] = {"timestamp": iso(attempt.at), "url": outcome.url,
+                                     "statusCode": attempt.status or 500, "body": attempt.body,
+                                     "headers": dict(attempt.headers), "attempt": number, "state": attempt.state}
+            if attempt.error:
+                entry["error"] = dispatch_error(outcome.url, outcome.body_start, attempt.status, attempt.error)
+            shown.append(entry)
     return shown
+
+
+def dispatch_error(url: str, body: str, status: int, error: str) -> str:
+    """Fastlane's dispatcher's text for a failed attempt."""
+    start = f'The POST request to {url} with body of "{body[:10]}..." failed with '
+    return f"{start}status code of {status}." if status else f"{start}exception of {error}."
 
 
 def execution(definition: DefinitionRecord, record: RequestRecord, *, log: str | None = None,
