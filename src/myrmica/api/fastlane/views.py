@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Request
 
 from myrmica.api.fastlane.errors import FastlaneError
+from myrmica.clock import utcnow
 from myrmica.domain.errors import NotFoundError
 from myrmica.domain.fastlane.payload import expired_message, redact, split_image
 from myrmica.domain.fastlane.translate import DIALECT, JOB_TYPE_PREFIX, job_type
@@ -90,9 +91,14 @@ async def find_job(jobs: JobService, principal: Principal, task_id: str, job_id:
 
 async def executions(jobs: JobService, principal: Principal, definition: DefinitionRecord,
                      limit: int = MAX_EXECUTIONS_SHOWN) -> tuple[list[RequestRecord], int]:
-    """The job's newest executions first, and how many it has."""
-    page = await jobs.search(principal, RequestFilter(job_type=definition.job_type), PageRequest(0, limit))
-    return [await jobs.get(principal, r.id) for r in page.items], page.total
+    """The job's newest executions first, and how many it has. A cron job's next occurrence, which the
+    engine keeps waiting as a request, is not one yet (Fastlane makes the execution when the cron fires)."""
+    page = await jobs.search(principal, RequestFilter(job_type=definition.job_type), PageRequest(0, limit + 1))
+    now = aware(utcnow())
+    shown = [r for r in page.items
+             if not (r.cron_triggered and r.job_state == "PENDING" and aware(r.scheduled_at) > now)]
+    hidden = len(page.items) - len(shown)
+    return [await jobs.get(principal, r.id) for r in shown[:limit]], page.total - hidden
 
 
 def _task(record: RequestRecord) -> Any:
