@@ -6,6 +6,7 @@ image ``task1`` to the local busybox test image. Skipped, saying why, when docke
 
 from __future__ import annotations
 
+import email
 import json
 import re
 import socket
@@ -25,6 +26,7 @@ from myrmica.config import Settings
 from tests.support.docker_engine import TEST_IMAGE, DockerEngine
 from tests.support.jobs import wait_for
 from tests.support.live import live_server
+from tests.support.smtp import Inbox, smtp_inbox
 
 SEED_PAYLOAD = {"image": "task1:latest", "command": "ls -lah", "envs": {"SMTP_SERVER": "my-smtp-server"},
                 "metadata": {"username": "heynemann"}, "retries": 3}
@@ -33,8 +35,16 @@ MAX_LOG_BYTES = 256 * 1024  # per task: a flood is cut there
 
 
 @pytest.fixture(scope="module")
-def api(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"),
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    with smtp_inbox() as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def api(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory,
+        inbox: tuple[Inbox, int]) -> Iterator[httpx.Client]:
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=inbox[1], smtp_from="fastlane@localhost",
+                        data_dir=tmp_path_factory.mktemp("data"),
                         database_url=f"sqlite:///{tmp_path_factory.mktemp('db') / 'myrmica.db'}",
                         admin_token="myr_test_" + uuid.uuid4().hex, embedded_ant=True, ant_id="fastlane-ant",
                         docker_host=docker_engine.host, docker_image_map=(f"task1={TEST_IMAGE}",),
@@ -390,3 +400,26 @@ def test_a_live_reader_of_a_flood_is_told_of_the_cut_while_it_runs(api: httpx.Cl
     assert seen[-1].endswith("bytes: further output is dropped]\n") and set(seen[:-1]) == {"y\n"}
     assert sum(len(text) for text in seen) <= MAX_LOG_BYTES
     assert rest == "EXIT CODE: None\nUser stopped job execution manually.\n" and reason == "done"
+
+
+def test_notify_mails_on_success_and_on_finish(api: httpx.Client, inbox: tuple[Inbox, int]) -> None:
+    mails, _ = inbox
+    task = f"mail-{uuid.uuid4().hex[:6]}"
+    out = enqueue(api, task, command="echo mailed",
+                  notify={"succeeds": ["ok@example.com"], "fails": ["bad@example.com"],
+                          "finishes": ["all@example.com"]})
+    name = f"{task}/{out['jobId']}"
+    def two() -> list[str] | None:
+        found = [m for m in mails.messages if name in m]
+        return found if len(found) == 2 else None
+
+    ours = [email.message_from_string(m) for m in wait_for(two, what="two e-mails")]
+    by_to = {str(m["To"]): m for m in ours}
+    assert set(by_to) == {"ok@example.com", "all@example.com"}  # not fails
+    assert " ".join(str(by_to["ok@example.com"]["Subject"]).split()) == f"[Fastlane] Job {name} succeeded!"
+    assert " ".join(str(by_to["all@example.com"]["Subject"]).split()) == \
+        f"[Fastlane] Job {name} finished with exit code 0!"
+    text = str(by_to["ok@example.com"].get_payload(decode=True).decode()).replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert text.startswith("Automatic message. Please do not reply to this!\n\n")
+    shown = json.loads(text.split("\n\n", 1)[1])
+    assert (shown["executionId"], shown["status"], shown["log"]) == (out["executionId"], "done", "mailed\n")

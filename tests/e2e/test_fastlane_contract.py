@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
-from tests.e2e.test_fastlane import api, ended, enqueue  # noqa: F401 - api is the module's server
+from tests.e2e.test_fastlane import api, ended, enqueue, inbox  # noqa: F401 - api is the module's server
 from tests.support.docker_engine import DockerEngine
 from tests.support.jobs import wait_for
 

@@ -8,10 +8,14 @@
   execution's JSON (with ``log``, ``error``, ``metadata.custom`` and ``job_id``) and the hook's headers,
   through the core's webhook outbox (stored, retried ``retries`` more times on no answer or a status
   >= 400, 5 s, 10 s, 20 s … apart); every attempt is in the execution's ``metadata.webhookDispatch``.
+* e-mail: ``notify.succeeds`` / ``.fails`` / ``.finishes`` (the same triggers) each get one plain-text
+  message with Fastlane's subject and the execution's JSON, through the server's SMTP settings
+  (``smtp_host``; none: a warning is logged and nothing is sent).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -25,10 +29,12 @@ from myrmica.domain.fastlane.payload import expires_at, retry_delay
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import ENDED, JobEvent, NewRequest
 from myrmica.domain.webhooks import RetryPolicy, WebhookCall
+from myrmica.mail import SmtpMailer
 from myrmica.service.jobs import JobService
 
 log = logging.getLogger("myrmica.api.fastlane.hooks")
 HOOK_TIMEOUT_SECS = 1.0
+MAIL_NOTE = "Automatic message. Please do not reply to this!"
 HOOK_BACKOFF_SECS = 5.0  # WEBHOOKS_EXPONENTIAL_BACKOFF_MIN_MS / 1000: 5 s, 10 s, 20 s … (factor 2)
 HOOK_RETRY_STATUSES = frozenset(range(400, 600))  # Fastlane retries any status >= 400, and no answer
 
@@ -43,8 +49,10 @@ def hook_kinds(state: str) -> tuple[str, ...]:
 
 
 class FastlaneHooks:
-    def __init__(self, jobs: JobService) -> None:
+    def __init__(self, jobs: JobService, mailer: SmtpMailer | None = None) -> None:
         self._jobs = jobs
+        self._mailer = mailer
+        self._mails: set[asyncio.Task[None]] = set()
 
     async def on_event(self, event: JobEvent) -> None:
         if event.cause != ENDED:
@@ -55,6 +63,7 @@ class FastlaneHooks:
         metadata = dict(views.settings(definition).get("metadata") or {})
         await self._retry(principal, record, metadata)
         await self._webhooks(principal, record, definition, metadata)
+        await self._notify(principal, record, definition, metadata)
 
     async def _retry(self, principal: Principal, record: Any, metadata: dict[str, Any]) -> None:
         done = int((record.params or {}).get("fastlane_retry") or 0)
@@ -102,8 +111,52 @@ class FastlaneHooks:
             await self._jobs.send_webhook(call)
 
 
+    async def _notify(self, principal: Principal, record: Any, definition: Any, metadata: dict[str, Any]) -> None:
+        notify = metadata.get("notify") or {}
+        state = views.status(record)
+        wanted = [(kind, to) for kind in hook_kinds(state) for to in notify.get(kind) or []
+                  if isinstance(to, str) and "@" in to]
+        if not wanted:
+            return
+        if self._mailer is None or not self._mailer.configured:
+            log.warning("execution %s: no e-mail to %d address(es): no SMTP server is set (smtp_host)",
+                        record.id, len(wanted))
+            return
+        own = views.settings(definition)
+        name = f"{own.get('task_id')}/{own.get('job_id')}"
+        log_text, error = await views.outputs(self._jobs, principal, record)
+        shape = views.execution(definition, record, log=log_text, error=error, with_logs=True)
+        text = f"{MAIL_NOTE}\n\n{json.dumps(shape, indent=2, sort_keys=True)}\n"
+        for kind, to in wanted:
+            task = asyncio.create_task(self._mail(record.id, to, mail_subject(kind, name, views.exit_code(record)),
+                                                  text))
+            self._mails.add(task)
+            task.add_done_callback(self._mails.discard)
+
+    async def _mail(self, execution_id: str, to: str, subject: str, text: str) -> None:
+        assert self._mailer is not None
+        for attempt in range(3):
+            try:
+                await self._mailer.send(to, subject, text)
+                return
+            except Exception as exc:  # the SMTP server's own errors: try again, then say so
+                if attempt == 2:
+                    log.warning("execution %s: e-mail to %s failed: %s", execution_id, to, exc)
+                else:
+                    await asyncio.sleep(1.0 * (attempt + 1))
+
+
+def mail_subject(kind: str, name: str, code: int | None) -> str:
+    """Fastlane's subjects: ``[Fastlane] Job <task>/<job> succeeded!`` (succeeds), ``… failed with exit
+    code <n>!`` (fails), ``… finished with exit code <n>!`` (finishes)."""
+    what = {"succeeds": "succeeded", "fails": f"failed with exit code {code}"}.get(
+        kind, f"finished with exit code {code}")
+    return f"[Fastlane] Job {name} {what}!"
+
+
 def start(ctx: AppContext) -> None:
     jobs = ctx.services.get("jobs")
     if isinstance(jobs, JobService):
-        hooks = FastlaneHooks(jobs)
+        settings = ctx.settings
+        hooks = FastlaneHooks(jobs, SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from))
         jobs.subscribe(hooks.on_event, views.is_fastlane)
