@@ -88,6 +88,7 @@ class Settings:
     trigger_rescan_secs: float = 10.0  # how often it reads again which definitions have triggers
     trigger_s3_endpoint_url: str = ""  # S3 triggers' endpoint; default: the artifacts URL's endpoint_url, else AWS
     trigger_s3_region: str = ""
+    trigger_sqs_endpoint_url: str = ""  # S3 notification triggers' SQS; default: the queue URL's host, else AWS
     trigger_queue_url: str = ""  # the Redis of queue triggers' streams; default: broker_url (none: no queue triggers)
 
     @property

@@ -77,6 +77,9 @@ def validate_triggers(triggers: Any) -> None:
                 _text(trigger, key, where)
             if s3_mode(trigger) not in S3_MODES:
                 raise ValidationError(f"{where}: mode must be poll or notification", field="triggers.mode")
+            if s3_mode(trigger) == "notification" and not trigger.get("topic"):
+                raise ValidationError(f"{where}: a notification-mode trigger needs topic (an SQS queue's ARN or "
+                                      "URL, or a queue name)", field="triggers.topic")
             try:
                 poll_seconds(trigger)
             except ValueError as exc:

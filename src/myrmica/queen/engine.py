@@ -25,6 +25,7 @@ from myrmica.domain.definitions import parsed_document
 from myrmica.domain.errors import NotFoundError
 from myrmica.domain.principal import Principal
 from myrmica.domain.records import DefinitionRecord
+from myrmica.domain.trigger_config import s3_mode
 from myrmica.ids import new_id
 from myrmica.mail import SmtpMailer
 from myrmica.queen.ants import AntRegistry
@@ -48,6 +49,7 @@ from myrmica.queen.run_keeper import RunKeeper
 from myrmica.queen.runs import RunFactory
 from myrmica.queen.scheduler import Doorbell, Scheduler
 from myrmica.queen.specs import SpecCache
+from myrmica.queen.sqs_notifications import SqsNotifications, is_sqs
 from myrmica.queen.supervisors import Interruptions, SupervisorRegistry, Supervisors
 from myrmica.queen.trigger_clients import S3Lister
 from myrmica.queen.webhooks import WebhookSender
@@ -61,6 +63,7 @@ from myrmica.service.jobs import JobService
 from myrmica.service.notifications import JobNotifier
 from myrmica.service.queue_messages import QueueMessages
 from myrmica.service.run_callbacks import RunCallbacks
+from myrmica.service.s3_notifications import S3Notifications
 from myrmica.service.s3_triggers import S3Triggers
 from myrmica.service.strait import StraitJobs
 from myrmica.service.strait_runs import Mint, Quotas, StraitRuns
@@ -252,11 +255,21 @@ class Engine:
                                       lister=S3Lister(self.settings), leading=lambda: self.election.leader,
                                       tick_secs=self.settings.trigger_tick_secs)
         ctx.services["s3_triggers"] = self.s3_triggers
+        self.s3_notifications = notifications = S3Notifications(firer)
         queue_url = self.settings.trigger_queue_url or self.settings.broker_url
+        messages = QueueMessages(firer)
+
+        async def on_entry(definition: DefinitionRecord, trigger: dict[str, Any], entry_id: str,
+                           fields: dict[str, str]) -> None:
+            handler = notifications.handle_entry if str(trigger.get("type")).lower() == "s3" else messages.handle
+            await handler(definition, trigger, entry_id, fields)
+
         self.queue_triggers = QueueTriggers(
-            queue_url, consumer=self.queen_id, listing=lambda: self.trigger_catalog.triggers("queue"),
-            handle=QueueMessages(firer).handle, leading=lambda: self.election.leader,
-            tick_secs=self.settings.trigger_tick_secs) if queue_url else None
+            queue_url, consumer=self.queen_id, listing=self._stream_triggers, handle=on_entry,
+            leading=lambda: self.election.leader, tick_secs=self.settings.trigger_tick_secs) if queue_url else None
+        self.sqs_notifications = SqsNotifications(
+            self.settings, listing=lambda: self._notification_triggers(sqs=True), handle=notifications.handle,
+            leading=lambda: self.election.leader, tick_secs=self.settings.trigger_tick_secs)
         ctx.services["queue_triggers"] = self.queue_triggers
         ctx.services["trigger_admin"] = TriggerAdmin(definitions=self.jobs.definitions,
                                                      states=ctx.store.trigger_states, firer=firer)
@@ -278,6 +291,16 @@ class Engine:
                        asyncio.create_task(self.s3_triggers.run(), name="s3-triggers")]
         if self.queue_triggers is not None:
             self._loops.append(asyncio.create_task(self.queue_triggers.run(), name="queue-triggers"))
+        self._loops.append(asyncio.create_task(self.sqs_notifications.run(), name="s3-notifications"))
+
+    async def _notification_triggers(self, *, sqs: bool) -> list[tuple[DefinitionRecord, dict[str, Any]]]:
+        """S3 triggers in notification mode whose topic is an SQS queue (``sqs``) or a Redis stream."""
+        return [(d, t) for d, t in await self.trigger_catalog.triggers("s3")
+                if s3_mode(t) == "notification" and is_sqs(str(t.get("topic") or "")) == sqs]
+
+    async def _stream_triggers(self) -> list[tuple[DefinitionRecord, dict[str, Any]]]:
+        """What reads a Redis stream: queue triggers, and S3 notifications forwarded onto one."""
+        return [*await self.trigger_catalog.triggers("queue"), *await self._notification_triggers(sqs=False)]
 
     async def _sweep_strait(self, admin: Principal) -> None:
         """Strait's waiting runs whose upstream ended while no queen heard of it are released (a safety net:
