@@ -155,9 +155,12 @@ def test_reset_records_a_new_watermark_and_fire_makes_a_request_by_hand(api: htt
     request = wait_state(api, fired.json()["request_id"], "COMPLETED")
     assert request["params"]["ObjectKey"] == "incoming/by-hand.csv"
     assert request["params"]["Source"] == "s3://x/incoming/by-hand.csv"
-    for path, method, body in ((f"{base}/fire", "POST", {"payload": "%%%"}),):
-        bad = api.request(method, path, json=body)
+    for body in ({"payload": "%%%"}, {"payload": 5}, {"payload": None}):
+        bad = api.post(f"{base}/fire", json=body)
         assert bad.status_code == 400 and bad.json()["field"] == "payload", bad.text
+    for raw in (b"not json", b"[1, 2]"):  # a body that is no JSON object: Formicary's 4xx shape too
+        bad = api.post(f"{base}/fire", content=raw, headers={"Content-Type": "application/json"})
+        assert 400 <= bad.status_code < 500 and bad.json()["error"], bad.text
     for path, method in ((f"/api/v1/jobs/definitions/{name}/triggers/nope/state", "DELETE"),
                          (f"/api/v1/jobs/definitions/{name}/triggers/nope/fire", "POST"),
                          ("/api/v1/jobs/definitions/no-such-job/triggers", "GET")):
