@@ -22,18 +22,37 @@ log = logging.getLogger("myrmica.queen.events")
 
 EventListener = Callable[[JobEvent], Awaitable[None]]
 DefinitionTest = Callable[[Mapping[str, Any]], bool]
+RecordTest = Callable[[DefinitionRecord], bool]
+MAX_RECORDS = 64
 
 
 class EventHub:
     def __init__(self, store: Store, admin: Principal) -> None:
         self._store = store
         self._admin = admin
-        self._listeners: list[tuple[EventListener, DefinitionTest]] = []
+        self._listeners: list[tuple[EventListener, DefinitionTest | None, RecordTest | None]] = []
+        # The record of each definition row lately seen, by the row's identity (the supervisor and the
+        # scheduler pass the same row for every event of a request): built once, not once per event and test.
+        self._records: dict[int, tuple[Mapping[str, Any], DefinitionRecord]] = {}
         self._queue: asyncio.Queue[tuple[EventListener, JobEvent]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
 
     def subscribe(self, listener: EventListener, wants: DefinitionTest) -> None:
-        self._listeners.append((listener, wants))
+        self._listeners.append((listener, wants, None))
+
+    def subscribe_records(self, listener: EventListener, wants: RecordTest) -> None:
+        """``subscribe`` with a test of the definition's record (the job service's listeners)."""
+        self._listeners.append((listener, None, wants))
+
+    def _record(self, definition: Mapping[str, Any]) -> DefinitionRecord:
+        known = self._records.get(id(definition))
+        if known is not None and known[0] is definition:
+            return known[1]
+        if len(self._records) >= MAX_RECORDS:
+            self._records.clear()
+        record = DefinitionRecord.from_row(definition)
+        self._records[id(definition)] = (definition, record)  # the row kept: its id is not reused meanwhile
+        return record
 
     @property
     def listening(self) -> bool:
@@ -43,11 +62,12 @@ class EventHub:
              task: Mapping[str, Any] | None = None) -> None:
         if not self._listeners:
             return
-        wanted = [listener for listener, wants in self._listeners if wants(definition)]
+        wanted = [listener for listener, on_row, on_record in self._listeners
+                  if (on_row(definition) if on_row is not None
+                      else on_record is not None and on_record(self._record(definition)))]
         if not wanted:
             return
-        event = JobEvent(cause=cause, request=RequestRecord.from_row(request),
-                         definition=DefinitionRecord.from_row(definition),
+        event = JobEvent(cause=cause, request=RequestRecord.from_row(request), definition=self._record(definition),
                          task=TaskRecord.from_row(task) if task is not None else None, at=utcnow(),
                          secrets=self._opened(request.get("secret_params")))
         for listener in wanted:

@@ -362,7 +362,7 @@ class JobService:
     def subscribe(self, listener: EventListener, wants: Callable[[DefinitionRecord], bool]) -> None:
         """``listener`` hears the events (``JobEvent``) of the requests of each definition ``wants`` accepts.
         Events come after the change was stored, in order, on the queen where it happened."""
-        self._events.subscribe(listener, lambda row: wants(DefinitionRecord.from_row(row)))
+        self._events.subscribe_records(listener, wants)
 
     async def send_webhook(self, call: WebhookCall) -> str:
         """Store a webhook call and have it delivered by its retry policy (at least once, never silently

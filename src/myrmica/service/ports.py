@@ -10,7 +10,14 @@ from typing import Any, Protocol
 
 from myrmica.domain.definitions import ParsedDefinition
 from myrmica.domain.principal import Principal
-from myrmica.domain.records import ApprovalRecord, DefinitionFilter, JobEvent, NewRequest, RequestFilter
+from myrmica.domain.records import (
+    ApprovalRecord,
+    DefinitionFilter,
+    DefinitionRecord,
+    JobEvent,
+    NewRequest,
+    RequestFilter,
+)
 from myrmica.domain.webhooks import DeliveryOutcome, WebhookCall
 
 
@@ -115,6 +122,8 @@ class EventSource(Protocol):
     """Events of requests and their tasks: ``wants`` picks the definitions whose events a listener hears."""
 
     def subscribe(self, listener: EventListener, wants: Callable[[Any], bool]) -> None: ...
+
+    def subscribe_records(self, listener: EventListener, wants: Callable[[DefinitionRecord], bool]) -> None: ...
 
 
 class WebhookOutbox(Protocol):
