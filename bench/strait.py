@@ -157,7 +157,8 @@ async def span(client: httpx.AsyncClient, job_type: str, count: int) -> tuple[fl
     return first, last
 
 
-async def run(target: Target, endpoint: str, count: int, parallel: int, rounds: int) -> None:
+async def run(target: Target, endpoint: str, count: int, parallel: int, rounds: int,
+              kinds: tuple[str, ...] = ("native", "strait")) -> None:
     reference = reference_loop_seconds()
     headers = {"Authorization": f"Bearer {target.token}"}
     async with httpx.AsyncClient(base_url=target.url, headers=headers, timeout=60) as client:
@@ -173,7 +174,7 @@ async def run(target: Target, endpoint: str, count: int, parallel: int, rounds: 
                            headers={"Content-Type": "application/yaml"})).raise_for_status()
         native_done = 0
         for number in range(1, rounds + 1):
-            for kind in ("native", "strait"):
+            for kind in kinds:
                 cpu_before = busy_cpu_seconds()
                 if kind == "strait":
                     latencies = sorted(await trigger_many(target, job_id, count, parallel))
@@ -202,13 +203,15 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=32, help="concurrent triggering connections")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--profile", default="", help="run the server under cProfile, its stats to this file")
+    parser.add_argument("--only", choices=("native", "strait"), help="run only that half (to profile it alone)")
     args = parser.parse_args()
     port = _free_port()
     noop = subprocess.Popen([sys.executable, "-c", NOOP_SERVER, str(port)])
     try:
         with embedded_server(env={"MYRMICA_HTTP_ALLOWED_HOSTS": f"127.0.0.1:{port}"},
                              profile=args.profile) as target:
-            asyncio.run(run(target, f"http://127.0.0.1:{port}/hook", args.runs, args.parallel, args.rounds))
+            asyncio.run(run(target, f"http://127.0.0.1:{port}/hook", args.runs, args.parallel, args.rounds,
+                            (args.only,) if args.only else ("native", "strait")))
     finally:
         noop.terminate()
         noop.wait(timeout=10)

@@ -341,7 +341,7 @@ def test_project_quotas_come_after_idempotency_and_before_dedup(server: LiveServ
             runs.quotas = Quotas(max_executing=1)
             slow_url = f"/v1/jobs/{slow['id']}/trigger"
             held = api.post(slow_url, json={}, headers=on).json()
-            wait_for(lambda: hanging.seen, timeout=30, what="the endpoint called")
+            wait_for(lambda: bool(hanging.seen), timeout=30, what="the endpoint called")  # [] is not None
             busy = api.post(slow_url, json={}, headers=on)
             assert busy.status_code == 429
             assert busy.json()["error"]["message"] == "project quota exceeded: 1 runs executing (max 1)"

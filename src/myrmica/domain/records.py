@@ -56,6 +56,8 @@ class NewRequest:
     expires_at: datetime | None = None  # picked up after this, it fails ERR_EXPIRED instead of running
     request_id: str | None = None  # the id to give it (chosen beforehand by a dialect that records it first)
     blocked: bool = False  # created BLOCKED (held by an unmet dependency) instead of PENDING; ``release`` frees it
+    # A Strait run's own row (``strait_runs``: payload hash, tags, TTL …), stored in the request's transaction
+    dialect_row: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,8 @@ class Operations:
             if definition.get("dialect") == "strait" else None
         if notice is not None:  # its end owes a webhook: marked in the same transaction (queen/run_keeper.py)
             extra.append(self._store.run_signals.end_notice_row(row["id"], notice, now))
+        if new.dialect_row is not None and definition.get("dialect") == "strait":  # one commit, not two
+            extra.append(self._store.strait.run_row({**new.dialect_row, "request_id": row["id"]}))
         result = await self._store.requests.create(row, audit, extra)
         if result.created:
             self._metrics.requests_submitted.inc()

@@ -134,29 +134,28 @@ class StraitRuns:
         metadata = {**job.config["default_run_metadata"], **trigger.metadata}
         if prepared.dependency_key:
             metadata.setdefault("dependency_key", prepared.dependency_key)
-        new = NewRequest(
-            job_type=job.job_type, job_version=str(job.version), params={translate.PAYLOAD_PARAM: prepared.payload},
-            job_priority=trigger.priority, scheduled_at=prepared.scheduled_at,
-            user_key=f"strait:{job.id}:{key}" if key else None, description=job.config["name"],
-            job_group=translate.concurrency_group(job.project_id, trigger.concurrency_key),
-            labels=tuple(f"{k}={v}"[:MAX_LABEL] for k, v in sorted(tags.items()))[:50], request_id=request_id,
-            blocked=blocked)
-        try:
-            submitted = await self._service.submit(principal, new)
-        except ConflictError as exc:  # disabled meanwhile
-            raise bad("job is disabled" if "disabled" in exc.message else exc.message, "enabled") from None
-        record = submitted.request
-        if not submitted.created:  # another trigger with this key won the race
-            row = await self._store.run(record.id)
-            return Triggered(record.id, self._status(record, row, now), True, False)
-        row = {"request_id": record.id, "job_id": job.id, "owner_key": job.project_id,
+        row = {"request_id": request_id, "job_id": job.id, "owner_key": job.project_id,
                "payload_hash": prepared.payload_hash, "idempotency_key": key or None,
                "concurrency_key": trigger.concurrency_key, "dependency_key": prepared.dependency_key or None,
                "info": {"tags": tags, "metadata": metadata, "triggered_by": triggered_by, "batch_id": batch_id,
                         "job_version": job.version, "job_version_id": job.meta.get("version_id", ""),
                         "created_by": actor(principal), "rate_keys": rate_keys},
                "scheduled_at": prepared.scheduled_at, "expires_at": prepared.expires_at, "created_at": now}
-        await self._store.add_run(row)
+        new = NewRequest(
+            job_type=job.job_type, job_version=str(job.version), params={translate.PAYLOAD_PARAM: prepared.payload},
+            job_priority=trigger.priority, scheduled_at=prepared.scheduled_at,
+            user_key=f"strait:{job.id}:{key}" if key else None, description=job.config["name"],
+            job_group=translate.concurrency_group(job.project_id, trigger.concurrency_key),
+            labels=tuple(f"{k}={v}"[:MAX_LABEL] for k, v in sorted(tags.items()))[:50], request_id=request_id,
+            blocked=blocked, dialect_row=row)  # the run's row stored with its request, in one commit
+        try:
+            submitted = await self._service.submit(principal, new)
+        except ConflictError as exc:  # disabled meanwhile
+            raise bad("job is disabled" if "disabled" in exc.message else exc.message, "enabled") from None
+        record = submitted.request
+        if not submitted.created:  # another trigger with this key won the race
+            winner = await self._store.run(record.id)
+            return Triggered(record.id, self._status(record, winner, now), True, False)
         if blocked and await self.satisfied(principal, job.id, key or prepared.dependency_key):
             # the upstream ended between the check and the insert, before this run could hear of it
             await self._service.release(principal, record.id)

@@ -5,11 +5,12 @@ claims and the dependencies between jobs. The job's configuration and the run's 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Insert, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +18,15 @@ from myrmica.domain.errors import ConflictError
 from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import job_requests, strait_dedup, strait_dependencies, strait_jobs, strait_runs
+
+DEPENDENCY_CACHE_SECONDS = 1.0
+MAX_CACHED_JOBS = 10_000
+_DEPENDENCIES = select(strait_dependencies).where(strait_dependencies.c.job_id == bindparam("job_id")).order_by(
+    strait_dependencies.c.created_at, strait_dependencies.c.id)
+_DEPENDENTS = select(strait_dependencies).where(strait_dependencies.c.depends_on_job_id == bindparam("job_id"))
+
+
+_INSERT_RUN = insert(strait_runs)
 
 
 def _like(text: str) -> str:
@@ -26,6 +36,8 @@ def _like(text: str) -> str:
 class StraitRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._dependencies: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # job id: (until, rows)
+        self._dependents: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 
     # --- jobs -----------------------------------------------------------------------------------
 
@@ -57,6 +69,7 @@ class StraitRepository:
                 strait_dependencies.c.job_id == job_id, strait_dependencies.c.depends_on_job_id == job_id)))
             await conn.execute(delete(strait_dedup).where(strait_dedup.c.job_id == job_id))
             await conn.execute(delete(strait_jobs).where(strait_jobs.c.id == job_id))
+        self._forget_dependencies()
 
     async def jobs(self, owner_key: str, *, tag_key: str = "", tag_value: str | None = None,
                    before: tuple[datetime, str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -75,12 +88,12 @@ class StraitRepository:
 
     # --- runs -----------------------------------------------------------------------------------
 
-    async def add_run(self, row: dict[str, Any]) -> None:
-        """In a group commit with the writes queued alongside it (the trigger's hot path)."""
-        async def write(conn: Any) -> None:
-            await conn.execute(strait_runs.insert(), row)
-
-        await self._db.batched(write, one_statement=True)
+    @staticmethod
+    def run_row(row: Mapping[str, Any]) -> tuple[Insert, dict[str, Any]]:
+        """The insert of a run's row, to be stored with its request (``RequestRepository.create``'s extra
+        rows: the trigger's hot path, one commit). Every column given, so it goes straight to the driver."""
+        return _INSERT_RUN, {"concurrency_key": "", "idempotency_key": None, "dependency_key": None,
+                             "scheduled_at": None, "expires_at": None, **row}
 
     async def add_runs(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
@@ -180,22 +193,43 @@ class StraitRepository:
     # --- dependencies ---------------------------------------------------------------------------
 
     async def add_dependency(self, row: dict[str, Any]) -> None:
-        async with self._db.begin() as conn:
-            await conn.execute(strait_dependencies.insert(), row)
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(strait_dependencies.insert(), row)
+        finally:
+            self._forget_dependencies()
+
+    def _forget_dependencies(self) -> None:
+        self._dependencies.clear()
+        self._dependents.clear()
 
     async def dependencies(self, job_id: str) -> list[dict[str, Any]]:
-        async with self._db.connect() as conn:
-            return as_dicts(await conn.execute(select(strait_dependencies).where(
-                strait_dependencies.c.job_id == job_id).order_by(strait_dependencies.c.created_at,
-                                                                 strait_dependencies.c.id)))
+        """The job's dependencies (oldest first). Read at most once a second per queen (every trigger asks):
+        a change through this queen shows at once, one through another within that second."""
+        return await self._cached(self._dependencies, _DEPENDENCIES, job_id)
 
     async def dependents(self, upstream_job_id: str) -> list[dict[str, Any]]:
+        """The dependencies on the job (every run end asks), cached as :meth:`dependencies`."""
+        return await self._cached(self._dependents, _DEPENDENTS, upstream_job_id)
+
+    async def _cached(self, cache: dict[str, tuple[float, list[dict[str, Any]]]], statement: Any,
+                      job_id: str) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        known = cache.get(job_id)
+        if known is not None and known[0] > now:
+            return list(known[1])
         async with self._db.connect() as conn:
-            return as_dicts(await conn.execute(select(strait_dependencies).where(
-                strait_dependencies.c.depends_on_job_id == upstream_job_id)))
+            rows = as_dicts(await conn.execute(statement, {"job_id": job_id}))
+        if len(cache) >= MAX_CACHED_JOBS:
+            cache.clear()
+        cache[job_id] = (now + DEPENDENCY_CACHE_SECONDS, rows)
+        return list(rows)
 
     async def delete_dependency(self, job_id: str, dependency_id: str) -> bool:
-        async with self._db.begin() as conn:
-            result = await conn.execute(delete(strait_dependencies).where(
-                strait_dependencies.c.id == dependency_id, strait_dependencies.c.job_id == job_id))
+        try:
+            async with self._db.begin() as conn:
+                result = await conn.execute(delete(strait_dependencies).where(
+                    strait_dependencies.c.id == dependency_id, strait_dependencies.c.job_id == job_id))
+        finally:
+            self._forget_dependencies()
         return bool(result.rowcount)
