@@ -7,15 +7,17 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from myrmica.clock import utcnow
 from myrmica.domain.error_codes import ErrorRule, match_rule
 from myrmica.domain.errors import ConflictError, NotFoundError
 from myrmica.domain.principal import Principal
+from myrmica.ids import new_id
 from myrmica.service.catalog import CatalogService
+from myrmica.store.catalogs import Catalog
 from myrmica.store.store import Store
-from myrmica.store.tables import job_resource_uses
+from myrmica.store.tables import error_codes, job_resource_uses
 
 
 def _service(store: Store) -> CatalogService:
@@ -67,3 +69,24 @@ def test_the_most_specific_error_rule_wins() -> None:
     assert match(message="connection timed out", task_type="pull") is None
     assert match(exit_code="1") is None  # a broken regex never matches
     assert ErrorRule("c", "E", action="HARD_FAILURE").hard and ErrorRule("x", "E", hard_failure=True).hard
+
+
+async def test_the_kept_error_codes_are_cleared_at_once_by_a_write_through_the_same_catalog(store: Store) -> None:
+    """all() is kept a while per queen (every run reads it); a change on this queen shows at once, while
+    a row written behind its back (as by another queen) waits for the cache to lapse."""
+    catalog = Catalog(store.requests._engine, error_codes, "error code", cache_seconds=3600)  # noqa: SLF001
+    now = utcnow()
+
+    def row(code: str) -> dict[str, object]:
+        return {"id": new_id(), "error_code": code, "regex": code, "created_at": now, "updated_at": now}
+
+    assert await catalog.all({}) == []
+    async with store.requests._engine.begin() as conn:  # noqa: SLF001 - behind the catalog's back
+        await conn.execute(insert(error_codes), row("ERR_ELSEWHERE"))
+    assert await catalog.all({}) == [], "kept: read at most once per cache time"
+    made = await catalog.create(row("ERR_HERE"))
+    assert {r["error_code"] for r in await catalog.all({})} == {"ERR_ELSEWHERE", "ERR_HERE"}
+    await catalog.update(made["id"], {"display_code": "HERE"}, {})
+    assert {r["display_code"] for r in await catalog.all({}) if r["error_code"] == "ERR_HERE"} == {"HERE"}
+    await catalog.delete(made["id"], {})
+    assert [r["error_code"] for r in await catalog.all({})] == ["ERR_ELSEWHERE"]
