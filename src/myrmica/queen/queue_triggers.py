@@ -34,13 +34,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from myrmica.domain.records import DefinitionRecord
+from myrmica.queen.trigger_readers import Listing, ReaderKey, TriggerReaders
 
 CLAIM_IDLE_MS = 30_000
 BATCH = 100
 log = logging.getLogger("myrmica.queen.queue_triggers")
 
 Handler = Callable[[DefinitionRecord, dict[str, Any], str, dict[str, str]], Awaitable[None]]
-Listing = Callable[[], Awaitable[list[tuple[DefinitionRecord, dict[str, Any]]]]]
 
 
 def stream_of(topic: str) -> str:
@@ -68,18 +68,17 @@ def queen_consumer(name: str) -> bool:
     return name.startswith("queen-")
 
 
-class QueueTriggers:
+class QueueTriggers(TriggerReaders):
+    what = "queue-triggers"
+
     def __init__(self, url: str, *, consumer: str, listing: Listing, handle: Handler,
                  leading: Callable[[], bool] = lambda: True, tick_secs: float = 1.0, block_ms: int = 1000) -> None:
-        self._leading = leading
+        super().__init__(listing=listing, leading=leading, tick_secs=tick_secs)
         self._url = url
         self._consumer = consumer
-        self._listing = listing
         self._handle = handle
-        self._tick = tick_secs
         self._block_ms = block_ms
         self._client: Any = None
-        self._readers: dict[tuple[str, str, str, str], asyncio.Task[None]] = {}
         self.handled = 0  # messages acked (for tests and metrics)
 
     async def run(self) -> None:
@@ -87,35 +86,13 @@ class QueueTriggers:
 
         self._client = aioredis.from_url(self._url, decode_responses=True)
         try:
-            while True:
-                try:
-                    await self._refresh()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.warning("reading queue triggers failed", exc_info=True)
-                await asyncio.sleep(self._tick)
+            await super().run()
         finally:
-            for task in self._readers.values():
-                task.cancel()
-            for task in self._readers.values():
-                with contextlib.suppress(BaseException):
-                    await task
             await self._client.aclose()
 
-    async def _refresh(self) -> None:
-        wanted: dict[tuple[str, str, str, str], tuple[DefinitionRecord, dict[str, Any]]] = {}
-        for definition, trigger in (await self._listing() if self._leading() else []):
-            key = (definition.owner_key, definition.job_type, str(trigger.get("name")),
-                   f"{trigger.get('topic')}|{group_of(definition, trigger)}")
-            wanted[key] = (definition, trigger)
-        for key in list(self._readers):
-            if key not in wanted or self._readers[key].done():
-                self._readers.pop(key).cancel()
-        for key, (definition, trigger) in wanted.items():
-            if key not in self._readers:
-                self._readers[key] = asyncio.create_task(self._read(definition, trigger),
-                                                         name=f"queue-trigger-{key[1]}-{key[2]}")
+    def _key(self, definition: DefinitionRecord, trigger: dict[str, Any]) -> ReaderKey:
+        return (definition.owner_key, definition.job_type, str(trigger.get("name")),
+                f"{trigger.get('topic')}|{group_of(definition, trigger)}")
 
     async def _read(self, definition: DefinitionRecord, trigger: dict[str, Any]) -> None:
         from redis.exceptions import ResponseError

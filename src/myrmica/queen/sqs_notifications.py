@@ -10,7 +10,6 @@ and region come from boto3's usual chain (the region also from the ARN)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,56 +17,30 @@ from urllib.parse import urlsplit
 
 from myrmica.config import Settings
 from myrmica.domain.records import DefinitionRecord
+from myrmica.queen.trigger_readers import Listing, ReaderKey, TriggerReaders
 
 WAIT_SECONDS = 1
 log = logging.getLogger("myrmica.queen.sqs_notifications")
 
 Handler = Callable[[DefinitionRecord, dict[str, Any], Any], Awaitable[int]]
-Listing = Callable[[], Awaitable[list[tuple[DefinitionRecord, dict[str, Any]]]]]
 
 
 def is_sqs(topic: str) -> bool:
     return topic.startswith("arn:aws:sqs:") or topic.startswith(("http://", "https://"))
 
 
-class SqsNotifications:
+class SqsNotifications(TriggerReaders):
+    what = "s3-notifications"
+
     def __init__(self, settings: Settings, *, listing: Listing, handle: Handler,
                  leading: Callable[[], bool] = lambda: True, tick_secs: float = 1.0) -> None:
+        super().__init__(listing=listing, leading=leading, tick_secs=tick_secs)
         self._settings = settings
-        self._listing = listing
         self._handle = handle
-        self._leading = leading
-        self._tick = tick_secs
-        self._readers: dict[tuple[str, str, str, str], asyncio.Task[None]] = {}
         self.received = 0  # messages deleted after handling (for tests and metrics)
 
-    async def run(self) -> None:
-        try:
-            while True:
-                try:
-                    await self._refresh()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.warning("reading S3 notification queues failed", exc_info=True)
-                await asyncio.sleep(self._tick)
-        finally:
-            for task in self._readers.values():
-                task.cancel()
-            for task in self._readers.values():
-                with contextlib.suppress(BaseException):
-                    await task
-
-    async def _refresh(self) -> None:
-        wanted = {(d.owner_key, d.job_type, str(t.get("name")), str(t.get("topic"))): (d, t)
-                  for d, t in (await self._listing() if self._leading() else [])}
-        for key in list(self._readers):
-            if key not in wanted or self._readers[key].done():
-                self._readers.pop(key).cancel()
-        for key, (definition, trigger) in wanted.items():
-            if key not in self._readers:
-                self._readers[key] = asyncio.create_task(self._read(definition, trigger),
-                                                         name=f"s3-notifications-{key[1]}-{key[2]}")
+    def _key(self, definition: DefinitionRecord, trigger: dict[str, Any]) -> ReaderKey:
+        return definition.owner_key, definition.job_type, str(trigger.get("name")), str(trigger.get("topic"))
 
     def _client(self, topic: str) -> tuple[Any, str]:
         """A client for the queue and the queue's URL (blocking: run it in a thread)."""
