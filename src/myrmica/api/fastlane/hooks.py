@@ -31,6 +31,7 @@ from myrmica.domain.records import ENDED, JobEvent, NewRequest
 from myrmica.domain.webhooks import RetryPolicy, WebhookCall
 from myrmica.mail import SmtpMailer
 from myrmica.service.jobs import JobService
+from myrmica.service.notifications import send_retrying
 
 log = logging.getLogger("myrmica.api.fastlane.hooks")
 HOOK_TIMEOUT_SECS = 1.0
@@ -135,15 +136,7 @@ class FastlaneHooks:
 
     async def _mail(self, execution_id: str, to: str, subject: str, text: str) -> None:
         assert self._mailer is not None
-        for attempt in range(3):
-            try:
-                await self._mailer.send(to, subject, text)
-                return
-            except Exception as exc:  # the SMTP server's own errors: try again, then say so
-                if attempt == 2:
-                    log.warning("execution %s: e-mail to %s failed: %s", execution_id, to, exc)
-                else:
-                    await asyncio.sleep(1.0 * (attempt + 1))
+        await send_retrying(self._mailer, to, subject, text, about=f"execution {execution_id}")
 
 
 def mail_subject(kind: str, name: str, code: int | None) -> str:
