@@ -18,7 +18,7 @@ import redis
 
 from myrmica.config import Settings
 from tests.conftest import fresh_redis
-from tests.support.jobs import apply, wait_for, wait_state
+from tests.support.jobs import apply, requests_of, wait_for, wait_state
 from tests.support.live import LiveServer, live_server
 from tests.support.migrated import migrated_sqlite
 from tests.support.redis_server import RedisServer
@@ -64,14 +64,9 @@ def api(server: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def _requests(api: httpx.Client, job_type: str) -> list[dict[str, Any]]:
-    body = api.get("/api/jobs/requests", params={"job_type": job_type, "page_size": "500"}).json()
-    records: list[dict[str, Any]] = body["Records"] if "Records" in body else body["items"]
-    return records
-
 
 def _count(api: httpx.Client, job_type: str, n: int) -> list[dict[str, Any]] | None:
-    found = _requests(api, job_type)
+    found = requests_of(api, job_type)
     assert len(found) <= n, found
     return found if len(found) == n else None
 
@@ -120,7 +115,7 @@ def test_a_restarted_queen_handles_no_acked_message_again(tmp_path: Path, redis_
             wait_for(lambda: _group_ready(client, stream), timeout=10, what="the consumer group")
             client.xadd(stream, {"message": json.dumps({"order_id": "1", "amount": "9"})})
             wait_for(lambda: _settled(client, stream, 1), timeout=10, what="the message acked")
-            assert len(_requests(api, name)) == 1
+            assert len(requests_of(api, name)) == 1
         with live_server(replace(settings)) as again, again.client() as api:
             client.xadd(stream, {"message": json.dumps({"order_id": "2", "amount": "9"})})
             made = wait_for(lambda: _count(api, name, 2), timeout=10, what="the new message's request")
@@ -176,12 +171,12 @@ def test_shared_false_sees_every_message_from_its_start_and_rate_limit_drops(api
                                             for g in groups.values())
 
         wait_for(settled, timeout=10, what="every group read to the end and acked")
-        competing = _requests(api, shared_a) + _requests(api, shared_b)
+        competing = requests_of(api, shared_a) + requests_of(api, shared_b)
         # the shared group read the queue from its beginning: the message sent before, and the 4 after,
         # each once between its two triggers
         assert sorted(r["params"]["n"] for r in competing) == ["0", "1", "2", "3", "before"]
         # the trigger of its own saw from its start only, every message, and its rate limit kept 2
-        assert sorted(r["params"]["n"] for r in _requests(api, alone)) == ["0", "1"]
+        assert sorted(r["params"]["n"] for r in requests_of(api, alone)) == ["0", "1"]
     finally:
         client.close()
 

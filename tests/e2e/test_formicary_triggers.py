@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from myrmica.config import Settings
-from tests.support.jobs import apply, wait_for, wait_state
+from tests.support.jobs import apply, requests_of, wait_for, wait_state
 from tests.support.live import LiveServer, live_server
 from tests.support.migrated import migrated_postgres, migrated_sqlite
 from tests.support.s3 import S3Server, moto_s3
@@ -93,14 +93,9 @@ def _watermarked(api: httpx.Client, job_type: str) -> dict[str, Any]:
                     timeout=10, what="the first poll's watermark")
 
 
-def _requests(api: httpx.Client, job_type: str) -> list[dict[str, Any]]:
-    body = api.get("/api/jobs/requests", params={"job_type": job_type, "page_size": "500"}).json()
-    records: list[dict[str, Any]] = body.get("Records") if "Records" in body else body.get("items", body)
-    return records
-
 
 def _count(api: httpx.Client, job_type: str, n: int) -> list[dict[str, Any]] | None:
-    found = _requests(api, job_type)
+    found = requests_of(api, job_type)
     assert len(found) <= n, found
     return found if len(found) == n else None
 
@@ -131,7 +126,7 @@ def test_an_object_put_makes_one_request_with_its_params(api: httpx.Client, serv
         ("incoming/data.csv", bucket, "8", etag)
     assert params["Source"] == f"s3://{bucket}/incoming/data.csv"
     _after_polls(server)
-    assert len(_requests(api, name)) == 1
+    assert len(requests_of(api, name)) == 1
     state = _state(api, name)
     assert state is not None and state["fired_count"] == 1 and state["pending"] == 0
 
@@ -148,7 +143,7 @@ def test_reset_records_a_new_watermark_and_fire_makes_a_request_by_hand(api: htt
     assert api.delete(f"{base}/state").json() == {"reset": True}
     _watermarked(api, name)  # a new first poll: the old object is not fired again
     _after_polls(server)
-    assert len(_requests(api, name)) == 1
+    assert len(requests_of(api, name)) == 1
     payload = base64.b64encode(b'{"Key": "incoming/by-hand.csv", "Bucket": "x", "Size": 3}').decode()
     fired = api.post(f"{base}/fire", json={"payload": payload})
     assert fired.status_code == 202, fired.text
@@ -201,7 +196,7 @@ def test_a_restarted_queen_fires_no_old_object_again(tmp_path: Path, s3: S3Serve
         wait_for(lambda: _count(api, name, 1), timeout=10, what="the first request")
     with live_server(replace(settings)) as again, again.client() as api:
         _after_polls(again)
-        assert len(_requests(api, name)) == 1
+        assert len(requests_of(api, name)) == 1
         client.put_object(Bucket=bucket, Key="incoming/b.csv", Body=b"b")
         made = wait_for(lambda: _count(api, name, 2), timeout=10, what="the new object's request")
         assert sorted(r["params"]["ObjectKey"] for r in made) == ["incoming/a.csv", "incoming/b.csv"]
@@ -236,4 +231,4 @@ def test_only_the_leader_polls_and_another_queen_takes_over(tmp_path: Path, s3: 
             made = wait_for(lambda: _count(api, name, 4), timeout=10, what="the new leader's request")
             assert sorted(r["params"]["ObjectKey"] for r in made) == sorted([*keys, "incoming/b.csv"])
             _after_polls(b)
-            assert len(_requests(api, name)) == 4
+            assert len(requests_of(api, name)) == 4

@@ -10,7 +10,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import httpx
@@ -19,7 +18,7 @@ import redis
 
 from myrmica.config import Settings
 from tests.conftest import fresh_redis
-from tests.support.jobs import apply, wait_for, wait_state
+from tests.support.jobs import apply, requests_of, wait_for, wait_state
 from tests.support.live import LiveServer, live_server
 from tests.support.migrated import migrated_sqlite
 from tests.support.redis_server import RedisServer
@@ -68,10 +67,6 @@ def api(server: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def _requests(api: httpx.Client, job_type: str) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = api.get("/api/jobs/requests", params={"job_type": job_type}).json()["Records"]
-    return records
-
 
 def _received(server: LiveServer) -> int:
     return int(server.app.state.ctx.services["engine"].sqs_notifications.received)
@@ -93,7 +88,7 @@ def test_s3_sends_its_events_to_sqs_and_each_created_object_makes_one_request(
     s3c.put_object(Bucket=bucket, Key="in/skip.txt", Body=b"not csv")
     s3c.put_object(Bucket=bucket, Key="out/x.csv", Body=b"not under the prefix")
     start = _received(server)
-    [made] = wait_for(lambda: _requests(api, name) or None, timeout=10, what="the object's request")
+    [made] = wait_for(lambda: requests_of(api, name) or None, timeout=10, what="the object's request")
     done = wait_state(api, made["id"], "COMPLETED")
     etag = s3c.head_object(Bucket=bucket, Key="in/day 1.csv")["ETag"].strip('"')
     params = done["params"]
@@ -102,7 +97,7 @@ def test_s3_sends_its_events_to_sqs_and_each_created_object_makes_one_request(
     assert params["Source"] == f"s3://{bucket}/in/day 1.csv" and params["ObjectLastModified"]
     wait_for(lambda: _received(server) >= start + 3 and not sqs.receive_message(QueueUrl=url).get("Messages")
              or None, timeout=10, what="every notification handled and deleted")
-    assert len(_requests(api, name)) == 1
+    assert len(requests_of(api, name)) == 1
 
 
 def test_notifications_forwarded_onto_formicarys_queue_work_and_a_repeat_makes_none(
@@ -120,12 +115,12 @@ def test_notifications_forwarded_onto_formicarys_queue_work_and_a_repeat_makes_n
                                                                             "eTag": "e1", "sequencer": "01"}}}]}
         for _ in range(2):  # delivered twice (at least once): one request while the first is live
             client.xadd(stream, {"message": json.dumps(event)})
-        [made] = wait_for(lambda: _requests(api, name) or None, timeout=10, what="the forwarded event's request")
+        [made] = wait_for(lambda: requests_of(api, name) or None, timeout=10, what="the forwarded event's request")
         assert (made["params"]["ObjectKey"], made["params"]["ObjectETag"]) == ("in/a.csv", "e1")
         last = client.xinfo_stream(stream)["last-generated-id"]
         wait_for(lambda: (g := client.xinfo_groups(stream)) and int(g[0]["pending"]) == 0
                  and g[0]["last-delivered-id"] == last or None, timeout=10, what="both entries acked")
-        assert len(_requests(api, name)) == 1
+        assert len(requests_of(api, name)) == 1
     finally:
         client.close()
 

@@ -165,6 +165,12 @@ def list_requests(api: httpx.Client, **query: str) -> dict[str, Any]:
     return body
 
 
+def requests_of(api: httpx.Client, job_type: str) -> list[dict[str, Any]]:
+    """Every request of a job type (up to 500), newest first."""
+    records: list[dict[str, Any]] = list_requests(api, job_type=job_type, page_size="500")["Records"]
+    return records
+
+
 def job_dir(server: LiveServer, request_id: str) -> Path:
     """The SHELL working root the embedded ant gives a request (``$MYRMICA_JOB_DIR``)."""
     return Path(server.settings.effective_work_dir) / request_id
