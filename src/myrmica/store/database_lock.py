@@ -21,7 +21,7 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
@@ -276,13 +276,12 @@ async def _insert_all(conn: Conn, operations: list[_Inserts]) -> None:
     shapes: dict[tuple[int, tuple[str, ...]], tuple[Insert, list[dict[str, Any]]]] = {}
     for statement, row in rows:
         shapes.setdefault(_shape(statement, row), (statement, []))[1].append(dict(row))
-    if len(shapes) > 1 and conn.outside_transaction():  # several statements, in a group without BEGIN
-        async with conn.atomic():
-            for statement, same in shapes.values():
-                await conn.write(statement, same if len(same) > 1 else same[0])
-        return
-    for statement, same in shapes.values():
-        await conn.write(statement, same if len(same) > 1 else same[0])
+    # several statements in a group without BEGIN: all of them or none
+    scope: AbstractAsyncContextManager[None] = (conn.atomic() if len(shapes) > 1 and conn.outside_transaction()
+                                                 else nullcontext())
+    async with scope:
+        for statement, same in shapes.values():
+            await conn.write(statement, same if len(same) > 1 else same[0])
 
 
 async def _run_all(conn: Conn, batch: list[Queued]) -> list[Any]:
