@@ -32,6 +32,7 @@ from myrmica.store.tables import (
     job_resources,
 )
 from myrmica.store.tables import subscriptions as subscriptions_table
+from myrmica.store.timed_cache import TimedCache
 
 CACHE_SECONDS = 1.0  # how long all() of the configs and the error codes is kept (each run reads both)
 MAX_CACHED = 1_000
@@ -54,8 +55,8 @@ class Catalog:
         self._unique = unique_message or f"such a {what} exists"
         # all()'s answers kept this long (every run asks): a change here clears them at once, one made by
         # another queen shows within that time
-        self._cache_seconds = cache_seconds
-        self._cached: dict[Any, tuple[list[dict[str, Any]], float]] = {}
+        self._cached: TimedCache[Any, list[dict[str, Any]]] | None = (
+            TimedCache(cache_seconds, most=MAX_CACHED) if cache_seconds > 0 else None)
 
     def _column(self, name: str) -> Column[Any]:
         column: Column[Any] = self.table.c[name]
@@ -73,7 +74,7 @@ class Catalog:
         except IntegrityError as exc:
             raise ConflictError(self._unique) from exc
         finally:
-            self._cached.clear()
+            self._forget()
         return await self.get(row["id"], {})
 
     async def get(self, row_id: str, scope: Scope) -> dict[str, Any]:
@@ -95,7 +96,7 @@ class Catalog:
         except IntegrityError as exc:
             raise ConflictError(self._unique) from exc
         finally:
-            self._cached.clear()
+            self._forget()
         if result.rowcount == 0:
             raise NotFoundError(f"{self._what} {row_id} not found")
         return await self.get(row_id, scope)
@@ -106,7 +107,7 @@ class Catalog:
                 result = await conn.execute(delete(self.table).where(self.table.c.id == row_id,
                                                                      *_where(self.table, scope)))
         finally:
-            self._cached.clear()
+            self._forget()
         if result.rowcount == 0:
             raise NotFoundError(f"{self._what} {row_id} not found")
 
@@ -130,18 +131,19 @@ class Catalog:
         return rows, total
 
     async def all(self, scope: Scope, *, either: Sequence[Scope] = ()) -> list[dict[str, Any]]:
-        if self._cache_seconds <= 0:
+        if self._cached is None:
             return await self._all(scope, either)
         key = (tuple(sorted(scope.items())), tuple(tuple(sorted(s.items())) for s in either))
-        now = time.monotonic()
-        cached = self._cached.get(key)
-        if cached is not None and cached[1] > now:
-            return [dict(row) for row in cached[0]]
-        rows = await self._all(scope, either)
-        if len(self._cached) > MAX_CACHED:
-            self._cached.clear()
-        self._cached[key] = (rows, now + self._cache_seconds)
+        rows = self._cached.get(key)
+        if rows is None:
+            read_at = time.monotonic()
+            rows = await self._all(scope, either)
+            self._cached.put(key, rows, read_at=read_at)
         return [dict(row) for row in rows]
+
+    def _forget(self) -> None:
+        if self._cached is not None:
+            self._cached.clear()
 
     async def _all(self, scope: Scope, either: Sequence[Scope]) -> list[dict[str, Any]]:
         conditions = list(_where(self.table, scope))

@@ -20,6 +20,7 @@ from myrmica.security.crypto import MASK, SecretBox
 from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import job_configs as jc
+from myrmica.store.timed_cache import TimedCache
 
 CACHE_SECONDS = 1.0
 
@@ -53,7 +54,7 @@ class JobConfigRepository:
     def __init__(self, engine: Database, box: SecretBox) -> None:
         self._engine = engine
         self._box = box
-        self._cache: dict[tuple[str, str], tuple[dict[str, Any], set[str], float]] = {}
+        self._cache: TimedCache[tuple[str, str], tuple[dict[str, Any], set[str]]] = TimedCache(CACHE_SECONDS)
 
     def _public(self, row: dict[str, Any]) -> dict[str, Any]:
         out = dict(row)
@@ -73,13 +74,11 @@ class JobConfigRepository:
         once, through another server within that second.
         """
         cached = self._cache.get((owner_key, job_type))
-        now = time.monotonic()
-        if cached is not None and cached[2] > now:
-            return dict(cached[0]), set(cached[1])
-        values, secrets = await self._read_plaintext(owner_key, job_type)
-        if len(self._cache) > 1000:
-            self._cache.clear()
-        self._cache[(owner_key, job_type)] = (values, secrets, now + CACHE_SECONDS)
+        if cached is None:
+            read_at = time.monotonic()
+            cached = await self._read_plaintext(owner_key, job_type)
+            self._cache.put((owner_key, job_type), cached, read_at=read_at)
+        values, secrets = cached
         return dict(values), set(secrets)
 
     async def _read_plaintext(self, owner_key: str, job_type: str) -> tuple[dict[str, Any], set[str]]:
@@ -104,7 +103,7 @@ class JobConfigRepository:
         return self._public(row)
 
     async def create(self, owner_key: str, job_type: str, name: str, value: Any, secret: bool) -> dict[str, Any]:
-        self._cache.pop((owner_key, job_type), None)
+        self._cache.forget((owner_key, job_type))
         now = utcnow()
         text = encode_value(value)
         row = {"id": new_id(), "owner_key": owner_key, "job_type": job_type, "name": name,
@@ -119,7 +118,7 @@ class JobConfigRepository:
 
     async def update(self, owner_key: str, job_type: str, config_id: str, name: str, value: Any,
                      secret: bool) -> dict[str, Any]:
-        self._cache.pop((owner_key, job_type), None)
+        self._cache.forget((owner_key, job_type))
         async with self._engine.begin() as conn:
             current = as_dict((await conn.execute(select(jc).where(
                 jc.c.id == config_id, jc.c.owner_key == owner_key, jc.c.job_type == job_type))).first())
@@ -142,7 +141,7 @@ class JobConfigRepository:
         return self._public(current)
 
     async def delete(self, owner_key: str, job_type: str, config_id: str) -> None:
-        self._cache.pop((owner_key, job_type), None)
+        self._cache.forget((owner_key, job_type))
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(jc).where(
                 jc.c.id == config_id, jc.c.owner_key == owner_key, jc.c.job_type == job_type))

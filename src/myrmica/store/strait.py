@@ -18,6 +18,7 @@ from myrmica.domain.errors import ConflictError
 from myrmica.store.database_lock import Database
 from myrmica.store.rows import as_dict, as_dicts
 from myrmica.store.tables import job_requests, strait_dedup, strait_dependencies, strait_jobs, strait_runs
+from myrmica.store.timed_cache import TimedCache
 
 DEPENDENCY_CACHE_SECONDS = 1.0
 MAX_CACHED_JOBS = 10_000
@@ -36,8 +37,10 @@ def _like(text: str) -> str:
 class StraitRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._dependencies: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # job id: (until, rows)
-        self._dependents: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._dependencies: TimedCache[str, list[dict[str, Any]]] = TimedCache(DEPENDENCY_CACHE_SECONDS,
+                                                                               most=MAX_CACHED_JOBS)
+        self._dependents: TimedCache[str, list[dict[str, Any]]] = TimedCache(DEPENDENCY_CACHE_SECONDS,
+                                                                             most=MAX_CACHED_JOBS)
 
     # --- jobs -----------------------------------------------------------------------------------
 
@@ -212,17 +215,14 @@ class StraitRepository:
         """The dependencies on the job (every run end asks), cached as :meth:`dependencies`."""
         return await self._cached(self._dependents, _DEPENDENTS, upstream_job_id)
 
-    async def _cached(self, cache: dict[str, tuple[float, list[dict[str, Any]]]], statement: Any,
+    async def _cached(self, cache: TimedCache[str, list[dict[str, Any]]], statement: Any,
                       job_id: str) -> list[dict[str, Any]]:
-        now = time.monotonic()
-        known = cache.get(job_id)
-        if known is not None and known[0] > now:
-            return list(known[1])
-        async with self._db.connect() as conn:
-            rows = as_dicts(await conn.execute(statement, {"job_id": job_id}))
-        if len(cache) >= MAX_CACHED_JOBS:
-            cache.clear()
-        cache[job_id] = (now + DEPENDENCY_CACHE_SECONDS, rows)
+        rows = cache.get(job_id)
+        if rows is None:
+            read_at = time.monotonic()
+            async with self._db.connect() as conn:
+                rows = as_dicts(await conn.execute(statement, {"job_id": job_id}))
+            cache.put(job_id, rows, read_at=read_at)
         return list(rows)
 
     async def delete_dependency(self, job_id: str, dependency_id: str) -> bool:
